@@ -1,0 +1,57 @@
+# One command per job; each sets up what it needs. CI runs `make test` (see .ci/run).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_BOOT ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := npx --no-install cdk
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# aws-cdk-lib's built-in CloudFormation validation costs 3-6 s per synth and produced byte-identical
+# templates in our measurements; cfn-lint runs on every template in the tests instead.
+export CDK_VALIDATION := false
+export CDK_DISABLE_CLI_TELEMETRY := true
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help setup synth test lint typecheck unit bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	@$(PYTHON_BOOT) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required, found " + sys.version.split()[0])'
+	$(PYTHON_BOOT) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v node >/dev/null || { echo "Node.js 20+ is required (node not found on PATH)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(VENV)/.synced node_modules/.installed ## create the venv and install the pinned CDK CLI
+
+synth: setup ## synthesize every environment and print a summary (stacks, resources, cdk-nag)
+	$(PY) -m scripts.synth_summary
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+test: lint typecheck ## lint, type-check and run every test (unit, infra, e2e)
+	$(VENV)/bin/pytest
+
+bench: setup ## measure synth time (vs an empty app) and the test suite's wall time
+	$(PY) -m scripts.bench
+
+clean: ## remove build output (keeps the venv and node_modules)
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

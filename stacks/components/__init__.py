@@ -1,0 +1,1 @@
+"""Reusable constructs the level stacks compose: each owns its resources, permissions and alarms."""

@@ -1,0 +1,84 @@
+"""Least-privilege grants on the data lake, with their cdk-nag acknowledgements in the same place.
+
+CDK's ``bucket.grant_*`` methods grant wildcard action groups (``s3:GetObject*``, ``s3:List*``,
+``kms:GenerateDataKey*`` ...). These helpers grant the exact actions instead. What remains is the
+object-level resource wildcard (``bucket/prefix/*``), which object access needs by nature because
+object keys are data; each helper acknowledges exactly that finding, on the one policy it wrote to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+
+from stacks.nag import acknowledge
+
+IAM_WILDCARD_RULE = "AwsSolutions-IAM5"
+
+_READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"]
+_WRITE_ACTIONS = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+
+
+def grant_objects(
+    role: iam.Role,
+    bucket: s3.IBucket,
+    key: kms.IKey | None,
+    *,
+    prefix: str = "",
+    write: bool = False,
+    purpose: str,
+) -> None:
+    """Let `role` read (and with `write`, write) the objects under `prefix` of `bucket`.
+
+    Listing is allowed on the bucket, narrowed to `prefix` by condition. `purpose` says why the
+    role needs the access; it becomes part of the acknowledgement's reason.
+    """
+    objects_arn = bucket.arn_for_objects(f"{prefix}*")
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=_READ_ACTIONS + (_WRITE_ACTIONS if write else []), resources=[objects_arn])
+    )
+    list_statement = iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
+    if prefix:
+        list_statement.add_condition("StringLike", {"s3:prefix": [f"{prefix}*"]})
+    role.add_to_principal_policy(list_statement)
+    if key is not None:
+        key.grant(role, "kms:Decrypt", *(["kms:GenerateDataKey"] if write else []))
+    acknowledge_wildcard_resource(
+        role,
+        objects_arn,
+        f"{purpose}: object keys under '{prefix or '(bucket root)'}' are data written at run time, so "
+        "object-level access needs a key wildcard; the bucket and prefix are fixed.",
+    )
+
+
+def acknowledge_wildcard_resource(role: iam.Role, resource_arn: str, reason: str) -> None:
+    """Acknowledge the IAM5 finding for one wildcard resource ARN in `role`'s default policy."""
+    policy = role.node.try_find_child("DefaultPolicy")
+    if policy is None:  # pragma: no cover - every caller has just added a statement
+        raise ValueError(f"{role.node.path} has no default policy to acknowledge on")
+    finding = "Resource::" + nag_rendering(Stack.of(role).resolve(resource_arn))
+    acknowledge(policy, IAM_WILDCARD_RULE, reason, finding=finding)
+
+
+def nag_rendering(value: Any) -> str:
+    """Render a resolved CloudFormation value the way cdk-nag names it in a finding ID.
+
+    cdk-nag writes ``Fn::GetAtt`` as ``<LogicalId.Attribute>``, ``Ref`` as ``<LogicalId>`` and
+    joins ``Fn::Join`` parts; literal strings stay as they are.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Fn::GetAtt":
+            return f"<{argument[0]}.{argument[1]}>"
+        if function == "Ref":
+            return f"<{argument}>"
+        if function == "Fn::Join":
+            separator, parts = argument
+            return str(separator).join(nag_rendering(part) for part in parts)
+    raise ValueError(f"cannot render {value!r} as a cdk-nag finding")

@@ -1,0 +1,341 @@
+"""Typed, validated environment configuration.
+
+`cdk.json` holds the environments under the context key ``mlops:environments`` and the values they
+share under ``mlops:defaults``. Each environment's entry is merged over the defaults (nested objects
+merge key by key) and parsed into frozen dataclasses, so every stack receives plain, typed values
+decided at synth time. Bad input raises :class:`ConfigError` with a message that names the
+environment, the key and what is wrong; nothing is silently ignored, unknown keys included.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+ENVIRONMENTS_KEY = "mlops:environments"
+DEFAULTS_KEY = "mlops:defaults"
+SELECTED_ENV_KEY = "env"
+DEFAULT_ENV_NAME = "dev"
+
+MAX_LEVEL = 3
+
+# Commercial partitions' regions. A static list keeps synth offline; extend it when AWS opens a region.
+AWS_REGIONS = frozenset(
+    {
+        "af-south-1",
+        "ap-east-1",
+        "ap-east-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-7",
+        "ca-central-1",
+        "ca-west-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "il-central-1",
+        "me-central-1",
+        "me-south-1",
+        "mx-central-1",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+    }
+)
+
+# The only values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+ATHENA_MIN_CUTOFF_BYTES = 10 * 1024 * 1024  # the smallest per-query limit Athena accepts
+
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+_SCHEDULE_RE = re.compile(r"^cron\((\S+ ){5}\S+\)$")
+_AZ_SUFFIX_RE = re.compile(r"^[a-z]$")
+
+RemovalPolicyName = Literal["retain", "destroy"]
+StudioNetwork = Literal["PublicInternetOnly", "VpcOnly"]
+GlueWorkerType = Literal["G.1X", "G.2X"]
+
+_T = TypeVar("_T")
+
+
+class ConfigError(ValueError):
+    """cdk.json holds a value the project cannot deploy; the message names the environment and key."""
+
+
+@dataclass(frozen=True)
+class DataLakeConfig:
+    """S3 data lake lifecycle: what ages into cheaper storage and when old versions go."""
+
+    raw_infrequent_access_after_days: int
+    raw_glacier_after_days: int
+    noncurrent_version_expiration_days: int
+    access_log_expiration_days: int
+
+
+@dataclass(frozen=True)
+class GlueConfig:
+    """Crawler schedule and ETL job capacity."""
+
+    crawler_schedule: str
+    etl_worker_type: GlueWorkerType
+    etl_number_of_workers: int
+    etl_timeout_minutes: int
+
+
+@dataclass(frozen=True)
+class AthenaConfig:
+    """Athena workgroup guard rails."""
+
+    bytes_scanned_cutoff_per_query: int
+
+
+@dataclass(frozen=True)
+class StudioConfig:
+    """SageMaker Studio networking.
+
+    ``PublicInternetOnly`` keeps idle cost at zero (notebook internet traffic goes through the
+    SageMaker-managed VPC; only EFS traffic uses ours). ``VpcOnly`` keeps every byte in our VPC and
+    therefore adds interface endpoints, which cost money every hour.
+    """
+
+    network_access: StudioNetwork
+    availability_zone_suffixes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """One deployment target: an account and region plus every setting that differs per environment."""
+
+    name: str
+    account: str
+    region: str
+    max_level: int
+    llmops: bool
+    removal_policy: RemovalPolicyName
+    auto_delete_objects: bool
+    log_retention_days: int
+    alarm_email: str
+    data_lake: DataLakeConfig
+    glue: GlueConfig
+    athena: AthenaConfig
+    studio: StudioConfig
+
+    @property
+    def is_production(self) -> bool:
+        return self.name == "prod"
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """Explicit AZ names: a VPC built from them needs no context lookup at synth time."""
+        return [f"{self.region}{suffix}" for suffix in self.studio.availability_zone_suffixes]
+
+    def stack_name(self, level_name: str) -> str:
+        """Stack names carry the environment so several environments can share one account."""
+        return f"Mlops-{self.name}-{level_name}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_environment(context: Mapping[str, Any], env_name: str | None = None) -> EnvironmentConfig:
+    """Parse the named environment (``-c env=...``, else ``dev``) out of the CDK context."""
+    name = env_name if env_name is not None else context.get(SELECTED_ENV_KEY, DEFAULT_ENV_NAME)
+    environments = _environments(context)
+    if not isinstance(name, str) or name not in environments:
+        known = ", ".join(sorted(environments))
+        raise ConfigError(
+            f"environment {name!r} is not defined in cdk.json context '{ENVIRONMENTS_KEY}' (known: {known})"
+        )
+    defaults = context.get(DEFAULTS_KEY, {})
+    if not isinstance(defaults, Mapping):
+        raise ConfigError(f"cdk.json context '{DEFAULTS_KEY}' must be an object")
+    entry = environments[name]
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"environment {name!r}: its entry must be an object, got {_kind(entry)}")
+    merged = _deep_merge(defaults, entry)
+    config = _parse(EnvironmentConfig, merged, env=name, path="", preset={"name": name})
+    _check_semantics(config)
+    return config
+
+
+def load_all_environments(context: Mapping[str, Any]) -> list[EnvironmentConfig]:
+    """Every environment in cdk.json, in the order written there (used by the synth summary and tests)."""
+    return [load_environment(context, name) for name in _environments(context)]
+
+
+def _environments(context: Mapping[str, Any]) -> Mapping[str, Any]:
+    environments = context.get(ENVIRONMENTS_KEY)
+    if not isinstance(environments, Mapping) or not environments:
+        raise ConfigError(f"cdk.json context '{ENVIRONMENTS_KEY}' must be a non-empty object of environments")
+    for env_name in environments:
+        if not _ENV_NAME_RE.match(env_name):
+            raise ConfigError(
+                f"environment {env_name!r}: names must be 2-16 lowercase letters or digits, starting with a letter"
+            )
+    return environments
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+# --------------------------------------------------------------------------------------------------
+# Generic parsing: cdk.json uses camelCase keys, the dataclasses use snake_case fields.
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _parse(
+    cls: type[_T], raw: object, *, env: str, path: str, preset: Mapping[str, Any] | None = None
+) -> _T:
+    """Build dataclass `cls` from a cdk.json object; `preset` fields come from elsewhere (the env name)."""
+    where = f"environment {env!r}" + (f", key '{path}'" if path else "")
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected an object, got {_kind(raw)}")
+    preset = preset or {}
+    hints = typing.get_type_hints(cls)
+    fields = {
+        _camel(f.name): f.name
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.name not in preset
+    }
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(repr(_join(path, k)) for k in unknown)}")
+    values: dict[str, Any] = dict(preset)
+    for key, field_name in fields.items():
+        key_path = _join(path, key)
+        if key not in raw:
+            raise ConfigError(f"environment {env!r}: missing key '{key_path}'")
+        values[field_name] = _coerce(hints[field_name], raw[key], env=env, path=key_path)
+    return cls(**values)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _coerce(hint: Any, value: object, *, env: str, path: str) -> Any:
+    where = f"environment {env!r}, key '{path}'"
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _parse(hint, value, env=env, path=path)  # type: ignore[arg-type]
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, allowed))}")
+        return value
+    if origin is tuple:
+        (item_hint, _ellipsis) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {_kind(value)}")
+        return tuple(_coerce(item_hint, item, env=env, path=f"{path}[{i}]") for i, item in enumerate(value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        # bool is an int subclass in Python; `true` for a number is a typo, not a 1.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if hint is str:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {hint} at {path}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Rules that span values: what the types alone cannot say.
+
+
+def _check_semantics(cfg: EnvironmentConfig) -> None:
+    def fail(key: str, message: str) -> typing.NoReturn:
+        raise ConfigError(f"environment {cfg.name!r}, key '{key}': {message}")
+
+    if not _ACCOUNT_RE.match(cfg.account):
+        fail("account", f"{cfg.account!r} is not a 12-digit AWS account ID")
+    if cfg.region not in AWS_REGIONS:
+        fail("region", f"{cfg.region!r} is not a known AWS region")
+    if not 0 <= cfg.max_level <= MAX_LEVEL:
+        fail("maxLevel", f"{cfg.max_level} is not a maturity level (0-{MAX_LEVEL})")
+    if cfg.log_retention_days not in LOG_RETENTION_DAYS:
+        fail("logRetentionDays", f"{cfg.log_retention_days} is not a CloudWatch Logs retention period")
+    if not _EMAIL_RE.match(cfg.alarm_email):
+        fail("alarmEmail", f"{cfg.alarm_email!r} is not an email address")
+    if cfg.auto_delete_objects and cfg.removal_policy != "destroy":
+        fail("autoDeleteObjects", "emptying buckets on delete only makes sense with removalPolicy 'destroy'")
+    if cfg.is_production and cfg.removal_policy != "retain":
+        fail("removalPolicy", "prod keeps its data: it must be 'retain'")
+
+    lake = cfg.data_lake
+    if lake.raw_infrequent_access_after_days < 30:
+        fail("dataLake.rawInfrequentAccessAfterDays", "S3 needs at least 30 days before STANDARD_IA")
+    if lake.raw_glacier_after_days < lake.raw_infrequent_access_after_days + 30:
+        fail(
+            "dataLake.rawGlacierAfterDays",
+            "must be at least 30 days after dataLake.rawInfrequentAccessAfterDays",
+        )
+    for key, days in (
+        ("dataLake.noncurrentVersionExpirationDays", lake.noncurrent_version_expiration_days),
+        ("dataLake.accessLogExpirationDays", lake.access_log_expiration_days),
+    ):
+        if days < 1:
+            fail(key, f"{days} must be at least 1 day")
+
+    glue = cfg.glue
+    if not _SCHEDULE_RE.match(glue.crawler_schedule):
+        fail("glue.crawlerSchedule", f"{glue.crawler_schedule!r} is not a cron(...) expression with 6 fields")
+    if not 2 <= glue.etl_number_of_workers <= 100:
+        fail("glue.etlNumberOfWorkers", f"{glue.etl_number_of_workers} is outside 2-100")
+    if not 1 <= glue.etl_timeout_minutes <= 2880:
+        fail("glue.etlTimeoutMinutes", f"{glue.etl_timeout_minutes} is outside 1-2880")
+
+    if cfg.athena.bytes_scanned_cutoff_per_query < ATHENA_MIN_CUTOFF_BYTES:
+        fail(
+            "athena.bytesScannedCutoffPerQuery",
+            f"{cfg.athena.bytes_scanned_cutoff_per_query} is below Athena's minimum of {ATHENA_MIN_CUTOFF_BYTES}",
+        )
+
+    suffixes = cfg.studio.availability_zone_suffixes
+    if len(suffixes) < 2 or len(set(suffixes)) != len(suffixes) or not all(
+        _AZ_SUFFIX_RE.match(s) for s in suffixes
+    ):
+        fail("studio.availabilityZoneSuffixes", f"{list(suffixes)!r} must be 2+ distinct letters like ['a', 'b']")

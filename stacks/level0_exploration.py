@@ -1,0 +1,114 @@
+"""Level 0 (exploration): the data layer every later level builds on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from stacks.components import lifecycle
+from stacks.components.athena_workgroup import AthenaWorkgroup
+from stacks.components.data_lake import DataLake
+from stacks.components.glue_etl import GlueEtl
+from stacks.components.studio import StudioDomain
+from stacks.config import EnvironmentConfig
+
+
+class Level0ExplorationStack(Stack):
+    """KMS key, S3 data lake, Glue catalog + crawler + ETL job, Athena workgroup, SageMaker Studio.
+
+    Everything data-bearing is encrypted with one customer-managed key (rotation on). Exposes the
+    key, the buckets and the Glue database for the levels above, which receive them as arguments.
+
+    Per environment (from `cdk.json`): removal policy and bucket auto-emptying, log retention,
+    lifecycle ages, crawler schedule, ETL capacity, Athena scan cutoff, Studio network mode and AZs.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
+        self._config = config
+        super().__init__(scope, construct_id, **kwargs)
+        removal_policy = lifecycle.removal_policy(config)
+        name_prefix = f"mlops-{config.name}"
+
+        self.key = kms.Key(
+            self,
+            "DataKey",
+            description=f"Encrypts the {config.name} data lake, Glue output and logs, Athena results and Studio",
+            enable_key_rotation=True,
+            alias=f"alias/{name_prefix}/data",
+            removal_policy=removal_policy,
+        )
+        # CloudWatch Logs encrypts the flow-log and Glue log groups with this key; scope the grant
+        # to log groups of this account and region through the encryption context.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsOfThisAccount",
+                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
+                            service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+                        )
+                    }
+                },
+            )
+        )
+
+        self.data_lake = DataLake(
+            self,
+            "DataLake",
+            key=self.key,
+            lifecycle=config.data_lake,
+            removal_policy=removal_policy,
+            auto_delete_objects=config.auto_delete_objects,
+        )
+        lake = self.data_lake
+
+        self.glue = GlueEtl(
+            self,
+            "Glue",
+            name_prefix=name_prefix,
+            key=self.key,
+            raw_bucket=lake.raw_bucket,
+            curated_bucket=lake.curated_bucket,
+            settings=config.glue,
+        )
+
+        self.athena = AthenaWorkgroup(
+            self,
+            "Athena",
+            name=f"{name_prefix}-exploration",
+            key=self.key,
+            results_bucket=lake.artifacts_bucket,
+            bytes_scanned_cutoff_per_query=config.athena.bytes_scanned_cutoff_per_query,
+            delete_with_history=removal_policy == RemovalPolicy.DESTROY,
+        )
+
+        self.studio = StudioDomain(
+            self,
+            "Studio",
+            name_prefix=name_prefix,
+            key=self.key,
+            raw_bucket=lake.raw_bucket,
+            curated_bucket=lake.curated_bucket,
+            artifacts_bucket=lake.artifacts_bucket,
+            athena_workgroup_arn=self.athena.workgroup_arn,
+            glue_database_name=self.glue.database_name,
+            glue_crawler_name=self.glue.crawler.ref,
+            glue_job_name=self.glue.job.ref,
+            network_access=config.studio.network_access,
+            availability_zones=config.availability_zones,
+            log_retention=lifecycle.log_retention(config),
+            removal_policy=removal_policy,
+        )
+
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The AZs from config: without this override CDK would look them up in the account at synth."""
+        return self._config.availability_zones
