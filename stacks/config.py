@@ -63,7 +63,30 @@ AWS_REGIONS = frozenset(
 )
 
 # The only values CloudWatch Logs accepts for a log group's retention.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 ATHENA_MIN_CUTOFF_BYTES = 10 * 1024 * 1024  # the smallest per-query limit Athena accepts
 
@@ -71,7 +94,6 @@ _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 _SCHEDULE_RE = re.compile(r"^cron\((\S+ ){5}\S+\)$")
-_AZ_SUFFIX_RE = re.compile(r"^[a-z]$")
 
 RemovalPolicyName = Literal["retain", "destroy"]
 StudioNetwork = Literal["PublicInternetOnly", "VpcOnly"]
@@ -121,7 +143,7 @@ class StudioConfig:
     """
 
     network_access: StudioNetwork
-    availability_zone_suffixes: tuple[str, ...]
+    availability_zone_count: int
 
 
 @dataclass(frozen=True)
@@ -145,11 +167,6 @@ class EnvironmentConfig:
     @property
     def is_production(self) -> bool:
         return self.name == "prod"
-
-    @property
-    def availability_zones(self) -> list[str]:
-        """Explicit AZ names: a VPC built from them needs no context lookup at synth time."""
-        return [f"{self.region}{suffix}" for suffix in self.studio.availability_zone_suffixes]
 
     def stack_name(self, level_name: str) -> str:
         """Stack names carry the environment so several environments can share one account."""
@@ -221,9 +238,7 @@ def _kind(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _parse(
-    cls: type[_T], raw: object, *, env: str, path: str, preset: Mapping[str, Any] | None = None
-) -> _T:
+def _parse(cls: type[_T], raw: object, *, env: str, path: str, preset: Mapping[str, Any] | None = None) -> _T:
     """Build dataclass `cls` from a cdk.json object; `preset` fields come from elsewhere (the env name)."""
     where = f"environment {env!r}" + (f", key '{path}'" if path else "")
     if not isinstance(raw, Mapping):
@@ -334,8 +349,5 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
             f"{cfg.athena.bytes_scanned_cutoff_per_query} is below Athena's minimum of {ATHENA_MIN_CUTOFF_BYTES}",
         )
 
-    suffixes = cfg.studio.availability_zone_suffixes
-    if len(suffixes) < 2 or len(set(suffixes)) != len(suffixes) or not all(
-        _AZ_SUFFIX_RE.match(s) for s in suffixes
-    ):
-        fail("studio.availabilityZoneSuffixes", f"{list(suffixes)!r} must be 2+ distinct letters like ['a', 'b']")
+    if not 2 <= cfg.studio.availability_zone_count <= 3:
+        fail("studio.availabilityZoneCount", f"{cfg.studio.availability_zone_count} is outside 2-3")

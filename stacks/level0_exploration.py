@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -47,12 +47,21 @@ class Level0ExplorationStack(Stack):
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogsOfThisAccount",
                 principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
                 resources=["*"],
                 conditions={
                     "ArnLike": {
                         "kms:EncryptionContext:aws:logs:arn": self.format_arn(
-                            service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
                         )
                     }
                 },
@@ -102,13 +111,16 @@ class Level0ExplorationStack(Stack):
             glue_crawler_name=self.glue.crawler.ref,
             glue_job_name=self.glue.job.ref,
             network_access=config.studio.network_access,
-            availability_zones=config.availability_zones,
+            availability_zones=self.availability_zones,
             log_retention=lifecycle.log_retention(config),
             removal_policy=removal_policy,
         )
 
-
     @property
     def availability_zones(self) -> list[str]:
-        """The AZs from config: without this override CDK would look them up in the account at synth."""
-        return self._config.availability_zones
+        """The first N AZs of the region, resolved by CloudFormation at deploy time (``Fn::GetAZs``).
+
+        Without this override CDK would look the AZ names up in the account at synth time; literal
+        names would not do either, because AZ names map to different zones in each account.
+        """
+        return [Fn.select(index, Fn.get_azs()) for index in range(self._config.studio.availability_zone_count)]

@@ -47,11 +47,12 @@ def grant_objects(
     role.add_to_principal_policy(list_statement)
     if key is not None:
         key.grant(role, "kms:Decrypt", *(["kms:GenerateDataKey"] if write else []))
+    where = f"under '{prefix}'" if prefix else "anywhere in this one bucket"
     acknowledge_wildcard_resource(
         role,
         objects_arn,
-        f"{purpose}: object keys under '{prefix or '(bucket root)'}' are data written at run time, so "
-        "object-level access needs a key wildcard; the bucket and prefix are fixed.",
+        f"{purpose}: object keys {where} are data written at run time, so object-level access needs "
+        "a key wildcard; the bucket (and prefix) are fixed.",
     )
 
 

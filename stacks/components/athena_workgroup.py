@@ -50,9 +50,7 @@ class AthenaWorkgroup(Construct):
                 publish_cloud_watch_metrics_enabled=True,
                 bytes_scanned_cutoff_per_query=bytes_scanned_cutoff_per_query,
                 requester_pays_enabled=False,
-                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
-                    selected_engine_version=ATHENA_ENGINE_VERSION
-                ),
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(selected_engine_version=ATHENA_ENGINE_VERSION),
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
                     output_location=self.results_location,
                     encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(

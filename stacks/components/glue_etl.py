@@ -12,8 +12,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from stacks.config import GlueConfig
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects
+from stacks.config import GlueConfig
 
 GLUE_SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "glue"
 GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11
@@ -100,7 +100,11 @@ class GlueEtl(Construct):
             description="Glue crawler: reads the raw dataset and maintains its tables in the lake database",
         )
         grant_objects(
-            self.crawler_role, raw_bucket, key, prefix=RAW_DATASET_PREFIX, purpose="Crawler reads the raw dataset"
+            self.crawler_role,
+            raw_bucket,
+            key,
+            prefix=RAW_DATASET_PREFIX,
+            purpose="Crawler reads the raw dataset",
         )
         self.crawler_role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -135,9 +139,7 @@ class GlueEtl(Construct):
             database_name=self.database.ref,  # Ref (not the literal name) orders the crawler after the database
             description="Discovers the schema and partitions of the raw churn dataset",
             targets=glue.CfnCrawler.TargetsProperty(
-                s3_targets=[
-                    glue.CfnCrawler.S3TargetProperty(path=raw_bucket.s3_url_for_object(RAW_DATASET_PREFIX))
-                ]
+                s3_targets=[glue.CfnCrawler.S3TargetProperty(path=raw_bucket.s3_url_for_object(RAW_DATASET_PREFIX))]
             ),
             table_prefix="raw_",
             schedule=glue.CfnCrawler.ScheduleProperty(schedule_expression=settings.crawler_schedule),
@@ -150,9 +152,7 @@ class GlueEtl(Construct):
 
         # --- ETL job -------------------------------------------------------------------------------
         script = s3_assets.Asset(self, "JobScript", path=str(GLUE_SCRIPTS_DIR / "etl_job.py"))
-        transform_module = s3_assets.Asset(
-            self, "TransformModule", path=str(GLUE_SCRIPTS_DIR / "churn_transform.py")
-        )
+        transform_module = s3_assets.Asset(self, "TransformModule", path=str(GLUE_SCRIPTS_DIR / "churn_transform.py"))
 
         self.job_role = iam.Role(
             self,
@@ -163,9 +163,7 @@ class GlueEtl(Construct):
         self.job_role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
-                resources=[
-                    asset.bucket.arn_for_objects(asset.s3_object_key) for asset in (script, transform_module)
-                ],
+                resources=[asset.bucket.arn_for_objects(asset.s3_object_key) for asset in (script, transform_module)],
             )
         )
         grant_objects(
@@ -206,7 +204,6 @@ class GlueEtl(Construct):
                 "--job-bookmark-option": "job-bookmark-enable",
                 "--enable-metrics": "true",
                 "--enable-continuous-cloudwatch-log": "true",
-                "--enable-glue-datacatalog": "true",
             },
         )
 
@@ -216,7 +213,12 @@ class GlueEtl(Construct):
         # needs logs:AssociateKmsKey in addition to writing the logs.
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:AssociateKmsKey",
+                ],
                 resources=[glue_logs_arn],
             )
         )
@@ -227,4 +229,3 @@ class GlueEtl(Construct):
             "grant is limited to that prefix.",
         )
         key.grant(role, "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")
-

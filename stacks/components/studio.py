@@ -11,8 +11,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from stacks.config import StudioNetwork
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects
+from stacks.config import StudioNetwork
 
 VPC_CIDR = "10.40.0.0/16"
 NFS_PORT = 2049  # Studio home directories live on EFS
@@ -142,13 +142,24 @@ class StudioDomain(Construct):
             assumed_by=iam.AccountRootPrincipal(),
             description="Assumed by data scientists to open Studio, load raw data and run the crawler and ETL",
         )
-        for role, who in ((self.execution_role, "Studio notebooks"), (self.data_scientist_role, "Data scientists")):
+        for role, who in (
+            (self.execution_role, "Studio notebooks"),
+            (self.data_scientist_role, "Data scientists"),
+        ):
             grant_objects(
-                role, raw_bucket, key, write=role is self.data_scientist_role, purpose=f"{who} explore raw data"
+                role,
+                raw_bucket,
+                key,
+                write=role is self.data_scientist_role,
+                purpose=f"{who} explore raw data",
             )
             grant_objects(role, curated_bucket, key, purpose=f"{who} explore curated data")
             grant_objects(
-                role, artifacts_bucket, key, write=True, purpose=f"{who} keep notebooks' outputs and query results"
+                role,
+                artifacts_bucket,
+                key,
+                write=True,
+                purpose=f"{who} keep notebooks' outputs and query results",
             )
             _grant_athena_query(role, stack, athena_workgroup_arn, glue_database_name)
 
@@ -192,7 +203,11 @@ class StudioDomain(Construct):
         self.execution_role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadOwnDomain",
-                actions=["sagemaker:DescribeDomain", "sagemaker:DescribeUserProfile", "sagemaker:DescribeSpace"],
+                actions=[
+                    "sagemaker:DescribeDomain",
+                    "sagemaker:DescribeUserProfile",
+                    "sagemaker:DescribeSpace",
+                ],
                 resources=[
                     stack.format_arn(service="sagemaker", resource="domain", resource_name=domain_id),
                     profiles_arn,
@@ -222,7 +237,13 @@ class StudioDomain(Construct):
         self.data_scientist_role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="RunDataLakeEtl",
-                actions=["glue:StartCrawler", "glue:GetCrawler", "glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"],
+                actions=[
+                    "glue:StartCrawler",
+                    "glue:GetCrawler",
+                    "glue:StartJobRun",
+                    "glue:GetJobRun",
+                    "glue:GetJobRuns",
+                ],
                 resources=[
                     stack.format_arn(service="glue", resource="crawler", resource_name=glue_crawler_name),
                     stack.format_arn(service="glue", resource="job", resource_name=glue_job_name),
@@ -249,7 +270,13 @@ def _grant_athena_query(role: iam.Role, stack: Stack, workgroup_arn: str, databa
     role.add_to_principal_policy(
         iam.PolicyStatement(
             sid="ReadLakeCatalog",
-            actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions"],
+            actions=[
+                "glue:GetDatabase",
+                "glue:GetTable",
+                "glue:GetTables",
+                "glue:GetPartition",
+                "glue:GetPartitions",
+            ],
             resources=[
                 stack.format_arn(service="glue", resource="catalog"),
                 stack.format_arn(service="glue", resource="database", resource_name=database_name),
@@ -258,6 +285,7 @@ def _grant_athena_query(role: iam.Role, stack: Stack, workgroup_arn: str, databa
         )
     )
     acknowledge_wildcard_resource(
-        role, tables_arn, "Read-only access to the tables of the lake database, whose names the crawler derives from data."
+        role,
+        tables_arn,
+        "Read-only access to the tables of the lake database, whose names the crawler derives from data.",
     )
-

@@ -1,0 +1,176 @@
+"""cdk.json → typed config: every environment loads, and bad input names the environment and key."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from stacks.config import ConfigError, load_all_environments, load_environment
+from stacks.synth import read_cdk_context
+
+CONTEXT = read_cdk_context()
+
+
+def context_with(env: str, **overrides: Any) -> dict[str, Any]:
+    context = copy.deepcopy(CONTEXT)
+    context["mlops:environments"][env].update(overrides)
+    return context
+
+
+def test_every_environment_in_cdk_json_loads():
+    configs = {c.name: c for c in load_all_environments(CONTEXT)}
+    assert set(configs) == {"dev", "preprod", "prod", "local"}
+    assert configs["prod"].removal_policy == "retain"
+    assert configs["prod"].studio.network_access == "VpcOnly"
+    assert configs["dev"].studio.network_access == "PublicInternetOnly"
+    assert configs["local"].account == "123456789012"
+
+
+def test_environment_values_override_defaults_key_by_key():
+    prod = load_environment(CONTEXT, "prod")
+    defaults = CONTEXT["mlops:defaults"]
+    assert prod.glue.etl_number_of_workers == 4
+    # Not overridden in prod: inherited from the defaults, even inside the same nested object.
+    assert prod.glue.crawler_schedule == defaults["glue"]["crawlerSchedule"]
+
+
+def test_no_environment_given_means_dev():
+    assert load_environment(CONTEXT).name == "dev"
+    assert load_environment({**CONTEXT, "env": "preprod"}).name == "preprod"
+
+
+def test_config_objects_are_frozen():
+    config = load_environment(CONTEXT, "dev")
+    with pytest.raises(AttributeError):
+        config.account = "999999999999"  # type: ignore[misc]
+
+
+def test_stack_names_carry_the_environment():
+    assert load_environment(CONTEXT, "dev").stack_name("Level0Exploration") == "Mlops-dev-Level0Exploration"
+
+
+@pytest.mark.parametrize(
+    ("env", "overrides", "message"),
+    [
+        (
+            "dev",
+            {"account": "12345"},
+            "environment 'dev', key 'account': '12345' is not a 12-digit AWS account ID",
+        ),
+        ("dev", {"account": "11111111111a"}, "key 'account': '11111111111a' is not a 12-digit"),
+        ("dev", {"account": 111111111111}, "key 'account': expected a non-empty string, got 111111111111"),
+        (
+            "preprod",
+            {"region": "eu-west-9"},
+            "environment 'preprod', key 'region': 'eu-west-9' is not a known AWS region",
+        ),
+        ("dev", {"maxLevel": 7}, "environment 'dev', key 'maxLevel': 7 is not a maturity level (0-3)"),
+        ("dev", {"maxLevel": -1}, "key 'maxLevel': -1 is not a maturity level"),
+        ("dev", {"maxLevel": "2"}, "key 'maxLevel': expected an integer, got '2'"),
+        ("dev", {"maxLevel": True}, "key 'maxLevel': expected an integer, got True"),
+        ("dev", {"llmops": "yes"}, "key 'llmops': expected true or false, got 'yes'"),
+        ("dev", {"colour": "blue"}, "environment 'dev': unknown key(s) 'colour'"),
+        ("dev", {"glue": {"crawlerSchedul": "cron(0 3 * * ? *)"}}, "unknown key(s) 'glue.crawlerSchedul'"),
+        (
+            "dev",
+            {"removalPolicy": "snapshot"},
+            "key 'removalPolicy': 'snapshot' is not one of 'retain', 'destroy'",
+        ),
+        ("prod", {"removalPolicy": "destroy", "autoDeleteObjects": False}, "prod keeps its data"),
+        ("preprod", {"removalPolicy": "retain"}, "key 'autoDeleteObjects': emptying buckets on delete"),
+        (
+            "dev",
+            {"logRetentionDays": 10},
+            "key 'logRetentionDays': 10 is not a CloudWatch Logs retention period",
+        ),
+        ("dev", {"alarmEmail": "not-an-email"}, "key 'alarmEmail': 'not-an-email' is not an email address"),
+        (
+            "dev",
+            {"glue": {"crawlerSchedule": "rate(1 day)"}},
+            "key 'glue.crawlerSchedule': 'rate(1 day)' is not",
+        ),
+        ("dev", {"glue": {"etlNumberOfWorkers": 1}}, "key 'glue.etlNumberOfWorkers': 1 is outside 2-100"),
+        ("dev", {"glue": {"etlWorkerType": "G.8X"}}, "key 'glue.etlWorkerType': 'G.8X' is not one of"),
+        ("dev", {"athena": {"bytesScannedCutoffPerQuery": 1000}}, "below Athena's minimum of 10485760"),
+        ("dev", {"studio": {"networkAccess": "Open"}}, "key 'studio.networkAccess': 'Open' is not one of"),
+        (
+            "dev",
+            {"studio": {"availabilityZoneCount": 1}},
+            "key 'studio.availabilityZoneCount': 1 is outside 2-3",
+        ),
+        ("dev", {"dataLake": {"rawInfrequentAccessAfterDays": 10}}, "at least 30 days before STANDARD_IA"),
+        (
+            "dev",
+            {"dataLake": {"rawGlacierAfterDays": 40}},
+            "key 'dataLake.rawGlacierAfterDays': must be at least",
+        ),
+        ("dev", {"dataLake": "yes"}, "key 'dataLake': expected an object, got str"),
+    ],
+)
+def test_bad_values_are_rejected_with_environment_and_key(env, overrides, message):
+    context = copy.deepcopy(CONTEXT)
+    entry = context["mlops:environments"][env]
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(entry.get(key), dict):
+            entry[key] = {**entry[key], **value}
+        else:
+            entry[key] = value
+    with pytest.raises(ConfigError) as error:
+        load_environment(context, env)
+    assert message in str(error.value)
+
+
+def test_missing_environment_names_the_known_ones():
+    with pytest.raises(
+        ConfigError, match=r"environment 'staging' is not defined .* \(known: dev, local, preprod, prod\)"
+    ):
+        load_environment(CONTEXT, "staging")
+
+
+def test_missing_key_is_named():
+    context = copy.deepcopy(CONTEXT)
+    del context["mlops:defaults"]["maxLevel"]
+    with pytest.raises(ConfigError, match="environment 'preprod': missing key 'maxLevel'"):
+        load_environment(context, "preprod")
+
+
+def test_missing_nested_key_is_named():
+    context = copy.deepcopy(CONTEXT)
+    del context["mlops:defaults"]["glue"]["crawlerSchedule"]
+    with pytest.raises(ConfigError, match=r"environment 'dev': missing key 'glue\.crawlerSchedule'"):
+        load_environment(context, "dev")
+
+
+def test_no_environments_at_all():
+    with pytest.raises(ConfigError, match="'mlops:environments' must be a non-empty object"):
+        load_environment({}, "dev")
+
+
+def test_bad_environment_name():
+    context = copy.deepcopy(CONTEXT)
+    context["mlops:environments"]["Prod_EU"] = context["mlops:environments"]["prod"]
+    with pytest.raises(ConfigError, match="environment 'Prod_EU': names must be"):
+        load_all_environments(context)
+
+
+def test_levels_beyond_what_this_version_ships_are_refused_clearly():
+    from aws_cdk import App
+
+    from stacks.ladder import build_environment
+
+    config = load_environment(context_with("dev", maxLevel=2), "dev")
+    with pytest.raises(ConfigError, match="environment 'dev', key 'maxLevel': level 2 is not available"):
+        build_environment(App(), config)
+
+
+def test_broken_cdk_json_is_reported(tmp_path):
+    broken = tmp_path / "cdk.json"
+    broken.write_text('{"context": {')
+    with pytest.raises(ValueError, match=r"cdk\.json is not valid JSON"):
+        read_cdk_context(broken)
+    broken.write_text(json.dumps({"app": "x"}))
+    with pytest.raises(ValueError, match=r"cdk\.json has no 'context' object"):
+        read_cdk_context(broken)
