@@ -201,7 +201,9 @@ class GlueEtl(Construct):
                 "--RAW_PATH": raw_bucket.s3_url_for_object(RAW_DATASET_PREFIX),
                 "--CURATED_PATH": curated_bucket.s3_url_for_object(CURATED_DATASET_PREFIX),
                 "--REJECTS_PATH": curated_bucket.s3_url_for_object(REJECTS_PREFIX),
-                "--job-bookmark-option": "job-bookmark-enable",
+                # The job re-reads the whole raw prefix and replaces only the partitions it writes, so
+                # bookmarks (which need DynamicFrames) would add state without saving work.
+                "--job-bookmark-option": "job-bookmark-disable",
                 "--enable-metrics": "true",
                 "--enable-continuous-cloudwatch-log": "true",
             },

@@ -1,0 +1,1 @@
+"""Glue ETL jobs. Each job is an entry script plus plain-Python logic that is unit-tested without Spark."""
