@@ -26,8 +26,10 @@ $(UV):
 	$(PYTHON_BOOT) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# --compile-bytecode: aws-cdk-lib's modules are megabytes of Python; without .pyc files (and some
+# machines set PYTHONDONTWRITEBYTECODE) every synth re-parses them, which tripled synth time here.
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json

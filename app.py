@@ -3,11 +3,15 @@
 
 from aws_cdk import App
 
-from stacks.config import load_environment
+from stacks.config import ENVIRONMENTS_KEY, load_environment
 from stacks.ladder import build_environment
 from stacks.nag import enable_nag
+from stacks.synth import read_cdk_context
 
 app = App()
+if app.node.try_get_context(ENVIRONMENTS_KEY) is None:
+    # Run as `python app.py`: no CLI passed cdk.json's context (environments and feature flags).
+    app = App(context=read_cdk_context())
 build_environment(app, load_environment(app.node.get_all_context()))
 enable_nag(app)
 app.synth()

@@ -16,9 +16,17 @@ from stacks.nag import enable_nag
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
+# What the CDK CLI adds to the context from cdk.json's top-level settings, so that an in-process
+# synth produces the same bytes as `npx cdk synth`.
+CLI_CONTEXT = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": False,
+}
+
 
 def read_cdk_context(cdk_json: Path = PROJECT_ROOT / "cdk.json") -> dict[str, Any]:
-    """The ``context`` block of cdk.json, as the CDK CLI would pass it to the app."""
+    """The ``context`` block of cdk.json plus the CLI's settings, as `npx cdk` would pass them to the app."""
     try:
         document = json.loads(cdk_json.read_text())
     except json.JSONDecodeError as error:
@@ -26,7 +34,7 @@ def read_cdk_context(cdk_json: Path = PROJECT_ROOT / "cdk.json") -> dict[str, An
     context = document.get("context")
     if not isinstance(context, dict):
         raise ValueError(f"{cdk_json.name} has no 'context' object")
-    return context
+    return {**context, **CLI_CONTEXT}
 
 
 @dataclass(frozen=True)

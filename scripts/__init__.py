@@ -1,0 +1,1 @@
+"""Developer commands behind the Makefile targets (synth summary, benchmark); not deployed."""

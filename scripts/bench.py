@@ -1,0 +1,74 @@
+"""`make bench`: synth time of the whole app against an empty one-stack app, and the suite's wall time.
+
+Each synth runs in a fresh Python process (as `cdk synth` does), so start-up of the jsii runtime is
+included on both sides of the ratio; the median of several runs is reported. Reproduce with
+``make bench`` (or ``.venv/bin/python -m scripts.bench --runs 5``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+EMPTY_APP = """
+import tempfile
+from aws_cdk import App, Stack
+app = App(outdir=tempfile.mkdtemp())
+Stack(app, "Empty")
+app.synth()
+"""
+
+FULL_APP = """
+import tempfile
+from pathlib import Path
+from stacks.config import load_all_environments
+from stacks.synth import read_cdk_context, synthesize
+context = read_cdk_context()
+for config in load_all_environments(context):
+    synthesize(config, context, Path(tempfile.mkdtemp()))
+"""
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, cwd=PROJECT_ROOT, env=env, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="synth runs per app (median is reported)")
+    parser.add_argument("--skip-suite", action="store_true", help="only measure synth")
+    args = parser.parse_args()
+
+    env = {
+        **os.environ,
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "CDK_VALIDATION": "false",
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    python = sys.executable
+    empty = [timed([python, "-c", EMPTY_APP], env) for _ in range(args.runs)]
+    full = [timed([python, "-c", FULL_APP], env) for _ in range(args.runs)]
+    empty_s, full_s = statistics.median(empty), statistics.median(full)
+    print(f"empty one-stack app synth      : {empty_s:6.2f} s (median of {args.runs})")
+    print(f"whole app, every environment   : {full_s:6.2f} s (median of {args.runs})")
+    print(f"ratio (goal <= 1.5)            : {full_s / empty_s:6.2f}")
+    if not args.skip_suite:
+        offline = timed([python, "-m", "pytest", "-q", "-m", "not e2e", "-p", "no:cacheprovider"], env)
+        print(f"test suite without e2e (wall)  : {offline:6.2f} s (goal <= 60 s)")
+        full_suite = timed([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], env)
+        print(f"full test suite with e2e (wall): {full_suite:6.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
