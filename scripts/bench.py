@@ -13,7 +13,6 @@ import statistics
 import subprocess
 import sys
 import time
-
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
