@@ -1,0 +1,146 @@
+"""Small corrections to moto 5.2.5's CloudFormation engine that the CDK CLI runs into.
+
+Each fix replaces one moto function in this process only, is installed by :func:`apply` (which
+:class:`emulator.server.LocalAws` calls), and is listed in :data:`ENGINE_FIXES` with the symptom it
+removes, so the emulator's summary can say what it changed. Resource types are in
+:mod:`emulator.shims`; this module only changes how moto runs stacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from moto.cloudformation import parsing as cfn_parsing
+from moto.cloudformation.models import CloudFormationBackend
+from moto.cloudformation.parsing import ResourceMap
+from moto.ec2.exceptions import InvalidFlowLogIdError, InvalidRouteTableIdError
+from moto.ec2.models import ec2_backends
+
+__all__ = ["ENGINE_FIXES", "apply"]
+
+logger = logging.getLogger(__name__)
+
+#: Fix name -> what moto gets wrong without it, and what the fix does instead.
+ENGINE_FIXES: dict[str, str] = {
+    "update-stack UsePreviousValue": (
+        "moto fails UpdateStack (KeyError, HTTP 500) when asked to keep the previous value of a parameter "
+        "that took its Default at creation, which the CDK CLI does for BootstrapVersion on every update; "
+        "such a parameter now keeps its Default"
+    ),
+    "update of a type moto cannot update": (
+        "for a changed resource whose moto model has no update (e.g. AWS::KMS::Key, AWS::Logs::LogGroup, "
+        "AWS::EC2::*), moto replaced it with nothing, so later Refs to it dropped properties and delete "
+        "skipped it; the original resource is now kept unchanged and a warning names it"
+    ),
+    "delete of EC2 types moto never deletes": (
+        "moto leaves AWS::EC2::RouteTable, VPCEndpoint, FlowLog and SubnetRouteTableAssociation behind on "
+        "stack delete, so deleting the VPC fails ('has dependencies'); they are now deleted through "
+        "moto's EC2 backend"
+    ),
+}
+
+_APPLIED_MARKER = "_emulator_fixed"
+
+
+# -- UpdateStack parameters ------------------------------------------------------------------------
+
+
+def _resolve_update_parameters(
+    self: CloudFormationBackend, instance: Any, incoming_params: list[dict[str, str]]
+) -> dict[str, str]:
+    """moto's own logic, except that "use previous" for a parameter never passed means its Default."""
+    parameters = {
+        parameter["ParameterKey"]: parameter["ParameterValue"]
+        for parameter in incoming_params
+        if "ParameterValue" in parameter
+    }
+    for parameter in incoming_params:
+        key = parameter["ParameterKey"]
+        if parameter.get("UsePreviousValue", False) and key in instance.parameters:
+            parameters[key] = instance.parameters[key]
+    return parameters
+
+
+# -- updates of types without an update ------------------------------------------------------------
+
+_original_parse_and_update_resource = cfn_parsing.parse_and_update_resource
+
+
+def _parse_and_update_resource(
+    logical_id: str,
+    resource_json: dict[str, Any],
+    resources_map: ResourceMap,
+    account_id: str,
+    region_name: str,
+) -> Any:
+    updated = _original_parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name)
+    if updated is not None:
+        return updated
+    original = resources_map._parsed_resources.get(logical_id)
+    if original is not None:
+        logger.warning(
+            "%s %s changed, but moto cannot update this type: kept it unchanged",
+            resource_json.get("Type"),
+            logical_id,
+        )
+    return original
+
+
+# -- deletes of types without a delete -------------------------------------------------------------
+
+
+def _delete_route_table(resource: Any, account_id: str, region_name: str) -> None:
+    # Raises DependencyViolation while subnets are still associated; moto retries after other deletes.
+    with contextlib.suppress(InvalidRouteTableIdError):
+        ec2_backends[account_id][region_name].delete_route_table(resource.id)
+
+
+def _delete_vpc_endpoint(resource: Any, account_id: str, region_name: str) -> None:
+    try:
+        ec2_backends[account_id][region_name].delete_vpc_endpoints([resource.id])
+    except InvalidRouteTableIdError:
+        # A gateway endpoint removes its routes first; a route table deleted earlier took them along.
+        resource.state = "deleted"
+
+
+def _delete_flow_log(resource: Any, account_id: str, region_name: str) -> None:
+    with contextlib.suppress(InvalidFlowLogIdError):
+        ec2_backends[account_id][region_name].delete_flow_logs([resource.id])
+
+
+def _delete_subnet_association(resource: Any, account_id: str, region_name: str) -> None:
+    # moto's CloudFormation association only records the pair; forget the record.
+    associations = ec2_backends[account_id][region_name].subnet_associations
+    associations.pop(f"{resource.route_table_id}:{resource.subnet_id}", None)
+
+
+_DELETERS: dict[str, Callable[[Any, str, str], None]] = {
+    "AWS::EC2::RouteTable": _delete_route_table,
+    "AWS::EC2::VPCEndpoint": _delete_vpc_endpoint,
+    "AWS::EC2::FlowLog": _delete_flow_log,
+    "AWS::EC2::SubnetRouteTableAssociation": _delete_subnet_association,
+}
+
+_original_delete_resource = ResourceMap._delete_resource
+
+
+def _delete_resource(self: ResourceMap, parsed_resource: Any, resource_json: dict[str, Any]) -> None:
+    deleter = _DELETERS.get(str(resource_json.get("Type")))
+    if deleter is not None and not callable(getattr(parsed_resource, "delete", None)):
+        deleter(parsed_resource, self._account_id, self._region_name)
+        return
+    _original_delete_resource(self, parsed_resource, resource_json)
+
+
+def apply() -> None:
+    """Install the fixes; calling it again does nothing."""
+    if getattr(CloudFormationBackend, _APPLIED_MARKER, False):
+        return
+    CloudFormationBackend._resolve_update_parameters = _resolve_update_parameters  # type: ignore[method-assign]
+    # ResourceMap.update looks the function up in its module at call time, so replacing it there works.
+    cfn_parsing.parse_and_update_resource = _parse_and_update_resource
+    ResourceMap._delete_resource = _delete_resource  # type: ignore[method-assign]
+    setattr(CloudFormationBackend, _APPLIED_MARKER, True)

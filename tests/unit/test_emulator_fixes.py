@@ -1,0 +1,218 @@
+"""The emulator's corrections to moto's CloudFormation engine, and the bucket clean-up helper.
+
+Each test reproduces what the CDK CLI ran into against stock moto 5.2.5 (see emulator/fixes.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from emulator.cleanup import empty_bucket, empty_stack_buckets
+from emulator.fixes import ENGINE_FIXES
+from emulator.server import LocalAws
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[LocalAws]:
+    with LocalAws(region="us-east-1") as local:
+        yield local
+
+
+def _status(aws: LocalAws, stack_name: str) -> str:
+    return str(aws.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"])
+
+
+def _key_template(description: str) -> dict[str, Any]:
+    return {
+        "Parameters": {
+            # What the CDK CLI adds to every stack; created from its Default, updated with UsePreviousValue.
+            "BootstrapVersion": {"Type": "String", "Default": "21"},
+        },
+        "Resources": {
+            "Key": {
+                "Type": "AWS::KMS::Key",
+                "Properties": {
+                    "Description": description,
+                    "KeyPolicy": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                                "Action": "kms:*",
+                                "Resource": "*",
+                            }
+                        ],
+                    },
+                },
+            },
+            "Bucket": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {
+                    "BucketName": "fixes-keyed",
+                    "BucketEncryption": {
+                        "ServerSideEncryptionConfiguration": [
+                            {
+                                "ServerSideEncryptionByDefault": {
+                                    "SSEAlgorithm": "aws:kms",
+                                    "KMSMasterKeyID": {"Ref": "Key"},
+                                }
+                            }
+                        ]
+                    },
+                },
+            },
+        },
+        "Outputs": {"KeyId": {"Value": {"Ref": "Key"}}, "Version": {"Value": {"Ref": "BootstrapVersion"}}},
+    }
+
+
+def test_update_keeps_parameter_defaults_and_resources_moto_cannot_update(
+    aws: LocalAws, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfn = aws.client("cloudformation")
+    cfn.create_stack(StackName="fixes-update", TemplateBody=json.dumps(_key_template("v1")))
+    before = {
+        o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="fixes-update")["Stacks"][0]["Outputs"]
+    }
+
+    with caplog.at_level(logging.WARNING, logger="emulator.fixes"):
+        cfn.update_stack(
+            StackName="fixes-update",
+            TemplateBody=json.dumps(_key_template("v2")),
+            Parameters=[{"ParameterKey": "BootstrapVersion", "UsePreviousValue": True}],
+        )
+
+    assert _status(aws, "fixes-update") == "UPDATE_COMPLETE"
+    after = {
+        o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="fixes-update")["Stacks"][0]["Outputs"]
+    }
+    # The key was kept (moto cannot update it) instead of vanishing from the stack.
+    assert after == before == {"KeyId": before["KeyId"], "Version": "21"}
+    assert aws.client("kms").describe_key(KeyId=before["KeyId"])["KeyMetadata"]["Enabled"]
+    assert "moto cannot update this type" in caplog.text and "AWS::KMS::Key Key" in caplog.text
+
+
+def test_stack_with_a_vpc_deletes_completely(aws: LocalAws) -> None:
+    template = {
+        "Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.30.0.0/16"}},
+            "Subnet": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.30.0.0/24", "AvailabilityZone": "us-east-1a"},
+            },
+            "RouteTable": {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": {"Ref": "Vpc"}}},
+            "Association": {
+                "Type": "AWS::EC2::SubnetRouteTableAssociation",
+                "Properties": {"RouteTableId": {"Ref": "RouteTable"}, "SubnetId": {"Ref": "Subnet"}},
+            },
+            "S3Endpoint": {
+                "Type": "AWS::EC2::VPCEndpoint",
+                "Properties": {
+                    "VpcId": {"Ref": "Vpc"},
+                    "ServiceName": "com.amazonaws.us-east-1.s3",
+                    "VpcEndpointType": "Gateway",
+                    "RouteTableIds": [{"Ref": "RouteTable"}],
+                },
+            },
+            "FlowLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/fixes/flow"}},
+            "FlowLogRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    }
+                },
+            },
+            "FlowLog": {
+                "Type": "AWS::EC2::FlowLog",
+                "Properties": {
+                    "ResourceId": {"Ref": "Vpc"},
+                    "ResourceType": "VPC",
+                    "TrafficType": "ALL",
+                    "LogDestinationType": "cloud-watch-logs",
+                    "LogGroupName": {"Ref": "FlowLogGroup"},
+                    "DeliverLogsPermissionArn": {"Fn::GetAtt": ["FlowLogRole", "Arn"]},
+                },
+            },
+        },
+        "Outputs": {"VpcId": {"Value": {"Ref": "Vpc"}}},
+    }
+    cfn, ec2 = aws.client("cloudformation"), aws.client("ec2")
+    cfn.create_stack(StackName="fixes-vpc", TemplateBody=json.dumps(template))
+    vpc_id = cfn.describe_stacks(StackName="fixes-vpc")["Stacks"][0]["Outputs"][0]["OutputValue"]
+    in_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
+
+    # Stock moto answers this with DependencyViolation: route table, endpoint and flow log stay behind.
+    cfn.delete_stack(StackName="fixes-vpc")
+
+    assert vpc_id not in {vpc["VpcId"] for vpc in ec2.describe_vpcs()["Vpcs"]}
+    assert ec2.describe_route_tables(Filters=in_vpc)["RouteTables"] == []
+    endpoints = ec2.describe_vpc_endpoints(Filters=in_vpc)["VpcEndpoints"]
+    assert all(endpoint["State"].lower() == "deleted" for endpoint in endpoints)
+    assert ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc_id]}])["FlowLogs"] == []
+
+
+def test_engine_fixes_are_listed_for_the_summary() -> None:
+    assert set(ENGINE_FIXES) == {
+        "update-stack UsePreviousValue",
+        "update of a type moto cannot update",
+        "delete of EC2 types moto never deletes",
+    }
+
+
+# -- cleanup ------------------------------------------------------------------------------------
+
+
+def test_empty_stack_buckets_removes_every_version_so_the_stack_deletes(aws: LocalAws) -> None:
+    template = {
+        "Resources": {
+            "Versioned": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {
+                    "BucketName": "fixes-versioned",
+                    "VersioningConfiguration": {"Status": "Enabled"},
+                },
+            }
+        }
+    }
+    cfn, s3 = aws.client("cloudformation"), aws.client("s3")
+    cfn.create_stack(StackName="fixes-buckets", TemplateBody=json.dumps(template))
+    assert s3.get_bucket_versioning(Bucket="fixes-versioned")["Status"] == "Enabled"
+    for body in (b"1", b"2"):
+        s3.put_object(Bucket="fixes-versioned", Key="data.csv", Body=body)
+    s3.delete_object(Bucket="fixes-versioned", Key="data.csv")  # leaves a delete marker
+
+    assert empty_stack_buckets(cfn, s3, ["fixes-buckets", "no-such-stack"]) == {"fixes-versioned": 3}
+    assert "Versions" not in s3.list_object_versions(Bucket="fixes-versioned")
+    assert empty_bucket(s3, "fixes-versioned") == 0
+    assert empty_bucket(s3, "no-such-bucket") == 0
+
+    cfn.delete_stack(StackName="fixes-buckets")
+    assert "fixes-versioned" not in {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}
+
+
+def test_cleanup_refuses_anything_but_a_local_endpoint() -> None:
+    # Creating a client sends nothing; the helper refuses before its first request.
+    real_s3 = boto3.client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url="https://s3.amazonaws.com",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    with pytest.raises(ValueError, match="not a local emulator"):
+        empty_bucket(real_s3, "someone-elses-bucket")
