@@ -16,7 +16,7 @@ export CDK_VALIDATION := false
 export CDK_DISABLE_CLI_TELEMETRY := true
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help setup synth test lint typecheck unit bench clean
+.PHONY: help setup demo synth test lint typecheck bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 setup: $(VENV)/.synced node_modules/.installed ## create the venv and install the pinned CDK CLI
+
+demo: setup ## the main job: deploy every local stack into a local AWS emulator and tour it
+	$(PY) -m scripts.demo
 
 synth: setup ## synthesize every environment and print a summary (stacks, resources, cdk-nag)
 	$(PY) -m scripts.synth_summary

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, Fn, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnOutput, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -115,6 +115,22 @@ class Level0ExplorationStack(Stack):
             log_retention=lifecycle.log_retention(config),
             removal_policy=removal_policy,
         )
+
+        # What operators (and the local tour) need to find the resources; no exports: levels above
+        # receive these resources as constructor arguments, and CDK wires any cross-stack references.
+        for output_id, value, description in (
+            ("RawBucketName", lake.raw_bucket.bucket_name, "Upload raw data here (churn/ prefix)"),
+            ("CuratedBucketName", lake.curated_bucket.bucket_name, "Curated Parquet written by the ETL job"),
+            ("ArtifactsBucketName", lake.artifacts_bucket.bucket_name, "Athena results and ML artifacts"),
+            ("DataKeyArn", self.key.key_arn, "KMS key of the data layer"),
+            ("GlueDatabaseName", self.glue.database.ref, "Glue database of the data lake"),
+            ("GlueCrawlerName", self.glue.crawler.ref, "Crawler over the raw dataset"),
+            ("GlueEtlJobName", self.glue.job.ref, "ETL job raw -> curated"),
+            ("AthenaWorkgroupName", self.athena.workgroup.ref, "Athena workgroup for exploration"),
+            ("StudioDomainId", self.studio.domain.attr_domain_id, "SageMaker Studio domain"),
+            ("DataScientistRoleArn", self.studio.data_scientist_role.role_arn, "Role data scientists assume"),
+        ):
+            CfnOutput(self, output_id, value=value, description=description)
 
     @property
     def availability_zones(self) -> list[str]:

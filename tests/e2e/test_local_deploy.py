@@ -1,127 +1,109 @@
-"""The real CDK CLI against the emulator: bootstrap, deploy, diff, destroy of the ``local`` environment.
+"""The real CDK CLI against the local emulator: bootstrap, deploy, tour, diff, destroy, redeploy.
 
-This is the project's proof that ``cdk deploy`` works without an AWS account. It needs Node and the
-pinned CLI (``npm ci``) and takes about 20 seconds; it skips itself when either is missing. Every
-subprocess has a time limit and the emulator listens on 127.0.0.1 only.
+This is the project's proof that `cdk deploy` works without an AWS account, and the same path
+`make demo` takes. The emulator listens on 127.0.0.1 only, runs in this process (a daemon thread)
+and is stopped by the fixture; every CLI call has a time limit.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from emulator.cdk_cli import CdkCli, missing_cli_reason
 from emulator.cleanup import empty_stack_buckets
-from emulator.server import DEFAULT_ACCOUNT, LocalAws
+from emulator.server import LocalAws
+from emulator.tour import deployed_resources, stack_outputs, tour_level0
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(missing_cli_reason() is not None, reason=str(missing_cli_reason())),
+]
 
-PROJECT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
-CLI_TIMEOUT_SECONDS = 300
-
-needs_cli = pytest.mark.skipif(
-    shutil.which("npx") is None or not (PROJECT / "node_modules" / "aws-cdk").is_dir(),
-    reason="the pinned CDK CLI is not installed (run `make setup`)",
-)
-
-
-class Cdk:
-    """Runs ``npx cdk`` in the project against one emulator, on one synthesized cloud assembly."""
-
-    def __init__(self, aws: LocalAws, assembly: Path) -> None:
-        self.aws = aws
-        self.assembly = assembly
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = self.aws.env()
-        env.update(
-            {
-                "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-                "CDK_VALIDATION": "false",
-                "CDK_DISABLE_CLI_TELEMETRY": "true",
-            }
-        )
-        result = subprocess.run(
-            ["npx", "--no-install", "cdk", *args, "--no-notices"],
-            cwd=PROJECT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT_SECONDS,
-            check=False,
-        )
-        assert result.returncode == 0, f"cdk {args[0]} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-        return result
+LEVEL0 = "Mlops-local-Level0Exploration"
 
 
 @pytest.fixture(scope="module")
-def cdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cdk]:
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CdkCli]:
     with LocalAws(region=REGION) as aws:
-        # Our own output directory: other test modules may synthesize into cdk.out at the same time.
-        runner = Cdk(aws, tmp_path_factory.mktemp("assembly"))
-        runner("bootstrap", f"aws://{DEFAULT_ACCOUNT}/{REGION}")
-        runner("synth", "-c", "env=local", "--all", "--quiet", "--output", str(runner.assembly))
-        yield runner
+        port = aws.port
+        cli = CdkCli(aws, tmp_path_factory.mktemp("cdk.out-local"))
+        cli.bootstrap()
+        cli.synth()
+        yield cli
+    # The emulator must be gone: nothing may keep listening after the tests.
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, f"emulator still listening on {port} after the test"
 
 
-def _local_stacks(cdk: Cdk) -> list[str]:
-    summaries = cdk.aws.client("cloudformation").list_stacks()["StackSummaries"]
+def live_stacks(cli: CdkCli) -> list[str]:
+    summaries = cli.aws.client("cloudformation").list_stacks()["StackSummaries"]
+    # The bootstrap stack (CDKToolkit) stays, as in a real account.
     return sorted(
         s["StackName"]
         for s in summaries
-        if s["StackName"].startswith("Mlops-local-") and s["StackStatus"] != "DELETE_COMPLETE"
+        if s["StackStatus"] != "DELETE_COMPLETE" and s["StackName"].startswith("Mlops-local-")
     )
 
 
-@needs_cli
-def test_deploy_diff_destroy_local_environment(cdk: Cdk) -> None:
-    app = ("--app", str(cdk.assembly))
-    cdk("deploy", *app, "--all", "--require-approval", "never", "--method=direct")
+def stack_names(cli: CdkCli) -> list[str]:
+    return sorted(p.name.removesuffix(".template.json") for p in Path(cli.output_dir).glob("*.template.json"))
 
-    stacks = _local_stacks(cdk)
-    assert stacks, "no Mlops-local-* stack was deployed"
-    cfn = cdk.aws.client("cloudformation")
-    for stack in stacks:
-        assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
-        template = json.loads((cdk.assembly / f"{stack}.template.json").read_text())
-        expected = {
-            logical_id
-            for logical_id, resource in template["Resources"].items()
-            # CDK's metadata resource means nothing locally; conditional resources may rightly be absent.
-            if resource["Type"] != "AWS::CDK::Metadata" and "Condition" not in resource
+
+def assert_every_template_resource_exists(cli: CdkCli) -> None:
+    cfn = cli.aws.client("cloudformation")
+    for stack in stack_names(cli):
+        assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] in {
+            "CREATE_COMPLETE",
+            "UPDATE_COMPLETE",
         }
-        deployed = {
-            r["LogicalResourceId"]
-            for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
-            if "LogicalResourceId" in r
-        }
-        # moto skips types it does not know without a word; every resource must really exist.
-        missing = {f"{lid} ({template['Resources'][lid]['Type']})" for lid in expected - deployed}
-        assert not missing, f"{stack}: not emulated: {sorted(missing)}"
+        template = json.loads((cli.output_dir / f"{stack}.template.json").read_text())
+        expected = {lid for lid, r in template["Resources"].items() if r["Type"] != "AWS::CDK::Metadata"}
+        deployed = {r["LogicalResourceId"] for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]}
+        # moto skips types it does not know without a word: every resource must really be there.
+        assert expected <= deployed, f"{stack}: not deployed: {sorted(expected - deployed)}"
 
-    diff = cdk("diff", *app, "--no-change-set")
-    assert "There were no differences" in diff.stdout + diff.stderr
 
-    # Leave what a demo run leaves: object versions and delete markers in every bucket.
-    s3 = cdk.aws.client("s3")
-    buckets = [
-        r["PhysicalResourceId"]
-        for stack in stacks
-        for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
-        if r.get("ResourceType") == "AWS::S3::Bucket"
-    ]
-    for bucket in buckets:
-        for body in (b"v1", b"v2"):
-            s3.put_object(Bucket=bucket, Key="e2e/object.txt", Body=body)
-        s3.delete_object(Bucket=bucket, Key="e2e/object.txt")
+def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
+    local.deploy()
+    assert live_stacks(local) == stack_names(local) == [LEVEL0]
+    assert_every_template_resource_exists(local)
 
-    # The local environment has no auto-delete custom resource (it would need Lambda): empty first.
-    emptied = empty_stack_buckets(cfn, s3, stacks)
-    assert set(emptied) == set(buckets) and all(emptied.values())
-    cdk("destroy", *app, "--all", "--force")
-    assert _local_stacks(cdk) == []
+    tour = {line.step: line for line in tour_level0(local.aws, LEVEL0)}
+    assert "aws:kms" in tour["upload sample CSV to the raw bucket"].outcome
+    etl = tour["ETL transformation (the job's own code)"]
+    assert etl.fidelity == "in-process"
+    assert etl.outcome.startswith("400 rows in: 393 curated") and "5 rejected" in etl.outcome
+    assert tour["query through the Athena workgroup"].fidelity == "stub"
+    assert "InService" in tour["SageMaker Studio domain"].outcome
+    outputs = stack_outputs(local.aws, LEVEL0)
+    curated = local.aws.client("s3").list_objects_v2(Bucket=outputs["CuratedBucketName"], Prefix="churn/")
+    assert curated["KeyCount"] > 0, "the ETL stand-in wrote nothing to the curated bucket"
+
+    resources = {line.step: line for line in deployed_resources(local.aws, LEVEL0)}
+    assert resources["AWS::S3::Bucket"].outcome.startswith("4 deployed")
+    assert resources["AWS::SageMaker::UserProfile"].fidelity == "not emulated"  # said plainly, not faked
+
+    assert "There were no differences" in local.diff()
+
+    cfn, s3 = local.aws.client("cloudformation"), local.aws.client("s3")
+    emptied = empty_stack_buckets(cfn, s3, [LEVEL0])
+    assert len(emptied) == 4
+    assert emptied[outputs["RawBucketName"]] >= 1 and emptied[outputs["CuratedBucketName"]] >= 2
+    local.destroy()
+    assert live_stacks(local) == []
+    # Nothing of the stack is left behind in the services either.
+    assert not [b for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("mlops-local")]
+    assert local.aws.client("glue").get_databases()["DatabaseList"] == []
+    assert local.aws.client("sagemaker").list_domains()["Domains"] == []
+    vpcs = local.aws.client("ec2").describe_vpcs()["Vpcs"]
+    assert [v for v in vpcs if not v.get("IsDefault")] == []
+
+    local.deploy()  # a redeploy into the same account works
+    assert live_stacks(local) == [LEVEL0]
+    assert_every_template_resource_exists(local)

@@ -1,0 +1,92 @@
+"""The pinned CDK CLI (`npx cdk`), pointed at a running LocalAws: what `make demo` and the e2e test run."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from emulator.server import DEFAULT_ACCOUNT, LocalAws
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+LOCAL_ENV = "local"
+CLI_TIMEOUT_SECONDS = 300
+_TAIL_CHARS = 3000
+
+# Settings the CLI and the app need on every run; see the Makefile for why each one is there.
+_CLI_ENV = {
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    "CDK_VALIDATION": "false",
+    "CDK_DISABLE_CLI_TELEMETRY": "true",
+}
+
+
+class CdkCliError(RuntimeError):
+    """A `cdk` command failed; the message holds the command and the end of its output."""
+
+
+def missing_cli_reason(project: Path = PROJECT_ROOT) -> str | None:
+    """Why the pinned CLI cannot run here, in one sentence, or None when it can."""
+    if shutil.which("node") is None:
+        return "Node.js is not installed (node not found on PATH); install Node.js 20 or newer."
+    if shutil.which("npx") is None:
+        return "npx is not installed (it comes with npm); install Node.js 20 or newer with npm."
+    if not (project / "node_modules" / "aws-cdk").is_dir():
+        return "The pinned CDK CLI is not installed; run `make setup` (npm ci) first."
+    return None
+
+
+@dataclass
+class CdkCli:
+    """Runs ``npx cdk`` in the project against one emulator, synthesizing into `output_dir`."""
+
+    aws: LocalAws
+    output_dir: Path
+    project: Path = PROJECT_ROOT
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**self.aws.env(), **_CLI_ENV}
+        command = ["npx", "--no-install", "cdk", *args, "--no-notices"]
+        try:
+            result = subprocess.run(  # noqa: S603 - fixed executable, arguments built here
+                command,
+                cwd=self.project,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=CLI_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise CdkCliError(f"`cdk {' '.join(args)}` did not finish in {CLI_TIMEOUT_SECONDS} s") from error
+        if result.returncode != 0:
+            raise CdkCliError(
+                f"`cdk {' '.join(args)}` failed (exit {result.returncode}):\n"
+                f"{result.stdout[-_TAIL_CHARS:]}\n{result.stderr[-_TAIL_CHARS:]}"
+            )
+        return result
+
+    def bootstrap(self) -> None:
+        self.run("bootstrap", f"aws://{DEFAULT_ACCOUNT}/{self.aws.region}", "-c", f"env={LOCAL_ENV}")
+
+    def synth(self) -> None:
+        self.run("synth", "-c", f"env={LOCAL_ENV}", "--all", "--quiet", "--output", str(self.output_dir))
+
+    def deploy(self) -> None:
+        # --method=direct: moto's change sets mishandle cross-stack exports.
+        self.run(
+            "deploy", *self._app(), "--all", "--require-approval", "never", "--method=direct", "--concurrency", "4"
+        )
+
+    def diff(self) -> str:
+        # --no-change-set: a template diff, seconds instead of a minute against the emulator.
+        result = self.run("diff", *self._app(), "--all", "--no-change-set")
+        return result.stdout + result.stderr
+
+    def destroy(self) -> None:
+        self.run("destroy", *self._app(), "--all", "--force")
+
+    def _app(self) -> tuple[str, str]:
+        # Deploy, diff and destroy the assembly synthesized once, instead of re-running app.py each time.
+        return ("--app", str(self.output_dir))
