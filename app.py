@@ -3,10 +3,9 @@
 
 from aws_cdk import App
 
-from stacks.config import ENVIRONMENTS_KEY, load_environment
+from stacks.config import ENVIRONMENTS_KEY, load_environment, read_cdk_context
 from stacks.ladder import build_environment
 from stacks.nag import enable_nag
-from stacks.synth import read_cdk_context
 
 app = App()
 if app.node.try_get_context(ENVIRONMENTS_KEY) is None:

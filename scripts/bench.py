@@ -29,7 +29,8 @@ FULL_APP = """
 import tempfile
 from pathlib import Path
 from stacks.config import load_all_environments
-from stacks.synth import read_cdk_context, synthesize
+from stacks.config import read_cdk_context
+from stacks.synth import synthesize
 context = read_cdk_context()
 for config in load_all_environments(context):
     synthesize(config, context, Path(tempfile.mkdtemp()))

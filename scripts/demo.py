@@ -40,6 +40,7 @@ def main() -> int:
         default=int(os.environ["DEMO_PORT"]) if os.environ.get("DEMO_PORT", "").isdigit() else None,
         help="emulator port on 127.0.0.1 (default: a free one; env DEMO_PORT)",
     )
+    parser.add_argument("--cdk-json", type=Path, default=PROJECT_ROOT / "cdk.json", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     # Preflight: every check here is cheap and fails in one sentence before anything starts.
@@ -47,11 +48,10 @@ def main() -> int:
 
     if reason := missing_cli_reason():
         return fail(reason)
-    from stacks.config import ConfigError, load_environment
-    from stacks.synth import read_cdk_context
+    from stacks.config import ConfigError, load_environment, read_cdk_context
 
     try:
-        config = load_environment(read_cdk_context(), LOCAL_ENV)
+        config = load_environment(read_cdk_context(args.cdk_json), LOCAL_ENV)
     except (ConfigError, ValueError) as error:
         return fail(f"cdk.json: {error}")
 

@@ -18,8 +18,8 @@ os.environ.setdefault("CDK_VALIDATION", "false")
 
 from aws_cdk import Stack
 
-from stacks.config import ConfigError, load_all_environments
-from stacks.synth import PROJECT_ROOT, read_cdk_context, synthesize
+from stacks.config import PROJECT_ROOT, ConfigError, load_all_environments, read_cdk_context
+from stacks.synth import synthesize
 
 ACK_METADATA = "aws:cdk:acknowledged-rules"
 

@@ -10,10 +10,12 @@ environment, the key and what is wrong; nothing is silently ignored, unknown key
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 ENVIRONMENTS_KEY = "mlops:environments"
@@ -100,6 +102,29 @@ StudioNetwork = Literal["PublicInternetOnly", "VpcOnly"]
 GlueWorkerType = Literal["G.1X", "G.2X"]
 
 _T = TypeVar("_T")
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+# What the CDK CLI adds to the context from cdk.json's top-level settings, so that an in-process
+# synth produces the same bytes as `npx cdk synth`.
+CLI_CONTEXT = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": False,
+}
+
+
+def read_cdk_context(cdk_json: Path = PROJECT_ROOT / "cdk.json") -> dict[str, Any]:
+    """The ``context`` block of cdk.json plus the CLI's settings, as `npx cdk` would pass them to the app."""
+    try:
+        document = json.loads(cdk_json.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{cdk_json.name} is not valid JSON: {error}") from error
+    context = document.get("context")
+    if not isinstance(context, dict):
+        raise ValueError(f"{cdk_json.name} has no 'context' object")
+    return {**context, **CLI_CONTEXT}
 
 
 class ConfigError(ValueError):

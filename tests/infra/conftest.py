@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from stacks.config import load_all_environments
-from stacks.synth import SynthesizedEnvironment, read_cdk_context, synthesize
+from stacks.config import load_all_environments, read_cdk_context
+from stacks.synth import SynthesizedEnvironment, synthesize
 
 CONTEXT = read_cdk_context()
 ENV_NAMES = [config.name for config in load_all_environments(CONTEXT)]

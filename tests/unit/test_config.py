@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError, load_all_environments, load_environment
-from stacks.synth import read_cdk_context
+from stacks.config import ConfigError, load_all_environments, load_environment, read_cdk_context
 
 CONTEXT = read_cdk_context()
 
