@@ -4,13 +4,17 @@
 from aws_cdk import App
 
 from stacks.config import ENVIRONMENTS_KEY, load_environment, read_cdk_context
-from stacks.ladder import build_environment
+from stacks.ladder import CODE_VERSION_KEY, UNKNOWN_CODE_VERSION, build_environment
 from stacks.nag import enable_nag
 
 app = App()
 if app.node.try_get_context(ENVIRONMENTS_KEY) is None:
     # Run as `python app.py`: no CLI passed cdk.json's context (environments and feature flags).
     app = App(context=read_cdk_context())
-build_environment(app, load_environment(app.node.get_all_context()))
+build_environment(
+    app,
+    load_environment(app.node.get_all_context()),
+    code_version=str(app.node.try_get_context(CODE_VERSION_KEY) or UNKNOWN_CODE_VERSION),
+)
 enable_nag(app)
 app.synth()

@@ -37,6 +37,22 @@ def missing_cli_reason(project: Path = PROJECT_ROOT) -> str | None:
     return None
 
 
+def git_commit(project: Path = PROJECT_ROOT) -> str:
+    """The checked-out commit, recorded as the code version of models trained from this synth."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],  # noqa: S607 - git from PATH, as a developer runs it
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"  # not a git checkout (e.g. an exported tarball): say so rather than guess
+    return result.stdout.strip() or "unknown"
+
+
 @dataclass
 class CdkCli:
     """Runs ``npx cdk`` in the project against one emulator, synthesizing into `output_dir`."""
@@ -71,7 +87,17 @@ class CdkCli:
         self.run("bootstrap", f"aws://{DEFAULT_ACCOUNT}/{self.aws.region}", "-c", f"env={LOCAL_ENV}")
 
     def synth(self) -> None:
-        self.run("synth", "-c", f"env={LOCAL_ENV}", "--all", "--quiet", "--output", str(self.output_dir))
+        self.run(
+            "synth",
+            "-c",
+            f"env={LOCAL_ENV}",
+            "-c",
+            f"codeVersion={git_commit(self.project)}",
+            "--all",
+            "--quiet",
+            "--output",
+            str(self.output_dir),
+        )
 
     def deploy(self) -> None:
         # --method=direct: moto's change sets mishandle cross-stack exports.

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.cloudformation import parsing as cfn_parsing
-from moto.cloudformation.models import CloudFormationBackend
+from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import ResourceMap
 from moto.ec2.exceptions import InvalidFlowLogIdError, InvalidRouteTableIdError
 from moto.ec2.models import ec2_backends
@@ -39,6 +39,11 @@ ENGINE_FIXES: dict[str, str] = {
         "moto leaves AWS::EC2::RouteTable, VPCEndpoint, FlowLog and SubnetRouteTableAssociation behind on "
         "stack delete, so deleting the VPC fails ('has dependencies'); they are now deleted through "
         "moto's EC2 backend"
+    ),
+    "deleted stacks re-creating resources": (
+        "moto evaluates a deleted stack's outputs whenever it is described or listed, and each Ref or GetAtt "
+        "to a deleted resource silently re-creates that resource (a stack with exported bucket ARNs came back "
+        "with four new buckets after cdk destroy); a deleted stack now has no outputs, as in AWS"
     ),
 }
 
@@ -135,6 +140,26 @@ def _delete_resource(self: ResourceMap, parsed_resource: Any, resource_json: dic
     _original_delete_resource(self, parsed_resource, resource_json)
 
 
+# -- deleted stacks --------------------------------------------------------------------------------
+
+_original_stack_delete = Stack.delete
+
+
+class _NoOutputs(dict[str, Any]):
+    """The outputs of a deleted stack: none, and no exports, without evaluating anything."""
+
+    @property
+    def exports(self) -> list[Any]:
+        return []
+
+
+def _delete_stack(self: Stack) -> None:
+    _original_stack_delete(self)
+    # moto's OutputMap resolves Refs/GetAtts through the ResourceMap, which creates any resource it
+    # does not hold: after the delete that would be every one of them.
+    self.output_map = _NoOutputs()  # type: ignore[assignment]
+
+
 def apply() -> None:
     """Install the fixes; calling it again does nothing."""
     if getattr(CloudFormationBackend, _APPLIED_MARKER, False):
@@ -143,4 +168,5 @@ def apply() -> None:
     # ResourceMap.update looks the function up in its module at call time, so replacing it there works.
     cfn_parsing.parse_and_update_resource = _parse_and_update_resource
     ResourceMap._delete_resource = _delete_resource  # type: ignore[method-assign]
+    Stack.delete = _delete_stack  # type: ignore[method-assign]
     setattr(CloudFormationBackend, _APPLIED_MARKER, True)

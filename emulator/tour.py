@@ -12,19 +12,25 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
+
+from emulator.pipeline_runner import LocalPipelineRun
 from emulator.server import LocalAws
 from emulator.shims import emulation_status
 from pipelines.glue.churn_transform import PARTITION_KEYS, record_to_dict, rejection_to_dict, transform_rows
+from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX, REJECTS_PREFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CSV = PROJECT_ROOT / "pipelines" / "glue" / "sample" / "customers.csv"
-RAW_KEY = "churn/customers.csv"  # under the raw dataset prefix the crawler and job read
+RAW_KEY = f"{RAW_DATASET_PREFIX}customers.csv"  # under the raw dataset prefix the crawler and job read
 ATHENA_QUERY = (
     "SELECT contract, count(*) AS customers, avg(CAST(churned AS integer)) AS churn_rate FROM {table} GROUP BY 1"
 )
@@ -112,24 +118,82 @@ def tour_level0(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
 def _run_etl_in_process(s3: Any, *, raw_bucket: str, curated_bucket: str) -> str:
     """What the Glue job does, with its own transformation module, reading and writing the emulator's S3.
 
-    Writes JSON lines (the Glue job writes Parquet; this machine has no Parquet writer) under the
-    same partitioned layout, and the rejects feed the job writes.
+    Writes Parquet partitioned by signup year and month, and the rejects feed, under the same keys the
+    Glue job writes (pandas and pyarrow stand in for Spark).
     """
     raw = s3.get_object(Bucket=raw_bucket, Key=RAW_KEY)["Body"].read().decode("utf-8")
     result = transform_rows(csv.DictReader(io.StringIO(raw)))
-    partitions: dict[tuple[int, ...], list[str]] = {}
-    for record in result.records:
-        key = tuple(getattr(record, name) for name in PARTITION_KEYS)
-        partitions.setdefault(key, []).append(json.dumps(record_to_dict(record), default=str))
-    for values, lines in partitions.items():
-        prefix = "/".join(f"{name}={value}" for name, value in zip(PARTITION_KEYS, values, strict=True))
-        s3.put_object(Bucket=curated_bucket, Key=f"churn/{prefix}/part-00000.json", Body="\n".join(lines).encode())
+    frame = pd.DataFrame([record_to_dict(record) for record in result.records])
+    with tempfile.TemporaryDirectory(prefix="curated-") as scratch:
+        frame.to_parquet(scratch, partition_cols=list(PARTITION_KEYS), index=False)
+        files = sorted(p for p in Path(scratch).rglob("*.parquet"))
+        for path in files:
+            s3.upload_file(str(path), curated_bucket, f"{CURATED_DATASET_PREFIX}{path.relative_to(scratch).as_posix()}")
     rejects = "\n".join(json.dumps(rejection_to_dict(r)) for r in result.rejections)
-    s3.put_object(Bucket=curated_bucket, Key="rejects/churn/part-00000.json", Body=rejects.encode())
+    s3.put_object(Bucket=curated_bucket, Key=f"{REJECTS_PREFIX}part-00000.json", Body=rejects.encode())
     return (
-        f"{result.input_rows} rows in: {len(result.records)} curated into {len(partitions)} partitions, "
-        f"{len(result.rejections)} rejected (written to rejects/churn/), {result.duplicates} duplicates dropped "
-        "(JSON lines here; Parquet in Glue)"
+        f"{result.input_rows} rows in: {len(result.records)} curated into {len(files)} Parquet partitions, "
+        f"{len(result.rejections)} rejected (written to {REJECTS_PREFIX}), {result.duplicates} duplicates dropped"
+    )
+
+
+def tour_level1(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
+    """Start the training pipeline, run its deployed definition here, show the registered model."""
+    level = "Level 1"
+    out = stack_outputs(aws, stack_name)
+    sagemaker = aws.client("sagemaker")
+    pipeline_name, group = out["PipelineName"], out["ModelPackageGroupName"]
+    definition = json.loads(sagemaker.describe_pipeline(PipelineName=pipeline_name)["PipelineDefinition"])
+    execution_arn = sagemaker.start_pipeline_execution(
+        PipelineName=pipeline_name, ClientRequestToken=str(uuid.uuid4())
+    )["PipelineExecutionArn"]
+    status = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)["PipelineExecutionStatus"]
+    yield TourLine(
+        level,
+        "start the training pipeline",
+        f"{pipeline_name}: execution {execution_arn.rsplit('/', 1)[-1]} is {status} (moto records executions "
+        "without running their steps)",
+        "stub",
+    )
+    run = LocalPipelineRun(s3=aws.client("s3"), sagemaker=sagemaker, definition=definition, execution_arn=execution_arn)
+    for line in run.run():
+        yield TourLine(level, "pipeline step, deployed definition", line, "in-process")
+
+    packages = sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
+    if not packages:
+        yield TourLine(level, "Model Registry", f"{group}: no model version registered", "real")
+    else:
+        latest = sagemaker.describe_model_package(ModelPackageName=packages[0]["ModelPackageArn"])
+        lineage = latest.get("CustomerMetadataProperties", {})
+        metrics = latest.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri", "none")
+        yield TourLine(
+            level,
+            "Model Registry",
+            f"{group} v{latest.get('ModelPackageVersion')}: {latest['ModelApprovalStatus']}; metrics {metrics}; "
+            f"code_version={lineage.get('code_version')}, training data {lineage.get('training_data_uri')}",
+            "real",
+        )
+
+    stepfunctions = aws.client("stepfunctions")
+    execution = stepfunctions.start_execution(stateMachineArn=out["RetrainingStateMachineArn"])["executionArn"]
+    sfn_status = stepfunctions.describe_execution(executionArn=execution)["status"]
+    yield TourLine(
+        level,
+        "retraining state machine (ETL, then pipeline)",
+        f"execution {sfn_status}; moto's Step Functions do not call Glue or SageMaker",
+        "stub",
+    )
+    alarms = [
+        a
+        for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
+        if out["AlarmTopicArn"] in a.get("AlarmActions", [])
+    ]
+    yield TourLine(
+        level,
+        "failure alarms",
+        f"{len(alarms)} alarms ({', '.join(sorted(a['MetricName'] for a in alarms))}) notify the encrypted topic; "
+        f"state {', '.join(sorted({a['StateValue'] for a in alarms}))} (moto does not evaluate alarms)",
+        "real",
     )
 
 

@@ -56,7 +56,7 @@ def main() -> int:
         return fail(f"cdk.json: {error}")
 
     from emulator.server import DEFAULT_ACCOUNT, EmulatorError, LocalAws
-    from emulator.tour import deployed_resources, tour_level0
+    from emulator.tour import deployed_resources, tour_level0, tour_level1
 
     if config.account != DEFAULT_ACCOUNT:
         return fail(f"cdk.json: the 'local' environment must use the emulator's account {DEFAULT_ACCOUNT}")
@@ -88,6 +88,8 @@ def main() -> int:
 
             print("\nTour (ok = real, stub = accepted without doing the work, here = ran in this process):")
             _print_lines(tour_level0(aws, config.stack_name("Level0Exploration")))
+            if config.max_level >= 1:
+                _print_lines(tour_level1(aws, config.stack_name("Level1Repeatable")))
 
             print("\nWhat each level created (n/e = not emulated locally):")
             for stack in stacks:

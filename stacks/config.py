@@ -96,6 +96,7 @@ _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 _SCHEDULE_RE = re.compile(r"^cron\((\S+ ){5}\S+\)$")
+_INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 
 RemovalPolicyName = Literal["retain", "destroy"]
 StudioNetwork = Literal["PublicInternetOnly", "VpcOnly"]
@@ -159,6 +160,17 @@ class AthenaConfig:
 
 
 @dataclass(frozen=True)
+class TrainingConfig:
+    """Level 1: defaults of the training pipeline's parameters, its schedule and the registry's readers."""
+
+    schedule: str
+    processing_instance_type: str
+    training_instance_type: str
+    auc_threshold: float
+    registry_reader_accounts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StudioConfig:
     """SageMaker Studio networking.
 
@@ -188,6 +200,7 @@ class EnvironmentConfig:
     glue: GlueConfig
     athena: AthenaConfig
     studio: StudioConfig
+    training: TrainingConfig
 
     @property
     def is_production(self) -> bool:
@@ -315,6 +328,10 @@ def _coerce(hint: Any, value: object, *, env: str, path: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
         return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
     if hint is str:
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
@@ -373,6 +390,23 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
             "athena.bytesScannedCutoffPerQuery",
             f"{cfg.athena.bytes_scanned_cutoff_per_query} is below Athena's minimum of {ATHENA_MIN_CUTOFF_BYTES}",
         )
+
+    training = cfg.training
+    if not _SCHEDULE_RE.match(training.schedule):
+        fail("training.schedule", f"{training.schedule!r} is not a cron(...) expression with 6 fields")
+    for key, instance_type in (
+        ("training.processingInstanceType", training.processing_instance_type),
+        ("training.trainingInstanceType", training.training_instance_type),
+    ):
+        if not _INSTANCE_TYPE_RE.match(instance_type):
+            fail(key, f"{instance_type!r} is not a SageMaker instance type like 'ml.m5.large'")
+    if not 0.5 <= training.auc_threshold <= 1.0:
+        fail("training.aucThreshold", f"{training.auc_threshold} is outside 0.5-1.0 (0.5 is a coin toss)")
+    for index, reader in enumerate(training.registry_reader_accounts):
+        if not _ACCOUNT_RE.match(reader):
+            fail(f"training.registryReaderAccounts[{index}]", f"{reader!r} is not a 12-digit AWS account ID")
+        if reader == cfg.account:
+            fail(f"training.registryReaderAccounts[{index}]", "is this environment's own account")
 
     if not 2 <= cfg.studio.availability_zone_count <= 3:
         fail("studio.availabilityZoneCount", f"{cfg.studio.availability_zone_count} is outside 2-3")

@@ -7,14 +7,23 @@ from __future__ import annotations
 
 from aws_cdk import App, Environment, Stack, Tags
 
+from pipelines.training import images
 from stacks.config import ConfigError, EnvironmentConfig
 from stacks.level0_exploration import Level0ExplorationStack
+from stacks.level1_repeatable import Level1RepeatableStack
 
-IMPLEMENTED_MAX_LEVEL = 0
+IMPLEMENTED_MAX_LEVEL = 1
+# What a model version records as its code version when the synth is not given one (-c codeVersion=...).
+UNKNOWN_CODE_VERSION = "unknown"
+CODE_VERSION_KEY = "codeVersion"
 
 
-def build_environment(app: App, config: EnvironmentConfig) -> list[Stack]:
-    """Add the stacks of `config`'s environment to `app`, from Level 0 up to its ``maxLevel``."""
+def build_environment(app: App, config: EnvironmentConfig, *, code_version: str = UNKNOWN_CODE_VERSION) -> list[Stack]:
+    """Add the stacks of `config`'s environment to `app`, from Level 0 up to its ``maxLevel``.
+
+    `code_version` (the git commit the CLI passes as ``-c codeVersion=...``) is recorded as lineage on
+    every model version the Level 1 pipeline registers.
+    """
     if config.max_level > IMPLEMENTED_MAX_LEVEL:
         raise ConfigError(
             f"environment {config.name!r}, key 'maxLevel': level {config.max_level} is not available in "
@@ -24,6 +33,11 @@ def build_environment(app: App, config: EnvironmentConfig) -> list[Stack]:
         raise ConfigError(
             f"environment {config.name!r}, key 'llmops': the LLMOps stack is not available in this version "
             "of the template yet"
+        )
+    if config.max_level >= 1 and config.region not in images.SUPPORTED_REGIONS:
+        raise ConfigError(
+            f"environment {config.name!r}, key 'region': no SageMaker image registry is known for "
+            f"{config.region!r} (Level 1 supports: {', '.join(images.SUPPORTED_REGIONS)})"
         )
     env = Environment(account=config.account, region=config.region)
     level0 = Level0ExplorationStack(
@@ -35,6 +49,25 @@ def build_environment(app: App, config: EnvironmentConfig) -> list[Stack]:
         termination_protection=config.is_production,
     )
     stacks: list[Stack] = [level0]
+    if config.max_level >= 1:
+        lake = level0.data_lake
+        stacks.append(
+            Level1RepeatableStack(
+                app,
+                config.stack_name("Level1Repeatable"),
+                config=config,
+                key=level0.key,
+                raw_bucket=lake.raw_bucket,
+                curated_bucket=lake.curated_bucket,
+                artifacts_bucket=lake.artifacts_bucket,
+                etl_job_name=level0.glue.job.ref,
+                code_version=code_version,
+                env=env,
+                description=f"MLOps maturity level 1 (repeatable) for {config.name}: training pipeline, "
+                "Model Registry, retraining",
+                termination_protection=config.is_production,
+            )
+        )
     for stack in stacks:
         Tags.of(stack).add("mlops:environment", config.name)
         Tags.of(stack).add("mlops:project", "mlops-maturity-ladder")

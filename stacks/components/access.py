@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsii
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from constructs import IConstruct, IValidation
 
 from stacks.nag import acknowledge
 
@@ -57,19 +59,35 @@ def grant_objects(
 
 
 def acknowledge_wildcard_resource(role: iam.Role, resource_arn: str, reason: str) -> None:
-    """Acknowledge the IAM5 finding for one wildcard resource ARN in `role`'s default policy."""
+    """Acknowledge the IAM5 finding for one wildcard resource ARN in `role`'s default policy.
+
+    The finding names the ARN as it is finally written into the template. A reference to another
+    stack's resource only becomes an ``Fn::ImportValue`` when the app is prepared for synthesis, so
+    the acknowledgement is made then, from a construct validation (which CDK runs after preparing
+    and before cdk-nag).
+    """
     policy = role.node.try_find_child("DefaultPolicy")
     if policy is None:  # pragma: no cover - every caller has just added a statement
         raise ValueError(f"{role.node.path} has no default policy to acknowledge on")
-    finding = "Resource::" + nag_rendering(Stack.of(role).resolve(resource_arn))
-    acknowledge(policy, IAM_WILDCARD_RULE, reason, finding=finding)
+    policy.node.add_validation(_AcknowledgeAtSynth(policy, resource_arn, reason))
+
+
+@jsii.implements(IValidation)
+class _AcknowledgeAtSynth:
+    def __init__(self, policy: IConstruct, resource_arn: str, reason: str) -> None:
+        self._policy, self._arn, self._reason = policy, resource_arn, reason
+
+    def validate(self) -> list[str]:
+        finding = "Resource::" + nag_rendering(Stack.of(self._policy).resolve(self._arn))
+        acknowledge(self._policy, IAM_WILDCARD_RULE, self._reason, finding=finding)
+        return []  # nothing to report: this validation only records the acknowledgement
 
 
 def nag_rendering(value: Any) -> str:
     """Render a resolved CloudFormation value the way cdk-nag names it in a finding ID.
 
-    cdk-nag writes ``Fn::GetAtt`` as ``<LogicalId.Attribute>``, ``Ref`` as ``<LogicalId>`` and
-    joins ``Fn::Join`` parts; literal strings stay as they are.
+    cdk-nag writes ``Fn::GetAtt`` as ``<LogicalId.Attribute>``, ``Ref`` as ``<LogicalId>``, an
+    ``Fn::ImportValue`` as the export's name, and joins ``Fn::Join`` parts; literal strings stay.
     """
     if isinstance(value, str):
         return value
@@ -79,6 +97,8 @@ def nag_rendering(value: Any) -> str:
             return f"<{argument[0]}.{argument[1]}>"
         if function == "Ref":
             return f"<{argument}>"
+        if function == "Fn::ImportValue":  # a resource of a lower level's stack: cdk-nag shows the export
+            return str(argument)
         if function == "Fn::Join":
             separator, parts = argument
             return str(separator).join(nag_rendering(part) for part in parts)

@@ -94,6 +94,11 @@ class DataLake(Construct):
                 ),
             ],
         )
+        # Object events go to EventBridge, where the retraining trigger (Level 1) listens. Set on the
+        # CloudFormation resource: CDK's `event_bridge_enabled` would add a Lambda-backed custom resource.
+        raw_cfn = self.raw_bucket.node.default_child
+        assert isinstance(raw_cfn, s3.CfnBucket)
+        raw_cfn.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
         self.curated_bucket = kms_bucket("CuratedBucket", [noncurrent_expiry])
         self.artifacts_bucket = kms_bucket("ArtifactsBucket", [noncurrent_expiry])
 

@@ -12,16 +12,12 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX, REJECTS_PREFIX
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects
 from stacks.config import GlueConfig
 
 GLUE_SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "glue"
 GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11
-
-# Where the churn dataset lives in each bucket; the crawler, the job and the demo agree on these.
-RAW_DATASET_PREFIX = "churn/"
-CURATED_DATASET_PREFIX = "churn/"
-REJECTS_PREFIX = "rejects/churn/"
 
 
 class GlueEtl(Construct):

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from emulator.cdk_cli import CdkCli, missing_cli_reason
+from emulator.cdk_cli import CdkCli, git_commit, missing_cli_reason
 from emulator.cleanup import empty_stack_buckets
 from emulator.server import LocalAws
-from emulator.tour import deployed_resources, stack_outputs, tour_level0
+from emulator.tour import deployed_resources, stack_outputs, tour_level0, tour_level1
 
 pytestmark = [
     pytest.mark.e2e,
@@ -26,6 +26,7 @@ pytestmark = [
 
 REGION = "us-east-1"
 LEVEL0 = "Mlops-local-Level0Exploration"
+LEVEL1 = "Mlops-local-Level1Repeatable"
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def assert_every_template_resource_exists(cli: CdkCli) -> None:
 
 def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
     local.deploy()
-    assert live_stacks(local) == stack_names(local) == [LEVEL0]
+    assert live_stacks(local) == stack_names(local) == [LEVEL0, LEVEL1]
     assert_every_template_resource_exists(local)
 
     tour = {line.step: line for line in tour_level0(local.aws, LEVEL0)}
@@ -85,6 +86,25 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
     curated = local.aws.client("s3").list_objects_v2(Bucket=outputs["CuratedBucketName"], Prefix="churn/")
     assert curated["KeyCount"] > 0, "the ETL stand-in wrote nothing to the curated bucket"
 
+    # Level 1: the deployed pipeline definition, run here on the curated data, registers a model.
+    level1 = list(tour_level1(local.aws, LEVEL1))
+    steps = [line.outcome.split(":", 1)[0] for line in level1 if line.step == "pipeline step, deployed definition"]
+    assert steps == ["Preprocess", "Train", "Evaluate", "CheckAucThreshold", "RegisterModel"]
+    registry = next(line for line in level1 if line.step == "Model Registry")
+    assert registry.fidelity == "real"
+    assert "v1: PendingManualApproval" in registry.outcome and "evaluation.json" in registry.outcome
+    assert f"code_version={git_commit()}" in registry.outcome
+    level1_outputs = stack_outputs(local.aws, LEVEL1)
+    sagemaker = local.aws.client("sagemaker")
+    (package,) = sagemaker.list_model_packages(ModelPackageGroupName=level1_outputs["ModelPackageGroupName"])[
+        "ModelPackageSummaryList"
+    ]
+    lineage = sagemaker.describe_model_package(ModelPackageName=package["ModelPackageArn"])[
+        "CustomerMetadataProperties"
+    ]
+    assert lineage["training_data_uri"] == f"s3://{outputs['CuratedBucketName']}/churn/"
+    assert lineage["pipeline_execution_arn"].startswith("arn:aws:sagemaker:")
+
     resources = {line.step: line for line in deployed_resources(local.aws, LEVEL0)}
     assert resources["AWS::S3::Bucket"].outcome.startswith("4 deployed")
     assert resources["AWS::SageMaker::UserProfile"].fidelity == "not emulated"  # said plainly, not faked
@@ -92,7 +112,7 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
     assert "There were no differences" in local.diff()
 
     cfn, s3 = local.aws.client("cloudformation"), local.aws.client("s3")
-    emptied = empty_stack_buckets(cfn, s3, [LEVEL0])
+    emptied = empty_stack_buckets(cfn, s3, [LEVEL0, LEVEL1])
     assert len(emptied) == 4
     assert emptied[outputs["RawBucketName"]] >= 1 and emptied[outputs["CuratedBucketName"]] >= 2
     local.destroy()
@@ -101,9 +121,11 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
     assert not [b for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("mlops-local")]
     assert local.aws.client("glue").get_databases()["DatabaseList"] == []
     assert local.aws.client("sagemaker").list_domains()["Domains"] == []
+    assert local.aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+    assert local.aws.client("stepfunctions").list_state_machines()["stateMachines"] == []
     vpcs = local.aws.client("ec2").describe_vpcs()["Vpcs"]
     assert [v for v in vpcs if not v.get("IsDefault")] == []
 
     local.deploy()  # a redeploy into the same account works
-    assert live_stacks(local) == [LEVEL0]
+    assert live_stacks(local) == [LEVEL0, LEVEL1]
     assert_every_template_resource_exists(local)

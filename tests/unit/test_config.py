@@ -107,6 +107,20 @@ def test_stack_names_carry_the_environment():
             "key 'dataLake.rawGlacierAfterDays': must be at least",
         ),
         ("dev", {"dataLake": "yes"}, "key 'dataLake': expected an object, got str"),
+        ("dev", {"training": {"aucThreshold": "high"}}, "key 'training.aucThreshold': expected a number, got 'high'"),
+        ("dev", {"training": {"aucThreshold": 0.3}}, "key 'training.aucThreshold': 0.3 is outside 0.5-1.0"),
+        ("dev", {"training": {"trainingInstanceType": "m5.large"}}, "'m5.large' is not a SageMaker instance type"),
+        ("dev", {"training": {"schedule": "every monday"}}, "key 'training.schedule': 'every monday' is not"),
+        (
+            "dev",
+            {"training": {"registryReaderAccounts": ["2222"]}},
+            "key 'training.registryReaderAccounts[0]': '2222' is not a 12-digit AWS account ID",
+        ),
+        (
+            "dev",
+            {"training": {"registryReaderAccounts": ["111111111111"]}},
+            "key 'training.registryReaderAccounts[0]': is this environment's own account",
+        ),
     ],
 )
 def test_bad_values_are_rejected_with_environment_and_key(env, overrides, message):

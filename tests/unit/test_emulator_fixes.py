@@ -171,6 +171,7 @@ def test_engine_fixes_are_listed_for_the_summary() -> None:
         "update-stack UsePreviousValue",
         "update of a type moto cannot update",
         "delete of EC2 types moto never deletes",
+        "deleted stacks re-creating resources",
     }
 
 
@@ -216,3 +217,24 @@ def test_cleanup_refuses_anything_but_a_local_endpoint() -> None:
     )
     with pytest.raises(ValueError, match="not a local emulator"):
         empty_bucket(real_s3, "someone-elses-bucket")
+
+
+def test_a_deleted_stack_with_exports_does_not_bring_its_resources_back(aws: LocalAws) -> None:
+    # The Level 0 stack exports bucket ARNs to Level 1; describing the deleted stack evaluated those
+    # outputs, and moto re-created every bucket they referenced.
+    template = {
+        "Resources": {"Lake": {"Type": "AWS::S3::Bucket"}},
+        "Outputs": {"LakeArn": {"Value": {"Fn::GetAtt": ["Lake", "Arn"]}, "Export": {"Name": "resurrection-LakeArn"}}},
+    }
+    cfn, s3 = aws.client("cloudformation"), aws.client("s3")
+    stack_id = cfn.create_stack(StackName="resurrection", TemplateBody=json.dumps(template))["StackId"]
+    (bucket,) = [
+        r["PhysicalResourceId"] for r in cfn.describe_stack_resources(StackName="resurrection")["StackResources"]
+    ]
+    cfn.delete_stack(StackName="resurrection")
+    # What the CDK CLI does while it waits for the delete: describe the stack by ID, list stacks.
+    assert cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    cfn.list_stacks()
+    assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert not [b for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("resurrection")]
+    assert "resurrection-LakeArn" not in {e["Name"] for e in cfn.list_exports()["Exports"]}

@@ -1,0 +1,75 @@
+"""ECR image URIs of the SageMaker prebuilt containers the training pipeline runs, resolved offline.
+
+The SageMaker Python SDK resolves these with ``sagemaker.image_uris.retrieve``; synth must stay offline
+and deterministic, so the region -> registry account table is copied here instead. Source:
+aws/sagemaker-python-sdk, ``src/sagemaker/image_uri_config/sklearn.json`` (scope "training", version
+"1.2-1", processor "cpu", py3) and ``xgboost.json`` (scopes "training" and "inference", version "1.7-1").
+Both files list the same account for every region below: the two images live in the same per-region
+SageMaker framework registry. Adding a region means copying its account from those files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+__all__ = [
+    "SKLEARN_FRAMEWORK_VERSION",
+    "SUPPORTED_REGIONS",
+    "XGBOOST_FRAMEWORK_VERSION",
+    "sklearn_image_uri",
+    "xgboost_image_uri",
+]
+
+# The preprocess script is written for this container (Python 3.9, scikit-learn 1.2, pandas, pyarrow).
+SKLEARN_FRAMEWORK_VERSION = "1.2-1"
+# Training (algorithm mode), the evaluate script and the registered model all use this one image, so the
+# model is scored and served by the XGBoost version that trained it.
+XGBOOST_FRAMEWORK_VERSION = "1.7-1"
+
+_FRAMEWORK_REGISTRY_ACCOUNTS: Mapping[str, str] = MappingProxyType(
+    {
+        "ap-northeast-1": "354813040037",
+        "ap-northeast-2": "366743142698",
+        "ap-south-1": "720646828776",
+        "ap-southeast-1": "121021644041",
+        "ap-southeast-2": "783357654285",
+        "ca-central-1": "341280168497",
+        "eu-central-1": "492215442770",
+        "eu-north-1": "662702820516",
+        "eu-west-1": "141502667606",
+        "eu-west-2": "764974769150",
+        "eu-west-3": "659782779980",
+        "sa-east-1": "737474898029",
+        "us-east-1": "683313688378",
+        "us-east-2": "257758044811",
+        "us-west-1": "746614075791",
+        "us-west-2": "246618743249",
+    }
+)
+
+SUPPORTED_REGIONS: tuple[str, ...] = tuple(sorted(_FRAMEWORK_REGISTRY_ACCOUNTS))
+
+
+def sklearn_image_uri(region: str) -> str:
+    """The scikit-learn 1.2-1 CPU image (the SDK's ``SKLearnProcessor``) for ``region``."""
+    return f"{_registry(region)}/sagemaker-scikit-learn:{SKLEARN_FRAMEWORK_VERSION}-cpu-py3"
+
+
+def xgboost_image_uri(region: str) -> str:
+    """The XGBoost 1.7-1 image (built-in algorithm, framework mode and inference) for ``region``."""
+    return f"{_registry(region)}/sagemaker-xgboost:{XGBOOST_FRAMEWORK_VERSION}"
+
+
+def _registry(region: str) -> str:
+    account = _FRAMEWORK_REGISTRY_ACCOUNTS.get(region)
+    if account is None:
+        # Also what an unresolved token (e.g. Stack.region of an environment-agnostic stack) ends up as:
+        # the image URI must be decided at synth time, so the stack needs a concrete region.
+        raise ValueError(
+            f"no SageMaker image registry is known for region {region!r}; supported regions: "
+            f"{', '.join(SUPPORTED_REGIONS)} (add the region to pipelines/training/images.py from the "
+            "SageMaker Python SDK's image_uri_config)"
+        )
+    # Every region in the table is in the standard "aws" partition, hence the amazonaws.com suffix.
+    return f"{account}.dkr.ecr.{region}.amazonaws.com"

@@ -1,0 +1,216 @@
+"""The churn training pipeline as infrastructure: its definition is built at synth time and deployed by CDK."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from pipelines.training import images
+from pipelines.training.definition import DEFAULT_ARTIFACTS_PREFIX, StepScript, build_training_pipeline_definition
+from stacks.components.access import acknowledge_wildcard_resource, grant_objects
+from stacks.config import TrainingConfig
+
+STEPS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "training" / "steps"
+
+
+class TrainingPipeline(Construct):
+    """A SageMaker Pipeline (preprocess → train → evaluate → condition → register / fail) and its role.
+
+    The definition JSON comes from `pipelines/training/definition.py`, so a change to the pipeline is
+    a change to this stack's template: reviewed in `cdk diff` and covered by the snapshot tests. The
+    step scripts are uploaded as assets; container images are resolved per region at synth time.
+    The role can run this pipeline's jobs, read its input and scripts, write under its artifacts
+    prefix, and add versions to its model package group; nothing else.
+
+    Per environment: the parameters' defaults (instance types, AUC threshold), the region's images.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        pipeline_name: str,
+        key: kms.IKey,
+        input_bucket: s3.IBucket,
+        input_prefix: str,
+        artifacts_bucket: s3.IBucket,
+        model_package_group_name: str,
+        model_package_group_arn: str,
+        settings: TrainingConfig,
+        code_version: str,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.pipeline_name = pipeline_name
+
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Runs the {pipeline_name} pipeline and its processing and training jobs",
+        )
+        scripts = {
+            name: s3_assets.Asset(self, f"{name.capitalize()}Script", path=str(STEPS_DIR / f"{name}.py"))
+            for name in ("preprocess", "evaluate")
+        }
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in scripts.values()],
+            )
+        )
+        grant_objects(self.role, input_bucket, key, prefix=input_prefix, purpose="The pipeline reads its training data")
+        grant_objects(
+            self.role,
+            artifacts_bucket,
+            key,
+            prefix=f"{DEFAULT_ARTIFACTS_PREFIX}/",
+            write=True,
+            purpose="Pipeline jobs write splits, models and evaluation reports under one execution prefix",
+        )
+        # Jobs encrypt their volumes with the key, for which SageMaker creates grants.
+        key.grant(self.role, "kms:CreateGrant", "kms:DescribeKey")
+
+        def jobs(kind: str) -> str:
+            # Pipelines name their jobs "pipelines-<execution id>-<step>-<suffix>".
+            return stack.format_arn(service="sagemaker", resource=kind, resource_name="pipelines-*")
+
+        job_arns = [jobs("processing-job"), jobs("training-job")]
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RunPipelineJobs",
+                actions=[
+                    "sagemaker:CreateProcessingJob",
+                    "sagemaker:DescribeProcessingJob",
+                    "sagemaker:StopProcessingJob",
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                    "sagemaker:AddTags",
+                ],
+                resources=job_arns,
+            )
+        )
+        packages_arn = stack.format_arn(
+            service="sagemaker", resource="model-package", resource_name=f"{model_package_group_name}/*"
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RegisterModelVersions",
+                actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:AddTags"],
+                resources=[model_package_group_arn, packages_arn],
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PassItselfToPipelineJobs",
+                actions=["iam:PassRole"],
+                resources=[self.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        image_uris = {
+            "sklearn": images.sklearn_image_uri(stack.region),
+            "xgboost": images.xgboost_image_uri(stack.region),
+        }
+        repositories = sorted(
+            {
+                stack.format_arn(
+                    service="ecr",
+                    account=uri.split(".", 1)[0],
+                    resource="repository",
+                    resource_name=uri.split("/", 1)[1].split(":", 1)[0],
+                )
+                for uri in image_uris.values()
+            }
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PullSageMakerImages",
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=repositories,
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(sid="AuthenticateToEcr", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+        )
+        job_logs = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="WriteJobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[job_logs],
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PublishJobMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
+            )
+        )
+        for arn, reason in (
+            (job_arns[0], "Processing jobs are named by SageMaker Pipelines per execution; scoped to 'pipelines-*'."),
+            (job_arns[1], "Training jobs are named by SageMaker Pipelines per execution; scoped to 'pipelines-*'."),
+            (packages_arn, "New model versions get numbered ARNs at registration; scoped to this group only."),
+            (job_logs, "SageMaker jobs write to log streams they name themselves under /aws/sagemaker/."),
+            ("*", "ecr:GetAuthorizationToken has no resource-level permissions; PutMetricData is namespace-bound."),
+        ):
+            acknowledge_wildcard_resource(self.role, arn, reason)
+
+        self.input_data_uri = input_bucket.s3_url_for_object(input_prefix)
+        definition = build_training_pipeline_definition(
+            role_arn=self.role.role_arn,
+            input_data_uri=self.input_data_uri,
+            artifacts_bucket_name=artifacts_bucket.bucket_name,
+            kms_key_arn=key.key_arn,
+            preprocess_script=StepScript(
+                s3_uri=scripts["preprocess"].s3_object_url,
+                file_name=scripts["preprocess"].s3_object_key.rsplit("/", 1)[-1],
+            ),
+            evaluate_script=StepScript(
+                s3_uri=scripts["evaluate"].s3_object_url, file_name=scripts["evaluate"].s3_object_key.rsplit("/", 1)[-1]
+            ),
+            model_package_group_name=model_package_group_name,
+            sklearn_image_uri=image_uris["sklearn"],
+            xgboost_image_uri=image_uris["xgboost"],
+            code_version=code_version,
+            processing_instance_type=settings.processing_instance_type,
+            training_instance_type=settings.training_instance_type,
+            auc_threshold=settings.auc_threshold,
+        )
+        self.pipeline = sagemaker.CfnPipeline(
+            self,
+            "Pipeline",
+            pipeline_name=pipeline_name,
+            pipeline_display_name=pipeline_name,
+            pipeline_description="Churn model: preprocess, train (XGBoost), evaluate, register if AUC clears the bar",
+            role_arn=self.role.role_arn,
+            pipeline_definition={"PipelineDefinitionBody": stack.to_json_string(definition)},
+        )
+        # The pipeline runs jobs as the role: its policy must exist before the pipeline can run.
+        policy = self.role.node.find_child("DefaultPolicy").node.default_child
+        assert isinstance(policy, iam.CfnPolicy)
+        self.pipeline.node.add_dependency(policy)
+        self.pipeline.apply_removal_policy(removal_policy)
+        self.pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
+
+
+def _step_script(asset: s3_assets.Asset) -> StepScript:
+    # SageMaker saves the object under the last segment of its key, and the step runs that file.
+    return StepScript(s3_uri=asset.s3_object_url, file_name=asset.s3_object_key.rsplit("/", 1)[-1])

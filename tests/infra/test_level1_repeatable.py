@@ -1,0 +1,148 @@
+"""Assertions on the Level 1 stack: the pipeline as reviewed infrastructure, its registry, triggers and alarms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from pipelines.training import images
+from tests.infra.conftest import ENV_NAMES
+
+LEVEL1_ENVS = ENV_NAMES  # every environment in cdk.json deploys Level 1
+
+
+def level1(templates: dict[tuple[str, str], dict[str, Any]], env: str) -> dict[str, Any]:
+    return templates[(env, f"Mlops-{env}-Level1Repeatable")]
+
+
+def one(template: dict[str, Any], cfn_type: str) -> dict[str, Any]:
+    (resource,) = [r for r in template["Resources"].values() if r["Type"] == cfn_type]
+    return resource
+
+
+def all_of(template: dict[str, Any], cfn_type: str) -> list[dict[str, Any]]:
+    return [r for r in template["Resources"].values() if r["Type"] == cfn_type]
+
+
+def flatten(value: Any) -> str:
+    """A CloudFormation string value with every intrinsic replaced by a readable placeholder."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(flatten(part) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "<{}.{}>".format(*value["Fn::GetAtt"])
+    if isinstance(value, dict) and "Fn::ImportValue" in value:
+        return f"<import {value['Fn::ImportValue']}>"
+    raise AssertionError(f"unexpected intrinsic {value!r}")
+
+
+def definition(templates: dict[tuple[str, str], dict[str, Any]], env: str) -> dict[str, Any]:
+    body = one(level1(templates, env), "AWS::SageMaker::Pipeline")["Properties"]["PipelineDefinition"]
+    parsed: dict[str, Any] = json.loads(flatten(body["PipelineDefinitionBody"]))
+    return parsed
+
+
+@pytest.mark.parametrize("env", LEVEL1_ENVS)
+def test_pipeline_definition_is_in_the_template_with_per_environment_defaults(templates, synthesized, env):
+    config = synthesized[env].config
+    pipeline = definition(templates, env)
+    steps = {step["Name"]: step for step in pipeline["Steps"]}
+    assert list(steps) == ["Preprocess", "Train", "Evaluate", "CheckAucThreshold"]
+    parameters = {p["Name"]: p.get("DefaultValue") for p in pipeline["Parameters"]}
+    assert parameters["AucThreshold"] == config.training.auc_threshold
+    assert parameters["TrainingInstanceType"] == config.training.training_instance_type
+    assert parameters["ProcessingInstanceType"] == config.training.processing_instance_type
+    # Training data: the curated dataset Level 0's ETL job writes.
+    assert parameters["InputDataUri"].endswith("/churn/")
+    train = steps["Train"]["Arguments"]
+    assert train["AlgorithmSpecification"]["TrainingImage"] == images.xgboost_image_uri(config.region)
+
+
+@pytest.mark.parametrize("env", LEVEL1_ENVS)
+def test_models_are_registered_pending_approval_with_metrics_and_lineage(templates, env):
+    condition = {s["Name"]: s for s in definition(templates, env)["Steps"]}["CheckAucThreshold"]
+    (register,) = condition["Arguments"]["IfSteps"]
+    (fail,) = condition["Arguments"]["ElseSteps"]
+    assert fail["Type"] == "Fail"
+    arguments = register["Arguments"]
+    assert arguments["ModelApprovalStatus"] == "PendingManualApproval"
+    assert arguments["ModelPackageGroupName"] == f"mlops-{env}-churn"
+    assert "ModelQuality" in arguments["ModelMetrics"]
+    lineage = arguments["CustomerMetadataProperties"]
+    assert set(lineage) >= {"training_data_uri", "code_version", "pipeline_execution_arn"}
+    assert lineage["code_version"] == "unknown"  # no -c codeVersion in the tests: deterministic synth
+
+
+def test_registry_is_readable_by_the_deploying_accounts_only_where_configured(templates, synthesized):
+    for env in LEVEL1_ENVS:
+        group = one(level1(templates, env), "AWS::SageMaker::ModelPackageGroup")["Properties"]
+        readers = synthesized[env].config.training.registry_reader_accounts
+        if not readers:
+            assert "ModelPackageGroupPolicy" not in group, env
+            continue
+        (statement,) = group["ModelPackageGroupPolicy"]["Statement"]
+        principals = statement["Principal"]["AWS"]
+        assert principals == [f"arn:aws:iam::{account}:root" for account in readers]
+        assert all(action.startswith(("sagemaker:Describe", "sagemaker:List")) for action in statement["Action"])
+
+
+@pytest.mark.parametrize("env", LEVEL1_ENVS)
+def test_retraining_runs_on_schedule_and_on_new_raw_objects(templates, synthesized, env):
+    template = level1(templates, env)
+    rules = all_of(template, "AWS::Events::Rule")
+    schedules = [r["Properties"]["ScheduleExpression"] for r in rules if "ScheduleExpression" in r["Properties"]]
+    assert schedules == [synthesized[env].config.training.schedule]
+    (pattern,) = [r["Properties"]["EventPattern"] for r in rules if "EventPattern" in r["Properties"]]
+    assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["object"] == {"key": [{"prefix": "churn/"}]}
+    for rule in rules:
+        (target,) = rule["Properties"]["Targets"]
+        assert target["Arn"] == {"Ref": next(iter(_logical_ids(template, "AWS::StepFunctions::StateMachine")))}
+    machine = one(template, "AWS::StepFunctions::StateMachine")["Properties"]
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+    assert machine["LoggingConfiguration"]["Level"] == "ALL"
+    states = flatten(machine["DefinitionString"])
+    assert "glue:startJobRun.sync" in states and "sagemaker:startPipelineExecution" in states
+
+
+@pytest.mark.parametrize("env", LEVEL1_ENVS)
+def test_failures_alarm_to_an_encrypted_topic(templates, env):
+    template = level1(templates, env)
+    topic = one(template, "AWS::SNS::Topic")["Properties"]
+    assert "KmsMasterKeyId" in topic
+    topic_id = next(iter(_logical_ids(template, "AWS::SNS::Topic")))
+    alarms = all_of(template, "AWS::CloudWatch::Alarm")
+    assert {a["Properties"]["MetricName"] for a in alarms} == {"ExecutionFailed", "ExecutionsFailed"}
+    for alarm in alarms:
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+    key = one(template, "AWS::KMS::Key")["Properties"]
+    assert key["EnableKeyRotation"] is True
+    services: set[str] = set()
+    for statement in key["KeyPolicy"]["Statement"]:
+        service = statement["Principal"].get("Service", [])
+        services |= {service} if isinstance(service, str) else set(service)
+    assert {"cloudwatch.amazonaws.com", "events.amazonaws.com"} <= services
+
+
+@pytest.mark.parametrize("env", LEVEL1_ENVS)
+def test_pipeline_role_passes_only_itself_and_only_to_sagemaker(templates, env):
+    template = level1(templates, env)
+    role_id = next(
+        lid
+        for lid, r in template["Resources"].items()
+        if lid.startswith("TrainingRole") and r["Type"] == "AWS::IAM::Role"
+    )
+    policy = next(r for r in all_of(template, "AWS::IAM::Policy") if r["Properties"]["Roles"] == [{"Ref": role_id}])
+    (pass_role,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "iam:PassRole"]
+    assert pass_role["Resource"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def _logical_ids(template: dict[str, Any], cfn_type: str) -> list[str]:
+    return [lid for lid, r in template["Resources"].items() if r["Type"] == cfn_type]
