@@ -16,7 +16,7 @@ export CDK_VALIDATION := false
 export CDK_DISABLE_CLI_TELEMETRY := true
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help setup demo synth test lint typecheck bench clean
+.PHONY: help setup demo synth test lint typecheck bench cost assess clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,12 @@ demo: setup ## the main job: deploy every local stack into a local AWS emulator 
 
 synth: setup ## synthesize every environment and print a summary (stacks, resources, cdk-nag)
 	$(PY) -m scripts.synth_summary
+
+cost: synth ## estimated idle monthly cost per environment vs its idleBudgetUsd (fails if any is over)
+	$(PY) -m maturity cost
+
+assess: setup ## score an AWS account's MLOps maturity, read-only (AWS_PROFILE/AWS_REGION; ENV=dev names stacks)
+	$(PY) -m maturity assess $(if $(ENV),--env $(ENV))
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -200,7 +200,8 @@ def tour_level1(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
 def deployed_resources(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
     """One line per resource type in the stack: how many, and how the emulator handles that type."""
     resources = aws.client("cloudformation").describe_stack_resources(StackName=stack_name)["StackResources"]
-    counts = Counter(r["ResourceType"] for r in resources)
+    # moto lists a resource whose type it skipped without a type: count those, never hide them.
+    counts = Counter(r.get("ResourceType", "(type skipped by moto)") for r in resources)
     for resource_type, count in sorted(counts.items()):
         status = emulation_status(resource_type)
         fidelity: Fidelity = "not emulated" if status in ("recorded only", "not emulated") else "real"

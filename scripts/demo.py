@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
+    from emulator.server import LocalAws
     from emulator.tour import TourLine
 
 _T = TypeVar("_T")
@@ -91,6 +92,9 @@ def main() -> int:
             if config.max_level >= 1:
                 _print_lines(tour_level1(aws, config.stack_name("Level1Repeatable")))
 
+            print("\nMaturity assessment of what was just deployed (python -m maturity assess):")
+            _print_assessment(aws)
+
             print("\nWhat each level created (n/e = not emulated locally):")
             for stack in stacks:
                 print(f"  {stack}")
@@ -127,6 +131,24 @@ def _print_lines(lines: Iterator[TourLine], *, show_level: bool = True) -> None:
     for line in lines:
         level = f"{line.level:<8} " if show_level else ""
         print(f"  [{_MARKS[line.fidelity]}] {level}{line.step:<40} {line.outcome}", flush=True)
+
+
+def _print_assessment(aws: LocalAws) -> None:
+    import boto3
+
+    from maturity.assess import assess, render
+
+    # moto logs a traceback for every action it does not implement; the assessment reports them as unknown.
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
+    session = boto3.Session(
+        region_name=aws.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - the emulator's dummy credentials
+    )
+    # One attempt: moto answers unimplemented actions with HTTP 500, which retries would only slow down.
+    report = assess(session, env="local", endpoint_url=aws.endpoint_url, max_attempts=1)
+    for line in render(report, "table").splitlines():
+        print(f"  {line}")
 
 
 class _Notes(logging.Handler):

@@ -422,6 +422,30 @@ def make_template(prefix: str, *, revision: str = "v1", threshold: float = 5.0) 
             "Type": "AWS::Bedrock::GuardrailVersion",
             "Properties": {"GuardrailIdentifier": {"Fn::GetAtt": ["Guardrail", "GuardrailId"]}},
         },
+        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": f"{prefix}-api"}},
+        "ApiValidator": {
+            "Type": "AWS::ApiGateway::RequestValidator",
+            "Properties": {"RestApiId": {"Ref": "Api"}, "ValidateRequestParameters": True},
+        },
+        "ApiMethod": {
+            "Type": "AWS::ApiGateway::Method",
+            "Properties": {
+                "RestApiId": {"Ref": "Api"},
+                "ResourceId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
+                "HttpMethod": "GET",
+                "AuthorizationType": "AWS_IAM",
+                "Integration": {"Type": "HTTP_PROXY", "IntegrationHttpMethod": "GET", "Uri": "http://localhost/"},
+            },
+        },
+        "ApiDeployment": {
+            "Type": "AWS::ApiGateway::Deployment",
+            "DependsOn": ["ApiMethod"],
+            "Properties": {"RestApiId": {"Ref": "Api"}},
+        },
+        "ApiStage": {
+            "Type": "AWS::ApiGateway::Stage",
+            "Properties": {"RestApiId": {"Ref": "Api"}, "DeploymentId": {"Ref": "ApiDeployment"}, "StageName": "v1"},
+        },
     }
     outputs = {name: {"Value": {"Fn::GetAtt": target}} for name, target in GETATT_OUTPUTS.items()}
     outputs.update({f"Ref{logical_id}": {"Value": {"Ref": logical_id}} for logical_id in REF_OUTPUTS})
@@ -458,7 +482,16 @@ def test_every_shimmed_type_is_a_stack_resource(aws: LocalAws, deployed: dict[st
     resources = aws.client("cloudformation").describe_stack_resources(StackName="shims-read")["StackResources"]
     deployed_types = {resource["ResourceType"] for resource in resources}
     assert set(SHIMMED_TYPES) <= deployed_types
-    assert all(resource["PhysicalResourceId"] for resource in resources)
+    # Every shimmed resource gets a physical ID (moto's own API Gateway methods have none).
+    assert all(r.get("PhysicalResourceId") for r in resources if r["ResourceType"] in SHIMMED_TYPES)
+
+
+def test_api_gateway_validator_and_stage_exist(aws: LocalAws, deployed: dict[str, str]) -> None:
+    apigateway = aws.client("apigateway")
+    (api,) = [a for a in apigateway.get_rest_apis()["items"] if a["name"].endswith("-api")]
+    (validator,) = apigateway.get_request_validators(restApiId=api["id"])["items"]
+    assert validator["validateRequestParameters"] is True
+    assert apigateway.get_stage(restApiId=api["id"], stageName="v1")["stageName"] == "v1"
 
 
 def test_kms_key_with_tags_and_policy_works(aws: LocalAws, deployed: dict[str, str]) -> None:

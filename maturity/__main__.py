@@ -1,0 +1,123 @@
+"""``python -m maturity assess|cost``: the maturity self-assessment and the idle-cost report.
+
+Exit codes: 0 done (and every environment within budget); 1 an environment is over its idle budget;
+2 nothing could be assessed or priced (no credentials, no region, no templates, a bad cdk.json), with
+one sentence on stderr saying why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import cast
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+FORMATS = ("table", "json", "markdown")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m maturity", description=__doc__.split("\n\n", 1)[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    assess = commands.add_parser(
+        "assess",
+        help="answer the production-readiness checklist for an account (read-only AWS calls)",
+        description="Answer the checklist for one account and region with Describe/List/Get calls only, "
+        "score the maturity level (0-3) and name the next step.",
+    )
+    assess.add_argument("--profile", help="AWS profile (default: the usual boto3 chain)")
+    assess.add_argument("--region", help="AWS region (default: the profile's or AWS_REGION)")
+    assess.add_argument("--env", default="<env>", help="environment name used in the stack names of the next step")
+    assess.add_argument("--endpoint-url", help="send every call to this endpoint (a local emulator)")
+    _output_options(assess)
+
+    cost = commands.add_parser(
+        "cost",
+        help="estimate the idle monthly cost of synthesized templates against each environment's budget",
+        description="Price what costs money while idle in cdk.out/<env>/*.template.json (from `make synth`) "
+        "and compare each environment with idleBudgetUsd in cdk.json. Exits 1 if any is over budget.",
+    )
+    cost.add_argument(
+        "--templates",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help="directories of *.template.json (default: every cdk.out/<env>/)",
+    )
+    cost.add_argument("--cdk-json", type=Path, default=PROJECT_ROOT / "cdk.json", help="where the budgets are")
+    _output_options(cost)
+    return parser
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("--output", type=Path, help="write the report to this file instead of stdout")
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _assess(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, NoCredentialsError
+
+    from maturity.assess import Format, assess, render
+    from maturity.aws import CredentialsError, credentials_problem
+
+    try:
+        session = boto3.Session(profile_name=args.profile, region_name=args.region)
+        if session.get_credentials() is None:
+            return _fail(credentials_problem(NoCredentialsError()) or "No AWS credentials found.")
+        result = assess(
+            session, env=args.env, endpoint_url=args.endpoint_url, max_attempts=1 if args.endpoint_url else 3
+        )
+    except CredentialsError as error:
+        return _fail(str(error))
+    except BotoCoreError as error:  # profile not found, broken config file, credential process failed ...
+        return _fail(credentials_problem(error) or f"AWS configuration problem: {error}")
+    _emit(render(result, cast(Format, args.format)), args.output)
+    return 0
+
+
+def _cost(args: argparse.Namespace) -> int:
+    from maturity.cost import CostError, default_template_dirs, estimate, idle_budgets, load_templates, render
+
+    try:
+        directories = args.templates or default_template_dirs(PROJECT_ROOT / "cdk.out")
+        if not directories:
+            return _fail("no synthesized templates in cdk.out/<env>/: run `make synth` first, or pass --templates DIR")
+        templates = load_templates(directories)
+        if not templates:
+            return _fail(f"no *.template.json in {', '.join(map(str, directories))}")
+        budgets = idle_budgets(args.cdk_json)
+        report = estimate(templates, budgets=budgets)
+    except CostError as error:
+        return _fail(str(error))
+    _emit(render(report, args.format), args.output)
+    if report.over_budget:
+        names = ", ".join(f"{env.name} ({env.total_usd:.2f} > {env.budget_usd:.2f} USD)" for env in report.over_budget)
+        print(f"over idle budget: {names}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "assess":
+        return _assess(args)
+    return _cost(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

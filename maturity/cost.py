@@ -1,0 +1,619 @@
+"""Idle cost of synthesized templates: what an environment costs per month with no traffic at all.
+
+Reads CloudFormation templates (``cdk.out/<env>/*.template.json`` from ``make synth``), prices every
+resource that bills by the hour or month whether used or not, with the table in ``prices.json``
+(us-east-1 list prices: estimates, see its ``about``), and compares each environment's total with its
+``idleBudgetUsd`` from cdk.json. Usage-driven costs (requests, data, storage growth, training jobs)
+are out of scope: they are zero when idle.
+
+Resource types that cost money idle but are not estimated (``notEstimated`` in the table) are listed,
+never silently counted as free; so are priced types whose size cannot be read from the template.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "PRICES_PATH",
+    "CostReport",
+    "EnvironmentCost",
+    "LineItem",
+    "Prices",
+    "Unpriced",
+    "estimate",
+    "estimate_template",
+    "idle_budgets",
+    "load_prices",
+    "load_templates",
+    "render",
+]
+
+PRICES_PATH = Path(__file__).with_name("prices.json")
+BUDGET_KEY = "idleBudgetUsd"
+DEFAULTS_KEY = "mlops:defaults"
+ENVIRONMENTS_KEY = "mlops:environments"
+Format = Literal["table", "json", "markdown"]
+
+_STACK_ENV_RE = re.compile(r"^Mlops-(?P<env>[a-z][a-z0-9]{1,15})-")
+_TEMPLATE_SUFFIX = ".template.json"
+
+
+class CostError(ValueError):
+    """Templates, cdk.json or the price table cannot be read; the message is one sentence."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Price table
+
+
+@dataclass(frozen=True)
+class Prices:
+    hours_per_month: float
+    region: str
+    about: str
+    entries: Mapping[str, Mapping[str, Any]]
+    not_estimated: Mapping[str, str]
+
+    def monthly(self, key: str, kind: str | None = None) -> float | None:
+        """USD per month for one unit of `key` (of instance type `kind` for per-type entries); None if unknown."""
+        entry = self.entries[key]
+        if "usdPerMonth" in entry:
+            value = entry["usdPerMonth"]
+            hours = 1.0
+        else:
+            value = entry["usdPerHour"]
+            hours = self.hours_per_month
+        if isinstance(value, Mapping):
+            if kind is None or kind not in value:
+                return None
+            value = value[kind]
+        return float(value) * hours
+
+
+def load_prices(path: Path = PRICES_PATH) -> Prices:
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise CostError(f"cannot read the price table {path}: {error}") from error
+    for key, entry in raw["prices"].items():
+        if ("usdPerHour" in entry) == ("usdPerMonth" in entry) or not entry.get("source") or not entry.get("as_of"):
+            raise CostError(
+                f"{path.name}: price {key!r} needs exactly one of usdPerHour/usdPerMonth, a source and as_of"
+            )
+    return Prices(
+        hours_per_month=float(raw["hoursPerMonth"]),
+        region=str(raw["region"]),
+        about=str(raw["about"]),
+        entries=raw["prices"],
+        not_estimated=raw.get("notEstimated", {}),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Pricing one template
+
+
+@dataclass(frozen=True)
+class LineItem:
+    logical_id: str
+    resource_type: str
+    what: str  # e.g. "ml.m5.large x 2" or "3 subnets"
+    quantity: float
+    unit_usd: float  # per unit and month
+    price_key: str
+
+    @property
+    def monthly_usd(self) -> float:
+        return self.quantity * self.unit_usd
+
+
+@dataclass(frozen=True)
+class Unpriced:
+    logical_id: str
+    resource_type: str
+    reason: str
+
+
+_Priced = list[LineItem | Unpriced]
+_Pricer = Callable[[str, dict[str, Any], dict[str, Any], Prices], _Priced]
+
+
+def _number(value: Any, default: float) -> tuple[float, bool]:
+    """A numeric property (CloudFormation allows "2"); (default, False) when it is an intrinsic or absent."""
+    if value is None:
+        return default, True
+    if isinstance(value, bool):
+        return default, False
+    if isinstance(value, (int, float)):
+        return float(value), True
+    if isinstance(value, str):
+        try:
+            return float(value), True
+        except ValueError:
+            return default, False
+    return default, False
+
+
+def _item(
+    prices: Prices, logical_id: str, rtype: str, key: str, quantity: float, what: str, kind: str | None = None
+) -> LineItem | Unpriced:
+    unit = prices.monthly(key, kind)
+    if unit is None:
+        return Unpriced(logical_id, rtype, f"no price for {kind!r} in prices.json ({key})")
+    return LineItem(logical_id, rtype, what, quantity, unit, key)
+
+
+def _flat(key: str, what: str) -> _Pricer:
+    def price(logical_id: str, props: dict[str, Any], template: dict[str, Any], prices: Prices) -> _Priced:
+        return [_item(prices, logical_id, _type_of(template, logical_id), key, 1, what)]
+
+    return price
+
+
+def _type_of(template: dict[str, Any], logical_id: str) -> str:
+    return str(template["Resources"][logical_id]["Type"])
+
+
+def _sagemaker_endpoint(logical_id: str, props: dict[str, Any], template: dict[str, Any], prices: Prices) -> _Priced:
+    rtype = "AWS::SageMaker::Endpoint"
+    config = _endpoint_config(props.get("EndpointConfigName"), template)
+    if config is None:
+        return [Unpriced(logical_id, rtype, "its endpoint configuration is not in this template")]
+    out: _Priced = []
+    variants = [*config.get("ProductionVariants", []), *config.get("ShadowProductionVariants", [])]
+    for variant in variants:
+        name = variant.get("VariantName", "?")
+        if "ServerlessConfig" in variant and "InstanceType" not in variant:
+            if variant["ServerlessConfig"].get("ProvisionedConcurrency"):
+                out.append(Unpriced(logical_id, rtype, f"variant {name}: serverless provisioned concurrency"))
+            continue  # serverless: nothing while idle
+        instance = variant.get("InstanceType")
+        count, known = _number(variant.get("InitialInstanceCount"), 1)
+        if not isinstance(instance, str):
+            out.append(Unpriced(logical_id, rtype, f"variant {name}: instance type is not a literal"))
+            continue
+        note = "" if known else " (count not literal; 1 assumed)"
+        out.append(
+            _item(
+                prices,
+                logical_id,
+                rtype,
+                "sagemakerHostingInstance",
+                count,
+                f"{name}: {instance} x {count:g}{note}",
+                instance,
+            )
+        )
+    return out
+
+
+def _endpoint_config(reference: Any, template: dict[str, Any]) -> dict[str, Any] | None:
+    resources = template.get("Resources", {})
+    target: str | None = None
+    if isinstance(reference, dict):
+        if "Ref" in reference:
+            target = reference["Ref"]
+        elif "Fn::GetAtt" in reference:
+            attr = reference["Fn::GetAtt"]
+            target = attr[0] if isinstance(attr, list) else str(attr).split(".", 1)[0]
+    elif isinstance(reference, str):
+        target = next(
+            (
+                lid
+                for lid, r in resources.items()
+                if r.get("Type") == "AWS::SageMaker::EndpointConfig"
+                and r.get("Properties", {}).get("EndpointConfigName") == reference
+            ),
+            None,
+        )
+    resource = resources.get(target) if target else None
+    if not resource or resource.get("Type") != "AWS::SageMaker::EndpointConfig":
+        return None
+    properties: dict[str, Any] = resource.get("Properties", {})
+    return properties
+
+
+def _vpc_endpoint(logical_id: str, props: dict[str, Any], template: dict[str, Any], prices: Prices) -> _Priced:
+    kind = props.get("VpcEndpointType", "Gateway")  # CloudFormation's default
+    if kind == "Gateway":
+        return []
+    if kind not in ("Interface", "GatewayLoadBalancer"):
+        return [Unpriced(logical_id, "AWS::EC2::VPCEndpoint", f"{kind} endpoints are not estimated")]
+    subnets = props.get("SubnetIds")
+    if isinstance(subnets, list):
+        count, what = float(len(subnets)), f"{_service(props)} in {len(subnets)} subnet(s)"
+    else:
+        count, what = 1.0, f"{_service(props)}, subnets not literal (1 assumed)"
+    return [_item(prices, logical_id, "AWS::EC2::VPCEndpoint", "interfaceEndpointAz", count, what)]
+
+
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+
+def _service(props: dict[str, Any]) -> str:
+    """``com.amazonaws.eu-west-1.sagemaker.api`` -> ``sagemaker.api``."""
+    name = props.get("ServiceName")
+    if not isinstance(name, str):
+        return "endpoint"
+    parts = [p for p in name.split(".") if p not in ("com", "amazonaws", "aws") and not _REGION_RE.match(p)]
+    return ".".join(parts) or name
+
+
+def _instance_class(key: str, prop: str) -> _Pricer:
+    def price(logical_id: str, props: dict[str, Any], template: dict[str, Any], prices: Prices) -> _Priced:
+        rtype = _type_of(template, logical_id)
+        kind = props.get(prop)
+        if not isinstance(kind, str):
+            return [Unpriced(logical_id, rtype, f"{prop} is not a literal")]
+        return [_item(prices, logical_id, rtype, key, 1, kind, kind)]
+
+    return price
+
+
+def _load_balancer(logical_id: str, props: dict[str, Any], template: dict[str, Any], prices: Prices) -> _Priced:
+    kind = props.get("Type", "application")
+    key = {"application": "applicationLoadBalancer", "network": "networkLoadBalancer", "gateway": "gatewayLoadBalancer"}
+    if kind not in key:
+        return [Unpriced(logical_id, "AWS::ElasticLoadBalancingV2::LoadBalancer", f"type {kind!r} is not a literal")]
+    return [_item(prices, logical_id, "AWS::ElasticLoadBalancingV2::LoadBalancer", key[kind], 1, kind)]
+
+
+def _kinesis(logical_id: str, props: dict[str, Any], template: dict[str, Any], prices: Prices) -> _Priced:
+    rtype = "AWS::Kinesis::Stream"
+    if (props.get("StreamModeDetails") or {}).get("StreamMode") == "ON_DEMAND":
+        return [_item(prices, logical_id, rtype, "kinesisOnDemandStream", 1, "on-demand stream")]
+    shards, known = _number(props.get("ShardCount"), 1)
+    note = "" if known else " (count not literal; 1 assumed)"
+    return [_item(prices, logical_id, rtype, "kinesisShard", shards, f"{shards:g} provisioned shard(s){note}")]
+
+
+def _opensearch(logical_id: str, props: dict[str, Any], template: dict[str, Any], prices: Prices) -> _Priced:
+    rtype = _type_of(template, logical_id)
+    cluster = props.get("ClusterConfig") or props.get("ElasticsearchClusterConfig") or {}
+    out: _Priced = []
+    data_type = cluster.get("InstanceType")
+    data_nodes, _ = _number(cluster.get("InstanceCount"), 1)
+    if isinstance(data_type, str):
+        out.append(
+            _item(
+                prices, logical_id, rtype, "openSearchInstance", data_nodes, f"{data_type} x {data_nodes:g}", data_type
+            )
+        )
+    else:
+        out.append(Unpriced(logical_id, rtype, "data node instance type is not set"))
+    if cluster.get("DedicatedMasterEnabled") is True:
+        master_type = cluster.get("DedicatedMasterType")
+        masters, _ = _number(cluster.get("DedicatedMasterCount"), 3)
+        if isinstance(master_type, str):
+            what = f"dedicated master {master_type} x {masters:g}"
+            out.append(_item(prices, logical_id, rtype, "openSearchInstance", masters, what, master_type))
+        else:
+            out.append(Unpriced(logical_id, rtype, "dedicated master type is not set"))
+    if cluster.get("WarmEnabled") is True:
+        out.append(Unpriced(logical_id, rtype, "UltraWarm nodes are not estimated"))
+    ebs = props.get("EBSOptions") or {}
+    if ebs.get("EBSEnabled") is True:
+        size, known = _number(ebs.get("VolumeSize"), 10)
+        note = "" if known else " (size not literal; 10 GB assumed)"
+        what = f"{size:g} GB x {data_nodes:g} data node(s){note}"
+        out.append(_item(prices, logical_id, rtype, "openSearchStorageGb", size * data_nodes, what))
+    return out
+
+
+def _alarm(logical_id: str, props: dict[str, Any], template: dict[str, Any], prices: Prices) -> _Priced:
+    metrics = props.get("Metrics")
+    if isinstance(metrics, list) and metrics:
+        reads = sum(1 for query in metrics if isinstance(query, dict) and "MetricStat" in query) or 1
+        anomaly = any("ANOMALY_DETECTION_BAND" in str(query.get("Expression", "")) for query in metrics)
+        periods = [
+            _number(query.get("Period", (query.get("MetricStat") or {}).get("Period")), 60)[0]
+            for query in metrics
+            if isinstance(query, dict)
+        ]
+        period = min(periods) if periods else 60.0
+    else:
+        reads, anomaly = 1, False
+        period = _number(props.get("Period"), 60)[0]
+    count = reads * 3 if anomaly else reads
+    high_resolution = period < 60
+    key = "highResolutionAlarmMetric" if high_resolution else "alarmMetric"
+    what = f"{count} {'high-resolution ' if high_resolution else ''}alarm metric(s)" + (
+        " (anomaly detection)" if anomaly else ""
+    )
+    return [_item(prices, logical_id, "AWS::CloudWatch::Alarm", key, count, what)]
+
+
+def _msk(logical_id: str, props: dict[str, Any], template: dict[str, Any], prices: Prices) -> _Priced:
+    rtype = "AWS::MSK::Cluster"
+    group = props.get("BrokerNodeGroupInfo") or {}
+    brokers, _ = _number(props.get("NumberOfBrokerNodes"), 3)
+    instance = group.get("InstanceType")
+    out: _Priced = []
+    if isinstance(instance, str):
+        out.append(_item(prices, logical_id, rtype, "mskBroker", brokers, f"{instance} x {brokers:g}", instance))
+    else:
+        out.append(Unpriced(logical_id, rtype, "broker instance type is not a literal"))
+    size, _ = _number(((group.get("StorageInfo") or {}).get("EBSStorageInfo") or {}).get("VolumeSize"), 1000)
+    out.append(_item(prices, logical_id, rtype, "mskStorageGb", size * brokers, f"{size:g} GB x {brokers:g} broker(s)"))
+    return out
+
+
+def _dynamodb(logical_id: str, props: dict[str, Any], template: dict[str, Any], prices: Prices) -> _Priced:
+    rtype = "AWS::DynamoDB::Table"
+    if props.get("BillingMode", "PROVISIONED") != "PROVISIONED":
+        return []
+    throughputs = [props.get("ProvisionedThroughput") or {}] + [
+        index.get("ProvisionedThroughput") or {} for index in props.get("GlobalSecondaryIndexes", [])
+    ]
+    reads = sum(_number(t.get("ReadCapacityUnits"), 0)[0] for t in throughputs)
+    writes = sum(_number(t.get("WriteCapacityUnits"), 0)[0] for t in throughputs)
+    return [
+        _item(prices, logical_id, rtype, "dynamoDbReadCapacityUnit", reads, f"{reads:g} provisioned RCU"),
+        _item(prices, logical_id, rtype, "dynamoDbWriteCapacityUnit", writes, f"{writes:g} provisioned WCU"),
+    ]
+
+
+#: Resource type -> how to price it. Everything else costs nothing while idle (or is in notEstimated).
+PRICERS: dict[str, _Pricer] = {
+    "AWS::KMS::Key": _flat("kmsKey", "customer managed key"),
+    "AWS::KMS::ReplicaKey": _flat("kmsKey", "replica key"),
+    "AWS::SageMaker::Endpoint": _sagemaker_endpoint,
+    "AWS::EC2::NatGateway": _flat("natGateway", "NAT gateway"),
+    "AWS::EC2::EIP": _flat("publicIpv4", "Elastic IP"),
+    "AWS::EC2::VPCEndpoint": _vpc_endpoint,
+    "AWS::DocDB::DBInstance": _instance_class("documentDbInstance", "DBInstanceClass"),
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": _load_balancer,
+    "AWS::ElasticLoadBalancing::LoadBalancer": _flat("classicLoadBalancer", "classic load balancer"),
+    "AWS::Kinesis::Stream": _kinesis,
+    "AWS::OpenSearchService::Domain": _opensearch,
+    "AWS::Elasticsearch::Domain": _opensearch,
+    "AWS::SecretsManager::Secret": _flat("secretsManagerSecret", "secret"),
+    "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::CloudWatch::CompositeAlarm": _flat("compositeAlarm", "composite alarm"),
+    "AWS::CloudWatch::Dashboard": _flat("dashboard", "dashboard"),
+    "AWS::MSK::Cluster": _msk,
+    "AWS::MSK::ServerlessCluster": _flat("mskServerlessCluster", "serverless cluster"),
+    "AWS::DynamoDB::Table": _dynamodb,
+}
+
+
+def estimate_template(template: Mapping[str, Any], prices: Prices) -> tuple[list[LineItem], list[Unpriced]]:
+    """Idle line items of one template, and what could not be priced."""
+    items: list[LineItem] = []
+    unpriced: list[Unpriced] = []
+    document = dict(template)
+    for logical_id, resource in sorted(document.get("Resources", {}).items()):
+        rtype = resource.get("Type", "")
+        if rtype in PRICERS:
+            for entry in PRICERS[rtype](logical_id, resource.get("Properties") or {}, document, prices):
+                if isinstance(entry, LineItem):
+                    items.append(entry)
+                else:
+                    unpriced.append(entry)
+        elif rtype in prices.not_estimated:
+            unpriced.append(Unpriced(logical_id, rtype, f"not estimated: {prices.not_estimated[rtype]}"))
+    return items, unpriced
+
+
+# --------------------------------------------------------------------------------------------------
+# Environments, budgets, report
+
+
+@dataclass(frozen=True)
+class StackCost:
+    name: str
+    items: tuple[LineItem, ...]
+    unpriced: tuple[Unpriced, ...]
+
+    @property
+    def total_usd(self) -> float:
+        return sum(item.monthly_usd for item in self.items)
+
+
+@dataclass(frozen=True)
+class EnvironmentCost:
+    name: str
+    stacks: tuple[StackCost, ...]
+    budget_usd: float | None
+
+    @property
+    def total_usd(self) -> float:
+        return sum(stack.total_usd for stack in self.stacks)
+
+    @property
+    def over_budget(self) -> bool:
+        return self.budget_usd is not None and round(self.total_usd, 2) > self.budget_usd
+
+
+@dataclass(frozen=True)
+class CostReport:
+    environments: tuple[EnvironmentCost, ...]
+    prices: Prices = field(repr=False)
+
+    @property
+    def total_usd(self) -> float:
+        return sum(env.total_usd for env in self.environments)
+
+    @property
+    def over_budget(self) -> list[EnvironmentCost]:
+        return [env for env in self.environments if env.over_budget]
+
+
+def estimate(
+    templates: Mapping[tuple[str, str], Mapping[str, Any]],
+    *,
+    budgets: Mapping[str, float | None],
+    prices: Prices | None = None,
+) -> CostReport:
+    """Price ``{(environment, stack name): template}`` and compare each environment with its budget."""
+    table = prices or load_prices()
+    by_env: dict[str, list[StackCost]] = {}
+    for (env, stack), template in sorted(templates.items()):
+        items, unpriced = estimate_template(template, table)
+        by_env.setdefault(env, []).append(StackCost(stack, tuple(items), tuple(unpriced)))
+    return CostReport(
+        tuple(EnvironmentCost(env, tuple(stacks), budgets.get(env)) for env, stacks in by_env.items()),
+        table,
+    )
+
+
+def idle_budgets(cdk_json: Path) -> dict[str, float | None]:
+    """``idleBudgetUsd`` per environment of cdk.json (its entry over ``mlops:defaults``); None where unset."""
+    try:
+        context = json.loads(cdk_json.read_text()).get("context", {})
+    except (OSError, json.JSONDecodeError) as error:
+        raise CostError(f"cannot read {cdk_json}: {error}") from error
+    defaults = context.get(DEFAULTS_KEY) or {}
+    environments = context.get(ENVIRONMENTS_KEY) or {}
+    budgets: dict[str, float | None] = {}
+    for name, entry in environments.items():
+        value = (entry or {}).get(BUDGET_KEY, defaults.get(BUDGET_KEY))
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise CostError(f"cdk.json environment {name!r}, key {BUDGET_KEY!r}: expected a number >= 0, got {value!r}")
+        budgets[name] = None if value is None else float(value)
+    return budgets
+
+
+def load_templates(directories: Sequence[Path]) -> dict[tuple[str, str], dict[str, Any]]:
+    """``*.template.json`` of each directory, keyed by (environment, stack).
+
+    The environment comes from the stack name (``Mlops-<env>-...``), else from the directory's name.
+    """
+    templates: dict[tuple[str, str], dict[str, Any]] = {}
+    for directory in directories:
+        if not directory.is_dir():
+            raise CostError(f"{directory} is not a directory of synthesized templates")
+        for path in sorted(directory.glob(f"*{_TEMPLATE_SUFFIX}")):
+            stack = path.name.removesuffix(_TEMPLATE_SUFFIX)
+            match = _STACK_ENV_RE.match(stack)
+            env = match.group("env") if match else directory.name
+            try:
+                templates[env, stack] = json.loads(path.read_text())
+            except json.JSONDecodeError as error:
+                raise CostError(f"{path} is not valid JSON: {error}") from error
+    return templates
+
+
+def default_template_dirs(cdk_out: Path) -> list[Path]:
+    """``cdk.out/<env>/`` directories written by ``make synth``."""
+    if not cdk_out.is_dir():
+        return []
+    return sorted(p for p in cdk_out.iterdir() if p.is_dir() and any(p.glob(f"*{_TEMPLATE_SUFFIX}")))
+
+
+def _usd(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def _budget_state(env: EnvironmentCost) -> str:
+    if env.budget_usd is None:
+        return f"no {BUDGET_KEY} set"
+    verdict = "OVER BUDGET" if env.over_budget else "within budget"
+    return f"{verdict} ({_usd(env.total_usd)} of {_usd(env.budget_usd)})"
+
+
+def _disclaimer(prices: Prices) -> str:
+    return (
+        f"Estimated idle cost in USD per month, from {prices.region} list prices in maturity/prices.json: "
+        "estimates, not a bill; usage (requests, data, storage, jobs) is left out."
+    )
+
+
+def render(report: CostReport, fmt: Format) -> str:
+    if fmt == "json":
+        return json.dumps(_to_dict(report), indent=2) + "\n"
+    if fmt == "markdown":
+        return _markdown(report)
+    return _table(report)
+
+
+def _to_dict(report: CostReport) -> dict[str, Any]:
+    return {
+        "currency": "USD",
+        "priceRegion": report.prices.region,
+        "disclaimer": report.prices.about,
+        "totalUsd": round(report.total_usd, 2),
+        "overBudget": [env.name for env in report.over_budget],
+        "environments": [
+            {
+                "name": env.name,
+                "totalUsd": round(env.total_usd, 2),
+                "budgetUsd": env.budget_usd,
+                "overBudget": env.over_budget,
+                "stacks": [
+                    {
+                        "name": stack.name,
+                        "totalUsd": round(stack.total_usd, 2),
+                        "items": [
+                            {
+                                "logicalId": item.logical_id,
+                                "type": item.resource_type,
+                                "what": item.what,
+                                "quantity": item.quantity,
+                                "unitUsdPerMonth": round(item.unit_usd, 4),
+                                "monthlyUsd": round(item.monthly_usd, 2),
+                                "price": item.price_key,
+                            }
+                            for item in stack.items
+                        ],
+                        "notEstimated": [
+                            {"logicalId": u.logical_id, "type": u.resource_type, "reason": u.reason}
+                            for u in stack.unpriced
+                        ],
+                    }
+                    for stack in env.stacks
+                ],
+            }
+            for env in report.environments
+        ],
+    }
+
+
+def _table(report: CostReport) -> str:
+    lines = [_disclaimer(report.prices), ""]
+    for env in report.environments:
+        lines.append(f"{env.name}: {_usd(env.total_usd)} USD/month, {_budget_state(env)}")
+        for stack in env.stacks:
+            lines.append(f"  {stack.name:<52} {_usd(stack.total_usd):>10}")
+            for item in stack.items:
+                label = f"{item.resource_type.removeprefix('AWS::')} {item.logical_id}"
+                lines.append(f"    {label:<60} {item.what:<45} {_usd(item.monthly_usd):>10}")
+            for unpriced in stack.unpriced:
+                label = f"{unpriced.resource_type.removeprefix('AWS::')} {unpriced.logical_id}"
+                lines.append(f"    {label:<60} NOT ESTIMATED: {unpriced.reason}")
+        lines.append("")
+    lines.append(f"All environments: {_usd(report.total_usd)} USD/month")
+    for env in report.over_budget:
+        lines.append(f"Over budget: {env.name} ({_usd(env.total_usd)} > {_usd(env.budget_usd or 0)} {BUDGET_KEY})")
+    return "\n".join(lines) + "\n"
+
+
+def _markdown(report: CostReport) -> str:
+    lines = ["# Idle cost per environment", "", f"_{_disclaimer(report.prices)}_", ""]
+    lines += ["| environment | idle USD/month | budget | status |", "|---|---:|---:|---|"]
+    for env in report.environments:
+        budget = "-" if env.budget_usd is None else _usd(env.budget_usd)
+        status = "no budget" if env.budget_usd is None else ("**over budget**" if env.over_budget else "ok")
+        lines.append(f"| {env.name} | {_usd(env.total_usd)} | {budget} | {status} |")
+    lines.append(f"| **all** | **{_usd(report.total_usd)}** | | |")
+    for env in report.environments:
+        lines += ["", f"## {env.name}", "", "| stack | resource | type | what | USD/month |", "|---|---|---|---|---:|"]
+        for stack in env.stacks:
+            for item in stack.items:
+                lines.append(
+                    f"| {stack.name} | `{item.logical_id}` | {item.resource_type} | {item.what} | "
+                    f"{_usd(item.monthly_usd)} |"
+                )
+            for unpriced in stack.unpriced:
+                lines.append(
+                    f"| {stack.name} | `{unpriced.logical_id}` | {unpriced.resource_type} | "
+                    f"not estimated: {unpriced.reason} | ? |"
+                )
+            lines.append(f"| {stack.name} | | | **stack total** | **{_usd(stack.total_usd)}** |")
+    return "\n".join(lines) + "\n"
