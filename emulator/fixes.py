@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from moto.apigateway.exceptions import NotFoundException
+from moto.apigateway.models import apigateway_backends
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import ResourceMap
@@ -38,7 +40,7 @@ ENGINE_FIXES: dict[str, str] = {
     "delete of EC2 types moto never deletes": (
         "moto leaves AWS::EC2::RouteTable, VPCEndpoint, FlowLog and SubnetRouteTableAssociation behind on "
         "stack delete, so deleting the VPC fails ('has dependencies'); they are now deleted through "
-        "moto's EC2 backend"
+        "moto's EC2 backend (and AWS::ApiGateway::RestApi through its API Gateway backend)"
     ),
     "deleted stacks re-creating resources": (
         "moto evaluates a deleted stack's outputs whenever it is described or listed, and each Ref or GetAtt "
@@ -122,7 +124,14 @@ def _delete_subnet_association(resource: Any, account_id: str, region_name: str)
     associations.pop(f"{resource.route_table_id}:{resource.subnet_id}", None)
 
 
+def _delete_rest_api(resource: Any, account_id: str, region_name: str) -> None:
+    # Its resources, methods, deployments and stages go with it, as in API Gateway.
+    with contextlib.suppress(NotFoundException):
+        apigateway_backends[account_id][region_name].delete_rest_api(resource.id)
+
+
 _DELETERS: dict[str, Callable[[Any, str, str], None]] = {
+    "AWS::ApiGateway::RestApi": _delete_rest_api,
     "AWS::EC2::RouteTable": _delete_route_table,
     "AWS::EC2::VPCEndpoint": _delete_vpc_endpoint,
     "AWS::EC2::FlowLog": _delete_flow_log,

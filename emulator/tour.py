@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from emulator.fake_bedrock import FakeBedrock
+from emulator.lambda_runner import deployed_function, publish_emf
 from emulator.pipeline_runner import LocalPipelineRun
 from emulator.server import LocalAws
 from emulator.shims import emulation_status
@@ -195,6 +197,137 @@ def tour_level1(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
         f"state {', '.join(sorted({a['StateValue'] for a in alarms}))} (moto does not evaluate alarms)",
         "real",
     )
+
+
+TOUR_USER = "arn:aws:iam::123456789012:user/local-tour"
+TOUR_PROMPT = "ticket-summary"
+
+
+def tour_llmops(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
+    """Version and promote a prompt through the catalog API, then call the gateway against a stand-in model."""
+    level = "LLMOps"
+    out = stack_outputs(aws, stack_name)
+    # The handlers build their boto3 clients from the environment: point them at the emulator.
+    to_emulator = aws.env(base={})
+    catalog = deployed_function(aws, "prompt_catalog", out["CatalogFunctionName"])
+    gateway = deployed_function(aws, "llm_gateway", out["GatewayFunctionName"])
+    model_id = gateway.environment["ALLOWED_MODELS"].split(",")[0]
+    published = 0
+    cloudwatch = aws.client("cloudwatch")
+
+    def api(method: str, path: str, body: dict[str, Any] | None = None, query: dict[str, str] | None = None) -> Any:
+        nonlocal published
+        invocation = catalog.invoke(_api_event(method, path, body, query), to_emulator)
+        published += publish_emf(cloudwatch, invocation.output)
+        response = invocation.response
+        return response["statusCode"], json.loads(response.get("body") or "{}")
+
+    versions = []
+    for template, reason in (
+        ("Summarize this support ticket in one sentence: {{ticket}}", "first version"),
+        (
+            "You are a support lead. Summarize the ticket below in one sentence, then name its urgency.\n{{ticket}}",
+            "ask for urgency too",
+        ),
+    ):
+        status, created = api(
+            "POST",
+            f"/prompts/{TOUR_PROMPT}/versions",
+            {
+                "template": template,
+                "variables": ["ticket"],
+                "model_id": model_id,
+                "inference": {"temperature": 0.2, "maxTokens": 200},
+                "reason": reason,
+            },
+        )
+        versions.append((status, created.get("version")))
+    yield TourLine(
+        level,
+        "prompt catalog: create two versions",
+        f"{TOUR_PROMPT}: " + ", ".join(f"HTTP {status} -> v{version}" for status, version in versions),
+        "in-process",
+    )
+    status, diff = api("GET", f"/prompts/{TOUR_PROMPT}/diff", query={"from": "1", "to": "2"})
+    changed = ", ".join(diff.get("changed_fields", [])) or "template"
+    yield TourLine(level, "diff v1..v2", f"HTTP {status}: changed {changed}", "in-process")
+    status, promoted = api("PUT", f"/prompts/{TOUR_PROMPT}/aliases/prod", {"version": 2, "reason": "tour: v2 reviewed"})
+    yield TourLine(level, "promote alias prod", f"HTTP {status}: prod -> v{promoted.get('version')}", "in-process")
+    status, error = api("PUT", f"/prompts/{TOUR_PROMPT}/aliases/prod", {"version": 9, "reason": "typo"})
+    yield TourLine(level, "bad input is refused", f"HTTP {status}: {error.get('error')}", "in-process")
+
+    with FakeBedrock(denied_words=("forbidden",)) as model:
+        for ticket, what in (
+            ("The export to CSV fails with a timeout since Monday; 40 agents are blocked.", "gateway call"),
+            ("Please explain the forbidden workaround.", "gateway call the guardrail blocks"),
+        ):
+            invocation = gateway.invoke(
+                {"prompt": TOUR_PROMPT, "alias": "prod", "variables": {"ticket": ticket}, "team": "support"},
+                {**to_emulator, **model.env()},
+            )
+            published += publish_emf(cloudwatch, invocation.output)
+            answer = invocation.response
+            usage = answer.get("usage", {})
+            yield TourLine(
+                level,
+                f"{what} (local stand-in model)",
+                f"HTTP {answer['statusCode']} v{answer.get('version')} {answer.get('model_id')}: "
+                f"{usage.get('inputTokens')} in / {usage.get('outputTokens')} out tokens, "
+                f"${answer.get('cost_usd', 0):.6f}, {answer.get('latency_ms', 0):.0f} ms, "
+                f"guardrail intervened: {answer.get('guardrail_intervened')} | {str(answer.get('text', ''))[:60]}",
+                "in-process",
+            )
+    yield TourLine(
+        level,
+        "metrics from the functions' EMF logs",
+        f"{published} data points put to CloudWatch namespace {gateway.environment['POWERTOOLS_METRICS_NAMESPACE']} "
+        "(what CloudWatch Logs extracts from EMF lines in AWS)",
+        "in-process",
+    )
+    yield TourLine(
+        level,
+        "Bedrock guardrail",
+        f"{out['GuardrailId']} v{out['GuardrailVersion']} recorded by CloudFormation only: moto has no Bedrock "
+        "control plane; the stand-in model simulates interventions",
+        "not emulated",
+    )
+    alarms = {
+        a["AlarmName"]
+        for a in cloudwatch.describe_alarms()["MetricAlarms"]
+        if out["AlarmTopicArn"] in a.get("AlarmActions", [])
+    }
+    yield TourLine(
+        level,
+        "gateway alarms",
+        f"{len(alarms)} alarms (cost/hour, p99 latency, error rate, guardrail rate) notify the encrypted topic",
+        "real",
+    )
+
+
+def _api_event(method: str, path: str, body: dict[str, Any] | None, query: dict[str, str] | None) -> dict[str, Any]:
+    """A REST API proxy event as API Gateway sends it for an IAM-authenticated caller."""
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": f"/v1{path}",
+            "stage": "v1",
+            "requestId": f"tour-{uuid.uuid4()}",
+            "accountId": "123456789012",
+            "identity": {"userArn": TOUR_USER, "caller": "local-tour", "sourceIp": "127.0.0.1"},
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
 
 
 def deployed_resources(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -96,11 +97,19 @@ _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 _SCHEDULE_RE = re.compile(r"^cron\((\S+ ){5}\S+\)$")
+# Foundation model IDs ("anthropic.claude-3-haiku-20240307-v1:0") and cross-region inference profiles
+# ("us.anthropic...", "eu.amazon.nova-lite-v1:0").
+_MODEL_ID_RE = re.compile(r"^([a-z]{2,4}\.)?[a-z0-9-]+\.[a-z0-9.:-]+$")
+_REPOSITORY_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_CONNECTION_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]+$"
+)
 _INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 
 RemovalPolicyName = Literal["retain", "destroy"]
 StudioNetwork = Literal["PublicInternetOnly", "VpcOnly"]
 GlueWorkerType = Literal["G.1X", "G.2X"]
+EndpointMode = Literal["serverless", "provisioned"]
 
 _T = TypeVar("_T")
 
@@ -171,6 +180,58 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
+class DeliveryConfig:
+    """Level 2 CI/CD: whether this environment hosts the pipeline, what it deploys to, who approves."""
+
+    pipeline: bool
+    targets: tuple[str, ...]
+    connection_arn: str | None
+    repository: str
+    branch: str
+    approver_emails: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """Level 2 real-time endpoint: serverless (no idle cost) or provisioned with autoscaling."""
+
+    mode: EndpointMode
+    instance_type: str
+    min_instances: int
+    max_instances: int
+    target_invocations_per_instance: int
+    serverless_memory_mb: int
+    serverless_max_concurrency: int
+    data_capture_percent: int
+    p99_latency_ms: int
+    min_auc: float
+
+
+@dataclass(frozen=True)
+class LlmModelConfig:
+    """A foundation model (or inference profile) the environment may call, and its list price."""
+
+    id: str
+    input_per1k_usd: float
+    output_per1k_usd: float
+
+
+@dataclass(frozen=True)
+class LlmopsConfig:
+    """LLMOps: which models, the prompt catalog's limits, and the gateway's alarm thresholds."""
+
+    enabled: bool
+    models: tuple[LlmModelConfig, ...]
+    max_template_bytes: int
+    prompt_cache_seconds: int
+    hourly_cost_budget_usd: float
+    latency_p99_ms: int
+    error_rate_percent: float
+    guardrail_intervention_rate_percent: float
+    invocation_logging: bool
+
+
+@dataclass(frozen=True)
 class StudioConfig:
     """SageMaker Studio networking.
 
@@ -191,7 +252,7 @@ class EnvironmentConfig:
     account: str
     region: str
     max_level: int
-    llmops: bool
+    llmops: LlmopsConfig
     removal_policy: RemovalPolicyName
     auto_delete_objects: bool
     log_retention_days: int
@@ -201,6 +262,10 @@ class EnvironmentConfig:
     athena: AthenaConfig
     studio: StudioConfig
     training: TrainingConfig
+    delivery: DeliveryConfig
+    endpoint: EndpointConfig
+    test_strategies: bool
+    idle_budget_usd: float
 
     @property
     def is_production(self) -> bool:
@@ -295,6 +360,10 @@ def _parse(cls: type[_T], raw: object, *, env: str, path: str, preset: Mapping[s
     for key, field_name in fields.items():
         key_path = _join(path, key)
         if key not in raw:
+            if isinstance(hints[field_name], types.UnionType):
+                # Optional: the CDK CLI drops null context values, so "absent" and null mean the same.
+                values[field_name] = None
+                continue
             raise ConfigError(f"environment {env!r}: missing key '{key_path}'")
         values[field_name] = _coerce(hints[field_name], raw[key], env=env, path=key_path)
     return cls(**values)
@@ -307,6 +376,9 @@ def _join(path: str, key: str) -> str:
 def _coerce(hint: Any, value: object, *, env: str, path: str) -> Any:
     where = f"environment {env!r}, key '{path}'"
     origin = typing.get_origin(hint)
+    if isinstance(hint, types.UnionType):  # `X | None`: null in cdk.json means "not set"
+        (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return None if value is None else _coerce(inner, value, env=env, path=path)
     if dataclasses.is_dataclass(hint):
         return _parse(hint, value, env=env, path=path)  # type: ignore[arg-type]
     if origin is Literal:
@@ -407,6 +479,68 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
             fail(f"training.registryReaderAccounts[{index}]", f"{reader!r} is not a 12-digit AWS account ID")
         if reader == cfg.account:
             fail(f"training.registryReaderAccounts[{index}]", "is this environment's own account")
+
+    delivery = cfg.delivery
+    if delivery.pipeline:
+        if not delivery.targets:
+            fail("delivery.targets", "the pipeline needs at least one environment to deploy to")
+        if cfg.name in delivery.targets:
+            fail("delivery.targets", f"the pipeline's own environment {cfg.name!r} cannot be a target")
+        if not delivery.approver_emails:
+            fail("delivery.approverEmails", "the manual approval needs at least one approver")
+        if not _REPOSITORY_RE.match(delivery.repository):
+            fail("delivery.repository", f"{delivery.repository!r} is not 'owner/name'")
+    if delivery.connection_arn and not _CONNECTION_ARN_RE.match(delivery.connection_arn):
+        fail("delivery.connectionArn", f"{delivery.connection_arn!r} is not a CodeConnections connection ARN")
+    for index, email in enumerate(delivery.approver_emails):
+        if not _EMAIL_RE.match(email):
+            fail(f"delivery.approverEmails[{index}]", f"{email!r} is not an email address")
+    endpoint = cfg.endpoint
+    if not _INSTANCE_TYPE_RE.match(endpoint.instance_type):
+        fail("endpoint.instanceType", f"{endpoint.instance_type!r} is not a SageMaker instance type")
+    if not 1 <= endpoint.min_instances <= endpoint.max_instances:
+        fail("endpoint.minInstances", "must be at least 1 and at most endpoint.maxInstances")
+    if endpoint.serverless_memory_mb not in (1024, 2048, 3072, 4096, 5120, 6144):
+        fail("endpoint.serverlessMemoryMb", f"{endpoint.serverless_memory_mb} is not 1024-6144 in steps of 1024")
+    if not 1 <= endpoint.serverless_max_concurrency <= 200:
+        fail("endpoint.serverlessMaxConcurrency", f"{endpoint.serverless_max_concurrency} is outside 1-200")
+    if not 0 <= endpoint.data_capture_percent <= 100:
+        fail("endpoint.dataCapturePercent", f"{endpoint.data_capture_percent} is not a percentage")
+    if not 0.5 <= endpoint.min_auc <= 1.0:
+        fail("endpoint.minAuc", f"{endpoint.min_auc} is outside 0.5-1.0")
+    if endpoint.p99_latency_ms < 1 or endpoint.target_invocations_per_instance < 1:
+        fail("endpoint.p99LatencyMs", "latency and invocation targets must be positive")
+
+    llm = cfg.llmops
+    if llm.enabled and not llm.models:
+        fail("llmops.models", "list at least one model when LLMOps is enabled")
+    seen: set[str] = set()
+    for index, model in enumerate(llm.models):
+        if not _MODEL_ID_RE.match(model.id):
+            fail(f"llmops.models[{index}].id", f"{model.id!r} is not a Bedrock model or inference profile ID")
+        if model.id in seen:
+            fail(f"llmops.models[{index}].id", f"{model.id!r} is listed twice")
+        seen.add(model.id)
+        for key, price in (("inputPer1kUsd", model.input_per1k_usd), ("outputPer1kUsd", model.output_per1k_usd)):
+            if price < 0:
+                fail(f"llmops.models[{index}].{key}", f"{price} must not be negative")
+    for key, value, low, high in (
+        ("llmops.maxTemplateBytes", llm.max_template_bytes, 64, 400_000),
+        ("llmops.promptCacheSeconds", llm.prompt_cache_seconds, 0, 3600),
+        ("llmops.latencyP99Ms", llm.latency_p99_ms, 1, 900_000),
+    ):
+        if not low <= value <= high:
+            fail(key, f"{value} is outside {low}-{high}")
+    for key, rate in (
+        ("llmops.errorRatePercent", llm.error_rate_percent),
+        ("llmops.guardrailInterventionRatePercent", llm.guardrail_intervention_rate_percent),
+    ):
+        if not 0 < rate <= 100:
+            fail(key, f"{rate} is not a percentage in (0, 100]")
+    if llm.hourly_cost_budget_usd <= 0:
+        fail("llmops.hourlyCostBudgetUsd", f"{llm.hourly_cost_budget_usd} must be positive")
+    if cfg.idle_budget_usd < 0:
+        fail("idleBudgetUsd", f"{cfg.idle_budget_usd} must not be negative")
 
     if not 2 <= cfg.studio.availability_zone_count <= 3:
         fail("studio.availabilityZoneCount", f"{cfg.studio.availability_zone_count} is outside 2-3")

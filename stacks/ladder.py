@@ -11,6 +11,7 @@ from pipelines.training import images
 from stacks.config import ConfigError, EnvironmentConfig
 from stacks.level0_exploration import Level0ExplorationStack
 from stacks.level1_repeatable import Level1RepeatableStack
+from stacks.llmops import LlmopsStack
 
 IMPLEMENTED_MAX_LEVEL = 1
 # What a model version records as its code version when the synth is not given one (-c codeVersion=...).
@@ -28,11 +29,6 @@ def build_environment(app: App, config: EnvironmentConfig, *, code_version: str 
         raise ConfigError(
             f"environment {config.name!r}, key 'maxLevel': level {config.max_level} is not available in "
             f"this version of the template (highest implemented level: {IMPLEMENTED_MAX_LEVEL})"
-        )
-    if config.llmops:
-        raise ConfigError(
-            f"environment {config.name!r}, key 'llmops': the LLMOps stack is not available in this version "
-            "of the template yet"
         )
     if config.max_level >= 1 and config.region not in images.SUPPORTED_REGIONS:
         raise ConfigError(
@@ -65,6 +61,19 @@ def build_environment(app: App, config: EnvironmentConfig, *, code_version: str 
                 env=env,
                 description=f"MLOps maturity level 1 (repeatable) for {config.name}: training pipeline, "
                 "Model Registry, retraining",
+                termination_protection=config.is_production,
+            )
+        )
+    if config.llmops.enabled:
+        stacks.append(
+            LlmopsStack(
+                app,
+                config.stack_name("LlmOps"),
+                config=config,
+                key=level0.key,
+                artifacts_bucket=level0.data_lake.artifacts_bucket,
+                env=env,
+                description=f"LLMOps for {config.name}: Bedrock guardrail, prompt catalog, LLM gateway",
                 termination_protection=config.is_production,
             )
         )

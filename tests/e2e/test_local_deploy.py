@@ -17,7 +17,7 @@ import pytest
 from emulator.cdk_cli import CdkCli, git_commit, missing_cli_reason
 from emulator.cleanup import empty_stack_buckets
 from emulator.server import LocalAws
-from emulator.tour import deployed_resources, stack_outputs, tour_level0, tour_level1
+from emulator.tour import deployed_resources, stack_outputs, tour_level0, tour_level1, tour_llmops
 
 pytestmark = [
     pytest.mark.e2e,
@@ -27,6 +27,8 @@ pytestmark = [
 REGION = "us-east-1"
 LEVEL0 = "Mlops-local-Level0Exploration"
 LEVEL1 = "Mlops-local-Level1Repeatable"
+LLMOPS = "Mlops-local-LlmOps"
+ALL_STACKS = [LEVEL0, LEVEL1, LLMOPS]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +74,7 @@ def assert_every_template_resource_exists(cli: CdkCli) -> None:
 
 def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
     local.deploy()
-    assert live_stacks(local) == stack_names(local) == [LEVEL0, LEVEL1]
+    assert live_stacks(local) == stack_names(local) == ALL_STACKS
     assert_every_template_resource_exists(local)
 
     tour = {line.step: line for line in tour_level0(local.aws, LEVEL0)}
@@ -105,6 +107,23 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
     assert lineage["training_data_uri"] == f"s3://{outputs['CuratedBucketName']}/churn/"
     assert lineage["pipeline_execution_arn"].startswith("arn:aws:sagemaker:")
 
+    # LLMOps: the deployed catalog and gateway handlers, run here against the emulator and a stand-in model.
+    llm = {line.step: line for line in tour_llmops(local.aws, LLMOPS)}
+    assert llm["prompt catalog: create two versions"].outcome.endswith("HTTP 201 -> v1, HTTP 201 -> v2")
+    assert llm["promote alias prod"].outcome == "HTTP 200: prod -> v2"
+    assert llm["bad input is refused"].outcome.startswith("HTTP 404: prompt 'ticket-summary' has no version 9")
+    answer = llm["gateway call (local stand-in model)"].outcome
+    assert (
+        answer.startswith("HTTP 200 v2 ")
+        and "guardrail intervened: False" in answer
+        and "[local stand-in model]" in answer
+    )
+    assert "guardrail intervened: True" in llm["gateway call the guardrail blocks (local stand-in model)"].outcome
+    assert llm["Bedrock guardrail"].fidelity == "not emulated"  # said plainly
+    assert llm["gateway alarms"].outcome.startswith("4 alarms")
+    metrics = local.aws.client("cloudwatch").list_metrics(Namespace="Mlops/LLMOps")["Metrics"]
+    assert {"CostUSD", "InputTokens", "LatencyMs"} <= {m["MetricName"] for m in metrics}
+
     resources = {line.step: line for line in deployed_resources(local.aws, LEVEL0)}
     assert resources["AWS::S3::Bucket"].outcome.startswith("4 deployed")
     assert resources["AWS::SageMaker::UserProfile"].fidelity == "not emulated"  # said plainly, not faked
@@ -112,7 +131,7 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
     assert "There were no differences" in local.diff()
 
     cfn, s3 = local.aws.client("cloudformation"), local.aws.client("s3")
-    emptied = empty_stack_buckets(cfn, s3, [LEVEL0, LEVEL1])
+    emptied = empty_stack_buckets(cfn, s3, ALL_STACKS)
     assert len(emptied) == 4
     assert emptied[outputs["RawBucketName"]] >= 1 and emptied[outputs["CuratedBucketName"]] >= 2
     local.destroy()
@@ -123,9 +142,12 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
     assert local.aws.client("sagemaker").list_domains()["Domains"] == []
     assert local.aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
     assert local.aws.client("stepfunctions").list_state_machines()["stateMachines"] == []
+    assert local.aws.client("dynamodb").list_tables()["TableNames"] == []
+    assert local.aws.client("lambda").list_functions()["Functions"] == []
+    assert local.aws.client("apigateway").get_rest_apis()["items"] == []
     vpcs = local.aws.client("ec2").describe_vpcs()["Vpcs"]
     assert [v for v in vpcs if not v.get("IsDefault")] == []
 
     local.deploy()  # a redeploy into the same account works
-    assert live_stacks(local) == [LEVEL0, LEVEL1]
+    assert live_stacks(local) == ALL_STACKS
     assert_every_template_resource_exists(local)

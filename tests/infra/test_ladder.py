@@ -19,15 +19,20 @@ LEVEL_MODULES = sorted(p.stem for p in STACKS_DIR.glob("level*.py"))
 
 @pytest.mark.parametrize("env", ENV_NAMES)
 def test_stack_names_carry_the_environment_and_follow_max_level(synthesized, env):
-    levels = ["Level0Exploration", "Level1Repeatable"][: synthesized[env].config.max_level + 1]
+    config = synthesized[env].config
+    levels = ["Level0Exploration", "Level1Repeatable"][: config.max_level + 1]
+    levels += ["LlmOps"] if config.llmops.enabled else []
     assert [s.stack_name for s in synthesized[env].stacks] == [f"Mlops-{env}-{level}" for level in levels]
 
 
 @pytest.mark.parametrize("env", ENV_NAMES)
 def test_each_level_depends_on_the_one_below(synthesized, env):
-    stacks = synthesized[env].stacks
+    stacks = [s for s in synthesized[env].stacks if "-Level" in s.stack_name]
     for lower, upper in itertools.pairwise(stacks):
         assert lower in upper.dependencies, f"{upper.stack_name} must deploy after {lower.stack_name}"
+    llmops = [s for s in synthesized[env].stacks if s.stack_name.endswith("-LlmOps")]
+    for stack in llmops:  # LLMOps builds on Level 0 only, so it can be deployed with any level
+        assert [d.stack_name for d in stack.dependencies] == [stacks[0].stack_name]
 
 
 @pytest.mark.parametrize("module", LEVEL_MODULES)

@@ -70,7 +70,20 @@ def test_stack_names_carry_the_environment():
         ("dev", {"maxLevel": -1}, "key 'maxLevel': -1 is not a maturity level"),
         ("dev", {"maxLevel": "2"}, "key 'maxLevel': expected an integer, got '2'"),
         ("dev", {"maxLevel": True}, "key 'maxLevel': expected an integer, got True"),
-        ("dev", {"llmops": "yes"}, "key 'llmops': expected true or false, got 'yes'"),
+        ("dev", {"llmops": {"enabled": "yes"}}, "key 'llmops.enabled': expected true or false, got 'yes'"),
+        ("dev", {"llmops": {"models": []}}, "key 'llmops.models': list at least one model"),
+        (
+            "dev",
+            {"llmops": {"models": [{"id": "gpt 4", "inputPer1kUsd": 1, "outputPer1kUsd": 1}]}},
+            "key 'llmops.models[0].id': 'gpt 4' is not a Bedrock model",
+        ),
+        (
+            "dev",
+            {"llmops": {"models": [{"id": "amazon.nova-lite-v1:0", "inputPer1kUsd": 1}]}},
+            "missing key 'llmops.models[0].outputPer1kUsd'",
+        ),
+        ("dev", {"llmops": {"errorRatePercent": 0}}, "key 'llmops.errorRatePercent': 0.0 is not a percentage"),
+        ("dev", {"idleBudgetUsd": -1}, "key 'idleBudgetUsd': -1.0 must not be negative"),
         ("dev", {"colour": "blue"}, "environment 'dev': unknown key(s) 'colour'"),
         ("dev", {"glue": {"crawlerSchedul": "cron(0 3 * * ? *)"}}, "unknown key(s) 'glue.crawlerSchedul'"),
         (

@@ -1,0 +1,294 @@
+"""LLM gateway logic: resolve a prompt alias, render it, call Bedrock Converse, account for the call.
+
+Plain Python over injected boto3 clients (no Powertools): the handler parses the event, calls
+:meth:`Gateway.resolve` then :meth:`Gateway.invoke`, and turns results and typed errors into responses
+and metrics.
+
+Hot path per request: one dictionary lookup in the alias cache (one eventually consistent GetItem on a
+miss, see :func:`common.prompt_store.get_alias`), one template render, one Converse call.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+from common import templating
+from common.errors import NotFound, ValidationError
+from common.prompt_store import ALIAS_RE, PROMPT_NAME_RE, AliasRecord, DynamoDBClient, get_alias
+from pricing import PriceTable, PricingError, check_allowed, check_priced, parse_allowed_models
+
+TEAM_RE = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,63}$")
+DEFAULT_CACHE_SECONDS = 30.0
+MAX_CACHE_SECONDS = 3600.0
+GUARDRAIL_INTERVENED = "guardrail_intervened"
+
+
+class ConfigError(Exception):
+    """The gateway's environment is incomplete or invalid (HTTP 500); the message names the variable."""
+
+
+class BedrockError(Exception):
+    """Bedrock refused or failed the call (HTTP 502); ``code`` is Bedrock's error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        """Record Bedrock's error ``code`` and message."""
+        super().__init__(f"Bedrock Converse failed: {code}: {message}")
+        self.code = code
+
+
+class BedrockRuntimeClient(Protocol):
+    """The subset of a boto3 ``bedrock-runtime`` client the gateway calls."""
+
+    def converse(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Everything the gateway reads from its environment, validated once per execution environment."""
+
+    table_name: str
+    cache_seconds: float
+    guardrail_id: str
+    guardrail_version: str
+    allowed_models: frozenset[str]
+    prices: PriceTable
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> GatewayConfig:
+        """Read ``TABLE_NAME``, ``PROMPT_CACHE_SECONDS``, ``GUARDRAIL_ID``, ``GUARDRAIL_VERSION``,
+        ``ALLOWED_MODELS`` and ``PRICE_TABLE_JSON``.
+
+        Raises:
+            ConfigError: naming the variable that is missing or invalid.
+        """
+        missing = [
+            name
+            for name in ("TABLE_NAME", "GUARDRAIL_ID", "GUARDRAIL_VERSION", "ALLOWED_MODELS", "PRICE_TABLE_JSON")
+            if not env.get(name, "").strip()
+        ]
+        # The guardrail is mandatory: a gateway that silently skips it when unset would fail open.
+        if missing:
+            raise ConfigError(f"gateway misconfigured: missing environment variables {', '.join(missing)}")
+        raw_ttl = env.get("PROMPT_CACHE_SECONDS", "").strip() or str(DEFAULT_CACHE_SECONDS)
+        try:
+            ttl = float(raw_ttl)
+        except ValueError:
+            ttl = -1.0
+        if not 0 <= ttl <= MAX_CACHE_SECONDS:
+            raise ConfigError(
+                f"gateway misconfigured: PROMPT_CACHE_SECONDS={raw_ttl!r} "
+                f"must be a number from 0 to {MAX_CACHE_SECONDS:g}"
+            )
+        try:
+            prices = PriceTable.from_json(env["PRICE_TABLE_JSON"])
+            allowed = parse_allowed_models(env["ALLOWED_MODELS"])
+            check_priced(allowed, prices)
+        except PricingError as error:
+            raise ConfigError(f"gateway misconfigured: {error}") from None
+        return cls(
+            table_name=env["TABLE_NAME"].strip(),
+            cache_seconds=ttl,
+            guardrail_id=env["GUARDRAIL_ID"].strip(),
+            guardrail_version=env["GUARDRAIL_VERSION"].strip(),
+            allowed_models=allowed,
+            prices=prices,
+        )
+
+
+@dataclass(frozen=True)
+class GatewayRequest:
+    """A validated request: which prompt alias to call, with which variables, on behalf of which team."""
+
+    prompt: str
+    alias: str
+    variables: dict[str, object]
+    team: str
+
+
+def parse_request(payload: object) -> GatewayRequest:
+    """Validate ``{"prompt", "alias", "variables", "team"}``.
+
+    Raises:
+        ValidationError: naming the field that is missing, of the wrong type or malformed.
+    """
+    if not isinstance(payload, dict):
+        raise ValidationError(f"request: must be a JSON object, got {type(payload).__name__}")
+    allowed = {"prompt", "alias", "variables", "team"}
+    unknown = set(payload) - allowed
+    if unknown:
+        raise ValidationError(f"request: unknown fields {sorted(unknown)}; allowed: {sorted(allowed)}")
+    values: dict[str, Any] = {}
+    for field, pattern, hint in (
+        ("prompt", PROMPT_NAME_RE, "1-64 lowercase letters, digits, '-' or '_'"),
+        ("alias", ALIAS_RE, "1-32 lowercase letters, digits or '-', starting with a letter"),
+        # The team becomes a metric dimension: the pattern bounds what a caller can put there.
+        ("team", TEAM_RE, "1-64 lowercase letters, digits, '-' or '_'"),
+    ):
+        value = payload.get(field)
+        if value is None:
+            raise ValidationError(f"{field}: required")
+        if not isinstance(value, str):
+            raise ValidationError(f"{field}: must be a string, got {type(value).__name__}")
+        if not pattern.match(value):
+            raise ValidationError(f"{field}: {value!r} is invalid ({hint})")
+        values[field] = value
+    variables = payload.get("variables", {})
+    if not isinstance(variables, dict):
+        raise ValidationError(f"variables: must be an object, got {type(variables).__name__}")
+    return GatewayRequest(values["prompt"], values["alias"], dict(variables), values["team"])
+
+
+@dataclass(frozen=True)
+class GatewayResult:
+    """The model's answer and what the call cost."""
+
+    prompt: str
+    alias: str
+    version: int
+    model_id: str
+    text: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    latency_ms: float
+    stop_reason: str
+    guardrail_intervened: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready representation."""
+        return {
+            "prompt": self.prompt,
+            "alias": self.alias,
+            "version": self.version,
+            "model_id": self.model_id,
+            "text": self.text,
+            "usage": {"inputTokens": self.input_tokens, "outputTokens": self.output_tokens},
+            "cost_usd": self.cost_usd,
+            "latency_ms": self.latency_ms,
+            "stop_reason": self.stop_reason,
+            "guardrail_intervened": self.guardrail_intervened,
+        }
+
+
+class AliasCache:
+    """Resolved aliases kept for ``ttl`` seconds (per execution environment, so per concurrent instance).
+
+    Only hits are cached: a miss is an error path and caching it would delay a fresh promotion.
+    """
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        """``ttl`` 0 disables caching; ``clock`` is monotonic so wall-clock jumps cannot extend entries."""
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: dict[tuple[str, str], tuple[float, AliasRecord]] = {}
+        # Lambda runs one request at a time per environment; the lock only matters to threaded callers
+        # (the benchmark, local tools), and is uncontended in Lambda.
+        self._lock = threading.Lock()
+
+    def get(self, name: str, alias: str) -> AliasRecord | None:
+        """The cached record, or ``None`` if absent or expired."""
+        with self._lock:
+            entry = self._entries.get((name, alias))
+        if entry is None or entry[0] <= self._clock():
+            return None
+        return entry[1]
+
+    def put(self, record: AliasRecord) -> None:
+        """Cache ``record`` until ``ttl`` from now."""
+        if self._ttl <= 0:
+            return
+        with self._lock:
+            self._entries[(record.name, record.alias)] = (self._clock() + self._ttl, record)
+
+
+class Gateway:
+    """Resolve, render, call, account."""
+
+    def __init__(
+        self,
+        *,
+        dynamodb: DynamoDBClient,
+        bedrock: BedrockRuntimeClient,
+        config: GatewayConfig,
+        clock: Callable[[], float] = time.monotonic,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        """Create a gateway over a ``dynamodb`` and a ``bedrock-runtime`` client."""
+        self._dynamodb = dynamodb
+        self._bedrock = bedrock
+        self._config = config
+        self._cache = AliasCache(config.cache_seconds, clock)
+        self._timer = timer
+
+    def resolve(self, name: str, alias: str) -> AliasRecord:
+        """The alias record (cached for ``PROMPT_CACHE_SECONDS``).
+
+        Raises:
+            NotFound: no such prompt or alias.
+        """
+        record = self._cache.get(name, alias)
+        if record is None:
+            record = get_alias(self._dynamodb, self._config.table_name, name, alias)
+            if record is None:
+                raise NotFound(f"prompt {name!r} has no alias {alias!r} (or the prompt does not exist)")
+            self._cache.put(record)
+        return record
+
+    def converse_request(self, record: AliasRecord, text: str) -> dict[str, Any]:
+        """The Converse parameters for ``text`` rendered from ``record``."""
+        return {
+            "modelId": record.model_id,
+            "messages": [{"role": "user", "content": [{"text": text}]}],
+            "inferenceConfig": dict(record.inference),
+            "guardrailConfig": {
+                "guardrailIdentifier": self._config.guardrail_id,
+                "guardrailVersion": self._config.guardrail_version,
+                "trace": "enabled",
+            },
+        }
+
+    def invoke(self, request: GatewayRequest, record: AliasRecord) -> GatewayResult:
+        """Check the model, render, call Converse and price the call.
+
+        Raises:
+            Forbidden: the prompt's model is not in ``ALLOWED_MODELS``.
+            ValidationError: missing, unexpected or wrongly typed variables.
+            BedrockError: Bedrock refused or failed the call.
+        """
+        check_allowed(record.model_id, self._config.allowed_models)
+        text = templating.render(record.template, record.variables, request.variables)
+        started = self._timer()
+        try:
+            response = self._bedrock.converse(**self.converse_request(record, text))
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            raise BedrockError(details.get("Code", "Unknown"), details.get("Message", str(error))) from error
+        except BotoCoreError as error:
+            # Connection failures and timeouts have no service error code: use the exception's name.
+            raise BedrockError(type(error).__name__, str(error)) from error
+        latency_ms = round((self._timer() - started) * 1000, 1)
+        usage = response.get("usage", {})
+        input_tokens = int(usage.get("inputTokens", 0))
+        output_tokens = int(usage.get("outputTokens", 0))
+        stop_reason = str(response.get("stopReason", ""))
+        content = response.get("output", {}).get("message", {}).get("content", [])
+        return GatewayResult(
+            prompt=record.name,
+            alias=record.alias,
+            version=record.version,
+            model_id=record.model_id,
+            # Only text blocks: a model may also return reasoning or tool-use blocks.
+            text="".join(block["text"] for block in content if "text" in block),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost_usd=self._config.prices.cost_usd(record.model_id, input_tokens, output_tokens),
+            latency_ms=latency_ms,
+            stop_reason=stop_reason,
+            guardrail_intervened=stop_reason == GUARDRAIL_INTERVENED,
+        )

@@ -1,0 +1,171 @@
+"""Lambda entry point of the LLM gateway (``handler.handler``).
+
+Deployed as its own asset (this folder, with ``common/``, ``aws_lambda_powertools`` and
+``typing_extensions`` copied next to it), so modules import each other and ``common`` as top-level
+modules; tests put the folders on ``sys.path`` (tests/unit/lambdas_path.py).
+
+Accepts a direct invocation ``{"prompt", "alias", "variables", "team"}`` and answers with a flat
+``{"statusCode": ..., ...}``; accepts the same object as the body of a function URL request and then
+answers in the function URL response format (the same object, JSON-encoded, as the body).
+
+Environment:
+    TABLE_NAME                    the prompt-catalog table (read: GetItem on ALIAS# items)
+    GUARDRAIL_ID, GUARDRAIL_VERSION  the Bedrock guardrail applied to every call (required)
+    ALLOWED_MODELS                comma-separated model ids the gateway may call
+    PRICE_TABLE_JSON              {"<model id>": {"input_per_1k": x, "output_per_1k": y}} in USD
+    PROMPT_CACHE_SECONDS          alias cache TTL (default 30, 0 disables)
+    POWERTOOLS_METRICS_NAMESPACE  CloudWatch namespace of the EMF metrics (read by Powertools)
+    POWERTOOLS_SERVICE_NAME       optional: service name in logs and a ``service`` metric dimension
+
+Metrics (EMF), each emitted twice: with the service dimension only (what the stack's alarms watch) and with
+dimensions ``prompt``, ``model``, ``team`` ("none" until known: a prompt name only becomes
+a dimension once the catalog has resolved it, so callers cannot mint metrics with made-up names):
+InputTokens, OutputTokens, CostUSD, LatencyMs, GuardrailInterventions, Errors (0 or 1 per call, so
+Average is an error rate), ClientErrors on 4xx answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+from common.errors import Forbidden, NotFound, PromptError, ValidationError
+from gateway import BedrockError, ConfigError, Gateway, GatewayConfig, parse_request
+
+logger = Logger()
+metrics = Metrics()
+
+UNKNOWN = "none"
+
+
+@functools.cache
+def gateway_from_env() -> Gateway:
+    """The gateway configured from the environment; built once per execution environment."""
+    config = GatewayConfig.from_env(os.environ)
+    # Standard retries cover throttling once or twice; the read timeout leaves room for long generations.
+    bedrock = boto3.client(
+        "bedrock-runtime", config=Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=120)
+    )
+    return Gateway(dynamodb=boto3.client("dynamodb"), bedrock=bedrock, config=config)
+
+
+def _is_function_url(event: object) -> bool:
+    """Function URL events (payload format 2.0) carry ``requestContext.http``; direct invocations do not."""
+    return isinstance(event, dict) and "http" in (event.get("requestContext") or {})
+
+
+def _payload(event: Any, function_url: bool) -> object:
+    """The request object: the event itself, or the JSON body of a function URL request."""
+    if not function_url:
+        return event
+    body = event.get("body") or ""
+    try:
+        if event.get("isBase64Encoded"):
+            body = base64.b64decode(body).decode("utf-8")
+        return json.loads(body)
+    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValidationError(f"request body: invalid JSON ({error})") from None
+
+
+def _respond(status: int, payload: dict[str, Any], *, function_url: bool) -> dict[str, Any]:
+    if function_url:
+        return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": json.dumps(payload)}
+    return {"statusCode": status, **payload}
+
+
+def _status(error: PromptError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, Forbidden):
+        return 403
+    return 400
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    """Serve one gateway request."""
+    dimensions = {"prompt": UNKNOWN, "model": UNKNOWN, "team": UNKNOWN}
+    function_url = _is_function_url(event)
+    try:
+        request = parse_request(_payload(event, function_url))
+        dimensions["team"] = request.team
+        gateway = gateway_from_env()
+        record = gateway.resolve(request.prompt, request.alias)
+        dimensions.update(prompt=record.name, model=record.model_id)
+        result = gateway.invoke(request, record)
+    except PromptError as error:
+        status = _status(error)
+        _emit(dimensions, ClientErrors=1)
+        logger.info("request rejected", extra={"status": status, "reason": str(error), **dimensions})
+        return _respond(status, {"error": str(error)}, function_url=function_url)
+    except BedrockError as error:
+        _emit(dimensions, Errors=1)
+        logger.warning("bedrock call failed", extra={"code": error.code, "reason": str(error), **dimensions})
+        return _respond(502, {"error": str(error), "code": error.code}, function_url=function_url)
+    except ConfigError as error:
+        _emit(dimensions, Errors=1)
+        logger.error("misconfigured", extra={"reason": str(error)})
+        return _respond(500, {"error": str(error)}, function_url=function_url)
+    except Exception:
+        # Anything else (DynamoDB unavailable, a bug): a JSON 500 and the traceback in the log only.
+        _emit(dimensions, Errors=1)
+        logger.exception("unexpected error", extra=dimensions)
+        message = f"internal error; see the log for request {context.aws_request_id}"
+        return _respond(500, {"error": message}, function_url=function_url)
+    _emit(
+        dimensions,
+        InputTokens=result.input_tokens,
+        OutputTokens=result.output_tokens,
+        CostUSD=result.cost_usd,
+        LatencyMs=result.latency_ms,
+        GuardrailInterventions=int(result.guardrail_intervened),
+        Errors=0,
+    )
+    # Metadata only: prompts and answers may hold personal data and stay out of the log.
+    logger.info(
+        "invocation",
+        extra={
+            **dimensions,
+            "alias": result.alias,
+            "version": result.version,
+            "input_tokens": result.input_tokens,
+            "output_tokens": result.output_tokens,
+            "cost_usd": result.cost_usd,
+            "latency_ms": result.latency_ms,
+            "stop_reason": result.stop_reason,
+            "guardrail_intervened": result.guardrail_intervened,
+        },
+    )
+    return _respond(200, result.to_dict(), function_url=function_url)
+
+
+_UNITS = {
+    "InputTokens": MetricUnit.Count,
+    "OutputTokens": MetricUnit.Count,
+    "CostUSD": MetricUnit.NoUnit,
+    "LatencyMs": MetricUnit.Milliseconds,
+    "GuardrailInterventions": MetricUnit.Count,
+    "Errors": MetricUnit.Count,
+    "ClientErrors": MetricUnit.Count,
+}
+
+
+def _emit(dimensions: dict[str, str], **values: float) -> None:
+    for dimension, label in dimensions.items():
+        metrics.add_dimension(name=dimension, value=label)
+    for name, value in values.items():
+        metrics.add_metric(name=name, unit=_UNITS[name], value=value)
+        # The same value once more with the service dimension only: CloudWatch alarms cannot aggregate
+        # across dimension values, and the stack's cost, latency and rate alarms watch the whole gateway.
+        with single_metric(name=name, unit=_UNITS[name], value=value):
+            pass

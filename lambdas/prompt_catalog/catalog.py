@@ -1,0 +1,594 @@
+"""Prompt catalog logic: immutable versions, aliases, audit trail, rendering and diffs.
+
+Plain Python over a boto3 DynamoDB client (no Powertools, no HTTP): the API module maps the typed
+errors to status codes. Every check runs before the first write, so a rejected request changes nothing.
+
+Write paths are single DynamoDB transactions:
+
+* create a version: update ``HEAD`` conditioned on the latest version this writer read (or on ``HEAD``
+  not existing yet) + put the version item conditioned on it not existing + put the audit item. Two
+  writers can therefore never take the same number or overwrite a version, and numbers have no gaps;
+  the loser re-reads ``HEAD`` and retries a bounded number of times, then gets :class:`Conflict`.
+* promote: condition-check that the version exists + put the alias item (with a denormalized copy of
+  the version, so the gateway needs one GetItem) + put the audit item.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import difflib
+import json
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+from common import templating
+from common.errors import Conflict, Forbidden, NotFound, PromptError, TooLarge, ValidationError
+from common.prompt_store import (
+    ALIAS_RE,
+    AUDIT_PREFIX,
+    HEAD_SK,
+    INFERENCE_FLOAT_KEYS,
+    INFERENCE_INT_KEYS,
+    PK_PREFIX,
+    PROMPT_NAME_RE,
+    VERSION_PREFIX,
+    AliasRecord,
+    AuditEntry,
+    DynamoDBClient,
+    Inference,
+    PromptVersion,
+    alias_sk,
+    key,
+    prompt_pk,
+    serialize,
+    template_sha256,
+    version_sk,
+)
+
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "Page",
+    "PromptCatalog",
+    "PromptError",
+    "Rendered",
+    "TooLarge",
+    "ValidationError",
+]
+
+MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,2047}$")
+MAX_REASON_CHARS = 1000
+MAX_PAGE_SIZE = 100
+# A version item and its alias copy each hold the template; DynamoDB items are capped at 400 KB, so the
+# configured limit must leave room for the other attributes.
+MAX_TEMPLATE_BYTES_CEILING = 300_000
+# Error codes inside TransactionCanceledException that mean "another writer got there first".
+_RETRYABLE_CANCEL_CODES = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
+
+
+def utc_now() -> datetime:
+    """The current time in UTC (injectable for tests)."""
+    return datetime.now(UTC)
+
+
+def iso(ts: datetime) -> str:
+    """ISO-8601 UTC with microseconds and a ``Z``: sorts lexicographically in time order."""
+    return ts.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing; pass ``next_token`` back to get the next page (``None``: last page)."""
+
+    items: list[dict[str, Any]]
+    next_token: str | None
+
+    def to_dict(self, items_key: str) -> dict[str, Any]:
+        """JSON-ready representation with the items under ``items_key``."""
+        return {items_key: self.items, "next_token": self.next_token}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered prompt and what it was rendered from."""
+
+    name: str
+    version: int
+    alias: str | None
+    model_id: str
+    inference: Inference
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready representation."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "alias": self.alias,
+            "model_id": self.model_id,
+            "inference": dict(self.inference),
+            "text": self.text,
+        }
+
+
+def validate_name(name: str) -> None:
+    """Raise :class:`ValidationError` unless ``name`` is a valid prompt name."""
+    if not PROMPT_NAME_RE.match(name):
+        raise ValidationError(
+            f"prompt name {name!r} is invalid: use 1-64 lowercase letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+
+
+def validate_alias(alias: str) -> None:
+    """Raise :class:`ValidationError` unless ``alias`` is a valid alias name."""
+    if not ALIAS_RE.match(alias):
+        raise ValidationError(
+            f"alias {alias!r} is invalid: use 1-32 lowercase letters, digits or '-', starting with a letter"
+        )
+
+
+def validate_version_number(version: int, field: str = "version") -> None:
+    """Raise :class:`ValidationError` unless ``version`` is a positive integer."""
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValidationError(f"{field}: must be a positive integer, got {version!r}")
+
+
+def validate_reason(reason: str) -> str:
+    """Return the stripped reason; every change must say why (it goes into the audit trail)."""
+    stripped = reason.strip()
+    if not stripped:
+        raise ValidationError("reason: must not be empty (say why, it is recorded in the audit trail)")
+    if len(stripped) > MAX_REASON_CHARS:
+        raise ValidationError(f"reason: at most {MAX_REASON_CHARS} characters, got {len(stripped)}")
+    return stripped
+
+
+def validate_model_id(model_id: str) -> None:
+    """Raise :class:`ValidationError` unless ``model_id`` looks like a Bedrock model or profile id/ARN."""
+    if not MODEL_ID_RE.match(model_id):
+        raise ValidationError(
+            f"model_id {model_id!r} is invalid: expected a Bedrock model id, inference profile id or ARN"
+        )
+
+
+def validate_inference(inference: Mapping[str, object]) -> Inference:
+    """Check inference settings against Converse's inferenceConfig ranges; return them normalized."""
+    allowed = INFERENCE_INT_KEYS | INFERENCE_FLOAT_KEYS
+    unknown = set(inference) - allowed
+    if unknown:
+        raise ValidationError(
+            f"inference: unknown settings {sorted(unknown)}; allowed: {sorted(allowed)} (Converse inferenceConfig)"
+        )
+    out: Inference = {}
+    for name, value in inference.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError(f"inference.{name}: must be a number, got {type(value).__name__}")
+        if name in INFERENCE_INT_KEYS:
+            if not isinstance(value, int) or value < 1:
+                raise ValidationError(f"inference.{name}: must be a positive integer, got {value!r}")
+            out[name] = value
+        else:
+            if not 0.0 <= float(value) <= 1.0:
+                raise ValidationError(f"inference.{name}: must be between 0 and 1, got {value!r}")
+            out[name] = float(value)
+    return out
+
+
+def encode_token(last_key: Mapping[str, Any]) -> str:
+    """Opaque pagination token for the primary key of the last item returned."""
+    plain = {"pk": last_key["pk"]["S"], "sk": last_key["sk"]["S"]}
+    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode()
+
+
+def decode_token(token: str, *, pk: str | None = None) -> dict[str, Any]:
+    """Primary key from :func:`encode_token`; ``pk`` pins a token to one prompt's items."""
+    try:
+        plain = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, UnicodeError, ValueError):
+        plain = None
+    valid = (
+        isinstance(plain, dict)
+        and isinstance(plain.get("pk"), str)
+        and isinstance(plain.get("sk"), str)
+        and plain["pk"].startswith(PK_PREFIX)
+        and (pk is None or plain["pk"] == pk)
+    )
+    if not valid:
+        raise ValidationError("next_token: invalid or from another listing; pass back a token this API returned")
+    start: dict[str, Any] = key(plain["pk"], plain["sk"])
+    return start
+
+
+def _projection(*names: str) -> tuple[str, dict[str, str]]:
+    # Placeholders for every attribute: several of ours (name, version, ...) are DynamoDB reserved words.
+    placeholders = {f"#p{i}": n for i, n in enumerate(names)}
+    return ", ".join(placeholders), placeholders
+
+
+def _check_limit(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationError(f"limit: must be an integer from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
+
+
+class PromptCatalog:
+    """The prompt catalog over one DynamoDB table (see :mod:`common.prompt_store` for the layout)."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        max_template_bytes: int,
+        max_attempts: int = 5,
+        now: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Create a catalog.
+
+        Args:
+            client: a boto3 ``dynamodb`` client.
+            table_name: the prompt-catalog table.
+            max_template_bytes: largest template accepted, in UTF-8 bytes (from ``MAX_TEMPLATE_BYTES``).
+            max_attempts: how many times version creation re-reads ``HEAD`` after losing a race.
+            now: clock, injectable for tests.
+            sleep: back-off sleep between attempts, injectable for tests.
+        """
+        if not 1 <= max_template_bytes <= MAX_TEMPLATE_BYTES_CEILING:
+            raise ValueError(
+                f"max_template_bytes must be 1..{MAX_TEMPLATE_BYTES_CEILING} (DynamoDB items are capped at 400 KB), "
+                f"got {max_template_bytes}"
+            )
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        self._client = client
+        self._table = table_name
+        self._max_template_bytes = max_template_bytes
+        self._max_attempts = max_attempts
+        self._now = now
+        self._sleep = sleep
+
+    # ----------------------------------------------------------------------------------------- reads
+
+    def latest_version(self, name: str) -> int:
+        """The latest version number of ``name``, or 0 when the prompt does not exist.
+
+        Strongly consistent: it is the expected value of the next version's condition, and a stale
+        read would only cost a failed transaction and a retry.
+        """
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=key(prompt_pk(name), HEAD_SK),
+            ConsistentRead=True,
+            ProjectionExpression="latest_version",
+        )
+        item = response.get("Item")
+        return int(item["latest_version"]["N"]) if item else 0
+
+    def _require_prompt(self, name: str) -> int:
+        latest = self.latest_version(name)
+        if latest == 0:
+            raise NotFound(f"prompt {name!r} not found")
+        return latest
+
+    def get_version(self, name: str, version: int) -> PromptVersion:
+        """One version of a prompt.
+
+        Raises:
+            NotFound: the prompt, or that version of it, does not exist (the message says which).
+        """
+        validate_name(name)
+        validate_version_number(version)
+        response = self._client.get_item(TableName=self._table, Key=key(prompt_pk(name), version_sk(version)))
+        item = response.get("Item")
+        if item:
+            return PromptVersion.from_item(item)
+        # Only on the error path: a second read to tell "no such prompt" from "no such version".
+        latest = self._require_prompt(name)
+        raise NotFound(f"prompt {name!r} has no version {version} (latest version is {latest})")
+
+    def get_alias(self, name: str, alias: str) -> AliasRecord:
+        """One alias of a prompt, with the version it points to.
+
+        Raises:
+            NotFound: the prompt or the alias does not exist.
+        """
+        validate_name(name)
+        validate_alias(alias)
+        response = self._client.get_item(TableName=self._table, Key=key(prompt_pk(name), alias_sk(alias)))
+        item = response.get("Item")
+        if item:
+            return AliasRecord.from_item(item)
+        self._require_prompt(name)
+        raise NotFound(f"prompt {name!r} has no alias {alias!r}")
+
+    def list_prompts(self, *, limit: int = 50, next_token: str | None = None) -> Page:
+        """Prompts with their latest version, one page at a time.
+
+        A Scan filtered on ``HEAD`` items: fine for a catalog of hundreds or thousands of prompts (it
+        reads every item once per full listing). Order is DynamoDB's hash order, stable across pages.
+        """
+        _check_limit(limit)
+        projection, names = _projection("pk", "sk", "name", "latest_version", "updated_at")
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "#p1 = :head",
+            "ProjectionExpression": projection,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {":head": {"S": HEAD_SK}},
+        }
+        if next_token is not None:
+            request["ExclusiveStartKey"] = decode_token(next_token)
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._client.scan(**request)
+            page_items = response.get("Items", [])
+            for index, item in enumerate(page_items):
+                items.append(
+                    {
+                        "name": item["pk"]["S"].removeprefix(PK_PREFIX),
+                        "latest_version": int(item["latest_version"]["N"]),
+                        "updated_at": item.get("updated_at", {}).get("S"),
+                    }
+                )
+                if len(items) == limit:
+                    more = index < len(page_items) - 1 or "LastEvaluatedKey" in response
+                    # The last returned item's key is a valid ExclusiveStartKey: resume right after it.
+                    return Page(items, encode_token(item) if more else None)
+            if "LastEvaluatedKey" not in response:
+                return Page(items, None)
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _query_prefix(
+        self, name: str, prefix: str, projection_names: Sequence[str], *, limit: int, next_token: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        _check_limit(limit)
+        pk = prompt_pk(name)
+        projection, names = _projection("pk", "sk", *projection_names)
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#p0 = :pk AND begins_with(#p1, :prefix)",
+            "ProjectionExpression": projection,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
+            # The key condition already restricts the range, so Limit counts only matching items.
+            "Limit": limit,
+        }
+        if next_token is not None:
+            request["ExclusiveStartKey"] = decode_token(next_token, pk=pk)
+        response = self._client.query(**request)
+        last = response.get("LastEvaluatedKey")
+        return response.get("Items", []), encode_token(last) if last else None
+
+    def list_versions(self, name: str, *, limit: int = 50, next_token: str | None = None) -> Page:
+        """A prompt's versions, oldest first, without their templates (fetch one version for that).
+
+        Raises:
+            NotFound: the prompt does not exist.
+        """
+        validate_name(name)
+        fields = ("version", "sha256", "model_id", "created_by", "created_at", "reason")
+        items, token = self._query_prefix(name, VERSION_PREFIX, fields, limit=limit, next_token=next_token)
+        if not items and next_token is None:
+            raise NotFound(f"prompt {name!r} not found")
+        summaries = []
+        for item in items:
+            summary: dict[str, Any] = {f: item[f].get("S") for f in fields if f != "version"}
+            summary["version"] = int(item["version"]["N"])
+            summaries.append(summary)
+        return Page(summaries, token)
+
+    def list_audit(self, name: str, *, limit: int = 50, next_token: str | None = None) -> Page:
+        """A prompt's audit trail, oldest first.
+
+        Raises:
+            NotFound: the prompt does not exist.
+        """
+        validate_name(name)
+        fields = ("action", "version", "alias", "who", "why", "when")
+        items, token = self._query_prefix(name, AUDIT_PREFIX, fields, limit=limit, next_token=next_token)
+        if not items and next_token is None:
+            raise NotFound(f"prompt {name!r} not found")
+        return Page([AuditEntry.from_item(item).to_dict() for item in items], token)
+
+    def diff(self, name: str, from_version: int, to_version: int) -> dict[str, Any]:
+        """Unified diff of two versions' templates plus every other field that changed."""
+        validate_version_number(from_version, "from")
+        validate_version_number(to_version, "to")
+        old = self.get_version(name, from_version)
+        new = self.get_version(name, to_version)
+        template_diff = "".join(
+            difflib.unified_diff(
+                old.template.splitlines(keepends=True),
+                new.template.splitlines(keepends=True),
+                fromfile=f"{name}@v{from_version}",
+                tofile=f"{name}@v{to_version}",
+            )
+        )
+        changed: dict[str, dict[str, Any]] = {}
+        for field, before, after in (
+            ("variables", list(old.variables), list(new.variables)),
+            ("model_id", old.model_id, new.model_id),
+            ("inference", dict(old.inference), dict(new.inference)),
+            ("sha256", old.sha256, new.sha256),
+        ):
+            if before != after:
+                changed[field] = {"from": before, "to": after}
+        return {
+            "name": name,
+            "from": from_version,
+            "to": to_version,
+            "template_diff": template_diff,
+            "changed": changed,
+        }
+
+    def render(
+        self,
+        name: str,
+        variables: Mapping[str, object],
+        *,
+        alias: str | None = None,
+        version: int | None = None,
+    ) -> Rendered:
+        """Render the version an alias points to, or an explicit version (exactly one of the two)."""
+        if (alias is None) == (version is None):
+            raise ValidationError("give exactly one of 'alias' or 'version'")
+        if alias is not None:
+            record = self.get_alias(name, alias)
+            source: PromptVersion | AliasRecord = record
+        else:
+            assert version is not None  # for the type checker: guarded just above
+            source = self.get_version(name, version)
+        text = templating.render(source.template, source.variables, variables)
+        return Rendered(name, source.version, alias, source.model_id, dict(source.inference), text)
+
+    # ---------------------------------------------------------------------------------------- writes
+
+    def validate_template(self, template: str, variables: Sequence[str]) -> None:
+        """Size, emptiness and declaration checks of a new template (no I/O)."""
+        size = len(template.encode("utf-8"))
+        if size > self._max_template_bytes:
+            raise TooLarge(
+                f"template: {size} bytes exceeds the limit of {self._max_template_bytes} bytes (MAX_TEMPLATE_BYTES)"
+            )
+        if not template.strip():
+            raise ValidationError("template: must not be empty")
+        templating.check_declared(template, variables)
+
+    def create_version(
+        self,
+        name: str,
+        *,
+        template: str,
+        variables: Sequence[str],
+        model_id: str,
+        inference: Mapping[str, object],
+        reason: str,
+        who: str,
+    ) -> PromptVersion:
+        """Create the next version of ``name`` (creating the prompt on its first version).
+
+        Raises:
+            ValidationError / TooLarge: the input is invalid (nothing is written).
+            Conflict: other writers kept winning the race for the next number ``max_attempts`` times.
+        """
+        validate_name(name)
+        self.validate_template(template, variables)
+        validate_model_id(model_id)
+        settings = validate_inference(inference)
+        why = validate_reason(reason)
+        if not who:
+            raise ValidationError("caller identity is missing")
+        digest = template_sha256(template)
+        pk = prompt_pk(name)
+        for attempt in range(1, self._max_attempts + 1):
+            latest = self.latest_version(name)
+            when = iso(self._now())
+            created = PromptVersion(
+                name=name,
+                version=latest + 1,
+                template=template,
+                variables=tuple(variables),
+                model_id=model_id,
+                inference=settings,
+                created_by=who,
+                created_at=when,
+                reason=why,
+                sha256=digest,
+            )
+            audit = AuditEntry(name, "create_version", created.version, who, why, when, uuid.uuid4().hex)
+            head_update: dict[str, Any] = {
+                "TableName": self._table,
+                "Key": key(pk, HEAD_SK),
+                "UpdateExpression": "SET latest_version = :new, updated_at = :when, #name = :name",
+                "ExpressionAttributeNames": {"#name": "name"},
+                "ExpressionAttributeValues": serialize({":new": created.version, ":when": when, ":name": name}),
+            }
+            if latest == 0:
+                head_update["ConditionExpression"] = "attribute_not_exists(pk)"
+            else:
+                head_update["ConditionExpression"] = "latest_version = :expected"
+                head_update["ExpressionAttributeValues"][":expected"] = {"N": str(latest)}
+            try:
+                self._client.transact_write_items(
+                    TransactItems=[
+                        {"Update": head_update},
+                        self._put_new(created.to_item()),
+                        self._put_new(audit.to_item()),
+                    ],
+                    # Makes botocore's own retries of this attempt idempotent: a retry after a lost
+                    # response must not be mistaken for a lost race and create a second version.
+                    ClientRequestToken=uuid.uuid4().hex,
+                )
+                return created
+            except ClientError as error:
+                if not _lost_race(error):
+                    raise
+            if attempt < self._max_attempts:
+                # Full jitter so that the writers that just collided do not collide again in lockstep
+                # (S311: this randomness only spreads retries, it protects nothing).
+                self._sleep(random.uniform(0, min(0.2, 0.01 * 2**attempt)))  # noqa: S311
+        raise Conflict(
+            f"prompt {name!r}: other writers created versions concurrently and {self._max_attempts} attempts "
+            "to take the next version number failed; retry the request"
+        )
+
+    def promote(self, name: str, alias: str, *, version: int, reason: str, who: str) -> AliasRecord:
+        """Point ``alias`` at ``version`` (creating the alias if needed) and record it in the audit trail.
+
+        Raises:
+            ValidationError: invalid name, alias, version or reason.
+            NotFound: the prompt or the version does not exist (the message names the version).
+        """
+        validate_name(name)
+        validate_alias(alias)
+        validate_version_number(version)
+        why = validate_reason(reason)
+        if not who:
+            raise ValidationError("caller identity is missing")
+        target = self.get_version(name, version)
+        when = iso(self._now())
+        record = AliasRecord.pointing_at(target, alias=alias, who=who, when=when, reason=why)
+        audit = AuditEntry(name, "promote", version, who, why, when, uuid.uuid4().hex, alias=alias)
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        # Versions are immutable, but the copy in the alias must never describe a version
+                        # that is not there: the condition makes the write and the check one step.
+                        "ConditionCheck": {
+                            "TableName": self._table,
+                            "Key": key(prompt_pk(name), version_sk(version)),
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": record.to_item()}},
+                    self._put_new(audit.to_item()),
+                ],
+                ClientRequestToken=uuid.uuid4().hex,
+            )
+        except ClientError as error:
+            if _lost_race(error):
+                raise NotFound(f"prompt {name!r} has no version {version}") from error
+            raise
+        return record
+
+    def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def _lost_race(error: ClientError) -> bool:
+    """True when a transaction was cancelled because a condition failed or another transaction interfered."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return False
+    reasons = error.response.get("CancellationReasons") or []
+    return any(reason.get("Code") in _RETRYABLE_CANCEL_CODES for reason in reasons)

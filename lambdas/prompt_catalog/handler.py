@@ -1,0 +1,57 @@
+"""Lambda entry point of the prompt catalog API (``handler.handler``).
+
+Deployed as its own asset (this folder, with ``common/``, ``aws_lambda_powertools`` and
+``typing_extensions`` copied next to it), so modules import each other and ``common`` as top-level
+modules; tests put the folders on ``sys.path`` (tests/unit/lambdas_path.py).
+
+Environment:
+    TABLE_NAME                    the prompt-catalog DynamoDB table (required)
+    MAX_TEMPLATE_BYTES            largest template accepted, in UTF-8 bytes (required, 1..300000)
+    POWERTOOLS_METRICS_NAMESPACE  CloudWatch namespace of the EMF metrics (read by Powertools)
+    POWERTOOLS_SERVICE_NAME       optional: service name in logs and a ``service`` metric dimension
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from catalog import PromptCatalog
+from catalog_api import ServerError, build_app
+
+# Read-only requests publish no metric; Powertools would warn about that on every such request.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+logger = Logger()
+metrics = Metrics()
+
+
+@functools.cache
+def catalog_from_env() -> PromptCatalog:
+    """The catalog configured from the environment; built once per execution environment."""
+    table = os.environ.get("TABLE_NAME", "")
+    if not table:
+        raise ServerError("catalog misconfigured: TABLE_NAME is not set")
+    raw_limit = os.environ.get("MAX_TEMPLATE_BYTES", "")
+    try:
+        limit = int(raw_limit)
+        return PromptCatalog(boto3.client("dynamodb"), table, max_template_bytes=limit)
+    except ValueError as error:
+        raise ServerError(f"catalog misconfigured: MAX_TEMPLATE_BYTES={raw_limit!r}: {error}") from None
+
+
+app = build_app(catalog_from_env, logger=logger, metrics=metrics)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Route an API Gateway REST proxy event."""
+    response: dict[str, Any] = app.resolve(event, context)
+    return response

@@ -1,0 +1,102 @@
+"""Streaming test Lambda: a Kinesis Data Streams consumer that scores each record on the preprod endpoint.
+
+Entry point ``handler.handler``. Each record's data is JSON ``{"id": "...", "features": [13 numbers]}``; good
+records are scored and written, per invocation, as one JSON-lines object under OUTPUT_URI. A bad record
+(invalid payload) or a failed endpoint call is logged with its reason and reported as a batch item failure
+(Powertools BatchProcessor), so the good records of the batch are not failed with it.
+
+Event source mapping to wire: ``report_batch_item_failures=True`` (``FunctionResponseTypes:
+ReportBatchItemFailures``), plus ``retry_attempts`` (e.g. 2) and an ``on_failure`` destination (SQS): Lambda
+retries a shard from its first failed record, and an invalid record fails every time, so without a retry
+limit it would hold up its shard until the record expires.
+
+Environment:
+    ENDPOINT_NAME   endpoint to call (required)
+    OUTPUT_URI      s3://bucket/prefix for the results (required)
+    KMS_KEY_ID      optional; SSE-KMS key for the objects written
+    POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, LOG_LEVEL   Powertools settings
+
+Metrics: StreamRecordsScored, StreamRecordsFailed (counts), StreamLatencyMean and StreamLatencyMax (ms).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import boto3
+import stream_strategy
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config as BotoConfig
+
+logger = Logger()
+metrics = Metrics()
+# Not raising when every record fails keeps the response shape the same: the failures are reported and
+# Lambda retries from the first of them, exactly as for a partial failure.
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
+
+
+@functools.cache
+def clients() -> tuple[Any, Any]:
+    """(sagemaker-runtime, s3), created on first use so tests and cold starts pay only for what runs."""
+    return (
+        boto3.client("sagemaker-runtime", config=BotoConfig(read_timeout=70, retries={"mode": "standard"})),
+        boto3.client("s3", config=BotoConfig(retries={"mode": "standard", "max_attempts": 5})),
+    )
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    config = stream_strategy.Config.from_env(os.environ)
+    runtime, s3 = clients()
+    results: list[stream_strategy.Result] = []
+
+    def score_record(record: KinesisStreamRecord) -> None:
+        payload = record.kinesis
+        sequence_number, partition_key = payload.sequence_number, payload.partition_key
+        try:
+            item = stream_strategy.parse_record(payload.data_as_bytes())
+            probability, latency_ms = stream_strategy.score(runtime, config.endpoint_name, item.features)
+        except stream_strategy.RecordError as error:
+            logger.warning(
+                "bad record", reason=str(error), sequence_number=sequence_number, partition_key=partition_key
+            )
+            raise
+        except stream_strategy.EndpointError as error:
+            logger.error(
+                "endpoint error", reason=str(error), sequence_number=sequence_number, partition_key=partition_key
+            )
+            raise
+        results.append(
+            stream_strategy.Result(
+                id=item.id,
+                probability=probability,
+                latency_ms=latency_ms,
+                endpoint=config.endpoint_name,
+                shard_id=record.event_id.split(":", 1)[0],
+                sequence_number=sequence_number,
+                partition_key=partition_key,
+                approximate_arrival=stream_strategy.arrival_time(payload.approximate_arrival_timestamp),
+            )
+        )
+
+    response = process_partial_response(event=event, record_handler=score_record, processor=processor, context=context)
+    # Written after the batch so one object holds it; if this fails the invocation fails and the whole
+    # batch is retried, which the deterministic key makes safe.
+    output = stream_strategy.write_results(s3, config, results)
+
+    failures = len(response.get("batchItemFailures", []))
+    metrics.add_metric(name="StreamRecordsScored", unit=MetricUnit.Count, value=len(results))
+    metrics.add_metric(name="StreamRecordsFailed", unit=MetricUnit.Count, value=failures)
+    if results:
+        latencies = [result.latency_ms for result in results]
+        metrics.add_metric(name="StreamLatencyMean", unit=MetricUnit.Milliseconds, value=sum(latencies) / len(results))
+        metrics.add_metric(name="StreamLatencyMax", unit=MetricUnit.Milliseconds, value=max(latencies))
+    logger.info("batch scored", scored=len(results), failed=failures, output=output)
+    return dict(response)

@@ -1,0 +1,383 @@
+"""LLMOps: Bedrock access scoped to allowed models, a guardrail, a versioned prompt catalog, an LLM gateway."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from stacks.components import lifecycle
+from stacks.components.alerts import Alerts
+from stacks.components.guardrail import Guardrail
+from stacks.components.python_function import PythonFunction
+from stacks.config import EnvironmentConfig, LlmModelConfig
+from stacks.nag import acknowledge
+
+METRICS_NAMESPACE = "Mlops/LLMOps"
+GATEWAY_SERVICE = "llm-gateway"
+CATALOG_SERVICE = "prompt-catalog"
+INVOCATION_LOGS_PREFIX = "bedrock-invocation-logs/"
+# The construct ID CDK gives the singleton Lambda behind every AwsCustomResource in a stack.
+_AWS_CUSTOM_RESOURCE_PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
+
+
+class LlmopsStack(Stack):
+    """Bedrock guardrail, prompt catalog (DynamoDB + IAM-authenticated API), LLM gateway, alarms.
+
+    Receives Level 0's key and artifacts bucket. Only the models listed in config can be invoked
+    (IAM names each model ARN); every call goes through the guardrail; the gateway emits tokens,
+    cost, latency, guardrail interventions and errors as metrics, with alarms on each.
+
+    Per environment: allowed models and their prices, template size limit, cache TTL, alarm
+    thresholds, whether Bedrock invocation logging is configured, retention and removal policy.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        key: kms.IKey,
+        artifacts_bucket: s3.IBucket,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        settings = config.llmops
+        removal_policy = lifecycle.removal_policy(config)
+        retention = lifecycle.log_retention(config)
+        name_prefix = f"mlops-{config.name}"
+
+        self.guardrail = Guardrail(self, "Guardrail", name=f"{name_prefix}-llm", key=key, removal_policy=removal_policy)
+
+        # --- prompt catalog ----------------------------------------------------------------------
+        self.prompts = dynamodb.Table(
+            self,
+            "PromptTable",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=config.is_production,
+            removal_policy=removal_policy,
+        )
+        self.catalog = PythonFunction(
+            self,
+            "Catalog",
+            name="prompt_catalog",
+            description="Prompt catalog API: immutable versions, aliases, diff, render",
+            environment={
+                "TABLE_NAME": self.prompts.table_name,
+                "MAX_TEMPLATE_BYTES": str(settings.max_template_bytes),
+                "POWERTOOLS_SERVICE_NAME": CATALOG_SERVICE,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            },
+            key=key,
+            log_retention=retention,
+            removal_policy=removal_policy,
+        )
+        self.prompts.grant(
+            self.catalog.role,
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:Scan",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:ConditionCheckItem",
+        )
+        key.grant(self.catalog.role, "kms:Decrypt", "kms:GenerateDataKey")
+
+        access_logs = logs.LogGroup(
+            self, "ApiAccessLogs", encryption_key=key, retention=retention, removal_policy=removal_policy
+        )
+        self.api = apigateway.LambdaRestApi(
+            self,
+            "PromptApi",
+            handler=self.catalog.function,
+            description="Prompt catalog (IAM-authenticated)",
+            cloud_watch_role=False,
+            default_method_options=apigateway.MethodOptions(authorization_type=apigateway.AuthorizationType.IAM),
+            deploy_options=apigateway.StageOptions(
+                stage_name="v1",
+                tracing_enabled=True,
+                throttling_rate_limit=50,
+                throttling_burst_limit=100,
+                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+            ),
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+        )
+        validator = self.api.add_request_validator(
+            "Validator", validate_request_parameters=True, validate_request_body=True
+        )
+        for method in self.api.methods:
+            cfn_method = method.node.default_child
+            assert isinstance(cfn_method, apigateway.CfnMethod)
+            cfn_method.request_validator_id = validator.request_validator_id
+        stage = self.api.deployment_stage.node.default_child
+        assert stage is not None
+        acknowledge(
+            stage,
+            "AwsSolutions-APIG3",
+            "Only IAM-signed requests from principals of this account reach the API; a WAF web ACL would add "
+            "idle cost without adding a check (the LLMOps app front end gets WAF with its load balancer).",
+        )
+        acknowledge(
+            stage,
+            "AwsSolutions-APIG6",
+            "Access logs (JSON, KMS-encrypted) record every request; execution logging would need the "
+            "account-wide API Gateway CloudWatch role, which this stack does not own.",
+        )
+        for method in self.api.methods:
+            acknowledge(
+                method,
+                "AwsSolutions-COG4",
+                "Authorization is AWS IAM (SigV4): callers are roles of this account, not Cognito users.",
+            )
+
+        # --- LLM gateway ----------------------------------------------------------------------------
+        self.gateway = PythonFunction(
+            self,
+            "Gateway",
+            name="llm_gateway",
+            description="Resolve a prompt alias, render it, call Bedrock Converse with the guardrail, meter it",
+            environment={
+                "TABLE_NAME": self.prompts.table_name,
+                "GUARDRAIL_ID": self.guardrail.guardrail_id,
+                "GUARDRAIL_VERSION": self.guardrail.version_number,
+                "ALLOWED_MODELS": ",".join(m.id for m in settings.models),
+                "PRICE_TABLE_JSON": json.dumps(_price_table(settings.models), sort_keys=True),
+                "PROMPT_CACHE_SECONDS": str(settings.prompt_cache_seconds),
+                "POWERTOOLS_SERVICE_NAME": GATEWAY_SERVICE,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            },
+            key=key,
+            log_retention=retention,
+            removal_policy=removal_policy,
+            timeout=Duration.seconds(60),
+        )
+        self.prompts.grant(self.gateway.role, "dynamodb:GetItem")
+        key.grant(self.gateway.role, "kms:Decrypt")
+        self.gateway.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="InvokeAllowedModels",
+                # Converse and ConverseStream are authorized by these two actions.
+                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+                resources=_model_arns(self, settings.models),
+            )
+        )
+        self.gateway.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ApplyTheGuardrail", actions=["bedrock:ApplyGuardrail"], resources=[self.guardrail.guardrail_arn]
+            )
+        )
+
+        if settings.invocation_logging:
+            self._invocation_logging(key, artifacts_bucket, retention, removal_policy)
+
+        # --- alarms ---------------------------------------------------------------------------------
+        self.alerts = Alerts(self, "Alerts", email=config.alarm_email, removal_policy=removal_policy)
+        invocations = self.gateway.function.metric_invocations(period=Duration.minutes(5), statistic="Sum")
+
+        def gateway_metric(name: str, statistic: str, period: Duration | None = None) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=name,
+                dimensions_map={"service": GATEWAY_SERVICE},
+                statistic=statistic,
+                period=period or Duration.minutes(5),
+            )
+
+        def rate(label: str, numerator: cloudwatch.Metric) -> cloudwatch.MathExpression:
+            return cloudwatch.MathExpression(
+                expression="IF(invocations > 0, 100 * part / invocations, 0)",
+                using_metrics={"part": numerator, "invocations": invocations},
+                label=label,
+                period=Duration.minutes(5),
+            )
+
+        for alarm_id, metric, threshold, description in (
+            (
+                "HourlyCostAboveBudget",
+                gateway_metric("CostUSD", "Sum", Duration.hours(1)),
+                settings.hourly_cost_budget_usd,
+                f"LLM spend in the last hour is above {settings.hourly_cost_budget_usd} USD",
+            ),
+            (
+                "LatencyP99High",
+                gateway_metric("LatencyMs", "p99"),
+                settings.latency_p99_ms,
+                f"p99 gateway latency is above {settings.latency_p99_ms} ms",
+            ),
+            (
+                "ErrorRateHigh",
+                rate("error rate %", gateway_metric("Errors", "Sum")),
+                settings.error_rate_percent,
+                f"More than {settings.error_rate_percent}% of gateway requests failed",
+            ),
+            (
+                "GuardrailInterventionRateHigh",
+                rate("guardrail interventions %", gateway_metric("GuardrailInterventions", "Sum")),
+                settings.guardrail_intervention_rate_percent,
+                f"The guardrail intervened in more than {settings.guardrail_intervention_rate_percent}% of requests",
+            ),
+        ):
+            self.alerts.alarm(
+                cloudwatch.Alarm(
+                    self,
+                    alarm_id,
+                    metric=metric,
+                    threshold=threshold,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    alarm_description=description,
+                )
+            )
+
+        for output_id, value, description in (
+            ("PromptTableName", self.prompts.table_name, "Prompt catalog table"),
+            ("PromptApiUrl", self.api.url, "Prompt catalog API (IAM auth)"),
+            ("GatewayFunctionName", self.gateway.function.function_name, "LLM gateway function"),
+            ("CatalogFunctionName", self.catalog.function.function_name, "Prompt catalog API function"),
+            ("GuardrailId", self.guardrail.guardrail_id, "Bedrock guardrail"),
+            ("GuardrailVersion", self.guardrail.version_number, "Guardrail version the gateway uses"),
+            ("AlarmTopicArn", self.alerts.topic.topic_arn, "LLMOps alarms"),
+        ):
+            CfnOutput(self, output_id, value=value, description=description)
+
+    def _invocation_logging(
+        self,
+        key: kms.IKey,
+        bucket: s3.IBucket,
+        retention: logs.RetentionDays,
+        removal_policy: Any,
+    ) -> None:
+        """Bedrock model invocation logging to CloudWatch Logs and S3, both KMS-encrypted.
+
+        An account-and-region setting with no CloudFormation resource: set through the API by a
+        custom resource, and removed again when the stack is deleted.
+        """
+        log_group = logs.LogGroup(
+            self, "InvocationLogs", encryption_key=key, retention=retention, removal_policy=removal_policy
+        )
+        delivery_role = iam.Role(
+            self,
+            "InvocationLoggingRole",
+            assumed_by=iam.ServicePrincipal(
+                "bedrock.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            ),
+            description="Lets Bedrock deliver model invocation logs to CloudWatch Logs",
+        )
+        log_group.grant_write(delivery_role)
+        bedrock_service = iam.ServicePrincipal("bedrock.amazonaws.com")
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="BedrockInvocationLogs",
+                principals=[bedrock_service],
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects(f"{INVOCATION_LOGS_PREFIX}*")],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="BedrockInvocationLogsEncryption",
+                principals=[bedrock_service],
+                actions=["kms:GenerateDataKey"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
+        logging_config = {
+            "loggingConfig": {
+                "cloudWatchConfig": {"logGroupName": log_group.log_group_name, "roleArn": delivery_role.role_arn},
+                "s3Config": {"bucketName": bucket.bucket_name, "keyPrefix": INVOCATION_LOGS_PREFIX.rstrip("/")},
+                "textDataDeliveryEnabled": True,
+                "imageDataDeliveryEnabled": False,
+                "embeddingDataDeliveryEnabled": False,
+            }
+        }
+        call = cr.AwsSdkCall(
+            service="bedrock",
+            action="PutModelInvocationLoggingConfiguration",
+            parameters=logging_config,
+            physical_resource_id=cr.PhysicalResourceId.of(f"bedrock-invocation-logging-{self.region}"),
+        )
+        setting = cr.AwsCustomResource(
+            self,
+            "InvocationLogging",
+            on_create=call,
+            on_update=call,
+            on_delete=cr.AwsSdkCall(service="bedrock", action="DeleteModelInvocationLoggingConfiguration"),
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [
+                    iam.PolicyStatement(
+                        actions=[
+                            "bedrock:PutModelInvocationLoggingConfiguration",
+                            "bedrock:DeleteModelInvocationLoggingConfiguration",
+                        ],
+                        resources=["*"],
+                    ),
+                    iam.PolicyStatement(actions=["iam:PassRole"], resources=[delivery_role.role_arn]),
+                ]
+            ),
+            install_latest_aws_sdk=False,
+        )
+        setting.node.add_dependency(log_group, delivery_role)
+        provider = self.node.find_child(_AWS_CUSTOM_RESOURCE_PROVIDER_ID)
+        acknowledge(
+            provider.node.find_child("ServiceRole"),
+            "AwsSolutions-IAM4",
+            "CDK's AwsCustomResource provider role: AWSLambdaBasicExecutionRole only lets it write its own logs.",
+            finding="Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        )
+        acknowledge(
+            setting.node.find_child("CustomResourcePolicy"),
+            "AwsSolutions-IAM5",
+            "Bedrock's invocation-logging configuration is an account setting: its API has no resource ARN.",
+            finding="Resource::*",
+        )
+
+
+def _price_table(models: tuple[LlmModelConfig, ...]) -> dict[str, dict[str, float]]:
+    return {m.id: {"input_per_1k": m.input_per1k_usd, "output_per_1k": m.output_per1k_usd} for m in models}
+
+
+def _model_arns(stack: Stack, models: tuple[LlmModelConfig, ...]) -> list[str]:
+    """IAM resources for the allowed models: foundation models, and for inference profiles the profile
+    plus the foundation model in every region it routes to."""
+    arns: list[str] = []
+    for model in models:
+        prefix, _, base = model.id.partition(".")
+        if len(prefix) in (2, 3, 4) and prefix in ("us", "eu", "apac", "ca", "jp", "au", "global"):
+            arns.append(stack.format_arn(service="bedrock", resource="inference-profile", resource_name=model.id))
+            arns.append(f"arn:{stack.partition}:bedrock:*::foundation-model/{base}")
+        else:
+            arns.append(f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{model.id}")
+    return arns

@@ -1,0 +1,149 @@
+"""Assertions on the LLMOps stack: scoped Bedrock access, guardrail, prompt catalog, gateway metrics and alarms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import ENV_NAMES
+
+PINNED_TABLE_ID = "PromptTableB0F34A90"
+
+
+def llmops(templates: dict[tuple[str, str], dict[str, Any]], env: str) -> dict[str, Any]:
+    return templates[(env, f"Mlops-{env}-LlmOps")]
+
+
+def of_type(template: dict[str, Any], cfn_type: str) -> dict[str, dict[str, Any]]:
+    return {lid: r for lid, r in template["Resources"].items() if r["Type"] == cfn_type}
+
+
+def statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        s
+        for policy in of_type(template, "AWS::IAM::Policy").values()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_bedrock_access_names_each_allowed_model_and_nothing_else(templates, synthesized, env):
+    config = synthesized[env].config
+    bedrock = [
+        s for s in statements(llmops(templates, env)) if any(a.startswith("bedrock:") for a in as_list(s["Action"]))
+    ]
+    invoke = [s for s in bedrock if "bedrock:InvokeModel" in as_list(s["Action"])]
+    assert len(invoke) == 1
+    resources = as_list(invoke[0]["Resource"])
+    assert resources == [
+        f"arn:aws:bedrock:{config.region}::foundation-model/{model.id}" for model in config.llmops.models
+    ]
+    for statement in bedrock:
+        assert "*" not in as_list(statement["Resource"]) or statement["Action"] == [
+            "bedrock:DeleteModelInvocationLoggingConfiguration",
+            "bedrock:PutModelInvocationLoggingConfiguration",
+        ], f"bedrock action on '*': {statement}"
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_guardrail_filters_content_topics_pii_and_checks_grounding(templates, env):
+    template = llmops(templates, env)
+    (guardrail,) = of_type(template, "AWS::Bedrock::Guardrail").values()
+    props = guardrail["Properties"]
+    filters = {f["Type"] for f in props["ContentPolicyConfig"]["FiltersConfig"]}
+    assert {"HATE", "INSULTS", "SEXUAL", "VIOLENCE", "MISCONDUCT", "PROMPT_ATTACK"} <= filters
+    assert props["TopicPolicyConfig"]["TopicsConfig"]
+    pii = {p["Type"]: p["Action"] for p in props["SensitiveInformationPolicyConfig"]["PiiEntitiesConfig"]}
+    assert pii["CREDIT_DEBIT_CARD_NUMBER"] == "BLOCK" and pii["EMAIL"] == "ANONYMIZE"
+    grounding = {f["Type"] for f in props["ContextualGroundingPolicyConfig"]["FiltersConfig"]}
+    assert grounding == {"GROUNDING", "RELEVANCE"}
+    assert "KmsKeyArn" in props
+    (version,) = of_type(template, "AWS::Bedrock::GuardrailVersion").values()
+    assert version["Properties"]["Description"].startswith("policy ")
+
+
+def test_guardrail_version_fingerprint_follows_the_policy(templates):
+    fingerprints = {
+        env: next(iter(of_type(llmops(templates, env), "AWS::Bedrock::GuardrailVersion").values()))["Properties"][
+            "Description"
+        ]
+        for env in ENV_NAMES
+    }
+    # Same policy in every environment -> same fingerprint; the policy lives in code, not config.
+    assert len(set(fingerprints.values())) == 1
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_prompt_catalog_table_is_encrypted_recoverable_and_retained_in_prod(templates, env):
+    template = llmops(templates, env)
+    (table_id, table), *_ = of_type(template, "AWS::DynamoDB::Table").items()
+    props = table["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True and "KMSMasterKeyId" in props["SSESpecification"]
+    assert table["DeletionPolicy"] == ("Retain" if env == "prod" else "Delete")
+    assert props.get("DeletionProtectionEnabled", False) is (env == "prod")
+    assert table_id == PINNED_TABLE_ID, "the prompt table's logical ID changed: CloudFormation would replace it"
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_catalog_api_requires_iam_auth_on_every_method(templates, env):
+    methods = of_type(llmops(templates, env), "AWS::ApiGateway::Method").values()
+    assert methods
+    for method in methods:
+        assert method["Properties"]["AuthorizationType"] == "AWS_IAM"
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_gateway_is_configured_with_guardrail_prices_and_allowed_models(templates, synthesized, env):
+    config = synthesized[env].config
+    functions = of_type(llmops(templates, env), "AWS::Lambda::Function")
+    gateway = next(f for lid, f in functions.items() if lid.startswith("Gateway"))
+    variables = gateway["Properties"]["Environment"]["Variables"]
+    assert variables["ALLOWED_MODELS"] == ",".join(m.id for m in config.llmops.models)
+    prices = json.loads(variables["PRICE_TABLE_JSON"])
+    assert set(prices) == {m.id for m in config.llmops.models}
+    assert "GUARDRAIL_ID" in variables and "GUARDRAIL_VERSION" in variables
+    assert gateway["Properties"]["Runtime"].startswith("python3.")
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_alarms_cover_cost_latency_errors_and_guardrail_rate(templates, synthesized, env):
+    settings = synthesized[env].config.llmops
+    alarms = {lid: a["Properties"] for lid, a in of_type(llmops(templates, env), "AWS::CloudWatch::Alarm").items()}
+
+    def alarm(prefix: str) -> dict[str, Any]:
+        (found,) = [props for lid, props in alarms.items() if lid.startswith(prefix)]
+        return found
+
+    cost = alarm("HourlyCostAboveBudget")
+    assert (cost["MetricName"], cost["Period"], cost["Threshold"]) == ("CostUSD", 3600, settings.hourly_cost_budget_usd)
+    latency = alarm("LatencyP99High")
+    assert (latency["ExtendedStatistic"], latency["Threshold"]) == ("p99", settings.latency_p99_ms)
+    for prefix, metric, threshold in (
+        ("ErrorRateHigh", "Errors", settings.error_rate_percent),
+        ("GuardrailInterventionRateHigh", "GuardrailInterventions", settings.guardrail_intervention_rate_percent),
+    ):
+        rate = alarm(prefix)
+        assert rate["Threshold"] == threshold
+        names = {m["MetricStat"]["Metric"]["MetricName"] for m in rate["Metrics"] if "MetricStat" in m}
+        assert names == {metric, "Invocations"}, prefix
+    assert len(alarms) == 4
+    for props in alarms.values():
+        assert props["AlarmActions"], "every alarm notifies the topic"
+
+
+def test_invocation_logging_only_where_configured(templates, synthesized):
+    for env in ENV_NAMES:
+        wanted = synthesized[env].config.llmops.invocation_logging
+        custom = of_type(llmops(templates, env), "Custom::AWS")
+        assert bool(custom) is wanted, env
