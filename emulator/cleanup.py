@@ -11,13 +11,14 @@ refuses any endpoint that is not on loopback, so it cannot empty a real bucket b
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
-__all__ = ["empty_bucket", "empty_stack_buckets", "stack_bucket_names"]
+__all__ = ["delete_promoted_endpoint", "empty_bucket", "empty_stack_buckets", "stack_bucket_names"]
 
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _DELETE_BATCH = 1000  # DeleteObjects' limit per request
@@ -87,3 +88,26 @@ def empty_bucket(s3: Any, bucket: str) -> int:
 def empty_stack_buckets(cloudformation: Any, s3: Any, stack_names: Iterable[str]) -> dict[str, int]:
     """Empty every bucket of ``stack_names``; returns bucket name -> versions deleted."""
     return {bucket: empty_bucket(s3, bucket) for bucket in stack_bucket_names(cloudformation, stack_names)}
+
+
+def delete_promoted_endpoint(sagemaker: Any, endpoint_name: str) -> list[str]:
+    """Delete the endpoint the promotion function created, with its configs and models.
+
+    They are not CloudFormation resources (the model version is chosen at approval time), so
+    ``cdk destroy`` does not remove them; in AWS, delete the endpoint the same way before destroying
+    Level 2. Only names starting with `endpoint_name` are touched; returns what was deleted.
+    """
+    _require_loopback(sagemaker)
+    deleted: list[str] = []
+    with contextlib.suppress(ClientError):
+        sagemaker.delete_endpoint(EndpointName=endpoint_name)
+        deleted.append(f"endpoint {endpoint_name}")
+    for config in sagemaker.list_endpoint_configs(NameContains=endpoint_name)["EndpointConfigs"]:
+        if config["EndpointConfigName"].startswith(endpoint_name):
+            sagemaker.delete_endpoint_config(EndpointConfigName=config["EndpointConfigName"])
+            deleted.append(f"endpoint config {config['EndpointConfigName']}")
+    for model in sagemaker.list_models(NameContains=endpoint_name)["Models"]:
+        if model["ModelName"].startswith(endpoint_name):
+            sagemaker.delete_model(ModelName=model["ModelName"])
+            deleted.append(f"model {model['ModelName']}")
+    return deleted

@@ -58,6 +58,7 @@ from moto.s3.models import FakeBucket, s3_backends
 from moto.sagemaker.models import sagemaker_backends
 from moto.sns.exceptions import TopicNotFound
 from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
 from moto.utilities.utils import get_partition
 
 __all__ = [
@@ -756,6 +757,36 @@ class SnsTopicPolicy(_Shim, CloudFormationModel):
         return self.physical_resource_id
 
 
+class SqsQueuePolicy(_Shim, CloudFormationModel):
+    """AWS::SQS::QueuePolicy set as each queue's ``Policy`` attribute in moto (``get_queue_attributes``).
+
+    Not emulated: enforcement; moto does not check queue policies. Delete clears the attribute.
+    """
+
+    cfn_type = "AWS::SQS::QueuePolicy"
+    attributes = frozenset({"Id"})
+    note = "policy stored on the moto queues; moto never enforces queue policies"
+
+    def _queue_names(self) -> list[str]:
+        # Queues are given by URL (Ref of AWS::SQS::Queue); the queue name is its last segment.
+        return [str(url).rstrip("/").rsplit("/", 1)[-1] for url in self.properties.get("Queues") or []]
+
+    def _create(self) -> None:
+        backend = sqs_backends[self.account_id][self.region_name]
+        document = json.dumps(self.properties.get("PolicyDocument") or {})
+        for name in self._queue_names():
+            backend.set_queue_attributes(name, {"Policy": document})
+
+    def _delete(self) -> None:
+        backend = sqs_backends[self.account_id][self.region_name]
+        for name in self._queue_names():
+            with contextlib.suppress(Exception):  # the queue may be gone already
+                backend.set_queue_attributes(name, {"Policy": ""})
+
+    def _attribute(self, attribute: str) -> Any:
+        return self.physical_resource_id
+
+
 class SnsSubscription(_Shim, CloudFormationModel):
     """AWS::SNS::Subscription through moto's ``subscribe`` (``sns.list_subscriptions_by_topic``).
 
@@ -1316,6 +1347,7 @@ _SHIMS: tuple[type[_Shim], ...] = (
     BedrockGuardrailVersion,
     ApiGatewayRequestValidator,
     ApiGatewayStage,
+    SqsQueuePolicy,
 )
 
 #: Every type this module emulates or fixes, with one line on what it does and what it does not.

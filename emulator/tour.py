@@ -9,6 +9,7 @@ own tour functions and :func:`run_tour` chains them.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -197,6 +198,80 @@ def tour_level1(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
         f"state {', '.join(sorted({a['StateValue'] for a in alarms}))} (moto does not evaluate alarms)",
         "real",
     )
+
+
+def tour_level2(aws: LocalAws, stack_name: str, registry_group: str) -> Iterator[TourLine]:
+    """Approve the registered model, let the promotion function deploy it, show what watches the endpoint."""
+    level = "Level 2"
+    out = stack_outputs(aws, stack_name)
+    sagemaker = aws.client("sagemaker")
+    to_emulator = aws.env(base={})
+    promotion = deployed_function(aws, "model_promotion", out["PromotionFunctionName"])
+
+    packages = sagemaker.list_model_packages(ModelPackageGroupName=registry_group)["ModelPackageSummaryList"]
+    if not packages:
+        yield TourLine(level, "approve a model version", f"{registry_group} has no version to approve", "real")
+        return
+    package_arn = packages[0]["ModelPackageArn"]
+    sagemaker.update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus="Approved")
+    status = sagemaker.describe_model_package(ModelPackageName=package_arn)["ModelApprovalStatus"]
+    yield TourLine(level, "approve the model version", f"{package_arn.rsplit('/', 2)[-2]} v1 is {status}", "real")
+
+    def promote(arn: str) -> dict[str, Any]:
+        event = {
+            "source": "aws.sagemaker",
+            "detail-type": "SageMaker Model Package State Change",
+            "account": "123456789012",
+            "region": aws.region,
+            "resources": [arn],
+            "detail": {
+                "ModelPackageGroupName": registry_group,
+                "ModelPackageArn": arn,
+                "ModelApprovalStatus": "Approved",
+            },
+        }
+        decision: dict[str, Any] = promotion.invoke(event, to_emulator).response
+        return decision
+
+    decision = promote(package_arn)
+    yield TourLine(
+        level,
+        "promotion (the approval event)",
+        f"{decision.get('action')}: {decision.get('reason')} (mode {decision.get('mode')}, AUC "
+        f"{(decision.get('metrics') or {}).get('auc')})",
+        "in-process",
+    )
+    endpoint = out["EndpointName"]
+    with contextlib.suppress(sagemaker.exceptions.ClientError):
+        described = sagemaker.describe_endpoint(EndpointName=endpoint)
+        yield TourLine(
+            level,
+            "the endpoint",
+            f"{endpoint} is {described['EndpointStatus']} on {described['EndpointConfigName']} (moto creates it at "
+            "once and serves canned answers)",
+            "real",
+        )
+    missing = promote(package_arn.rsplit("/", 1)[0] + "/99")
+    yield TourLine(
+        level, "promotion of a missing version", f"{missing.get('action')}: {missing.get('reason')}", "in-process"
+    )
+    alarms = {
+        a["AlarmName"]
+        for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
+        if out["AlarmTopicArn"] in a.get("AlarmActions", [])
+    }
+    rules = [r["Name"] for r in aws.client("events").list_rules()["Rules"] if "RetrainOnDrift" in r["Name"]]
+    yield TourLine(
+        level,
+        "monitoring",
+        f"{len(alarms)} alarms (5xx, p99 latency, 4xx, data drift) notify the topic; the drift alarm's state "
+        f"change starts retraining ({len(rules)} rule); moto does not evaluate alarms",
+        "real",
+    )
+    if "PipelineName" in out:
+        pipeline = aws.client("codepipeline").get_pipeline(name=out["PipelineName"])["pipeline"]
+        stages = " -> ".join(stage["name"] for stage in pipeline["stages"])
+        yield TourLine(level, "delivery pipeline", f"{out['PipelineName']}: {stages} (not run locally)", "real")
 
 
 TOUR_USER = "arn:aws:iam::123456789012:user/local-tour"

@@ -57,7 +57,7 @@ def main() -> int:
         return fail(f"cdk.json: {error}")
 
     from emulator.server import DEFAULT_ACCOUNT, EmulatorError, LocalAws
-    from emulator.tour import deployed_resources, tour_level0, tour_level1, tour_llmops
+    from emulator.tour import deployed_resources, stack_outputs, tour_level0, tour_level1, tour_level2, tour_llmops
 
     if config.account != DEFAULT_ACCOUNT:
         return fail(f"cdk.json: the 'local' environment must use the emulator's account {DEFAULT_ACCOUNT}")
@@ -91,6 +91,9 @@ def main() -> int:
             _print_lines(tour_level0(aws, config.stack_name("Level0Exploration")))
             if config.max_level >= 1:
                 _print_lines(tour_level1(aws, config.stack_name("Level1Repeatable")))
+            if config.max_level >= 2:
+                group = stack_outputs(aws, config.stack_name("Level1Repeatable"))["ModelPackageGroupName"]
+                _print_lines(tour_level2(aws, config.stack_name("Level2Reliable"), group))
             if config.llmops.enabled:
                 _print_lines(tour_llmops(aws, config.stack_name("LlmOps")))
 

@@ -5,26 +5,37 @@ The only module that knows all levels: a level stack never imports another level
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import App, Environment, Stack, Tags
 
 from pipelines.training import images
 from stacks.config import ConfigError, EnvironmentConfig
 from stacks.level0_exploration import Level0ExplorationStack
 from stacks.level1_repeatable import Level1RepeatableStack
+from stacks.level2_reliable import Level2ReliableStack
 from stacks.llmops import LlmopsStack
 
-IMPLEMENTED_MAX_LEVEL = 1
+IMPLEMENTED_MAX_LEVEL = 2
 # What a model version records as its code version when the synth is not given one (-c codeVersion=...).
 UNKNOWN_CODE_VERSION = "unknown"
 CODE_VERSION_KEY = "codeVersion"
 
 
-def build_environment(app: App, config: EnvironmentConfig, *, code_version: str = UNKNOWN_CODE_VERSION) -> list[Stack]:
+def build_environment(
+    app: App,
+    config: EnvironmentConfig,
+    *,
+    code_version: str = UNKNOWN_CODE_VERSION,
+    environments: Mapping[str, EnvironmentConfig] | None = None,
+) -> list[Stack]:
     """Add the stacks of `config`'s environment to `app`, from Level 0 up to its ``maxLevel``.
 
     `code_version` (the git commit the CLI passes as ``-c codeVersion=...``) is recorded as lineage on
-    every model version the Level 1 pipeline registers.
+    every model version the Level 1 pipeline registers. `environments` (every environment of
+    cdk.json) tells Level 2 which accounts its pipeline deploys to and which pipeline tests it.
     """
+    environments = environments or {config.name: config}
     if config.max_level > IMPLEMENTED_MAX_LEVEL:
         raise ConfigError(
             f"environment {config.name!r}, key 'maxLevel': level {config.max_level} is not available in "
@@ -64,6 +75,8 @@ def build_environment(app: App, config: EnvironmentConfig, *, code_version: str 
                 termination_protection=config.is_production,
             )
         )
+    if config.max_level >= 2:
+        stacks.append(_level2(app, config, env, level0, stacks[1], environments))
     if config.llmops.enabled:
         stacks.append(
             LlmopsStack(
@@ -81,3 +94,39 @@ def build_environment(app: App, config: EnvironmentConfig, *, code_version: str 
         Tags.of(stack).add("mlops:environment", config.name)
         Tags.of(stack).add("mlops:project", "mlops-maturity-ladder")
     return stacks
+
+
+def _level2(
+    app: App,
+    config: EnvironmentConfig,
+    env: Environment,
+    level0: Level0ExplorationStack,
+    level1: Stack,
+    environments: Mapping[str, EnvironmentConfig],
+) -> Level2ReliableStack:
+    assert isinstance(level1, Level1RepeatableStack)
+    targets = []
+    if config.delivery.pipeline:
+        for index, name in enumerate(config.delivery.targets):
+            if name not in environments:
+                raise ConfigError(
+                    f"environment {config.name!r}, key 'delivery.targets[{index}]': {name!r} is not an "
+                    f"environment of cdk.json (known: {', '.join(sorted(environments))})"
+                )
+            targets.append(environments[name])
+    testers = [e.account for e in environments.values() if e.delivery.pipeline and config.name in e.delivery.targets]
+    return Level2ReliableStack(
+        app,
+        config.stack_name("Level2Reliable"),
+        config=config,
+        key=level0.key,
+        artifacts_bucket=level0.data_lake.artifacts_bucket,
+        access_log_bucket=level0.data_lake.access_log_bucket,
+        model_package_group_name=level1.registry.group_name,
+        retraining=level1.retraining.state_machine,
+        pipeline_targets=targets,
+        tested_by_account=testers[0] if testers else None,
+        env=env,
+        description=f"MLOps maturity level 2 (reliable) for {config.name}: promotion, monitoring, tests, CI/CD",
+        termination_protection=config.is_production,
+    )

@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_cdk import App, Stack
 
-from stacks.config import EnvironmentConfig
+from stacks.config import EnvironmentConfig, load_all_environments
 from stacks.ladder import build_environment
 from stacks.nag import enable_nag
 
@@ -33,7 +33,8 @@ def synthesize(config: EnvironmentConfig, context: Mapping[str, Any], outdir: Pa
     Raises (from cdk-nag) when any stack has an unacknowledged finding.
     """
     app = App(outdir=str(outdir), context={**context, "env": config.name})
-    stacks = build_environment(app, config)
+    environments = {c.name: c for c in load_all_environments(context)}
+    stacks = build_environment(app, config, environments=environments)
     enable_nag(app)
     app.synth()
     return SynthesizedEnvironment(config=config, app=app, stacks=stacks, outdir=outdir)

@@ -103,3 +103,52 @@ def nag_rendering(value: Any) -> str:
             separator, parts = argument
             return str(separator).join(nag_rendering(part) for part in parts)
     raise ValueError(f"cannot render {value!r} as a cdk-nag finding")
+
+
+# Wildcard actions CDK's own grants use (bucket.grant_read_write, key.grant_encrypt_decrypt, ...): the
+# CodePipeline and CodeBuild constructs wire their roles with them and offer no narrower option.
+CDK_GRANT_ACTIONS = frozenset(
+    {
+        "s3:Abort*",
+        "s3:DeleteObject*",
+        "s3:GetBucket*",
+        "s3:GetObject*",
+        "s3:List*",
+        "kms:GenerateDataKey*",
+        "kms:ReEncrypt*",
+    }
+)
+# Resources those constructs grant with wildcards: objects of the pipeline's artifact bucket, CodeBuild's
+# own log groups and report groups (named after the project at run time).
+_CDK_GRANT_RESOURCES = ("/*", ":log-group:/aws/codebuild/", ":report-group/")
+
+
+def acknowledge_cdk_grants(scope: IConstruct, reason: str) -> None:
+    """Acknowledge, on every IAM policy under `scope`, the wildcard findings of CDK's built-in grants.
+
+    Only the known grant patterns are acknowledged, one finding at a time, at synth (when the
+    policies are final); any other wildcard in those policies still fails cdk-nag.
+    """
+    for construct in scope.node.find_all():
+        if isinstance(construct, iam.CfnPolicy):
+            construct.node.add_validation(_AcknowledgeCdkGrants(construct, reason))
+
+
+@jsii.implements(IValidation)
+class _AcknowledgeCdkGrants:
+    def __init__(self, policy: iam.CfnPolicy, reason: str) -> None:
+        self._policy, self._reason = policy, reason
+
+    def validate(self) -> list[str]:
+        document = Stack.of(self._policy).resolve(self._policy.policy_document)
+        for statement in document.get("Statement", []):
+            actions = statement.get("Action", [])
+            for action in [actions] if isinstance(actions, str) else actions:
+                if action in CDK_GRANT_ACTIONS:
+                    acknowledge(self._policy, IAM_WILDCARD_RULE, self._reason, finding=f"Action::{action}")
+            resources = statement.get("Resource", [])
+            for resource in resources if isinstance(resources, list) else [resources]:
+                rendered = nag_rendering(resource)
+                if "*" in rendered and any(marker in rendered for marker in _CDK_GRANT_RESOURCES):
+                    acknowledge(self._policy, IAM_WILDCARD_RULE, self._reason, finding=f"Resource::{rendered}")
+        return []

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from emulator.cdk_cli import CdkCli, git_commit, missing_cli_reason
-from emulator.cleanup import empty_stack_buckets
+from emulator.cleanup import delete_promoted_endpoint, empty_stack_buckets
 from emulator.server import LocalAws
-from emulator.tour import deployed_resources, stack_outputs, tour_level0, tour_level1, tour_llmops
+from emulator.tour import deployed_resources, stack_outputs, tour_level0, tour_level1, tour_level2, tour_llmops
 
 pytestmark = [
     pytest.mark.e2e,
@@ -27,8 +27,9 @@ pytestmark = [
 REGION = "us-east-1"
 LEVEL0 = "Mlops-local-Level0Exploration"
 LEVEL1 = "Mlops-local-Level1Repeatable"
+LEVEL2 = "Mlops-local-Level2Reliable"
 LLMOPS = "Mlops-local-LlmOps"
-ALL_STACKS = [LEVEL0, LEVEL1, LLMOPS]
+ALL_STACKS = [LEVEL0, LEVEL1, LEVEL2, LLMOPS]
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +108,20 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
     assert lineage["training_data_uri"] == f"s3://{outputs['CuratedBucketName']}/churn/"
     assert lineage["pipeline_execution_arn"].startswith("arn:aws:sagemaker:")
 
+    # Level 2: approving the registered model lets the deployed promotion function create the endpoint.
+    level2 = {line.step: line for line in tour_level2(local.aws, LEVEL2, level1_outputs["ModelPackageGroupName"])}
+    assert level2["approve the model version"].outcome.endswith("v1 is Approved")
+    promoted = level2["promotion (the approval event)"]
+    assert promoted.fidelity == "in-process" and promoted.outcome.startswith(
+        "deployed: creating endpoint mlops-local-churn"
+    )
+    assert "mlops-local-churn is InService" in level2["the endpoint"].outcome
+    assert level2["promotion of a missing version"].outcome.startswith("rejected: model package not found")
+    assert level2["monitoring"].outcome.startswith("4 alarms")
+    assert "Source -> Build -> Deploy-preprod -> Test-preprod -> Approve-prod -> Deploy-prod" in (
+        level2["delivery pipeline"].outcome
+    )
+
     # LLMOps: the deployed catalog and gateway handlers, run here against the emulator and a stand-in model.
     llm = {line.step: line for line in tour_llmops(local.aws, LLMOPS)}
     assert llm["prompt catalog: create two versions"].outcome.endswith("HTTP 201 -> v1, HTTP 201 -> v2")
@@ -131,8 +146,16 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
     assert "There were no differences" in local.diff()
 
     cfn, s3 = local.aws.client("cloudformation"), local.aws.client("s3")
+    # The endpoint belongs to the promotion function, not to CloudFormation: delete it first.
+    assert "endpoint mlops-local-churn" in delete_promoted_endpoint(local.aws.client("sagemaker"), "mlops-local-churn")
     emptied = empty_stack_buckets(cfn, s3, ALL_STACKS)
-    assert len(emptied) == 4
+    template_buckets = [
+        r
+        for stack in ALL_STACKS
+        for r in json.loads((local.output_dir / f"{stack}.template.json").read_text())["Resources"].values()
+        if r["Type"] == "AWS::S3::Bucket"
+    ]
+    assert len(emptied) == len(template_buckets) == 6  # data lake 4, pipeline source and artifacts 2
     assert emptied[outputs["RawBucketName"]] >= 1 and emptied[outputs["CuratedBucketName"]] >= 2
     local.destroy()
     assert live_stacks(local) == []
@@ -141,6 +164,9 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
     assert local.aws.client("glue").get_databases()["DatabaseList"] == []
     assert local.aws.client("sagemaker").list_domains()["Domains"] == []
     assert local.aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
+    assert local.aws.client("sagemaker").list_endpoints()["Endpoints"] == []
+    assert local.aws.client("codepipeline").list_pipelines()["pipelines"] == []
+    assert local.aws.client("kinesis").list_streams()["StreamNames"] == []
     assert local.aws.client("stepfunctions").list_state_machines()["stateMachines"] == []
     assert local.aws.client("dynamodb").list_tables()["TableNames"] == []
     assert local.aws.client("lambda").list_functions()["Functions"] == []

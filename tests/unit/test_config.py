@@ -187,8 +187,8 @@ def test_levels_beyond_what_this_version_ships_are_refused_clearly():
 
     from stacks.ladder import build_environment
 
-    config = load_environment(context_with("dev", maxLevel=2), "dev")
-    with pytest.raises(ConfigError, match="environment 'dev', key 'maxLevel': level 2 is not available"):
+    config = load_environment(context_with("dev", maxLevel=3), "dev")
+    with pytest.raises(ConfigError, match="environment 'dev', key 'maxLevel': level 3 is not available"):
         build_environment(App(), config)
 
 

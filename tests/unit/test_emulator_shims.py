@@ -422,6 +422,25 @@ def make_template(prefix: str, *, revision: str = "v1", threshold: float = 5.0) 
             "Type": "AWS::Bedrock::GuardrailVersion",
             "Properties": {"GuardrailIdentifier": {"Fn::GetAtt": ["Guardrail", "GuardrailId"]}},
         },
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": f"{prefix}-queue"}},
+        "QueuePolicy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [{"Ref": "Queue"}],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "sqs:*",
+                            "Resource": "*",
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                },
+            },
+        },
         "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": f"{prefix}-api"}},
         "ApiValidator": {
             "Type": "AWS::ApiGateway::RequestValidator",
@@ -492,6 +511,13 @@ def test_api_gateway_validator_and_stage_exist(aws: LocalAws, deployed: dict[str
     (validator,) = apigateway.get_request_validators(restApiId=api["id"])["items"]
     assert validator["validateRequestParameters"] is True
     assert apigateway.get_stage(restApiId=api["id"], stageName="v1")["stageName"] == "v1"
+
+
+def test_queue_policy_is_stored_on_the_queue(aws: LocalAws, deployed: dict[str, str]) -> None:
+    sqs = aws.client("sqs")
+    (url,) = [u for u in sqs.list_queues()["QueueUrls"] if u.endswith("-queue")]
+    policy = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"])
+    assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_kms_key_with_tags_and_policy_works(aws: LocalAws, deployed: dict[str, str]) -> None:

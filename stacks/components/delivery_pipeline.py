@@ -1,0 +1,258 @@
+"""CI/CD: one CodePipeline (V2) that tests, synthesizes and deploys every environment in turn."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from stacks.components.access import acknowledge_cdk_grants
+from stacks.config import DeliveryConfig, EnvironmentConfig
+
+BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+SOURCE_OBJECT_KEY = "source/repository.zip"  # where an S3-sourced pipeline expects the zipped repository
+# The roles `cdk bootstrap --trust <pipeline account>` creates in every target account.
+CDK_BOOTSTRAP_ROLES = ("deploy-role", "file-publishing-role", "image-publishing-role", "lookup-role")
+CDK_QUALIFIER = "hnb659fds"
+
+
+class DeliveryPipeline(Construct):
+    """Source → Build (`make test` + synth) → deploy first target → its tests → manual approval → the rest.
+
+    The source is a CodeConnections repository when ``delivery.connectionArn`` is set, otherwise a
+    versioned S3 bucket (upload the zipped repository to ``source/repository.zip``); CodeCommit is
+    closed to new customers. Deploy stages run the pinned CDK CLI, which assumes the CDK bootstrap
+    roles of each target account, so targets may be other accounts (bootstrapped with ``--trust``)
+    or this one. Artifacts, logs and the approval topic are KMS-encrypted.
+
+    Per environment (the one hosting the pipeline): source, targets, approvers.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: DeliveryConfig,
+        targets: list[EnvironmentConfig],
+        removal_policy: RemovalPolicy,
+        log_retention: logs.RetentionDays,
+        access_log_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts pipeline artifacts, build logs and approval notifications",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        self.key.grant(
+            iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com"),
+            "kms:Encrypt*",
+            "kms:Decrypt*",
+            "kms:GenerateDataKey*",
+        )
+        self.artifacts = self._bucket("ArtifactsBucket", removal_policy, access_log_bucket)
+        self.pipeline = codepipeline.Pipeline(
+            self,
+            "Pipeline",
+            pipeline_type=codepipeline.PipelineType.V2,
+            artifact_bucket=self.artifacts,
+            restart_execution_on_update=False,
+            cross_account_keys=False,
+        )
+        self.logs = logs.LogGroup(
+            self, "BuildLogs", encryption_key=self.key, retention=log_retention, removal_policy=removal_policy
+        )
+
+        source = codepipeline.Artifact("Source")
+        if settings.connection_arn:
+            owner, repo = settings.repository.split("/", 1)
+            source_action: codepipeline.IAction = actions.CodeStarConnectionsSourceAction(
+                action_name="Repository",
+                connection_arn=settings.connection_arn,
+                owner=owner,
+                repo=repo,
+                branch=settings.branch,
+                output=source,
+                code_build_clone_output=True,
+            )
+        else:
+            self.source_bucket = self._bucket("SourceBucket", removal_policy, access_log_bucket)
+            source_action = actions.S3SourceAction(
+                action_name="RepositoryZip",
+                bucket=self.source_bucket,
+                bucket_key=SOURCE_OBJECT_KEY,
+                output=source,
+                trigger=actions.S3Trigger.POLL,
+            )
+        self.pipeline.add_stage(stage_name="Source", actions=[source_action])
+
+        assembly = codepipeline.Artifact("CloudAssembly")
+        synth_commands = [
+            f"npx cdk synth -c env={t.name} -c codeVersion=$CODEBUILD_RESOLVED_SOURCE_VERSION --all --quiet "
+            f"--output cdk.out/{t.name}"
+            for t in targets
+        ]
+        build = self._project(
+            "Build",
+            "Lint, type-check, run every test, synthesize each target environment",
+            commands=["make test", *synth_commands],
+            artifacts_dir="cdk.out",
+        )
+        self.pipeline.add_stage(
+            stage_name="Build",
+            actions=[
+                actions.CodeBuildAction(action_name="TestAndSynth", project=build, input=source, outputs=[assembly])
+            ],
+        )
+
+        self.approvals = sns.Topic(self, "ApprovalTopic", master_key=self.key, enforce_ssl=True)
+        for email in settings.approver_emails:
+            self.approvals.add_subscription(subscriptions.EmailSubscription(email))
+
+        first, *rest = targets
+        self.pipeline.add_stage(
+            stage_name=f"Deploy-{first.name}",
+            actions=[self._deploy_action(first, assembly, source, run_order=1)],
+        )
+        self.pipeline.add_stage(
+            stage_name=f"Test-{first.name}",
+            actions=[self._test_action(first, source)],
+        )
+        for target in rest:
+            self.pipeline.add_stage(
+                stage_name=f"Approve-{target.name}",
+                actions=[
+                    actions.ManualApprovalAction(
+                        action_name="Approve",
+                        notification_topic=self.approvals,
+                        additional_information=f"Tests passed in {first.name}; approve to deploy to {target.name}.",
+                    )
+                ],
+            )
+            self.pipeline.add_stage(
+                stage_name=f"Deploy-{target.name}",
+                actions=[self._deploy_action(target, assembly, source, run_order=1)],
+            )
+        acknowledge_cdk_grants(
+            self,
+            "CDK's CodePipeline/CodeBuild wiring: read/write of this pipeline's own artifact bucket and key, and "
+            "CodeBuild's per-build log streams and report groups; no narrower grant is offered.",
+        )
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _bucket(self, construct_id: str, removal_policy: RemovalPolicy, access_logs: s3.IBucket) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            construct_id,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix=f"pipeline-{construct_id}/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=Duration.days(30),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                )
+            ],
+            removal_policy=removal_policy,
+        )
+
+    def _project(
+        self, construct_id: str, description: str, *, commands: list[str], artifacts_dir: str | None = None
+    ) -> codebuild.PipelineProject:
+        spec: dict[str, object] = {
+            "version": "0.2",
+            "env": {"variables": {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CDK_VALIDATION": "false"}},
+            "phases": {
+                "install": {"runtime-versions": {"python": "3.11", "nodejs": "20"}},
+                "build": {"commands": commands},
+            },
+        }
+        if artifacts_dir:
+            spec["artifacts"] = {"base-directory": artifacts_dir, "files": ["**/*"]}
+        project = codebuild.PipelineProject(
+            self,
+            construct_id,
+            description=description,
+            build_spec=codebuild.BuildSpec.from_object(spec),
+            environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE, compute_type=codebuild.ComputeType.MEDIUM),
+            encryption_key=self.key,
+            timeout=Duration.minutes(60),
+            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.logs)),
+        )
+        return project
+
+    def _deploy_action(
+        self,
+        target: EnvironmentConfig,
+        assembly: codepipeline.Artifact,
+        source: codepipeline.Artifact,
+        *,
+        run_order: int,
+    ) -> actions.CodeBuildAction:
+        project = self._project(
+            f"Deploy{target.name.capitalize()}",
+            f"cdk deploy of the synthesized {target.name} assembly",
+            commands=[
+                "npm ci --no-audit --no-fund",
+                f"npx cdk deploy --app $CODEBUILD_SRC_DIR_CloudAssembly/{target.name} --all --require-approval never",
+            ],
+        )
+        stack = Stack.of(self)
+        project.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="AssumeCdkBootstrapRoles",
+                actions=["sts:AssumeRole"],
+                resources=[
+                    f"arn:{stack.partition}:iam::{target.account}:role/cdk-{CDK_QUALIFIER}-{role}-{target.account}-{target.region}"
+                    for role in CDK_BOOTSTRAP_ROLES
+                ],
+            )
+        )
+        return actions.CodeBuildAction(
+            action_name="CdkDeploy",
+            project=project,
+            input=source,
+            extra_inputs=[assembly],
+            run_order=run_order,
+        )
+
+    def _test_action(self, target: EnvironmentConfig, source: codepipeline.Artifact) -> actions.CodeBuildAction:
+        project = self._project(
+            f"Test{target.name.capitalize()}",
+            f"Automated tests against {target.name}: the batch strategy's pass/fail report",
+            commands=[f"python3 -m scripts.preprod_check --env {target.name}"],
+        )
+        stack = Stack.of(self)
+        project.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="AssumeTheTargetsTestRole",
+                actions=["sts:AssumeRole"],
+                resources=[f"arn:{stack.partition}:iam::{target.account}:role/{pipeline_test_role_name(target.name)}"],
+            )
+        )
+        return actions.CodeBuildAction(action_name="AutomatedTests", project=project, input=source)
+
+
+def pipeline_test_role_name(env_name: str) -> str:
+    """A fixed name: the pipeline (in another account, perhaps) must know it without a lookup."""
+    return f"mlops-{env_name}-pipeline-tests"

@@ -1,0 +1,217 @@
+"""Three ways preprod tests the endpoint before prod: batch, real-time (API Gateway) and streaming (Kinesis)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.components.access import acknowledge_cdk_grants, grant_objects
+from stacks.components.python_function import PythonFunction
+from stacks.nag import acknowledge
+
+TEST_DATA_KEY = "test-data/churn/test.csv"  # the held-out split the batch test scores
+REPORTS_PREFIX = "test-reports/"
+STREAM_OUTPUT_PREFIX = "test-stream-output/"
+
+
+class TestStrategies(Construct):
+    """Batch: a function scores the held-out test set through the endpoint and writes predictions and a
+    pass/fail report. Real-time: an IAM-authenticated API forwards requests to the endpoint. Streaming:
+    a Kinesis stream whose consumer scores each record (bad records are reported, not retried forever).
+
+    Only where `testStrategies` is on (preprod): the stream costs money per hour.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint_name: str,
+        min_auc: float,
+        key: kms.IKey,
+        artifacts_bucket: s3.IBucket,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        endpoint_arn = stack.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint_name)
+        invoke = iam.PolicyStatement(
+            sid="InvokeTheEndpoint", actions=["sagemaker:InvokeEndpoint"], resources=[endpoint_arn]
+        )
+
+        def function(construct_id: str, name: str, description: str, environment: dict[str, str]) -> PythonFunction:
+            return PythonFunction(
+                self,
+                construct_id,
+                name=name,
+                description=description,
+                environment=environment,
+                key=key,
+                log_retention=log_retention,
+                removal_policy=removal_policy,
+                timeout=Duration.minutes(5),
+            )
+
+        self.batch = function(
+            "Batch",
+            "test_batch",
+            "Batch test: score the held-out set through the endpoint, write a pass/fail report",
+            {
+                "ENDPOINT_NAME": endpoint_name,
+                "TEST_DATA_URI": artifacts_bucket.s3_url_for_object(TEST_DATA_KEY),
+                "REPORT_URI": artifacts_bucket.s3_url_for_object(REPORTS_PREFIX),
+                "MIN_AUC": str(min_auc),
+                "KMS_KEY_ID": key.key_arn,
+                "POWERTOOLS_SERVICE_NAME": "test-batch",
+                "POWERTOOLS_METRICS_NAMESPACE": "Mlops/Tests",
+            },
+        )
+        self.batch.role.add_to_principal_policy(invoke)
+        grant_objects(
+            self.batch.role, artifacts_bucket, key, prefix="test-data/", purpose="The batch test reads its test set"
+        )
+        grant_objects(
+            self.batch.role,
+            artifacts_bucket,
+            key,
+            prefix=REPORTS_PREFIX,
+            write=True,
+            purpose="The batch test writes reports",
+        )
+
+        self.realtime = function(
+            "Realtime",
+            "test_realtime",
+            "Real-time test API: validate a request, invoke the endpoint, return probabilities",
+            {
+                "ENDPOINT_NAME": endpoint_name,
+                "POWERTOOLS_SERVICE_NAME": "test-realtime",
+                "POWERTOOLS_METRICS_NAMESPACE": "Mlops/Tests",
+            },
+        )
+        self.realtime.role.add_to_principal_policy(invoke)
+        access_logs = logs.LogGroup(
+            self, "ApiAccessLogs", encryption_key=key, retention=log_retention, removal_policy=removal_policy
+        )
+        self.api = apigateway.LambdaRestApi(
+            self,
+            "Api",
+            handler=self.realtime.function,
+            proxy=False,
+            description="Real-time test strategy (IAM-authenticated)",
+            cloud_watch_role=False,
+            default_method_options=apigateway.MethodOptions(authorization_type=apigateway.AuthorizationType.IAM),
+            deploy_options=apigateway.StageOptions(
+                stage_name="v1",
+                tracing_enabled=True,
+                throttling_rate_limit=20,
+                throttling_burst_limit=40,
+                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+            ),
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+        )
+        validator = self.api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        predict = self.api.root.add_resource("predict").add_method("POST", request_validator=validator)
+        stage = self.api.deployment_stage.node.default_child
+        assert stage is not None
+        acknowledge(
+            stage,
+            "AwsSolutions-APIG3",
+            "Preprod test API for IAM-signed callers of this account only; WAF would add idle cost.",
+        )
+        acknowledge(
+            stage,
+            "AwsSolutions-APIG6",
+            "Access logs record every request; execution logs need the account-wide API Gateway role.",
+        )
+        acknowledge(
+            predict,
+            "AwsSolutions-COG4",
+            "Authorization is AWS IAM (SigV4): the callers are the pipeline's test role and engineers.",
+        )
+
+        self.stream = kinesis.Stream(
+            self,
+            "Stream",
+            stream_mode=kinesis.StreamMode.PROVISIONED,
+            shard_count=1,
+            # The AWS-managed key: test traffic only, and consumers need no grant on it.
+            encryption=kinesis.StreamEncryption.MANAGED,
+            retention_period=Duration.hours(24),
+            removal_policy=removal_policy,
+        )
+        self.failed_records = sqs.Queue(
+            self,
+            "FailedRecords",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            self.failed_records,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter destination of the stream consumer.",
+        )
+        self.stream_consumer = function(
+            "StreamConsumer",
+            "test_stream",
+            "Streaming test: score Kinesis records through the endpoint, report bad records",
+            {
+                "ENDPOINT_NAME": endpoint_name,
+                "OUTPUT_URI": artifacts_bucket.s3_url_for_object(STREAM_OUTPUT_PREFIX),
+                "KMS_KEY_ID": key.key_arn,
+                "POWERTOOLS_SERVICE_NAME": "test-stream",
+                "POWERTOOLS_METRICS_NAMESPACE": "Mlops/Tests",
+            },
+        )
+        self.stream_consumer.role.add_to_principal_policy(invoke)
+        grant_objects(
+            self.stream_consumer.role,
+            artifacts_bucket,
+            key,
+            prefix=STREAM_OUTPUT_PREFIX,
+            write=True,
+            purpose="The stream consumer writes scored records",
+        )
+        self.stream_consumer.function.add_event_source(
+            sources.KinesisEventSource(
+                self.stream,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=100,
+                retry_attempts=2,
+                bisect_batch_on_error=True,
+                report_batch_item_failures=True,
+                on_failure=sources.SqsDlq(self.failed_records),
+            )
+        )
+        acknowledge_cdk_grants(
+            self.stream_consumer.role,
+            "CDK's SqsDlq wiring sends failed batches to the KMS-encrypted dead-letter queue with its standard "
+            "encrypt/decrypt grant on that key.",
+        )

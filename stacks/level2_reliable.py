@@ -1,0 +1,122 @@
+"""Level 2 (reliable): approval-driven deployment, monitoring that closes the loop, tests, CI/CD."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks.components import lifecycle
+from stacks.components.alerts import Alerts
+from stacks.components.delivery_pipeline import DeliveryPipeline, pipeline_test_role_name
+from stacks.components.model_endpoint import ModelEndpoint
+from stacks.components.test_strategies import TestStrategies
+from stacks.config import EnvironmentConfig
+
+USE_CASE = "churn"
+
+
+class Level2ReliableStack(Stack):
+    """The endpoint's operations, the preprod test strategies, and (in one environment) the pipeline.
+
+    Receives Level 0's key and buckets and Level 1's registry group and retraining state machine.
+    Approving a model version deploys it (promotion function); alarms roll a bad deployment back
+    and notify; data drift starts retraining. Where `testStrategies` is on, batch, real-time and
+    streaming tests exist, and a role lets the pipeline (perhaps in another account) run them.
+    Where `delivery.pipeline` is on, a CodePipeline deploys the `delivery.targets` in order, with a
+    manual approval before every target after the first.
+
+    Per environment: endpoint mode and sizing, test strategies, pipeline and its targets.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        key: kms.IKey,
+        artifacts_bucket: s3.IBucket,
+        access_log_bucket: s3.IBucket,
+        model_package_group_name: str,
+        retraining: sfn.IStateMachine,
+        pipeline_targets: list[EnvironmentConfig],
+        tested_by_account: str | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        removal_policy = lifecycle.removal_policy(config)
+        retention = lifecycle.log_retention(config)
+        endpoint_name = f"mlops-{config.name}-{USE_CASE}"
+
+        self.alerts = Alerts(self, "Alerts", email=config.alarm_email, removal_policy=removal_policy)
+        self.endpoint = ModelEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=endpoint_name,
+            settings=config.endpoint,
+            key=key,
+            artifacts_bucket=artifacts_bucket,
+            model_package_group_name=model_package_group_name,
+            retraining=retraining,
+            alerts=self.alerts,
+            log_retention=retention,
+            removal_policy=removal_policy,
+        )
+        outputs = {
+            "EndpointName": (endpoint_name, "Created by the promotion function when a model is approved"),
+            "PromotionFunctionName": (self.endpoint.promotion.function.function_name, "Model promotion"),
+            "AlarmTopicArn": (self.alerts.topic.topic_arn, "Level 2 alarms"),
+        }
+
+        if config.test_strategies:
+            self.tests = TestStrategies(
+                self,
+                "Tests",
+                endpoint_name=endpoint_name,
+                min_auc=config.endpoint.min_auc,
+                key=key,
+                artifacts_bucket=artifacts_bucket,
+                log_retention=retention,
+                removal_policy=removal_policy,
+            )
+            outputs["BatchTestFunctionName"] = (self.tests.batch.function.function_name, "Batch test strategy")
+            outputs["RealtimeTestApiUrl"] = (self.tests.api.url, "Real-time test strategy (IAM auth)")
+            outputs["TestStreamName"] = (self.tests.stream.stream_name, "Streaming test strategy")
+            if tested_by_account:
+                # A fixed name: the pipeline's account must be able to name it without a lookup.
+                role = iam.Role(
+                    self,
+                    "PipelineTestRole",
+                    role_name=pipeline_test_role_name(config.name),
+                    assumed_by=iam.AccountPrincipal(tested_by_account),
+                    description="Assumed by the delivery pipeline's test stage to run the batch test",
+                )
+                role.add_to_principal_policy(
+                    iam.PolicyStatement(
+                        actions=["lambda:InvokeFunction"], resources=[self.tests.batch.function.function_arn]
+                    )
+                )
+                role.add_to_principal_policy(
+                    iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[self.stack_id])
+                )
+
+        if config.delivery.pipeline:
+            self.pipeline = DeliveryPipeline(
+                self,
+                "Delivery",
+                settings=config.delivery,
+                targets=pipeline_targets,
+                removal_policy=removal_policy,
+                log_retention=retention,
+                access_log_bucket=access_log_bucket,
+            )
+            outputs["PipelineName"] = (self.pipeline.pipeline.pipeline_name, "Delivery pipeline")
+
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)

@@ -1,0 +1,108 @@
+"""Assertions on Level 2: promotion on approval, alarms that roll back and retrain, tests, the pipeline."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import ENV_NAMES
+
+
+def level2(templates: dict[tuple[str, str], dict[str, Any]], env: str) -> dict[str, Any]:
+    return templates[(env, f"Mlops-{env}-Level2Reliable")]
+
+
+def of_type(template: dict[str, Any], cfn_type: str) -> dict[str, dict[str, Any]]:
+    return {lid: r for lid, r in template["Resources"].items() if r["Type"] == cfn_type}
+
+
+def function_env(template: dict[str, Any], prefix: str) -> dict[str, Any]:
+    (function,) = [r for lid, r in of_type(template, "AWS::Lambda::Function").items() if lid.startswith(prefix)]
+    variables: dict[str, Any] = function["Properties"]["Environment"]["Variables"]
+    return variables
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_approval_deploys_through_the_promotion_function(templates, synthesized, env):
+    template = level2(templates, env)
+    settings = synthesized[env].config.endpoint
+    variables = function_env(template, "EndpointPromotion")
+    assert variables["ENDPOINT_NAME"] == f"mlops-{env}-churn"
+    assert variables["ENDPOINT_MODE"] == settings.mode
+    assert variables["MIN_AUC"] == str(settings.min_auc)
+    assert variables["MODEL_PACKAGE_GROUP_NAME"] == f"mlops-{env}-churn"
+    patterns = [r["Properties"].get("EventPattern") for r in of_type(template, "AWS::Events::Rule").values()]
+    approved = [p for p in patterns if p and p.get("detail-type") == ["SageMaker Model Package State Change"]]
+    assert approved and approved[0]["detail"]["ModelApprovalStatus"] == ["Approved"]
+    in_service = [p for p in patterns if p and p.get("detail-type") == ["SageMaker Endpoint State Change"]]
+    assert in_service and in_service[0]["detail"]["EndpointStatus"] == ["IN_SERVICE"]
+
+
+def test_serverless_in_dev_provisioned_with_autoscaling_in_prod(templates):
+    assert function_env(level2(templates, "dev"), "EndpointPromotion")["ENDPOINT_MODE"] == "serverless"
+    prod = function_env(level2(templates, "prod"), "EndpointPromotion")
+    assert prod["ENDPOINT_MODE"] == "provisioned"
+    assert int(prod["AUTOSCALING_MIN_CAPACITY"]) >= 2 and int(prod["AUTOSCALING_MAX_CAPACITY"]) >= 4
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_rollback_alarms_are_the_5xx_and_latency_alarms(templates, env):
+    template = level2(templates, env)
+    rollback = function_env(template, "EndpointPromotion")["ROLLBACK_ALARMS"]
+    refs = {part["Ref"] for part in rollback["Fn::Join"][1] if isinstance(part, dict)}
+    # Logical IDs are the construct path plus an 8-character hash.
+    assert sorted(r[:-8] for r in refs) == ["EndpointEndpoint5xx", "EndpointEndpointLatencyP99"]
+    alarms = of_type(template, "AWS::CloudWatch::Alarm")
+    assert refs <= set(alarms)
+    for logical_id in refs:
+        assert alarms[logical_id]["Properties"]["Namespace"] == "AWS/SageMaker"
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_drift_alarm_starts_the_level1_retraining(templates, env):
+    template = level2(templates, env)
+    alarms = of_type(template, "AWS::CloudWatch::Alarm")
+    (drift_id,) = [lid for lid in alarms if lid.startswith("EndpointDataDrift")]
+    rules = [
+        r["Properties"]
+        for r in of_type(template, "AWS::Events::Rule").values()
+        if (r["Properties"].get("EventPattern") or {}).get("detail-type") == ["CloudWatch Alarm State Change"]
+    ]
+    (rule,) = rules
+    assert rule["EventPattern"]["resources"] == [{"Fn::GetAtt": [drift_id, "Arn"]}]
+    assert rule["EventPattern"]["detail"] == {"state": {"value": ["ALARM"]}}
+    (target,) = rule["Targets"]
+    assert "Fn::ImportValue" in json.dumps(target["Arn"])  # the Level 1 state machine
+
+
+def test_test_strategies_and_pipeline_role_only_where_configured(templates, synthesized):
+    for env in ENV_NAMES:
+        config = synthesized[env].config
+        template = level2(templates, env)
+        streams = of_type(template, "AWS::Kinesis::Stream")
+        assert bool(streams) is config.test_strategies, env
+        apis = of_type(template, "AWS::ApiGateway::RestApi")
+        assert bool(apis) is config.test_strategies, env
+        pipelines = of_type(template, "AWS::CodePipeline::Pipeline")
+        assert bool(pipelines) is config.delivery.pipeline, env
+    # preprod is tested by dev's pipeline: its role trusts dev's account and may only run the batch test.
+    roles = of_type(level2(templates, "preprod"), "AWS::IAM::Role")
+    (test_role,) = [r for lid, r in roles.items() if lid.startswith("PipelineTestRole")]
+    assert test_role["Properties"]["RoleName"] == "mlops-preprod-pipeline-tests"
+    principal = test_role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["AWS"]
+    assert "111111111111" in json.dumps(principal)
+
+
+def test_dev_pipeline_deploys_preprod_then_waits_for_approval_before_prod(templates):
+    (pipeline,) = of_type(level2(templates, "dev"), "AWS::CodePipeline::Pipeline").values()
+    props = pipeline["Properties"]
+    assert props["PipelineType"] == "V2"
+    stages = [s["Name"] for s in props["Stages"]]
+    assert stages == ["Source", "Build", "Deploy-preprod", "Test-preprod", "Approve-prod", "Deploy-prod"]
+    approve = next(s for s in props["Stages"] if s["Name"] == "Approve-prod")
+    (action,) = approve["Actions"]
+    assert action["ActionTypeId"]["Category"] == "Approval"
+    assert "NotificationArn" in action["Configuration"]
+    assert props["ArtifactStore"]["EncryptionKey"]["Type"] == "KMS"
