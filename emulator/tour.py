@@ -54,6 +54,12 @@ def stack_outputs(aws: LocalAws, stack_name: str) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
+def alarm_topic(aws: LocalAws, stack_name: str) -> str:
+    """The environment's alarm topic, which Level 0 owns, for a stack `Mlops-<env>-<level>`."""
+    environment_prefix = stack_name.rsplit("-", 1)[0]
+    return stack_outputs(aws, f"{environment_prefix}-Level0Exploration")["AlarmTopicArn"]
+
+
 def tour_level0(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
     """Upload sample data, crawl it, run the ETL, query through Athena."""
     level = "Level 0"
@@ -186,10 +192,11 @@ def tour_level1(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
         f"execution {sfn_status}; moto's Step Functions do not call Glue or SageMaker",
         "stub",
     )
+    topic = alarm_topic(aws, stack_name)
     alarms = [
         a
         for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
-        if out["AlarmTopicArn"] in a.get("AlarmActions", [])
+        if topic in a.get("AlarmActions", []) and a["AlarmName"].startswith(stack_name)
     ]
     yield TourLine(
         level,
@@ -255,10 +262,11 @@ def tour_level2(aws: LocalAws, stack_name: str, registry_group: str) -> Iterator
     yield TourLine(
         level, "promotion of a missing version", f"{missing.get('action')}: {missing.get('reason')}", "in-process"
     )
+    topic = alarm_topic(aws, stack_name)
     alarms = {
         a["AlarmName"]
         for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
-        if out["AlarmTopicArn"] in a.get("AlarmActions", [])
+        if topic in a.get("AlarmActions", []) and a["AlarmName"].startswith(stack_name)
     }
     rules = [r["Name"] for r in aws.client("events").list_rules()["Rules"] if "RetrainOnDrift" in r["Name"]]
     yield TourLine(
@@ -366,10 +374,11 @@ def tour_llmops(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
         "control plane; the stand-in model simulates interventions",
         "not emulated",
     )
+    topic = alarm_topic(aws, stack_name)
     alarms = {
         a["AlarmName"]
         for a in cloudwatch.describe_alarms()["MetricAlarms"]
-        if out["AlarmTopicArn"] in a.get("AlarmActions", [])
+        if topic in a.get("AlarmActions", []) and a["AlarmName"].startswith(stack_name)
     }
     yield TourLine(
         level,

@@ -10,6 +10,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from stacks.components import lifecycle
+from stacks.components.alerts import Alerts
 from stacks.components.athena_workgroup import AthenaWorkgroup
 from stacks.components.data_lake import DataLake
 from stacks.components.glue_etl import GlueEtl
@@ -18,7 +19,8 @@ from stacks.config import EnvironmentConfig
 
 
 class Level0ExplorationStack(Stack):
-    """KMS key, S3 data lake, Glue catalog + crawler + ETL job, Athena workgroup, SageMaker Studio.
+    """KMS key, S3 data lake, Glue catalog + crawler + ETL job, Athena workgroup, SageMaker Studio,
+    and the environment's alarm topic.
 
     Everything data-bearing is encrypted with one customer-managed key (rotation on). Exposes the
     key, the buckets and the Glue database for the levels above, which receive them as arguments.
@@ -67,6 +69,9 @@ class Level0ExplorationStack(Stack):
                 },
             )
         )
+
+        # One alarm topic per environment, for every level's alarms (each level passes it its alarms).
+        self.alerts = Alerts(self, "Alerts", email=config.alarm_email, removal_policy=removal_policy)
 
         self.data_lake = DataLake(
             self,
@@ -129,6 +134,7 @@ class Level0ExplorationStack(Stack):
             ("AthenaWorkgroupName", self.athena.workgroup.ref, "Athena workgroup for exploration"),
             ("StudioDomainId", self.studio.domain.attr_domain_id, "SageMaker Studio domain"),
             ("DataScientistRoleArn", self.studio.data_scientist_role.role_arn, "Role data scientists assume"),
+            ("AlarmTopicArn", self.alerts.topic.topic_arn, "Alarms of every level of this environment"),
         ):
             CfnOutput(self, output_id, value=value, description=description)
 

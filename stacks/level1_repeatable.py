@@ -39,6 +39,7 @@ class Level1RepeatableStack(Stack):
         *,
         config: EnvironmentConfig,
         key: kms.IKey,
+        alerts: Alerts,
         raw_bucket: s3.IBucket,
         curated_bucket: s3.IBucket,
         artifacts_bucket: s3.IBucket,
@@ -50,7 +51,7 @@ class Level1RepeatableStack(Stack):
         removal_policy = lifecycle.removal_policy(config)
         name_prefix = f"mlops-{config.name}"
 
-        self.alerts = Alerts(self, "Alerts", email=config.alarm_email, removal_policy=removal_policy)
+        self.alerts = alerts
         self.registry = ModelRegistry(
             self,
             "ModelRegistry",
@@ -124,6 +125,5 @@ class Level1RepeatableStack(Stack):
             ("PipelineName", self.training.pipeline_name, "SageMaker training pipeline"),
             ("ModelPackageGroupName", self.registry.group_name, "Model Registry group of the churn models"),
             ("RetrainingStateMachineArn", self.retraining.state_machine.state_machine_arn, "ETL + retraining"),
-            ("AlarmTopicArn", self.alerts.topic.topic_arn, "Alarms of this environment"),
         ):
             CfnOutput(self, output_id, value=value, description=description)

@@ -41,6 +41,7 @@ class Level2ReliableStack(Stack):
         *,
         config: EnvironmentConfig,
         key: kms.IKey,
+        alerts: Alerts,
         artifacts_bucket: s3.IBucket,
         access_log_bucket: s3.IBucket,
         model_package_group_name: str,
@@ -54,7 +55,7 @@ class Level2ReliableStack(Stack):
         retention = lifecycle.log_retention(config)
         endpoint_name = f"mlops-{config.name}-{USE_CASE}"
 
-        self.alerts = Alerts(self, "Alerts", email=config.alarm_email, removal_policy=removal_policy)
+        self.alerts = alerts
         self.endpoint = ModelEndpoint(
             self,
             "Endpoint",
@@ -71,7 +72,6 @@ class Level2ReliableStack(Stack):
         outputs = {
             "EndpointName": (endpoint_name, "Created by the promotion function when a model is approved"),
             "PromotionFunctionName": (self.endpoint.promotion.function.function_name, "Model promotion"),
-            "AlarmTopicArn": (self.alerts.topic.topic_arn, "Level 2 alarms"),
         }
 
         if config.test_strategies:

@@ -49,6 +49,7 @@ class LlmopsStack(Stack):
         *,
         config: EnvironmentConfig,
         key: kms.IKey,
+        alerts: Alerts,
         artifacts_bucket: s3.IBucket,
         **kwargs: Any,
     ) -> None:
@@ -200,7 +201,7 @@ class LlmopsStack(Stack):
             self._invocation_logging(key, artifacts_bucket, retention, removal_policy)
 
         # --- alarms ---------------------------------------------------------------------------------
-        self.alerts = Alerts(self, "Alerts", email=config.alarm_email, removal_policy=removal_policy)
+        self.alerts = alerts
         invocations = self.gateway.function.metric_invocations(period=Duration.minutes(5), statistic="Sum")
 
         def gateway_metric(name: str, statistic: str, period: Duration | None = None) -> cloudwatch.Metric:
@@ -266,7 +267,6 @@ class LlmopsStack(Stack):
             ("CatalogFunctionName", self.catalog.function.function_name, "Prompt catalog API function"),
             ("GuardrailId", self.guardrail.guardrail_id, "Bedrock guardrail"),
             ("GuardrailVersion", self.guardrail.version_number, "Guardrail version the gateway uses"),
-            ("AlarmTopicArn", self.alerts.topic.topic_arn, "LLMOps alarms"),
         ):
             CfnOutput(self, output_id, value=value, description=description)
 

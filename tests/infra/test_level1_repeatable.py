@@ -112,22 +112,24 @@ def test_retraining_runs_on_schedule_and_on_new_raw_objects(templates, synthesiz
 
 
 @pytest.mark.parametrize("env", LEVEL1_ENVS)
-def test_failures_alarm_to_an_encrypted_topic(templates, env):
-    template = level1(templates, env)
-    topic = one(template, "AWS::SNS::Topic")["Properties"]
+def test_failures_alarm_to_the_environments_encrypted_topic(templates, env):
+    # One topic per environment, owned by Level 0, for every level's alarms.
+    level0 = templates[(env, f"Mlops-{env}-Level0Exploration")]
+    topic = one(level0, "AWS::SNS::Topic")["Properties"]
     assert "KmsMasterKeyId" in topic
-    topic_id = next(iter(_logical_ids(template, "AWS::SNS::Topic")))
-    alarms = all_of(template, "AWS::CloudWatch::Alarm")
-    assert {a["Properties"]["MetricName"] for a in alarms} == {"ExecutionFailed", "ExecutionsFailed"}
-    for alarm in alarms:
-        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
-    key = one(template, "AWS::KMS::Key")["Properties"]
+    (topic_id,) = _logical_ids(level0, "AWS::SNS::Topic")
+    key = next(r for lid, r in level0["Resources"].items() if lid.startswith("AlertsKey"))["Properties"]
     assert key["EnableKeyRotation"] is True
     services: set[str] = set()
     for statement in key["KeyPolicy"]["Statement"]:
         service = statement["Principal"].get("Service", [])
         services |= {service} if isinstance(service, str) else set(service)
     assert {"cloudwatch.amazonaws.com", "events.amazonaws.com"} <= services
+    alarms = all_of(level1(templates, env), "AWS::CloudWatch::Alarm")
+    assert {a["Properties"]["MetricName"] for a in alarms} == {"ExecutionFailed", "ExecutionsFailed"}
+    for alarm in alarms:
+        (action,) = alarm["Properties"]["AlarmActions"]
+        assert topic_id in json.dumps(action)  # imported from Level 0
 
 
 @pytest.mark.parametrize("env", LEVEL1_ENVS)
