@@ -9,6 +9,11 @@ request is accepted by the registry API):
 - Processing steps: the step's own script is downloaded from the emulator (the asset the CDK CLI
   uploaded), imported, and run with every container path (``/opt/ml/...``) rebased into a temp dir;
   inputs are downloaded from and outputs uploaded to the S3 URIs the definition names.
+- The data-quality baseline step (SageMaker's Model Monitor analyzer image, no script): an in-process
+  stand-in reads the baseline CSV the step is given and writes ``statistics.json`` and
+  ``constraints.json`` in Model Monitor's format (a subset: per-feature type, completeness and numeric
+  statistics; constraints with the analyzer's default ``monitoring_config``), so RegisterModel can attach
+  them and the promotion function can find them.
 - Training steps (the built-in XGBoost algorithm has no script): `pipelines.training.local_train`
   trains with the step's hyperparameters and writes ``model.tar.gz`` as SageMaker does.
 - Condition and Fail steps are evaluated; RegisterModel calls CreateModelPackage with the step's
@@ -20,8 +25,10 @@ not exercised, and the summary lines say so.
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
+import math
 import re
 import tempfile
 from collections.abc import Callable, Mapping
@@ -33,6 +40,7 @@ from urllib.parse import urlsplit
 from pipelines.training.local_train import train_like_sagemaker
 
 CONTAINER_ROOT = Path("/opt/ml")
+MODEL_MONITOR_IMAGE = "sagemaker-model-monitor-analyzer"
 _OUTPUT_GET = re.compile(r"^Steps\.(\w+)\.ProcessingOutputConfig\.Outputs\['(\w+)'\]\.S3Output\.S3Uri$")
 
 
@@ -84,9 +92,18 @@ class LocalPipelineRun:
 
     def _processing(self, step: Mapping[str, Any], workdir: Path) -> None:
         args = self._resolve(step["Arguments"])
-        entrypoint = Path(args["AppSpecification"]["ContainerEntrypoint"][-1])
         for source in args["ProcessingInputs"]:
             self._download(source["S3Input"]["S3Uri"], self._local(workdir, source["S3Input"]["LocalPath"]))
+        app = args["AppSpecification"]
+        if "ContainerEntrypoint" not in app and _is_model_monitor_image(app["ImageUri"]):
+            self._model_monitor_baseline(step, args, workdir)
+            return
+        if "ContainerEntrypoint" not in app:
+            raise PipelineRunError(
+                f"step {step['Name']}: image {app['ImageUri']} runs its own entrypoint, which the local runner "
+                "cannot stand in for"
+            )
+        entrypoint = Path(app["ContainerEntrypoint"][-1])
         script = self._local(workdir, str(entrypoint))
         if not script.is_file():
             raise PipelineRunError(f"step {step['Name']}: its script {entrypoint.name} was not among its inputs")
@@ -96,12 +113,7 @@ class LocalPipelineRun:
             if isinstance(value, Path) and value.is_relative_to(CONTAINER_ROOT):
                 setattr(namespace, name, self._local(workdir, str(value)))
         result = module.run(namespace)
-        outputs: dict[str, str] = {}
-        for output in args["ProcessingOutputConfig"]["Outputs"]:
-            uri = output["S3Output"]["S3Uri"]
-            self._upload(self._local(workdir, output["S3Output"]["LocalPath"]), uri)
-            outputs[output["OutputName"]] = uri
-        self.step_outputs[step["Name"]] = outputs
+        self._upload_outputs(step, args, workdir)
         for property_file in step.get("PropertyFiles", []):
             local_dir = next(
                 self._local(workdir, o["S3Output"]["LocalPath"])
@@ -111,6 +123,43 @@ class LocalPipelineRun:
             key = f"Steps.{step['Name']}.PropertyFiles.{property_file['PropertyFileName']}"
             self.property_files[key] = json.loads((local_dir / property_file["FilePath"]).read_text())
         self.log.append(f"{step['Name']}: ran {entrypoint.name} from its deployed asset: {_summary(result)}")
+
+    def _upload_outputs(self, step: Mapping[str, Any], args: Mapping[str, Any], workdir: Path) -> None:
+        outputs: dict[str, str] = {}
+        for output in args["ProcessingOutputConfig"]["Outputs"]:
+            uri = output["S3Output"]["S3Uri"]
+            self._upload(self._local(workdir, output["S3Output"]["LocalPath"]), uri)
+            outputs[output["OutputName"]] = uri
+        self.step_outputs[step["Name"]] = outputs
+
+    def _model_monitor_baseline(self, step: Mapping[str, Any], args: Mapping[str, Any], workdir: Path) -> None:
+        """Stand-in for the Model Monitor analyzer's baselining job (DefaultModelMonitor.suggest_baseline)."""
+        environment = args.get("Environment", {})
+        try:
+            dataset_format = json.loads(environment["dataset_format"])
+            source = self._local(workdir, environment["dataset_source"])
+            output_dir = self._local(workdir, environment["output_path"])
+        except (KeyError, ValueError) as error:
+            raise PipelineRunError(
+                f"step {step['Name']}: the analyzer needs dataset_format (JSON), dataset_source and output_path in "
+                f"its Environment ({error!r})"
+            ) from error
+        if "csv" not in dataset_format:
+            raise PipelineRunError(f"step {step['Name']}: only CSV baselines are stood in, got {dataset_format}")
+        header = bool(dataset_format["csv"].get("header", False))
+        files = sorted(path for path in source.rglob("*") if path.is_file())
+        if not files:
+            raise PipelineRunError(f"step {step['Name']}: no baseline dataset under {environment['dataset_source']}")
+        statistics, constraints = baseline_statistics_and_constraints(files, header=header)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "statistics.json").write_text(json.dumps(statistics, indent=2) + "\n", encoding="utf-8")
+        (output_dir / "constraints.json").write_text(json.dumps(constraints, indent=2) + "\n", encoding="utf-8")
+        self._upload_outputs(step, args, workdir)
+        self.log.append(
+            f"{step['Name']}: Model Monitor analyzer stood in by the local runner: statistics.json and "
+            f"constraints.json for {len(statistics['features'])} features of {statistics['dataset']['item_count']} "
+            "rows"
+        )
 
     def _training(self, step: Mapping[str, Any], workdir: Path) -> None:
         args = self._resolve(step["Arguments"])
@@ -223,6 +272,109 @@ class LocalPipelineRun:
             return
         for path in sorted(p for p in local.rglob("*") if p.is_file()):
             self.s3.upload_file(str(path), bucket, f"{key.rstrip('/')}/{path.relative_to(local).as_posix()}")
+
+
+def _is_model_monitor_image(image_uri: str) -> bool:
+    repository = image_uri.rsplit("/", 1)[-1].split(":", 1)[0]
+    return repository == MODEL_MONITOR_IMAGE
+
+
+def baseline_statistics_and_constraints(files: list[Path], *, header: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Model Monitor's statistics.json and constraints.json (a subset) of CSV files, as the analyzer writes them.
+
+    Per feature: name (from the header, else ``_c<index>`` as the analyzer names them), inferred type
+    (Integral, Fractional or String), completeness; numeric features get num_present/num_missing, mean,
+    sum, std_dev (population), min and max. Constraints carry the analyzer's default monitoring_config.
+    """
+    names: list[str] | None = None
+    columns: list[list[str]] = []
+    for path in files:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = csv.reader(handle)
+            if header:
+                file_names = next(rows, None)
+                if file_names is None:
+                    continue
+                if names is not None and file_names != names:
+                    raise PipelineRunError(f"baseline file {path.name} has a different header than the first file")
+                names = file_names
+            for row in rows:
+                if not row:
+                    continue
+                if not columns:
+                    columns = [[] for _ in row]
+                if len(row) != len(columns):
+                    raise PipelineRunError(f"baseline file {path.name} has rows of {len(row)} and {len(columns)} cells")
+                for column, cell in zip(columns, row, strict=True):
+                    column.append(cell.strip())
+    if not columns:
+        raise PipelineRunError("the baseline dataset has no rows")
+    if names is None:
+        names = [f"_c{index}" for index in range(len(columns))]
+    if len(names) != len(columns):
+        raise PipelineRunError(f"the baseline header names {len(names)} columns but rows have {len(columns)}")
+    item_count = len(columns[0])
+    features: list[dict[str, Any]] = []
+    feature_constraints: list[dict[str, Any]] = []
+    for name, cells in zip(names, columns, strict=True):
+        present = [cell for cell in cells if cell != ""]
+        inferred = _inferred_type(present)
+        feature: dict[str, Any] = {"name": name, "inferred_type": inferred}
+        common = {"num_present": len(present), "num_missing": item_count - len(present)}
+        if inferred in {"Integral", "Fractional"}:
+            values = [float(cell) for cell in present]
+            mean = sum(values) / len(values) if values else 0.0
+            variance = sum((value - mean) ** 2 for value in values) / len(values) if values else 0.0
+            feature["numerical_statistics"] = {
+                "common": common,
+                "mean": mean,
+                "sum": sum(values),
+                "std_dev": math.sqrt(variance),
+                "min": min(values, default=0.0),
+                "max": max(values, default=0.0),
+            }
+        else:
+            feature["string_statistics"] = {"common": common, "distinct_count": float(len(set(present)))}
+        features.append(feature)
+        # The analyzer suggests full completeness for complete baseline columns; num_missing is in the statistics.
+        constraint: dict[str, Any] = {"name": name, "inferred_type": inferred, "completeness": 1.0}
+        if inferred in {"Integral", "Fractional"}:
+            constraint["num_constraints"] = {"is_non_negative": all(float(cell) >= 0 for cell in present)}
+        feature_constraints.append(constraint)
+    statistics = {"version": 0.0, "dataset": {"item_count": item_count}, "features": features}
+    constraints = {
+        "version": 0.0,
+        "features": feature_constraints,
+        "monitoring_config": {
+            "evaluate_constraints": "Enabled",
+            "emit_metrics": "Enabled",
+            "datatype_check_threshold": 1.0,
+            "domain_content_threshold": 1.0,
+            "distribution_constraints": {
+                "perform_comparison": "Enabled",
+                "comparison_threshold": 0.1,
+                "comparison_method": "Robust",
+                "categorical_comparison_threshold": 0.1,
+                "categorical_drift_method": "LInfinity",
+            },
+        },
+    }
+    return statistics, constraints
+
+
+def _inferred_type(cells: list[str]) -> str:
+    def parses(cell: str, kind: type) -> bool:
+        try:
+            kind(cell)
+        except ValueError:
+            return False
+        return True
+
+    if cells and all(parses(cell, int) for cell in cells):
+        return "Integral"
+    if cells and all(parses(cell, float) and math.isfinite(float(cell)) for cell in cells):
+        return "Fractional"
+    return "String"
 
 
 def _split(uri: str) -> tuple[str, str]:

@@ -39,7 +39,10 @@ for config in load_all_environments(context):
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
-    subprocess.run(argv, cwd=PROJECT_ROOT, env=env, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+    result = subprocess.run(argv, cwd=PROJECT_ROOT, env=env, check=False, stdout=subprocess.DEVNULL)  # noqa: S603
+    if result.returncode != 0:
+        # A time measured on a failing run says nothing: stop with what failed.
+        raise SystemExit(f"bench: `{' '.join(argv[:4])} ...` failed (exit {result.returncode}); fix it first")
     return time.perf_counter() - started
 
 

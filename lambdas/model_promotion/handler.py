@@ -33,10 +33,15 @@ Environment (required unless a default is shown):
     AUTOSCALING_MIN_CAPACITY         default INITIAL_INSTANCE_COUNT; AUTOSCALING_MAX_CAPACITY default 4
     AUTOSCALING_TARGET_INVOCATIONS   SageMakerVariantInvocationsPerInstance target (default 100 per minute)
     SCALE_IN_COOLDOWN_SECONDS        default 300; SCALE_OUT_COOLDOWN_SECONDS default 60
-    BASELINE_URI                     optional s3:// prefix holding constraints.json and statistics.json; when set:
-    MONITOR_ROLE_ARN, MONITOR_IMAGE_URI (the regional Model Monitor analyzer image), MONITOR_OUTPUT_URI,
+    MONITOR_ROLE_ARN, MONITOR_IMAGE_URI (the regional Model Monitor analyzer image), MONITOR_OUTPUT_URI
+                                     optional, all three or none: the data-quality schedule of provisioned
+                                     endpoints, with the served package's DriftCheckBaselines.ModelDataQuality;
     MONITOR_INSTANCE_TYPE (default ml.m5.large), MONITOR_SCHEDULE (default hourly),
     MONITOR_MAX_RUNTIME_SECONDS (default 3600)
+    BASELINE_URI                     optional s3:// prefix holding constraints.json and statistics.json, used for
+                                     packages registered without a baseline (needs the three MONITOR_* above)
+    TEST_DATA_TARGET_URI             optional s3://bucket/key: each deployed package's held-out test split is
+                                     copied there (the batch test strategy's input)
     POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, LOG_LEVEL   Powertools settings
 
 Metrics (namespace POWERTOOLS_METRICS_NAMESPACE): Promotions, Rejections, IgnoredEvents,

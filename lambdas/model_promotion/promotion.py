@@ -8,15 +8,21 @@ the configuration in, and gets a ``Decision`` back. Two events drive it:
     2. describe the package and re-check that it is *still* Approved (events can arrive late or twice);
     3. read the evaluation report behind ModelMetrics.ModelQuality.Statistics.S3Uri and require the AUC
        (``binary_classification_metrics.auc.value``), optionally at least MIN_AUC;
-    4. CreateModel from the package, CreateEndpointConfig (serverless or provisioned), then CreateEndpoint if
-       the endpoint does not exist, else UpdateEndpoint with a blue/green canary that rolls back on alarms.
+    4. CreateModel from the package, CreateEndpointConfig (serverless or provisioned);
+    5. copy the package's held-out test split (``<artifacts prefix>/<execution id>/preprocess/test/test.csv``)
+       to TEST_DATA_TARGET_URI, where the batch test strategy reads it (skipped when unset);
+    6. CreateEndpoint if the endpoint does not exist, else UpdateEndpoint with a blue/green canary that rolls
+       back on alarms.
 
 ``SageMaker Endpoint State Change`` with EndpointStatus ``IN_SERVICE``
     Endpoint creation and update are asynchronous, and autoscaling can only be registered on an InService
     endpoint, so the follow-up work happens on this event rather than in a wait loop: register target-tracking
     autoscaling (provisioned endpoints) and create or update the Model Monitor data-quality schedule when a
-    baseline exists. Both steps are idempotent, so repeated IN_SERVICE events (every scaling activity emits
-    one) change nothing.
+    baseline exists. The baseline is the one the training pipeline attached to the served model package
+    (``DriftCheckBaselines.ModelDataQuality``), found through endpoint config -> model -> its container's
+    ModelPackageName, so nothing is remembered between the two events; BASELINE_URI is the fallback for
+    packages registered without one. Both steps are idempotent, so repeated IN_SERVICE events (every scaling
+    activity emits one) change nothing.
 
 Serverless endpoints support neither data capture nor Model Monitor (SageMaker rejects both), and an
 instance-based endpoint cannot be converted to serverless; the logic says so in the decision instead of
@@ -57,6 +63,9 @@ MAX_METRICS_BYTES = 1_000_000
 # SageMaker resource names: 63 characters, alphanumerics and single hyphens.
 MAX_NAME_LENGTH = 63
 BASELINE_FILES = ("constraints.json", "statistics.json")
+# Where the training pipeline's preprocess step leaves the held-out split, under <artifacts prefix>/<execution id>/.
+TEST_SPLIT_PATH = "preprocess/test/test.csv"
+_MISSING_OBJECT_CODES = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
 MONITOR_LOCAL_INPUT = "/opt/ml/processing/input/endpoint"
 MONITOR_LOCAL_OUTPUT = "/opt/ml/processing/output"
 
@@ -82,9 +91,12 @@ class EndpointBusyError(RuntimeError):
 
 @dataclass(frozen=True)
 class MonitorConfig:
-    """Model Monitor data-quality settings; only present when BASELINE_URI is set."""
+    """Model Monitor data-quality settings; present when any MONITOR_* variable or BASELINE_URI is set.
 
-    baseline_uri: str
+    ``baseline_uri`` is only the fallback: a package registered with DriftCheckBaselines brings its own.
+    """
+
+    baseline_uri: str | None
     role_arn: str
     image_uri: str
     output_uri: str
@@ -119,6 +131,7 @@ class Config:
     scale_in_cooldown: int = 300
     scale_out_cooldown: int = 60
     monitor: MonitorConfig | None = None
+    test_data_target_uri: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -145,6 +158,9 @@ class Config:
                 f"AUTOSCALING_MAX_CAPACITY ({autoscaling_max}) is below AUTOSCALING_MIN_CAPACITY ({autoscaling_min})"
             )
         min_auc_text = _optional(env, "MIN_AUC")
+        test_data_target = _optional(env, "TEST_DATA_TARGET_URI")
+        if test_data_target is not None:
+            _split_s3_uri(test_data_target, what="TEST_DATA_TARGET_URI", error=ConfigError)
         return cls(
             endpoint_name=endpoint_name,
             model_execution_role_arn=_required(env, "MODEL_EXECUTION_ROLE_ARN"),
@@ -171,20 +187,25 @@ class Config:
             scale_in_cooldown=_int(env, "SCALE_IN_COOLDOWN_SECONDS", 300, low=0, high=86_400),
             scale_out_cooldown=_int(env, "SCALE_OUT_COOLDOWN_SECONDS", 60, low=0, high=86_400),
             monitor=_monitor_config(env),
+            test_data_target_uri=test_data_target,
         )
 
 
 def _monitor_config(env: Mapping[str, str]) -> MonitorConfig | None:
-    baseline_uri = _optional(env, "BASELINE_URI")
-    if baseline_uri is None:
+    names = ("BASELINE_URI", "MONITOR_ROLE_ARN", "MONITOR_IMAGE_URI", "MONITOR_OUTPUT_URI")
+    given = [name for name in names if _optional(env, name) is not None]
+    if not given:
         return None
-    _split_s3_uri(baseline_uri, what="BASELINE_URI", error=ConfigError)
-    output_uri = _required(env, "MONITOR_OUTPUT_URI", because="BASELINE_URI is set")
+    because = f"{given[0]} is set"
+    baseline_uri = _optional(env, "BASELINE_URI")
+    if baseline_uri is not None:
+        _split_s3_uri(baseline_uri, what="BASELINE_URI", error=ConfigError)
+    output_uri = _required(env, "MONITOR_OUTPUT_URI", because=because)
     _split_s3_uri(output_uri, what="MONITOR_OUTPUT_URI", error=ConfigError)
     return MonitorConfig(
-        baseline_uri=baseline_uri.rstrip("/"),
-        role_arn=_required(env, "MONITOR_ROLE_ARN", because="BASELINE_URI is set"),
-        image_uri=_required(env, "MONITOR_IMAGE_URI", because="BASELINE_URI is set"),
+        baseline_uri=None if baseline_uri is None else baseline_uri.rstrip("/"),
+        role_arn=_required(env, "MONITOR_ROLE_ARN", because=because),
+        image_uri=_required(env, "MONITOR_IMAGE_URI", because=because),
         output_uri=output_uri.rstrip("/"),
         instance_type=env.get("MONITOR_INSTANCE_TYPE", "ml.m5.large").strip() or "ml.m5.large",
         schedule_expression=env.get("MONITOR_SCHEDULE", "cron(0 * ? * * *)").strip() or "cron(0 * ? * * *)",
@@ -264,6 +285,7 @@ class Decision:
     data_capture: str | None = None
     autoscaling: str | None = None
     monitoring: str | None = None
+    test_data: str | None = None
 
     @property
     def summary(self) -> str:
@@ -283,6 +305,7 @@ class Decision:
             "data_capture": self.data_capture,
             "autoscaling": self.autoscaling,
             "monitoring": self.monitoring,
+            "test_data": self.test_data,
         }
 
 
@@ -473,6 +496,8 @@ def deploy(package: Mapping[str, Any], metrics: dict[str, float], clients: Clien
         if config.mode == "provisioned"
         else "not supported on serverless endpoints"
     )
+    # Before the endpoint changes: a failed copy (raised, retried) then leaves the endpoint as it was.
+    test_data = copy_test_data(package, clients.s3, config)
     deployed = Decision(
         action="deployed",
         reason="",
@@ -483,19 +508,23 @@ def deploy(package: Mapping[str, Any], metrics: dict[str, float], clients: Clien
         model_name=model_name,
         endpoint_config_name=config_name,
         data_capture=data_capture,
+        monitoring=_pending_monitoring(package, config),
+        test_data=test_data,
     )
     if endpoint is None:
         sagemaker.create_endpoint(EndpointName=config.endpoint_name, EndpointConfigName=config_name)
         return replace(
             deployed,
-            reason=f"creating endpoint {config.endpoint_name} with model package version {version}",
+            reason=f"creating endpoint {config.endpoint_name} with model package version {version}; "
+            f"test data: {test_data}",
             deployment="created",
             autoscaling=_pending_autoscaling(config),
         )
     if endpoint.get("EndpointConfigName") == config_name:
         return replace(
             deployed,
-            reason=f"endpoint {config.endpoint_name} already serves model package version {version}",
+            reason=f"endpoint {config.endpoint_name} already serves model package version {version}; "
+            f"test data: {test_data}",
             deployment="unchanged",
         )
 
@@ -511,11 +540,85 @@ def deploy(package: Mapping[str, Any], metrics: dict[str, float], clients: Clien
         reason=(
             f"updating endpoint {config.endpoint_name} to model package version {version}: blue/green, "
             f"{config.canary_percent}% canary for {config.canary_wait_seconds}s, then all at once, baking "
-            f"{config.bake_seconds}s; rollback alarms: {alarms}"
+            f"{config.bake_seconds}s; rollback alarms: {alarms}; test data: {test_data}"
         ),
         deployment="updated",
         autoscaling=autoscaling,
     )
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The data-quality baseline a monitoring schedule compares captured requests with."""
+
+    statistics_uri: str
+    constraints_uri: str
+    source: str
+
+
+def package_baseline(package: Mapping[str, Any]) -> Baseline | None:
+    """The package's DriftCheckBaselines.ModelDataQuality (what the training pipeline registers), if complete."""
+    quality = package.get("DriftCheckBaselines", {}).get("ModelDataQuality", {})
+    statistics = quality.get("Statistics", {}).get("S3Uri")
+    constraints = quality.get("Constraints", {}).get("S3Uri")
+    if not (isinstance(statistics, str) and statistics and isinstance(constraints, str) and constraints):
+        return None
+    return Baseline(statistics, constraints, f"model package {package.get('ModelPackageArn')}")
+
+
+def _pending_monitoring(package: Mapping[str, Any], config: Config) -> str:
+    if config.mode == "serverless":
+        return "not supported on serverless endpoints"
+    baseline = package_baseline(package)
+    if baseline is not None:
+        source = f"the package's baseline {baseline.constraints_uri}"
+    elif config.monitor is not None and config.monitor.baseline_uri is not None:
+        source = f"BASELINE_URI {config.monitor.baseline_uri} (the package has no DriftCheckBaselines)"
+    else:
+        return "no baseline: the package has no DriftCheckBaselines.ModelDataQuality and BASELINE_URI is unset"
+    if config.monitor is None:
+        return f"not configured (MONITOR_* unset), although {source} exists"
+    return f"scheduled with {source} when the endpoint reports IN_SERVICE"
+
+
+def copy_test_data(package: Mapping[str, Any], s3: Client, config: Config) -> str:
+    """Copy the package's held-out test split to TEST_DATA_TARGET_URI; say what happened.
+
+    The split lies at ``<artifacts prefix>/<execution id>/preprocess/test/test.csv``; the execution id is the last
+    segment of the package's pipeline_execution_arn, and bucket and prefix come from its metrics report's URI,
+    which the same execution wrote under the same prefix.
+    """
+    target = config.test_data_target_uri
+    if target is None:
+        return "skipped (TEST_DATA_TARGET_URI unset)"
+    execution_arn = package.get("CustomerMetadataProperties", {}).get("pipeline_execution_arn")
+    if not isinstance(execution_arn, str) or not execution_arn.strip("/"):
+        return "skipped (the model package records no pipeline_execution_arn)"
+    execution_id = execution_arn.rstrip("/").rsplit("/", 1)[-1]
+    metrics_uri = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri", "")
+    try:
+        bucket, key = _split_s3_uri(str(metrics_uri), what="ModelQuality.Statistics.S3Uri", error=ValueError)
+    except ValueError as error:
+        return f"skipped ({error})"
+    segments = key.split("/")
+    if execution_id not in segments[:-1]:
+        return f"skipped (the metrics report {metrics_uri} is not under execution {execution_id}'s prefix)"
+    prefix = segments[: segments.index(execution_id) + 1]
+    source_key = "/".join([*prefix, TEST_SPLIT_PATH])
+    target_bucket, target_key = _split_s3_uri(target, what="TEST_DATA_TARGET_URI", error=ConfigError)
+    encryption: dict[str, str] = {}
+    if config.kms_key_id:
+        encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config.kms_key_id}
+    try:
+        s3.copy_object(
+            CopySource={"Bucket": bucket, "Key": source_key}, Bucket=target_bucket, Key=target_key, **encryption
+        )
+    except ClientError as error:
+        # A missing split is the package's problem (skipped); throttling or AccessDenied is retried.
+        if _code(error) in _MISSING_OBJECT_CODES:
+            return f"skipped (s3://{bucket}/{source_key} does not exist: {_code(error)})"
+        raise
+    return f"copied s3://{bucket}/{source_key} to {target}"
 
 
 def endpoint_config_request(model_name: str, config: Config) -> dict[str, Any]:
@@ -634,7 +737,7 @@ def configure_endpoint(detail: Mapping[str, Any], clients: Clients, config: Conf
             monitoring="not supported on serverless endpoints",
         )
     autoscaling = ensure_autoscaling(clients.autoscaling, config)
-    monitoring = ensure_monitoring(clients, config)
+    monitoring = ensure_monitoring(clients, config, endpoint)
     return Decision(
         action="configured",
         reason=f"endpoint {name} is InService: autoscaling {autoscaling}; monitoring {monitoring}",
@@ -686,17 +789,26 @@ def ensure_autoscaling(autoscaling: Client, config: Config) -> str:
     return f"up to date ({summary})" if target_current and policy_current else f"registered ({summary})"
 
 
-def ensure_monitoring(clients: Clients, config: Config) -> str:
-    """Create or update the hourly data-quality schedule when a baseline exists under BASELINE_URI."""
+def ensure_monitoring(clients: Clients, config: Config, endpoint: Mapping[str, Any]) -> str:
+    """Create or update the hourly data-quality schedule with the served package's baseline (or BASELINE_URI)."""
     monitor = config.monitor
     if monitor is None:
-        return "no baseline yet (BASELINE_URI unset)"
-    missing = [name for name in BASELINE_FILES if not _s3_object_exists(clients.s3, f"{monitor.baseline_uri}/{name}")]
+        return "not configured (MONITOR_ROLE_ARN, MONITOR_IMAGE_URI and MONITOR_OUTPUT_URI unset)"
+    baseline = find_baseline(clients.sagemaker, endpoint, monitor)
+    if isinstance(baseline, str):
+        return f"no baseline yet ({baseline})"
+    uris = {"constraints.json": baseline.constraints_uri, "statistics.json": baseline.statistics_uri}
+    missing = [name for name, uri in uris.items() if not _s3_object_exists(clients.s3, uri)]
     if missing:
-        return f"no baseline yet ({', '.join(missing)} missing under {monitor.baseline_uri})"
+        where = (
+            f"under {monitor.baseline_uri}"
+            if baseline.source == "BASELINE_URI"
+            else f"at {', '.join(uris[name] for name in missing)} ({baseline.source})"
+        )
+        return f"no baseline yet ({', '.join(missing)} missing {where})"
 
     sagemaker = clients.sagemaker
-    definition = data_quality_job_definition(config, monitor)
+    definition = data_quality_job_definition(config, monitor, baseline)
     definition_name = _resource_name(config.endpoint_name, "dq", _digest(definition))
     # Job definitions are immutable; a changed definition gets a new name and the schedule is pointed at it.
     if not _exists(sagemaker.describe_data_quality_job_definition, JobDefinitionName=definition_name):
@@ -716,7 +828,10 @@ def ensure_monitoring(clients: Clients, config: Config) -> str:
         sagemaker.create_monitoring_schedule(
             MonitoringScheduleName=schedule_name, MonitoringScheduleConfig=schedule_config
         )
-        return f"created schedule {schedule_name} ({monitor.schedule_expression}) with {definition_name}"
+        return (
+            f"created schedule {schedule_name} ({monitor.schedule_expression}) with {definition_name}, baseline of "
+            f"{baseline.source}"
+        )
     current = schedule.get("MonitoringScheduleConfig", {})
     if (
         current.get("MonitoringJobDefinitionName") == definition_name
@@ -724,10 +839,61 @@ def ensure_monitoring(clients: Clients, config: Config) -> str:
     ):
         return f"schedule {schedule_name} up to date"
     sagemaker.update_monitoring_schedule(MonitoringScheduleName=schedule_name, MonitoringScheduleConfig=schedule_config)
-    return f"updated schedule {schedule_name} to {definition_name}"
+    return f"updated schedule {schedule_name} to {definition_name}, baseline of {baseline.source}"
 
 
-def data_quality_job_definition(config: Config, monitor: MonitorConfig) -> dict[str, Any]:
+def find_baseline(sagemaker: Client, endpoint: Mapping[str, Any], monitor: MonitorConfig) -> Baseline | str:
+    """The served package's baseline, else BASELINE_URI's; or why there is none.
+
+    The endpoint does not record the package directly: its config names the model, whose container was created
+    from the package (ModelPackageName), so the package is found from the endpoint alone.
+    """
+    package_arn = served_model_package(sagemaker, endpoint)
+    reason = "the endpoint's model was not created from a model package"
+    if package_arn is not None:
+        try:
+            package = sagemaker.describe_model_package(ModelPackageName=package_arn)
+        except ClientError as error:
+            if _code(error) not in _NOT_FOUND_CODES:
+                raise
+            package = None
+            reason = f"model package {package_arn} no longer exists"
+        if package is not None:
+            baseline = package_baseline(package)
+            if baseline is not None:
+                return baseline
+            reason = f"model package {package_arn} has no DriftCheckBaselines.ModelDataQuality"
+    if monitor.baseline_uri is None:
+        return f"{reason} and BASELINE_URI is unset"
+    return Baseline(
+        statistics_uri=f"{monitor.baseline_uri}/statistics.json",
+        constraints_uri=f"{monitor.baseline_uri}/constraints.json",
+        source="BASELINE_URI",
+    )
+
+
+def served_model_package(sagemaker: Client, endpoint: Mapping[str, Any]) -> str | None:
+    """The ModelPackageName of the model the endpoint's current config serves, if it came from a package."""
+    config_name = endpoint.get("EndpointConfigName")
+    if not config_name:
+        return None
+    try:
+        endpoint_config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+        variants = endpoint_config.get("ProductionVariants", [])
+        model_name = variants[0].get("ModelName") if variants else None
+        if not model_name:
+            return None
+        model = sagemaker.describe_model(ModelName=model_name)
+    except ClientError as error:
+        if _code(error) in _NOT_FOUND_CODES:
+            return None
+        raise
+    containers = [model.get("PrimaryContainer") or {}, *model.get("Containers", [])]
+    names = [c.get("ModelPackageName") for c in containers if isinstance(c, Mapping) and c.get("ModelPackageName")]
+    return str(names[0]) if names else None
+
+
+def data_quality_job_definition(config: Config, monitor: MonitorConfig, baseline: Baseline) -> dict[str, Any]:
     """CreateDataQualityJobDefinition arguments (without the name) for the managed endpoint."""
     cluster: dict[str, Any] = {"InstanceCount": 1, "InstanceType": monitor.instance_type, "VolumeSizeInGB": 20}
     outputs: dict[str, Any] = {
@@ -740,8 +906,8 @@ def data_quality_job_definition(config: Config, monitor: MonitorConfig) -> dict[
         outputs["KmsKeyId"] = config.kms_key_id
     return {
         "DataQualityBaselineConfig": {
-            "ConstraintsResource": {"S3Uri": f"{monitor.baseline_uri}/constraints.json"},
-            "StatisticsResource": {"S3Uri": f"{monitor.baseline_uri}/statistics.json"},
+            "ConstraintsResource": {"S3Uri": baseline.constraints_uri},
+            "StatisticsResource": {"S3Uri": baseline.statistics_uri},
         },
         # CloudWatch metrics are what the drift alarms (and the retraining trigger behind them) watch.
         "DataQualityAppSpecification": {
@@ -799,7 +965,7 @@ def _s3_object_exists(s3: Client, uri: str) -> bool:
     try:
         s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        if _code(error) in {"404", "NoSuchKey", "NotFound"}:
+        if _code(error) in _MISSING_OBJECT_CODES:
             return False
         raise
     return True

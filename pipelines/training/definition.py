@@ -4,12 +4,16 @@
 JSON-serializable dict, for the stack to hand to ``AWS::SageMaker::Pipeline`` so every change to the
 pipeline shows up in ``cdk diff``. The graph:
 
-    Preprocess  Processing, scikit-learn image, steps/preprocess.py: features + stratified split
+    Preprocess  Processing, scikit-learn image, steps/preprocess.py: features + stratified split, and the
+                train features with a header as the data-quality baseline dataset
+    DataQualityBaseline  Processing, SageMaker's Model Monitor analyzer image (no script): statistics.json
+                and constraints.json of the baseline dataset, what DefaultModelMonitor.suggest_baseline runs
     Train       Training, the built-in XGBoost algorithm (no script) on the train/validation splits
     Evaluate    Processing, XGBoost image, steps/evaluate.py: test-split metrics -> evaluation.json
     CheckAucThreshold  Condition: the test AUC read from evaluation.json >= the AucThreshold parameter
       true:  RegisterModel      a model package in the group, PendingManualApproval, with the metrics
-                                report and lineage (training data URI, code version, execution ARN)
+                                report, the data-quality baseline (DriftCheckBaselines) and lineage
+                                (training data URI, code version, execution ARN)
       false: AucBelowThreshold  Fail step whose message names the AUC and the threshold
 
 Every job encrypts its volume and its S3 output with the given KMS key, runs with network isolation and
@@ -34,6 +38,7 @@ from typing import Any
 
 __all__ = [
     "AUC_JSON_PATH",
+    "BASELINE_ENVIRONMENT",
     "DEFAULT_AUC_THRESHOLD",
     "DEFAULT_HYPERPARAMETERS",
     "PIPELINE_DEFINITION_VERSION",
@@ -46,6 +51,7 @@ PIPELINE_DEFINITION_VERSION = "2020-12-01"
 # Step names appear in "Get" paths, the Studio graph, EventBridge events and alarms: renaming one is a
 # breaking change for anything watching the pipeline.
 PREPROCESS_STEP = "Preprocess"
+BASELINE_STEP = "DataQualityBaseline"
 TRAIN_STEP = "Train"
 EVALUATE_STEP = "Evaluate"
 CONDITION_STEP = "CheckAucThreshold"
@@ -97,7 +103,26 @@ DEFAULT_HYPERPARAMETERS: Mapping[str, str] = MappingProxyType(
 _PROCESSING_ROOT = "/opt/ml/processing"
 _CODE_DIR = f"{_PROCESSING_ROOT}/input/code"
 _PREPROCESS_INPUT_DIR = f"{_PROCESSING_ROOT}/input/data"
-_PREPROCESS_OUTPUTS = ("train", "validation", "test", "features")
+_PREPROCESS_OUTPUTS = ("train", "validation", "test", "features", "baseline")
+_BASELINE_DATASET_OUTPUT = "baseline"
+# What DefaultModelMonitor.suggest_baseline sends the analyzer (sagemaker.model_monitor.model_monitoring:
+# _generate_env_map and the _CONTAINER_* paths); the SDK names the input and the output the same way.
+BASELINE_INPUT_NAME = "baseline_dataset_input"
+BASELINE_OUTPUT_NAME = "monitoring_output"
+_BASELINE_INPUT_DIR = f"{_PROCESSING_ROOT}/input/{BASELINE_INPUT_NAME}"
+_BASELINE_OUTPUT_DIR = f"{_PROCESSING_ROOT}/output"
+BASELINE_ENVIRONMENT: Mapping[str, str] = MappingProxyType(
+    {
+        # json.dumps of DatasetFormat.csv(header=True, output_columns_position="START"): preprocess writes the
+        # header; there is no label column in the baseline dataset, so the position only matters to the SDK.
+        "dataset_format": '{"csv": {"header": true, "output_columns_position": "START"}}',
+        "dataset_source": _BASELINE_INPUT_DIR,
+        "output_path": _BASELINE_OUTPUT_DIR,
+        "publish_cloudwatch_metrics": "Disabled",
+    }
+)
+BASELINE_STATISTICS_FILE = "statistics.json"
+BASELINE_CONSTRAINTS_FILE = "constraints.json"
 _EVALUATE_MODEL_DIR = f"{_PROCESSING_ROOT}/model"
 _EVALUATE_TEST_DIR = f"{_PROCESSING_ROOT}/test"
 _EVALUATE_OUTPUT_DIR = f"{_PROCESSING_ROOT}/evaluation"
@@ -144,6 +169,7 @@ def build_training_pipeline_definition(
     model_package_group_name: str,
     sklearn_image_uri: str,
     xgboost_image_uri: str,
+    model_monitor_image_uri: str,
     code_version: str,
     artifacts_prefix: str = DEFAULT_ARTIFACTS_PREFIX,
     processing_instance_type: str = DEFAULT_PROCESSING_INSTANCE_TYPE,
@@ -168,6 +194,8 @@ def build_training_pipeline_definition(
         model_package_group_name: Model Registry group the RegisterModel step adds versions to.
         sklearn_image_uri: image of the preprocess step (scikit-learn 1.2-1, see ``images.py``).
         xgboost_image_uri: image of training, the evaluate step and inference (XGBoost 1.7-1).
+        model_monitor_image_uri: the region's Model Monitor analyzer image (``images.model_monitor_image_uri``),
+            which computes the data-quality baseline.
         code_version: recorded on every registered model version for lineage; must be deterministic at
             synth time (a release version or the scripts' asset hashes, not a git call).
         artifacts_prefix: key prefix under the artifacts bucket, without leading or trailing slash.
@@ -186,6 +214,7 @@ def build_training_pipeline_definition(
         ("model_package_group_name", model_package_group_name),
         ("sklearn_image_uri", sklearn_image_uri),
         ("xgboost_image_uri", xgboost_image_uri),
+        ("model_monitor_image_uri", model_monitor_image_uri),
         ("code_version", code_version),
         ("processing_instance_type", processing_instance_type),
         ("training_instance_type", training_instance_type),
@@ -215,6 +244,7 @@ def build_training_pipeline_definition(
         max_runtime_seconds=max_runtime_seconds,
     )
     preprocess = _preprocess_step(job, script=preprocess_script, image_uri=sklearn_image_uri, outputs_root=outputs_root)
+    baseline = _baseline_step(job, image_uri=model_monitor_image_uri, outputs_root=outputs_root)
     train = _train_step(job, image_uri=xgboost_image_uri, hyperparameters=hyperparameters, outputs_root=outputs_root)
     evaluate = _evaluate_step(job, script=evaluate_script, image_uri=xgboost_image_uri, outputs_root=outputs_root)
     register = _register_step(
@@ -235,7 +265,13 @@ def build_training_pipeline_definition(
         ],
         # No PipelineExperimentConfig: SageMaker Experiments tracking would need extra permissions on the
         # pipeline role, and lineage is already recorded on the model package and by ML Lineage Tracking.
-        "Steps": [preprocess, train, evaluate, _condition_step(if_steps=[register], else_steps=[_fail_step()])],
+        "Steps": [
+            preprocess,
+            baseline,
+            train,
+            evaluate,
+            _condition_step(if_steps=[register], else_steps=[_fail_step()]),
+        ],
     }
 
 
@@ -264,6 +300,45 @@ def _preprocess_step(job: _JobSettings, *, script: StepScript, image_uri: str, o
         inputs=[data_input],
         outputs=outputs,
     )
+
+
+def _baseline_step(job: _JobSettings, *, image_uri: str, outputs_root: str) -> Json:
+    # The ProcessingJob request of DefaultModelMonitor.suggest_baseline (what the SDK's QualityCheckStep
+    # runs for a DataQualityCheckConfig): the analyzer image's own entrypoint, configured by Environment.
+    return {
+        "Name": BASELINE_STEP,
+        "Type": "Processing",
+        "Description": "Model Monitor data-quality baseline (statistics and constraints) of the train features.",
+        "Arguments": {
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceType": _get(f"Parameters.{PROCESSING_INSTANCE_TYPE_PARAMETER}"),
+                    "InstanceCount": 1,
+                    "VolumeSizeInGB": job.volume_size_gb,
+                    "VolumeKmsKeyId": job.kms_key_arn,
+                }
+            },
+            "AppSpecification": {"ImageUri": image_uri},
+            "Environment": dict(BASELINE_ENVIRONMENT),
+            "RoleArn": job.role_arn,
+            "ProcessingInputs": [
+                _processing_input(
+                    BASELINE_INPUT_NAME,
+                    _processing_output_uri(PREPROCESS_STEP, _BASELINE_DATASET_OUTPUT),
+                    _BASELINE_INPUT_DIR,
+                )
+            ],
+            "ProcessingOutputConfig": {
+                "Outputs": [
+                    _processing_output(BASELINE_OUTPUT_NAME, _run_uri(outputs_root, "baseline"), _BASELINE_OUTPUT_DIR)
+                ],
+                "KmsKeyId": job.kms_key_arn,
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": job.max_runtime_seconds},
+            "NetworkConfig": {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True},
+        },
+        "RetryPolicies": _job_retry_policies(),
+    }
 
 
 def _train_step(job: _JobSettings, *, image_uri: str, hyperparameters: Mapping[str, str], outputs_root: str) -> Json:
@@ -370,6 +445,20 @@ def _register_step(
                         "ContentType": "application/json",
                         "S3Uri": _join(_processing_output_uri(EVALUATE_STEP, EVALUATION_OUTPUT), EVALUATION_FILE),
                     }
+                }
+            },
+            # What DriftCheckBaselines(model_data_quality_statistics=..., model_data_quality_constraints=...)
+            # serializes to: the promotion function reads these to set up the endpoint's data-quality schedule.
+            "DriftCheckBaselines": {
+                "ModelDataQuality": {
+                    "Statistics": {
+                        "ContentType": "application/json",
+                        "S3Uri": _baseline_file(BASELINE_STATISTICS_FILE),
+                    },
+                    "Constraints": {
+                        "ContentType": "application/json",
+                        "S3Uri": _baseline_file(BASELINE_CONSTRAINTS_FILE),
+                    },
                 }
             },
             # Lineage a reviewer sees on the version: which data, which code, which run.
@@ -492,6 +581,10 @@ def _test_auc() -> Json:
 def _run_uri(outputs_root: str, *segments: str) -> Json:
     """``<outputs_root>/<execution id>/<segments...>``, resolved when the execution starts."""
     return _join(outputs_root, _get("Execution.PipelineExecutionId"), *segments)
+
+
+def _baseline_file(name: str) -> Json:
+    return _join(_processing_output_uri(BASELINE_STEP, BASELINE_OUTPUT_NAME), name)
 
 
 def _model_artifacts_uri() -> Json:

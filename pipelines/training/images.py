@@ -6,6 +6,11 @@ aws/sagemaker-python-sdk, ``src/sagemaker/image_uri_config/sklearn.json`` (scope
 "1.2-1", processor "cpu", py3) and ``xgboost.json`` (scopes "training" and "inference", version "1.7-1").
 Both files list the same account for every region below: the two images live in the same per-region
 SageMaker framework registry. Adding a region means copying its account from those files.
+
+The Model Monitor analyzer (``DefaultModelMonitor``, used for the data-quality baseline and the monitoring
+schedule) lives in a different per-region registry: ``src/sagemaker/image_uri_config/model-monitor.json``
+(scope "monitoring", version "1", repository ``sagemaker-model-monitor-analyzer``, untagged as the SDK
+returns it).
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 __all__ = [
+    "MODEL_MONITOR_REPOSITORY",
     "SKLEARN_FRAMEWORK_VERSION",
     "SUPPORTED_REGIONS",
     "XGBOOST_FRAMEWORK_VERSION",
+    "model_monitor_image_uri",
     "sklearn_image_uri",
     "xgboost_image_uri",
 ]
@@ -48,6 +55,29 @@ _FRAMEWORK_REGISTRY_ACCOUNTS: Mapping[str, str] = MappingProxyType(
     }
 )
 
+MODEL_MONITOR_REPOSITORY = "sagemaker-model-monitor-analyzer"
+
+_MODEL_MONITOR_REGISTRY_ACCOUNTS: Mapping[str, str] = MappingProxyType(
+    {
+        "ap-northeast-1": "574779866223",
+        "ap-northeast-2": "709848358524",
+        "ap-south-1": "126357580389",
+        "ap-southeast-1": "245545462676",
+        "ap-southeast-2": "563025443158",
+        "ca-central-1": "536280801234",
+        "eu-central-1": "048819808253",
+        "eu-north-1": "895015795356",
+        "eu-west-1": "468650794304",
+        "eu-west-2": "749857270468",
+        "eu-west-3": "680080141114",
+        "sa-east-1": "539772159869",
+        "us-east-1": "156813124566",
+        "us-east-2": "777275614652",
+        "us-west-1": "890145073186",
+        "us-west-2": "159807026194",
+    }
+)
+
 SUPPORTED_REGIONS: tuple[str, ...] = tuple(sorted(_FRAMEWORK_REGISTRY_ACCOUNTS))
 
 
@@ -61,8 +91,13 @@ def xgboost_image_uri(region: str) -> str:
     return f"{_registry(region)}/sagemaker-xgboost:{XGBOOST_FRAMEWORK_VERSION}"
 
 
-def _registry(region: str) -> str:
-    account = _FRAMEWORK_REGISTRY_ACCOUNTS.get(region)
+def model_monitor_image_uri(region: str) -> str:
+    """The Model Monitor analyzer image (baselining and data-quality monitoring jobs) for ``region``."""
+    return f"{_registry(region, _MODEL_MONITOR_REGISTRY_ACCOUNTS)}/{MODEL_MONITOR_REPOSITORY}"
+
+
+def _registry(region: str, accounts: Mapping[str, str] = _FRAMEWORK_REGISTRY_ACCOUNTS) -> str:
+    account = accounts.get(region)
     if account is None:
         # Also what an unresolved token (e.g. Stack.region of an environment-agnostic stack) ends up as:
         # the image URI must be decided at synth time, so the stack needs a concrete region.

@@ -121,6 +121,8 @@ class TrainingPipeline(Construct):
         image_uris = {
             "sklearn": images.sklearn_image_uri(stack.region),
             "xgboost": images.xgboost_image_uri(stack.region),
+            # The DataQualityBaseline step runs the Model Monitor analyzer (its own registry account).
+            "model_monitor": images.model_monitor_image_uri(stack.region),
         }
         repositories = sorted(
             {
@@ -189,6 +191,7 @@ class TrainingPipeline(Construct):
             model_package_group_name=model_package_group_name,
             sklearn_image_uri=image_uris["sklearn"],
             xgboost_image_uri=image_uris["xgboost"],
+            model_monitor_image_uri=image_uris["model_monitor"],
             code_version=code_version,
             processing_instance_type=settings.processing_instance_type,
             training_instance_type=settings.training_instance_type,

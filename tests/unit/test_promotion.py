@@ -108,7 +108,14 @@ class Aws:
         return promotion.Clients(sagemaker=self.stubbed, s3=self.s3, autoscaling=self.autoscaling)
 
     def register(
-        self, *, metrics: Any = EVALUATION, status: str = "Approved", with_metrics: bool = True, key: str = ""
+        self,
+        *,
+        metrics: Any = EVALUATION,
+        status: str = "Approved",
+        with_metrics: bool = True,
+        key: str = "",
+        baseline_prefix: str = "",
+        execution_arn: str = "",
     ) -> str:
         """Register a package the way the training pipeline does, then set its approval status."""
         groups = self.sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"]
@@ -131,9 +138,24 @@ class Aws:
         if with_metrics:
             statistics = {"ContentType": "application/json", "S3Uri": f"s3://{ARTIFACTS}/{key}"}
             request["ModelMetrics"] = {"ModelQuality": {"Statistics": statistics}}
+        if baseline_prefix:
+            # What the training pipeline's RegisterModel step attaches (see pipelines/training/definition.py).
+            request["DriftCheckBaselines"] = {
+                "ModelDataQuality": {
+                    name.capitalize(): {"ContentType": "application/json", "S3Uri": f"{baseline_prefix}/{name}.json"}
+                    for name in ("statistics", "constraints")
+                }
+            }
+        if execution_arn:
+            request["CustomerMetadataProperties"]["pipeline_execution_arn"] = execution_arn
         arn: str = self.sagemaker.create_model_package(**request)["ModelPackageArn"]
         if status != "PendingManualApproval":
-            self.sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
+            # moto 5.2.5 replaces the metadata with what UpdateModelPackage sends (SageMaker merges), so resend it.
+            self.sagemaker.update_model_package(
+                ModelPackageArn=arn,
+                ModelApprovalStatus=status,
+                CustomerMetadataProperties=request["CustomerMetadataProperties"],
+            )
         return arn
 
     def counts(self) -> tuple[int, int, int]:
@@ -221,6 +243,11 @@ def test_config_reads_provisioned_settings() -> None:
         ({"AUTOSCALING_MIN_CAPACITY": "5", "AUTOSCALING_MAX_CAPACITY": "2"}, "below AUTOSCALING_MIN_CAPACITY"),
         ({"BASELINE_URI": "s3://b/base"}, "MONITOR_OUTPUT_URI must be set because BASELINE_URI is set"),
         ({"BASELINE_URI": "baselines/"}, "BASELINE_URI 'baselines/' is not an s3://bucket/key URI"),
+        (
+            {"MONITOR_ROLE_ARN": "arn:aws:iam::1:role/m"},
+            "MONITOR_OUTPUT_URI must be set because MONITOR_ROLE_ARN is set",
+        ),
+        ({"TEST_DATA_TARGET_URI": "test-data/test.csv"}, "TEST_DATA_TARGET_URI 'test-data/test.csv' is not an s3://"),
     ],
 )
 def test_config_errors_name_the_variable(env: dict[str, str], message: str) -> None:
@@ -540,7 +567,7 @@ def test_in_service_registers_autoscaling_and_monitoring_once(aws: Aws) -> None:
         "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
     }
     [definition] = aws.sagemaker.list_data_quality_job_definitions()["JobDefinitionSummaries"]
-    assert decision.monitoring.endswith(f"with {definition['MonitoringJobDefinitionName']}")
+    assert decision.monitoring.endswith(f"with {definition['MonitoringJobDefinitionName']}, baseline of BASELINE_URI")
     described = aws.sagemaker.describe_data_quality_job_definition(
         JobDefinitionName=definition["MonitoringJobDefinitionName"]
     )
@@ -598,7 +625,9 @@ def test_in_service_points_an_existing_schedule_at_a_changed_definition(aws: Aws
     decision = promotion.handle_event(endpoint_event(), aws.clients, settings)
 
     [definition] = aws.sagemaker.list_data_quality_job_definitions()["JobDefinitionSummaries"]
-    assert decision.monitoring == f"updated schedule {schedule} to {definition['MonitoringJobDefinitionName']}"
+    assert decision.monitoring == (
+        f"updated schedule {schedule} to {definition['MonitoringJobDefinitionName']}, baseline of BASELINE_URI"
+    )
     described = aws.sagemaker.describe_data_quality_job_definition(
         JobDefinitionName=definition["MonitoringJobDefinitionName"]
     )
@@ -615,8 +644,185 @@ def test_in_service_without_baseline_says_so(aws: Aws) -> None:
         f"no baseline yet (constraints.json, statistics.json missing under s3://{ARTIFACTS}/baselines/churn)"
     )
     assert "monitoring no baseline yet" in decision.reason
-    no_uri = promotion.handle_event(endpoint_event(), aws.clients, promotion.Config.from_env(PROVISIONED_ENV))
-    assert no_uri.monitoring == "no baseline yet (BASELINE_URI unset)"
+    not_configured = promotion.handle_event(endpoint_event(), aws.clients, promotion.Config.from_env(PROVISIONED_ENV))
+    assert not_configured.monitoring == (
+        "not configured (MONITOR_ROLE_ARN, MONITOR_IMAGE_URI and MONITOR_OUTPUT_URI unset)"
+    )
+
+
+MONITOR_ONLY_ENV = {name: value for name, value in MONITOR_ENV.items() if name != "BASELINE_URI"}
+EXECUTION_ID = "p1a2b3c4d5e6"
+EXECUTION_ARN = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/mlops-dev-training/execution/{EXECUTION_ID}"
+RUN_PREFIX = f"training-pipeline/{EXECUTION_ID}"
+PACKAGE_BASELINE = f"s3://{ARTIFACTS}/{RUN_PREFIX}/baseline"
+
+
+def put_package_baseline(aws: Aws) -> None:
+    for name in ("constraints.json", "statistics.json"):
+        aws.s3.put_object(Bucket=ARTIFACTS, Key=f"{RUN_PREFIX}/baseline/{name}", Body=b"{}")
+
+
+def test_in_service_schedules_monitoring_with_the_served_package_s_baseline(aws: Aws) -> None:
+    settings = promotion.Config.from_env({**PROVISIONED_ENV, **MONITOR_ONLY_ENV})
+    arn = aws.register(baseline_prefix=PACKAGE_BASELINE)
+    deployed = promotion.handle_event(package_event(arn), aws.clients, settings)
+    assert deployed.monitoring == (
+        f"scheduled with the package's baseline {PACKAGE_BASELINE}/constraints.json when the endpoint reports "
+        "IN_SERVICE"
+    )
+    put_package_baseline(aws)
+    schedule = f"{ENDPOINT}-data-quality"
+    aws.stubbed.stub.add_client_error("describe_monitoring_schedule", "ResourceNotFound", "not found", 400)
+    aws.stubbed.stub.add_response(
+        "create_monitoring_schedule",
+        {"MonitoringScheduleArn": f"arn:aws:sagemaker:{REGION}:123456789012:monitoring-schedule/{schedule}"},
+        {"MonitoringScheduleName": schedule, "MonitoringScheduleConfig": ANY},
+    )
+
+    decision = promotion.handle_event(endpoint_event(), aws.clients, settings)
+
+    assert decision.monitoring is not None
+    assert decision.monitoring.startswith(f"created schedule {schedule}")
+    assert decision.monitoring.endswith(f"baseline of model package {arn}")
+    [definition] = aws.sagemaker.list_data_quality_job_definitions()["JobDefinitionSummaries"]
+    described = aws.sagemaker.describe_data_quality_job_definition(
+        JobDefinitionName=definition["MonitoringJobDefinitionName"]
+    )
+    assert described["DataQualityBaselineConfig"] == {
+        "ConstraintsResource": {"S3Uri": f"{PACKAGE_BASELINE}/constraints.json"},
+        "StatisticsResource": {"S3Uri": f"{PACKAGE_BASELINE}/statistics.json"},
+    }
+
+
+def test_the_package_s_baseline_wins_over_baseline_uri(aws: Aws) -> None:
+    settings = promotion.Config.from_env({**PROVISIONED_ENV, **MONITOR_ENV})
+    promotion.handle_event(package_event(aws.register(baseline_prefix=PACKAGE_BASELINE)), aws.clients, settings)
+    # Only the package's files exist; BASELINE_URI's do not, and are not looked at.
+    put_package_baseline(aws)
+    endpoint = aws.sagemaker.describe_endpoint(EndpointName=ENDPOINT)
+    baseline = promotion.find_baseline(aws.sagemaker, endpoint, settings.monitor)
+    assert isinstance(baseline, promotion.Baseline)
+    assert baseline.constraints_uri == f"{PACKAGE_BASELINE}/constraints.json"
+
+
+def test_in_service_names_what_is_missing_of_the_package_s_baseline(aws: Aws) -> None:
+    settings = promotion.Config.from_env({**PROVISIONED_ENV, **MONITOR_ONLY_ENV})
+    arn = aws.register(baseline_prefix=PACKAGE_BASELINE)
+    promotion.handle_event(package_event(arn), aws.clients, settings)
+
+    decision = promotion.handle_event(endpoint_event(), aws.clients, settings)
+
+    assert decision.monitoring == (
+        f"no baseline yet (constraints.json, statistics.json missing at {PACKAGE_BASELINE}/constraints.json, "
+        f"{PACKAGE_BASELINE}/statistics.json (model package {arn}))"
+    )
+
+
+def test_in_service_without_any_baseline_names_the_package(aws: Aws) -> None:
+    settings = promotion.Config.from_env({**PROVISIONED_ENV, **MONITOR_ONLY_ENV})
+    arn = aws.register()
+    deployed = promotion.handle_event(package_event(arn), aws.clients, settings)
+    assert deployed.monitoring == (
+        "no baseline: the package has no DriftCheckBaselines.ModelDataQuality and BASELINE_URI is unset"
+    )
+
+    decision = promotion.handle_event(endpoint_event(), aws.clients, settings)
+
+    assert decision.monitoring == (
+        f"no baseline yet (model package {arn} has no DriftCheckBaselines.ModelDataQuality and BASELINE_URI is unset)"
+    )
+
+
+def test_serverless_deployments_say_monitoring_is_not_supported(aws: Aws) -> None:
+    decision = promotion.handle_event(
+        package_event(aws.register(baseline_prefix=PACKAGE_BASELINE)), aws.clients, config(**MONITOR_ONLY_ENV)
+    )
+    assert decision.monitoring == "not supported on serverless endpoints"
+
+
+# --- test data for the batch test strategy ---------------------------------------------------------------
+
+TEST_DATA_TARGET = f"s3://{ARTIFACTS}/test-data/churn/test.csv"
+
+
+def register_run(aws: Aws, **overrides: Any) -> str:
+    arguments: dict[str, Any] = {"key": f"{RUN_PREFIX}/evaluate/evaluation.json", "execution_arn": EXECUTION_ARN}
+    arguments.update(overrides)
+    return aws.register(**arguments)
+
+
+def test_deploying_copies_the_package_s_test_split_to_the_batch_test_s_key(aws: Aws) -> None:
+    aws.s3.put_object(Bucket=ARTIFACTS, Key=f"{RUN_PREFIX}/preprocess/test/test.csv", Body=b"1,2.0,3.0\n")
+    aws.s3.put_object(Bucket=ARTIFACTS, Key="test-data/churn/test.csv", Body=b"old version's split")
+
+    decision = promotion.handle_event(
+        package_event(register_run(aws)), aws.clients, config(TEST_DATA_TARGET_URI=TEST_DATA_TARGET)
+    )
+
+    source = f"s3://{ARTIFACTS}/{RUN_PREFIX}/preprocess/test/test.csv"
+    assert decision.action == "deployed"
+    assert decision.test_data == f"copied {source} to {TEST_DATA_TARGET}"
+    assert f"test data: copied {source} to {TEST_DATA_TARGET}" in decision.reason
+    copied = aws.s3.get_object(Bucket=ARTIFACTS, Key="test-data/churn/test.csv")["Body"].read()
+    assert copied == b"1,2.0,3.0\n"
+
+
+def test_the_copy_is_kms_encrypted_with_the_configured_key(aws: Aws) -> None:
+    aws.s3.put_object(Bucket=ARTIFACTS, Key=f"{RUN_PREFIX}/preprocess/test/test.csv", Body=b"1,2.0\n")
+    calls: list[dict[str, Any]] = []
+
+    class RecordingS3:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(aws.s3, name)
+
+        def copy_object(self, **kwargs: Any) -> Any:
+            calls.append(kwargs)
+            return aws.s3.copy_object(**kwargs)
+
+    settings = config(TEST_DATA_TARGET_URI=TEST_DATA_TARGET, KMS_KEY_ID="arn:aws:kms:us-east-1:123456789012:key/k")
+    clients = promotion.Clients(sagemaker=aws.stubbed, s3=RecordingS3(), autoscaling=aws.autoscaling)
+    promotion.handle_event(package_event(register_run(aws)), clients, settings)
+    assert calls == [
+        {
+            "CopySource": {"Bucket": ARTIFACTS, "Key": f"{RUN_PREFIX}/preprocess/test/test.csv"},
+            "Bucket": ARTIFACTS,
+            "Key": "test-data/churn/test.csv",
+            "ServerSideEncryption": "aws:kms",
+            "SSEKMSKeyId": "arn:aws:kms:us-east-1:123456789012:key/k",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("env", "overrides", "reason"),
+    [
+        ({}, {}, "skipped (TEST_DATA_TARGET_URI unset)"),
+        (
+            {"TEST_DATA_TARGET_URI": TEST_DATA_TARGET},
+            {},
+            f"skipped (s3://{ARTIFACTS}/{RUN_PREFIX}/preprocess/test/test.csv does not exist: NoSuchKey)",
+        ),
+        (
+            {"TEST_DATA_TARGET_URI": TEST_DATA_TARGET},
+            {"execution_arn": ""},
+            "skipped (the model package records no pipeline_execution_arn)",
+        ),
+        (
+            {"TEST_DATA_TARGET_URI": TEST_DATA_TARGET},
+            {"key": "evaluation/elsewhere.json"},
+            f"skipped (the metrics report s3://{ARTIFACTS}/evaluation/elsewhere.json is not under execution "
+            f"{EXECUTION_ID}'s prefix)",
+        ),
+    ],
+)
+def test_test_data_is_skipped_with_the_reason(
+    aws: Aws, env: dict[str, str], overrides: dict[str, Any], reason: str
+) -> None:
+    decision = promotion.handle_event(package_event(register_run(aws, **overrides)), aws.clients, config(**env))
+    assert decision.action == "deployed"
+    assert decision.test_data == reason
+    assert f"test data: {reason}" in decision.reason
+    assert "Contents" not in aws.s3.list_objects_v2(Bucket=ARTIFACTS, Prefix="test-data/")
 
 
 def test_in_service_serverless_endpoint_needs_nothing(aws: Aws) -> None:

@@ -32,6 +32,7 @@ EVALUATE_URI = "s3://${Token[TOKEN.106]}/9f2c33aa.py"
 GROUP = "${Token[TOKEN.107]}"
 SKLEARN_IMAGE = images.sklearn_image_uri("eu-west-1")
 XGBOOST_IMAGE = images.xgboost_image_uri("eu-west-1")
+MONITOR_IMAGE = images.model_monitor_image_uri("eu-west-1")
 
 Json = dict[str, Any]
 
@@ -47,6 +48,7 @@ def build(**overrides: Any) -> Json:
         "model_package_group_name": GROUP,
         "sklearn_image_uri": SKLEARN_IMAGE,
         "xgboost_image_uri": XGBOOST_IMAGE,
+        "model_monitor_image_uri": MONITOR_IMAGE,
         "code_version": "1.4.0",
     }
     arguments.update(overrides)
@@ -114,14 +116,15 @@ def test_definition_is_plain_json_with_tokens_embedded_verbatim(pipeline: Json) 
         assert token in text
 
 
-def test_steps_run_preprocess_train_evaluate_then_gate(pipeline: Json) -> None:
+def test_steps_run_preprocess_baseline_train_evaluate_then_gate(pipeline: Json) -> None:
     assert [(step["Name"], step["Type"]) for step in pipeline["Steps"]] == [
         ("Preprocess", "Processing"),
+        ("DataQualityBaseline", "Processing"),
         ("Train", "Training"),
         ("Evaluate", "Processing"),
         ("CheckAucThreshold", "Condition"),
     ]
-    gate = pipeline["Steps"][3]["Arguments"]
+    gate = pipeline["Steps"][4]["Arguments"]
     assert [(step["Name"], step["Type"]) for step in gate["IfSteps"]] == [("RegisterModel", "RegisterModel")]
     assert [(step["Name"], step["Type"]) for step in gate["ElseSteps"]] == [("AucBelowThreshold", "Fail")]
 
@@ -131,10 +134,11 @@ def test_data_dependencies_form_the_expected_graph(pipeline: Json) -> None:
     steps = steps_by_name(pipeline)
     assert {name: referenced_steps(step) for name, step in steps.items()} == {
         "Preprocess": set(),
+        "DataQualityBaseline": {"Preprocess"},
         "Train": {"Preprocess"},
         "Evaluate": {"Train", "Preprocess"},
         "CheckAucThreshold": {"Evaluate"},
-        "RegisterModel": {"Train", "Evaluate"},
+        "RegisterModel": {"Train", "Evaluate", "DataQualityBaseline"},
         "AucBelowThreshold": {"Evaluate"},
     }
     assert not any("DependsOn" in step for step in steps.values())
@@ -200,6 +204,56 @@ def test_container_paths_are_the_scripts_defaults(pipeline: Json) -> None:
     assert evaluation["LocalPath"] == str(evaluate_defaults["evaluation_dir"])
     for step in (steps["Preprocess"], steps["Evaluate"]):
         assert "ContainerArguments" not in step["Arguments"]["AppSpecification"]
+
+
+def test_baseline_step_is_the_sdk_s_suggest_baseline_job(pipeline: Json) -> None:
+    step = steps_by_name(pipeline)["DataQualityBaseline"]
+    arguments = step["Arguments"]
+    # The analyzer image runs its own entrypoint; there is no script and no code input.
+    assert arguments["AppSpecification"] == {"ImageUri": MONITOR_IMAGE}
+    assert MONITOR_IMAGE == "468650794304.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+    assert arguments["Environment"] == {
+        "dataset_format": '{"csv": {"header": true, "output_columns_position": "START"}}',
+        "dataset_source": "/opt/ml/processing/input/baseline_dataset_input",
+        "output_path": "/opt/ml/processing/output",
+        "publish_cloudwatch_metrics": "Disabled",
+    }
+    assert json.loads(arguments["Environment"]["dataset_format"]) == {
+        "csv": {"header": True, "output_columns_position": "START"}
+    }
+    inputs = processing_inputs(step)
+    assert list(inputs) == ["baseline_dataset_input"]
+    assert inputs["baseline_dataset_input"]["S3Uri"] == {
+        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"
+    }
+    assert inputs["baseline_dataset_input"]["LocalPath"] == arguments["Environment"]["dataset_source"]
+    [(name, output)] = processing_outputs(step).items()
+    assert name == "monitoring_output"
+    assert output["LocalPath"] == arguments["Environment"]["output_path"]
+    assert output["S3Uri"]["Std:Join"]["Values"][1:] == [{"Get": "Execution.PipelineExecutionId"}, "baseline"]
+    assert arguments["ProcessingResources"]["ClusterConfig"]["InstanceType"] == {
+        "Get": "Parameters.ProcessingInstanceType"
+    }
+
+
+def test_preprocess_writes_the_baseline_dataset_where_the_definition_mounts_it(pipeline: Json) -> None:
+    baseline = processing_outputs(steps_by_name(pipeline)["Preprocess"])["baseline"]
+    assert baseline["LocalPath"] == str(preprocess.parse_args([]).baseline_dir) == "/opt/ml/processing/baseline"
+
+
+def test_register_step_attaches_the_data_quality_baseline(pipeline: Json) -> None:
+    baselines = steps_by_name(pipeline)["RegisterModel"]["Arguments"]["DriftCheckBaselines"]
+
+    def file(name: str) -> Json:
+        output = {"Get": "Steps.DataQualityBaseline.ProcessingOutputConfig.Outputs['monitoring_output'].S3Output.S3Uri"}
+        return {"Std:Join": {"On": "/", "Values": [output, name]}}
+
+    assert baselines == {
+        "ModelDataQuality": {
+            "Statistics": {"ContentType": "application/json", "S3Uri": file("statistics.json")},
+            "Constraints": {"ContentType": "application/json", "S3Uri": file("constraints.json")},
+        }
+    }
 
 
 def test_training_uses_the_built_in_algorithm_on_the_preprocess_splits(pipeline: Json) -> None:
@@ -326,7 +380,7 @@ def test_fail_step_message_names_the_auc_and_the_threshold(pipeline: Json) -> No
 
 def test_every_job_encrypts_volumes_and_outputs_and_is_isolated(pipeline: Json) -> None:
     jobs = job_steps(pipeline)
-    assert len(jobs) == 3
+    assert len(jobs) == 4
     for step in jobs:
         arguments = step["Arguments"]
         assert arguments["RoleArn"] == ROLE
@@ -371,8 +425,9 @@ def test_every_output_lands_under_the_execution_s_prefix_in_the_artifacts_bucket
 
 def test_each_build_returns_independent_objects() -> None:
     first, second = build(), build()
-    first["Steps"][1]["Arguments"]["HyperParameters"]["num_round"] = "1"
+    first["Steps"][2]["Arguments"]["HyperParameters"]["num_round"] = "1"
     first["Steps"][0]["RetryPolicies"][0]["ExceptionType"].append("x")
+    first["Steps"][1]["Arguments"]["Environment"]["dataset_source"] = "elsewhere"
     assert second == build()
     assert DEFAULT_HYPERPARAMETERS["num_round"] != "1"
 
@@ -384,6 +439,7 @@ def test_each_build_returns_independent_objects() -> None:
     ("overrides", "message"),
     [
         ({"role_arn": ""}, "role_arn must be a non-empty string"),
+        ({"model_monitor_image_uri": ""}, "model_monitor_image_uri must be a non-empty string"),
         ({"kms_key_arn": "  "}, "kms_key_arn must be a non-empty string"),
         ({"artifacts_prefix": "/training"}, "artifacts_prefix must not start or end with '/'"),
         ({"auc_threshold": 0.0}, r"auc_threshold must be in \(0, 1\]"),
@@ -434,9 +490,32 @@ def test_image_uris_match_the_sagemaker_sdk(region: str, account: str) -> None:
     assert images.xgboost_image_uri(region) == f"{registry}/sagemaker-xgboost:1.7-1"
 
 
+@pytest.mark.parametrize(
+    ("region", "account"),
+    [
+        ("us-east-1", "156813124566"),
+        ("us-east-2", "777275614652"),
+        ("us-west-2", "159807026194"),
+        ("eu-west-1", "468650794304"),
+        ("eu-central-1", "048819808253"),
+        ("ap-northeast-1", "574779866223"),
+    ],
+)
+def test_model_monitor_image_matches_the_sagemaker_sdk(region: str, account: str) -> None:
+    # image_uri_config/model-monitor.json, version "1": untagged, as image_uris.retrieve returns it.
+    expected = f"{account}.dkr.ecr.{region}.amazonaws.com/sagemaker-model-monitor-analyzer"
+    assert images.model_monitor_image_uri(region) == expected
+
+
+def test_every_supported_region_has_a_model_monitor_image() -> None:
+    for region in images.SUPPORTED_REGIONS:
+        uri = images.model_monitor_image_uri(region)
+        assert uri.endswith(f".{region}.amazonaws.com/sagemaker-model-monitor-analyzer")
+
+
 @pytest.mark.parametrize("region", ["mars-north-1", "", "${Token[AWS.Region.12]}", "US-EAST-1"])
 def test_unknown_region_names_itself_and_the_supported_ones(region: str) -> None:
-    for resolve in (images.sklearn_image_uri, images.xgboost_image_uri):
+    for resolve in (images.sklearn_image_uri, images.xgboost_image_uri, images.model_monitor_image_uri):
         with pytest.raises(ValueError) as raised:
             resolve(region)
         assert repr(region) in str(raised.value)

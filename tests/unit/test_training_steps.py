@@ -68,7 +68,7 @@ def preprocess_args(input_dir: Path, root: Path, *extra: str) -> list[str]:
     return [
         "--input-dir",
         str(input_dir),
-        *(arg for name in (*SPLITS, "features") for arg in (f"--{name}-dir", str(root / name))),
+        *(arg for name in (*SPLITS, "features", "baseline") for arg in (f"--{name}-dir", str(root / name))),
         "--exit-message-file",
         str(root / "message"),
         *extra,
@@ -193,6 +193,21 @@ def test_features_json_names_every_feature_column_in_order(run: Run) -> None:
         "payment_method_bank_transfer",
         "payment_method_credit_card",
     ]
+
+
+def test_baseline_is_the_train_features_with_a_header_and_no_label(run: Run) -> None:
+    # Model Monitor reads it with header=true: the columns must be what the endpoint receives, in order.
+    baseline = pd.read_csv(run.root / "baseline" / preprocess.BASELINE_FILE)
+    assert list(baseline.columns) == run.features()["features"]
+    assert len(baseline.columns) == 13
+    assert "churned" not in baseline.columns
+    assert len(baseline) == run.features()["rows"]["train"]
+    train = read_split(run.split("train"))
+    np.testing.assert_allclose(baseline.to_numpy(dtype=float), train[:, 1:])
+
+
+def test_baseline_dir_defaults_to_the_processing_output_path() -> None:
+    assert preprocess.parse_args([]).baseline_dir == Path("/opt/ml/processing/baseline")
 
 
 def test_features_are_derived_from_the_record() -> None:

@@ -12,6 +12,9 @@ Output, one directory each (all CSVs have no header and the label as first colum
 built-in XGBoost algorithm reads as ``text/csv``):
   --train-dir/train.csv, --validation-dir/validation.csv, --test-dir/test.csv
   --features-dir/features.json: feature names in column order, label name, rows per split
+  --baseline-dir/baseline.csv: the train split's features only, WITH a header row and without the label,
+    in the model's input order (what the endpoint receives): the data-quality baseline dataset, so
+    Model Monitor's statistics and constraints name each feature
 
 The split is stratified on the label and deterministic: rows are ordered by customer_id (the curated
 table's part files arrive in no particular order) and shuffled per class with a seeded stdlib RNG, whose
@@ -40,6 +43,8 @@ DEFAULT_TRAIN_DIR = PROCESSING_ROOT / "train"
 DEFAULT_VALIDATION_DIR = PROCESSING_ROOT / "validation"
 DEFAULT_TEST_DIR = PROCESSING_ROOT / "test"
 DEFAULT_FEATURES_DIR = PROCESSING_ROOT / "features"
+DEFAULT_BASELINE_DIR = PROCESSING_ROOT / "baseline"
+BASELINE_FILE = "baseline.csv"
 DEFAULT_EXIT_MESSAGE_FILE = Path("/opt/ml/output/message")
 
 DEFAULT_VALIDATION_FRACTION = 0.15
@@ -185,6 +190,17 @@ def write_split(directory: Path, name: str, features: pd.DataFrame, label: pd.Se
     return len(table)
 
 
+def write_baseline(directory: Path, features: pd.DataFrame) -> int:
+    """Write ``<directory>/baseline.csv`` (features with a header row, no label, no index); return the row count.
+
+    Model Monitor compares the endpoint's captured requests with this: the same columns in the same order,
+    and the header gives its statistics and constraints the feature names.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    features.to_csv(directory / BASELINE_FILE, header=True, index=False)
+    return len(features)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """The whole step; returns what it wrote to features.json."""
     records = load_records(args.input_dir)
@@ -202,6 +218,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         chosen = positions[name]
         rows[name] = write_split(directory, name, features.iloc[chosen], label.iloc[chosen])
         positives[name] = int(label.iloc[chosen].sum())
+    write_baseline(args.baseline_dir, features.iloc[positions["train"]])
     summary: dict[str, Any] = {
         "label": LABEL_COLUMN,
         "features": list(features.columns),
@@ -221,6 +238,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--validation-dir", type=Path, default=DEFAULT_VALIDATION_DIR)
     parser.add_argument("--test-dir", type=Path, default=DEFAULT_TEST_DIR)
     parser.add_argument("--features-dir", type=Path, default=DEFAULT_FEATURES_DIR)
+    parser.add_argument("--baseline-dir", type=Path, default=DEFAULT_BASELINE_DIR)
     parser.add_argument("--exit-message-file", type=Path, default=DEFAULT_EXIT_MESSAGE_FILE)
     parser.add_argument("--validation-fraction", type=float, default=DEFAULT_VALIDATION_FRACTION)
     parser.add_argument("--test-fraction", type=float, default=DEFAULT_TEST_FRACTION)
