@@ -220,7 +220,12 @@ def tour_level2(aws: LocalAws, stack_name: str, registry_group: str) -> Iterator
         yield TourLine(level, "approve a model version", f"{registry_group} has no version to approve", "real")
         return
     package_arn = packages[0]["ModelPackageArn"]
-    sagemaker.update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus="Approved")
+    lineage = sagemaker.describe_model_package(ModelPackageName=package_arn).get("CustomerMetadataProperties", {})
+    # moto's UpdateModelPackage drops the package's CustomerMetadataProperties (SageMaker keeps them):
+    # send them again so the lineage survives the approval here as it does in AWS.
+    sagemaker.update_model_package(
+        ModelPackageArn=package_arn, ModelApprovalStatus="Approved", CustomerMetadataProperties=lineage
+    )
     status = sagemaker.describe_model_package(ModelPackageName=package_arn)["ModelApprovalStatus"]
     yield TourLine(level, "approve the model version", f"{package_arn.rsplit('/', 2)[-2]} v1 is {status}", "real")
 

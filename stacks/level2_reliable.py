@@ -15,7 +15,7 @@ from stacks.components import lifecycle
 from stacks.components.alerts import Alerts
 from stacks.components.delivery_pipeline import DeliveryPipeline, pipeline_test_role_name
 from stacks.components.model_endpoint import ModelEndpoint
-from stacks.components.test_strategies import TestStrategies
+from stacks.components.test_strategies import TEST_DATA_KEY, TestStrategies
 from stacks.config import EnvironmentConfig
 
 USE_CASE = "churn"
@@ -66,6 +66,8 @@ class Level2ReliableStack(Stack):
             model_package_group_name=model_package_group_name,
             retraining=retraining,
             alerts=self.alerts,
+            # Where the batch test strategy reads its test set; the promotion keeps it current.
+            test_data_uri=artifacts_bucket.s3_url_for_object(TEST_DATA_KEY) if config.test_strategies else None,
             log_retention=retention,
             removal_policy=removal_policy,
         )

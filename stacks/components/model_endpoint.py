@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -22,7 +22,6 @@ from stacks.config import EndpointConfig
 
 VARIANT = "AllTraffic"
 CAPTURE_PREFIX = "data-capture"
-BASELINE_PREFIX = "monitoring/baseline"
 # Model Monitor reports drift per feature of the data-quality baseline; these carry most of the signal.
 DRIFT_FEATURES = ("tenure_months", "monthly_charges", "support_calls")
 DRIFT_THRESHOLD = 0.2
@@ -55,6 +54,7 @@ class ModelEndpoint(Construct):
         model_package_group_name: str,
         retraining: sfn.IStateMachine,
         alerts: Alerts,
+        test_data_uri: str | None,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
     ) -> None:
@@ -84,20 +84,49 @@ class ModelEndpoint(Construct):
             write=True,
             purpose="Model Monitor reads captured requests and writes its reports",
         )
-        xgboost = images.xgboost_image_uri(stack.region)
+        self.monitor_image = images.model_monitor_image_uri(stack.region)
         self.model_role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="PullTheModelImage",
+                sid="PullTheModelAndMonitorImages",
                 actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
                 resources=[
-                    stack.format_arn(
-                        service="ecr",
-                        account=xgboost.split(".", 1)[0],
-                        resource="repository",
-                        resource_name=xgboost.split("/", 1)[1].split(":", 1)[0],
-                    )
+                    _repository_arn(stack, uri) for uri in (images.xgboost_image_uri(stack.region), self.monitor_image)
                 ],
             )
+        )
+        self.model_role.add_to_principal_policy(
+            iam.PolicyStatement(sid="AuthenticateToEcr", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+        )
+        self.model_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PublishDriftMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": "aws/sagemaker/Endpoints/data-metrics"}},
+            )
+        )
+        job_logs = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.model_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="WriteJobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[job_logs],
+            )
+        )
+        key.grant(self.model_role, "kms:CreateGrant", "kms:DescribeKey")
+        acknowledge_wildcard_resource(
+            self.model_role,
+            "*",
+            "ecr:GetAuthorizationToken has no resource-level permissions; PutMetricData is bound to Model "
+            "Monitor's namespace by condition.",
+        )
+        acknowledge_wildcard_resource(
+            self.model_role, job_logs, "Endpoints and monitoring jobs write to log groups SageMaker names per job."
         )
 
         # --- alarms that roll an update back, and the drift alarm -------------------------------------
@@ -205,6 +234,10 @@ class ModelEndpoint(Construct):
                 "CAPTURE_PREFIX": CAPTURE_PREFIX,
                 "CAPTURE_SAMPLING_PERCENT": str(settings.data_capture_percent),
                 "KMS_KEY_ID": key.key_arn,
+                "MONITOR_ROLE_ARN": self.model_role.role_arn,
+                "MONITOR_IMAGE_URI": self.monitor_image,
+                "MONITOR_OUTPUT_URI": artifacts_bucket.s3_url_for_object(f"{CAPTURE_PREFIX}/monitoring-reports"),
+                **({"TEST_DATA_TARGET_URI": test_data_uri} if test_data_uri else {}),
                 "ROLLBACK_ALARMS": ",".join([self.errors_5xx.alarm_name, self.latency.alarm_name]),
                 "POWERTOOLS_SERVICE_NAME": "model-promotion",
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -214,7 +247,7 @@ class ModelEndpoint(Construct):
             removal_policy=removal_policy,
             timeout=Duration.minutes(2),
         )
-        self._grant_promotion(stack, key, artifacts_bucket, model_package_group_name)
+        self._grant_promotion(stack, key, artifacts_bucket, model_package_group_name, test_data_uri)
         for rule_id, pattern in (
             (
                 "OnModelApproved",
@@ -254,7 +287,9 @@ class ModelEndpoint(Construct):
             ),
         )
 
-    def _grant_promotion(self, stack: Stack, key: kms.IKey, artifacts_bucket: s3.IBucket, group_name: str) -> None:
+    def _grant_promotion(
+        self, stack: Stack, key: kms.IKey, artifacts_bucket: s3.IBucket, group_name: str, test_data_uri: str | None
+    ) -> None:
         role = self.promotion.role
         name = self.endpoint_name
 
@@ -262,6 +297,8 @@ class ModelEndpoint(Construct):
             return stack.format_arn(service="sagemaker", resource=resource, resource_name=resource_name)
 
         packages = arn("model-package", f"{group_name}/*")
+        job_definitions = arn("data-quality-job-definition", f"{name}-dq-*")
+        schedule = arn("monitoring-schedule", f"{name}-data-quality")
         models, configs, endpoint = (
             arn("model", f"{name}-*"),
             arn("endpoint-config", f"{name}-*"),
@@ -287,6 +324,20 @@ class ModelEndpoint(Construct):
                     "sagemaker:AddTags",
                 ],
                 resources=[models, configs, endpoint],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ScheduleDataQualityMonitoring",
+                actions=[
+                    "sagemaker:CreateDataQualityJobDefinition",
+                    "sagemaker:DescribeDataQualityJobDefinition",
+                    "sagemaker:CreateMonitoringSchedule",
+                    "sagemaker:DescribeMonitoringSchedule",
+                    "sagemaker:UpdateMonitoringSchedule",
+                    "sagemaker:AddTags",
+                ],
+                resources=[job_definitions, schedule],
             )
         )
         role.add_to_principal_policy(
@@ -332,8 +383,18 @@ class ModelEndpoint(Construct):
             prefix=f"{DEFAULT_ARTIFACTS_PREFIX}/",
             purpose="The promotion reads each package's evaluation report before deploying it",
         )
+        if test_data_uri:
+            grant_objects(
+                role,
+                artifacts_bucket,
+                key,
+                prefix="test-data/",
+                write=True,
+                purpose="The promotion copies the deployed version's held-out test split for the batch test",
+            )
         key.grant(role, "kms:CreateGrant", "kms:DescribeKey")
         for resource, reason in (
+            (job_definitions, "Each baseline gets its own data-quality job definition; scoped to this endpoint's."),
             (packages, "Model versions get numbered ARNs at registration; scoped to this use case's group."),
             (models, "Each promotion creates a model named after the endpoint and a request hash; scoped by prefix."),
             (configs, "Each promotion creates an endpoint config named after the endpoint; scoped by prefix."),
@@ -344,3 +405,11 @@ class ModelEndpoint(Construct):
             ),
         ):
             acknowledge_wildcard_resource(role, resource, reason)
+
+
+def _repository_arn(stack: Stack, image_uri: str) -> str:
+    """The ECR repository ARN of an image URI ``<account>.dkr.ecr.<region>.amazonaws.com/<name>[:tag]``."""
+    account, _, rest = image_uri.partition(".")
+    return stack.format_arn(
+        service="ecr", account=account, resource="repository", resource_name=rest.split("/", 1)[1].split(":", 1)[0]
+    )

@@ -92,7 +92,7 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
     # Level 1: the deployed pipeline definition, run here on the curated data, registers a model.
     level1 = list(tour_level1(local.aws, LEVEL1))
     steps = [line.outcome.split(":", 1)[0] for line in level1 if line.step == "pipeline step, deployed definition"]
-    assert steps == ["Preprocess", "Train", "Evaluate", "CheckAucThreshold", "RegisterModel"]
+    assert steps == ["Preprocess", "DataQualityBaseline", "Train", "Evaluate", "CheckAucThreshold", "RegisterModel"]
     registry = next(line for line in level1 if line.step == "Model Registry")
     assert registry.fidelity == "real"
     assert "v1: PendingManualApproval" in registry.outcome and "evaluation.json" in registry.outcome

@@ -53,7 +53,7 @@ def test_pipeline_definition_is_in_the_template_with_per_environment_defaults(te
     config = synthesized[env].config
     pipeline = definition(templates, env)
     steps = {step["Name"]: step for step in pipeline["Steps"]}
-    assert list(steps) == ["Preprocess", "Train", "Evaluate", "CheckAucThreshold"]
+    assert list(steps) == ["Preprocess", "DataQualityBaseline", "Train", "Evaluate", "CheckAucThreshold"]
     parameters = {p["Name"]: p.get("DefaultValue") for p in pipeline["Parameters"]}
     assert parameters["AucThreshold"] == config.training.auc_threshold
     assert parameters["TrainingInstanceType"] == config.training.training_instance_type
