@@ -35,7 +35,7 @@ __all__ = [
 LEVEL_NAMES = {0: "exploration", 1: "repeatable", 2: "reliable", 3: "scalable"}
 LADDER: tuple[Level, ...] = (0, 1, 2, 3, "llmops")
 #: Stacks named by checks that this version of the template does not ship yet.
-PLANNED_STACKS = frozenset({"Level2Reliable", "Level3Scalable"})
+PLANNED_STACKS = frozenset({"Level3Scalable"})
 #: What to set in cdk.json before deploying a stack.
 _ENABLE = {
     "Level0Exploration": "every environment deploys it",

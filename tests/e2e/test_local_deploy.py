@@ -12,12 +12,14 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 from emulator.cdk_cli import CdkCli, git_commit, missing_cli_reason
 from emulator.cleanup import delete_promoted_endpoint, empty_stack_buckets
 from emulator.server import LocalAws
 from emulator.tour import deployed_resources, stack_outputs, tour_level0, tour_level1, tour_level2, tour_llmops
+from maturity.assess import assess, render
 
 pytestmark = [
     pytest.mark.e2e,
@@ -138,6 +140,15 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
     assert llm["gateway alarms"].outcome.startswith("4 alarms")
     metrics = local.aws.client("cloudwatch").list_metrics(Namespace="Mlops/LLMOps")["Metrics"]
     assert {"CostUSD", "InputTokens", "LatencyMs"} <= {m["MetricName"] for m in metrics}
+
+    # The maturity assessment of what was just deployed, through the emulator's endpoint.
+    session = boto3.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+    report = assess(session, env="local", endpoint_url=local.aws.endpoint_url, max_attempts=1)
+    statuses = {answer.check.id: answer.evidence.status for answer in report.answers}
+    assert report.score.level >= 1, render(report, "table")
+    assert statuses["model-registry"] == "pass" and statuses["model-lineage"] == "pass", statuses
+    assert statuses["cicd-manual-approval"] == statuses["automated-tests"] == "pass", statuses  # local has the pipeline
+    assert statuses["llm-cost-metrics"] == "pass", statuses  # from the gateway's EMF output
 
     resources = {line.step: line for line in deployed_resources(local.aws, LEVEL0)}
     assert resources["AWS::S3::Bucket"].outcome.startswith("4 deployed")

@@ -291,7 +291,9 @@ def test_level_1_account(aws):
     step = result.score.next_step
     assert step is not None and step.check_id == "model-monitoring"
     assert step.stack == "Mlops-dev-Level2Reliable"
-    assert "planned in this template" in step.action
+    # Level 2 ships: the step says how to turn it on, and no longer calls it planned.
+    assert "planned in this template" not in step.action
+    assert "set maxLevel >= 2 in cdk.json" in step.action
 
 
 def test_glue_trigger_counts_as_automated_etl(aws):
