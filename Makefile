@@ -55,8 +55,17 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Each Lambda function is also checked strictly on its own, as the runtime sees it: its folder and
+# lambdas/ on the path, so its top-level imports (`import catalog`, `common.*`) resolve to real types.
 typecheck: setup
 	$(VENV)/bin/mypy
+	@for dir in lambdas/*/; do \
+	  fn=$$(basename $$dir); [ "$$fn" = common ] && continue; \
+	  mods=$$(cd $$dir && ls *.py | sed 's/\.py$$//; s/^/-m /'); \
+	  MYPYPATH=lambdas/$$fn:lambdas $(VENV)/bin/mypy --strict \
+	    --cache-dir .mypy_cache/lambda-$$fn $$mods -m common.errors -m common.prompt_store -m common.templating \
+	    || exit 1; \
+	done
 
 test: lint typecheck ## lint, type-check and run every test (unit, infra, e2e)
 	$(VENV)/bin/pytest
