@@ -19,6 +19,7 @@ from constructs import Construct
 from stacks.components import lifecycle
 from stacks.components.alerts import Alerts
 from stacks.components.guardrail import Guardrail
+from stacks.components.iam_rest_api import acknowledge_iam_auth, iam_rest_api
 from stacks.components.python_function import PythonFunction
 from stacks.config import EnvironmentConfig, LlmModelConfig
 from stacks.nag import acknowledge
@@ -102,63 +103,25 @@ class LlmopsStack(Stack):
         )
         key.grant(self.catalog.role, "kms:Decrypt", "kms:GenerateDataKey")
 
-        access_logs = logs.LogGroup(
-            self, "ApiAccessLogs", encryption_key=key, retention=retention, removal_policy=removal_policy
-        )
-        self.api = apigateway.LambdaRestApi(
+        self.api, validator = iam_rest_api(
             self,
             "PromptApi",
             handler=self.catalog.function,
             description="Prompt catalog (IAM-authenticated)",
-            cloud_watch_role=False,
-            default_method_options=apigateway.MethodOptions(authorization_type=apigateway.AuthorizationType.IAM),
-            deploy_options=apigateway.StageOptions(
-                stage_name="v1",
-                tracing_enabled=True,
-                throttling_rate_limit=50,
-                throttling_burst_limit=100,
-                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
-                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
-            ),
-            endpoint_types=[apigateway.EndpointType.REGIONAL],
-        )
-        validator = self.api.add_request_validator(
-            "Validator", validate_request_parameters=True, validate_request_body=True
+            proxy=True,
+            key=key,
+            log_retention=retention,
+            removal_policy=removal_policy,
+            rate_limit=50,
+            burst_limit=100,
+            waf_reason="Only IAM-signed requests from principals of this account reach the API; a WAF web ACL would "
+            "add idle cost without adding a check (the LLMOps app front end gets WAF with its load balancer).",
         )
         for method in self.api.methods:
             cfn_method = method.node.default_child
             assert isinstance(cfn_method, apigateway.CfnMethod)
             cfn_method.request_validator_id = validator.request_validator_id
-        stage = self.api.deployment_stage.node.default_child
-        assert stage is not None
-        acknowledge(
-            stage,
-            "AwsSolutions-APIG3",
-            "Only IAM-signed requests from principals of this account reach the API; a WAF web ACL would add "
-            "idle cost without adding a check (the LLMOps app front end gets WAF with its load balancer).",
-        )
-        acknowledge(
-            stage,
-            "AwsSolutions-APIG6",
-            "Access logs (JSON, KMS-encrypted) record every request; execution logging would need the "
-            "account-wide API Gateway CloudWatch role, which this stack does not own.",
-        )
-        for method in self.api.methods:
-            acknowledge(
-                method,
-                "AwsSolutions-COG4",
-                "Authorization is AWS IAM (SigV4): callers are roles of this account, not Cognito users.",
-            )
+            acknowledge_iam_auth(method)
 
         # --- LLM gateway ----------------------------------------------------------------------------
         self.gateway = PythonFunction(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
@@ -15,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.components.access import acknowledge_cdk_grants, grant_objects
+from stacks.components.iam_rest_api import acknowledge_iam_auth, iam_rest_api
 from stacks.components.python_function import PythonFunction
 from stacks.nag import acknowledge
 
@@ -101,58 +101,21 @@ class TestStrategies(Construct):
             },
         )
         self.realtime.role.add_to_principal_policy(invoke)
-        access_logs = logs.LogGroup(
-            self, "ApiAccessLogs", encryption_key=key, retention=log_retention, removal_policy=removal_policy
-        )
-        self.api = apigateway.LambdaRestApi(
+        self.api, validator = iam_rest_api(
             self,
             "Api",
             handler=self.realtime.function,
-            proxy=False,
             description="Real-time test strategy (IAM-authenticated)",
-            cloud_watch_role=False,
-            default_method_options=apigateway.MethodOptions(authorization_type=apigateway.AuthorizationType.IAM),
-            deploy_options=apigateway.StageOptions(
-                stage_name="v1",
-                tracing_enabled=True,
-                throttling_rate_limit=20,
-                throttling_burst_limit=40,
-                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
-                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
-            ),
-            endpoint_types=[apigateway.EndpointType.REGIONAL],
-        )
-        validator = self.api.add_request_validator(
-            "Validator", validate_request_body=True, validate_request_parameters=True
+            proxy=False,
+            key=key,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+            rate_limit=20,
+            burst_limit=40,
+            waf_reason="Preprod test API for IAM-signed callers of this account only; WAF would add idle cost.",
         )
         predict = self.api.root.add_resource("predict").add_method("POST", request_validator=validator)
-        stage = self.api.deployment_stage.node.default_child
-        assert stage is not None
-        acknowledge(
-            stage,
-            "AwsSolutions-APIG3",
-            "Preprod test API for IAM-signed callers of this account only; WAF would add idle cost.",
-        )
-        acknowledge(
-            stage,
-            "AwsSolutions-APIG6",
-            "Access logs record every request; execution logs need the account-wide API Gateway role.",
-        )
-        acknowledge(
-            predict,
-            "AwsSolutions-COG4",
-            "Authorization is AWS IAM (SigV4): the callers are the pipeline's test role and engineers.",
-        )
+        acknowledge_iam_auth(predict)
 
         self.stream = kinesis.Stream(
             self,
