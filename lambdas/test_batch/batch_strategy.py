@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+from common.xgboost_csv import EndpointError, parse_predictions, to_csv
 
 # boto3 ships no type stubs in the Lambda runtime or this project's dependencies; clients are typed Any.
 Client = Any
@@ -67,10 +68,6 @@ class ConfigError(ValueError):
 
 class DataError(ValueError):
     """The test data cannot be used; the message is one sentence for the report."""
-
-
-class EndpointError(RuntimeError):
-    """The endpoint failed or answered with something other than one probability per row."""
 
 
 @dataclass(frozen=True)
@@ -270,32 +267,6 @@ def _is_float(text: str) -> bool:
 class Scores:
     probabilities: list[float]
     latencies_ms: list[float]
-
-
-def to_csv(rows: Sequence[Sequence[float]]) -> str:
-    """The request body the XGBoost container reads as text/csv: no header, one row per line."""
-    return "\n".join(",".join(repr(value) for value in row) for row in rows)
-
-
-def parse_predictions(payload: bytes, expected: int) -> list[float]:
-    """One probability per input row; the container separates them by newlines (older versions by commas)."""
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError:
-        raise EndpointError("the endpoint returned a body that is not UTF-8 text") from None
-    tokens = [token for token in re.split(r"[\s,]+", text.strip()) if token]
-    if len(tokens) != expected:
-        raise EndpointError(f"the endpoint returned {len(tokens)} predictions for {expected} rows")
-    probabilities = []
-    for token in tokens:
-        try:
-            value = float(token)
-        except ValueError:
-            raise EndpointError(f"the endpoint returned {token[:40]!r}, not a number") from None
-        if not 0.0 <= value <= 1.0:
-            raise EndpointError(f"the endpoint returned {value}, not a probability (is the objective binary:logistic?)")
-        probabilities.append(value)
-    return probabilities
 
 
 def score(

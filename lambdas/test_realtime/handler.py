@@ -31,6 +31,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config as BotoConfig
+from common.xgboost_csv import EndpointError
 
 logger = Logger()
 metrics = Metrics()
@@ -58,7 +59,7 @@ def predict() -> Response[str]:
         return _error(400, str(error))
     try:
         prediction = realtime_strategy.predict(runtime(), config.endpoint_name, rows)
-    except realtime_strategy.EndpointError as error:
+    except EndpointError as error:
         metrics.add_metric(name="RealtimeEndpointErrors", unit=MetricUnit.Count, value=1)
         logger.error("endpoint error", reason=str(error))
         return _error(502, str(error))

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+from common.xgboost_csv import EndpointError, parse_predictions, to_csv
 
 # boto3 ships no type stubs in the Lambda runtime or this project's dependencies; clients are typed Any.
 Client = Any
@@ -26,10 +26,6 @@ FEATURE_COUNT = 13
 
 class RequestError(ValueError):
     """The request is not a valid prediction request; the message is returned to the caller."""
-
-
-class EndpointError(RuntimeError):
-    """The endpoint failed or returned something other than one probability per row."""
 
 
 class ConfigError(ValueError):
@@ -97,32 +93,6 @@ def _reject_constant(name: str) -> Any:
 def _json_type(value: Any) -> str:
     names = {bool: "boolean", str: "string", dict: "object", list: "array", type(None): "null"}
     return names.get(type(value), type(value).__name__)
-
-
-def to_csv(rows: Sequence[Sequence[float]]) -> str:
-    """The request body the XGBoost container reads as text/csv: no header, one row per line."""
-    return "\n".join(",".join(repr(value) for value in row) for row in rows)
-
-
-def parse_predictions(payload: bytes, expected: int) -> list[float]:
-    """One probability per input row; the container separates them by newlines (older versions by commas)."""
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError:
-        raise EndpointError("the endpoint returned a body that is not UTF-8 text") from None
-    tokens = [token for token in re.split(r"[\s,]+", text.strip()) if token]
-    if len(tokens) != expected:
-        raise EndpointError(f"the endpoint returned {len(tokens)} predictions for {expected} rows")
-    probabilities = []
-    for token in tokens:
-        try:
-            value = float(token)
-        except ValueError:
-            raise EndpointError(f"the endpoint returned {token[:40]!r}, not a number") from None
-        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-            raise EndpointError(f"the endpoint returned {value}, not a probability")
-        probabilities.append(value)
-    return probabilities
 
 
 def predict(

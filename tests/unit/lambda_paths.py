@@ -17,12 +17,14 @@ LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 
 
 def use(function: str) -> None:
-    """Make ``lambdas/<function>/``'s modules importable as top-level modules."""
+    """Make ``lambdas/<function>/``'s modules, and ``common``, importable as top-level modules."""
     folder = LAMBDAS / function
     if not folder.is_dir():
         raise FileNotFoundError(f"no Lambda folder {folder}")
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
+    # lambdas/ itself, for `common`: the deployed asset has common/ next to the function's modules.
+    for path in (LAMBDAS, folder):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
 
 
 def load_handler(function: str) -> ModuleType:
