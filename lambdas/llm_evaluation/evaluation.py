@@ -1,0 +1,397 @@
+"""Run one prompt version over a golden set on several models and build the scorecard and its report.
+
+The model call is injected (``invoke(model_id, rendered_prompt) -> ModelAnswer``): the LLM gateway
+provides it in AWS (guardrail, metrics and cost accounting included) and tests pass fakes, so this module
+does no I/O. Items run sequentially and in golden-set order, so a scorecard is reproducible given the
+answers; parallelism, if ever needed, belongs to the orchestrator (a Step Functions Map per model).
+
+Per model: accuracy (items with an expected label), mean ROUGE-L and cosine (items with a reference),
+judge means, pass rate and unparseable count (when a judge is given), groundedness and hallucination rate
+(items with a context), p50/p95 latency (nearest-rank), total cost, cost per item and per 1,000 items.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import scorers
+from common import templating
+from common.errors import ValidationError
+from golden_sets import GoldenItem, GoldenSet
+from scorecard import (
+    HIGHER_IS_BETTER,
+    ItemResult,
+    JudgeResult,
+    ModelScore,
+    Scorecard,
+)
+
+__all__ = [
+    "EvaluationError",
+    "ModelAnswer",
+    "ParsedAnswer",
+    "Scorecard",
+    "parse_answer",
+    "percentile",
+    "render_markdown",
+    "render_svg",
+    "run",
+]
+
+REPORT_METRICS = (
+    "accuracy",
+    "rouge_l",
+    "cosine",
+    "judge_relevance",
+    "judge_faithfulness",
+    "judge_tone",
+    "groundedness_rate",
+    "hallucination_rate",
+    "latency_p95_ms",
+    "cost_per_1k_items_usd",
+)
+BAR_WIDTH = 20
+
+
+class EvaluationError(ValueError):
+    """The run is misconfigured (unpriced model, template and golden set disagree...)."""
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    """What one model call returned, as the gateway reports it."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class ParsedAnswer:
+    """The answer split into the predicted label (``None``: none given) and the free text that is scored."""
+
+    label: str | None
+    text: str
+
+
+Invoke = Callable[[str, str], ModelAnswer]
+Judge = Callable[[str], str]
+
+
+def parse_answer(text: str) -> ParsedAnswer:
+    """Split a model's answer into label and summary.
+
+    Accepted shapes, in order: a JSON object ``{"label": ..., "summary": ...}``; ``label: ...`` and
+    ``summary: ...`` lines; anything else is all summary with no label (scored as a wrong label rather
+    than guessed, so a model that ignores the output format is measured as such).
+    """
+    stripped = text.strip()
+    try:
+        data = json.loads(stripped)
+    except json.JSONDecodeError:
+        data = None
+    if isinstance(data, dict):
+        label, summary = data.get("label"), data.get("summary")
+        return ParsedAnswer(
+            label if isinstance(label, str) else None, summary if isinstance(summary, str) else stripped
+        )
+    label_line, summary_lines = None, []
+    for line in stripped.splitlines():
+        head, _, rest = line.partition(":")
+        if head.strip().lower() == "label" and label_line is None:
+            label_line = rest.strip()
+        elif head.strip().lower() == "summary":
+            summary_lines.append(rest.strip())
+        elif summary_lines:
+            summary_lines.append(line.strip())
+    if label_line is not None or summary_lines:
+        return ParsedAnswer(label_line, " ".join(summary_lines))
+    return ParsedAnswer(None, stripped)
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """Nearest-rank percentile (an observed value, no interpolation; ``None`` for no values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _check_prices(models: Sequence[str], prices: Mapping[str, Mapping[str, float]]) -> None:
+    for model_id in models:
+        entry = prices.get(model_id)
+        if entry is None:
+            raise EvaluationError(f"prices: no price for model {model_id!r} (priced: {', '.join(sorted(prices))})")
+        for name in ("input_per_1k", "output_per_1k"):
+            value = entry.get(name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                raise EvaluationError(f"prices[{model_id!r}].{name}: must be a non-negative number")
+
+
+def _cost(price: Mapping[str, float], answer: ModelAnswer) -> float:
+    # Decimal like the gateway's pricing, so the scorecard and the gateway's cost metric agree to the cent.
+    total = (
+        Decimal(answer.input_tokens) * Decimal(str(price["input_per_1k"]))
+        + Decimal(answer.output_tokens) * Decimal(str(price["output_per_1k"]))
+    ) / 1000
+    return float(total)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _score_item(
+    item: GoldenItem,
+    model_id: str,
+    prompt: str,
+    answer: ModelAnswer | None,
+    error: str | None,
+    *,
+    price: Mapping[str, float],
+    embedder: scorers.Embedder,
+    judge: Judge | None,
+    parser: Callable[[str], ParsedAnswer],
+    threshold: float,
+) -> ItemResult:
+    parsed = parser(answer.text) if answer else ParsedAnswer(None, "")
+    ground = scorers.groundedness(parsed.text, item.context, threshold=threshold) if item.context else None
+    judged: JudgeResult | None = None
+    if judge is not None:
+        judge_prompt = scorers.build_judge_prompt(
+            task=prompt, answer=answer.text if answer else "", reference=item.reference, context=item.context
+        )
+        try:
+            judged = scorers.parse_judge_output(judge(judge_prompt))
+        except Exception as failure:  # a failing judge is recorded, never fatal and never a pass
+            judged = JudgeResult(status="unparseable", raw="", error=f"judge call failed: {failure!r}")
+    return ItemResult(
+        item_id=item.id,
+        model_id=model_id,
+        answer=answer.text if answer else "",
+        predicted_label=scorers.normalize_label(parsed.label) if parsed.label is not None else None,
+        expected_label=item.expected_label,
+        correct=scorers.exact_match(parsed.label, item.expected_label) if item.expected_label else None,
+        rouge_l=scorers.rouge_l(parsed.text, item.reference).f1 if item.reference else None,
+        cosine=scorers.cosine(embedder.embed(parsed.text), embedder.embed(item.reference)) if item.reference else None,
+        groundedness=ground.support if ground else None,
+        # A failed call asserts nothing, yet must not improve the groundedness rate: count it ungrounded.
+        grounded=(ground.grounded and answer is not None) if ground else None,
+        latency_ms=answer.latency_ms if answer else None,
+        input_tokens=answer.input_tokens if answer else 0,
+        output_tokens=answer.output_tokens if answer else 0,
+        cost_usd=_cost(price, answer) if answer else 0.0,
+        judge=judged,
+        error=error,
+        tags=item.tags,
+    )
+
+
+def summarize(model_id: str, results: Sequence[ItemResult], *, judge_pass_min: int) -> ModelScore:
+    """Aggregate one model's item results (see the module docstring for each metric)."""
+    labelled = [r.correct for r in results if r.correct is not None]
+    judged = [r.judge for r in results if r.judge is not None]
+    parsed = [j for j in judged if j.status == "ok"]
+    grounded = [r.grounded for r in results if r.grounded is not None]
+    latencies = [r.latency_ms for r in results if r.latency_ms is not None]
+    total = sum(r.cost_usd for r in results)
+    answered = sum(1 for r in results if r.error is None)
+    per_item = total / answered if answered else 0.0
+    groundedness_rate = _mean([1.0 if g else 0.0 for g in grounded])
+
+    def judge_mean(criterion: str) -> float | None:
+        return _mean([float(getattr(j, criterion)) for j in parsed])
+
+    return ModelScore(
+        model_id=model_id,
+        items=len(results),
+        errors=len(results) - answered,
+        accuracy=_mean([1.0 if c else 0.0 for c in labelled]),
+        rouge_l=_mean([r.rouge_l for r in results if r.rouge_l is not None]),
+        cosine=_mean([r.cosine for r in results if r.cosine is not None]),
+        judge_relevance=judge_mean("relevance"),
+        judge_faithfulness=judge_mean("faithfulness"),
+        judge_tone=judge_mean("tone"),
+        # Denominator is every judged item: an unparseable verdict is a failure, not an abstention.
+        judge_pass_rate=_mean([1.0 if j.passed(judge_pass_min) else 0.0 for j in judged]) if judged else None,
+        judge_unparseable=len(judged) - len(parsed),
+        judge_unparseable_rate=(len(judged) - len(parsed)) / len(judged) if judged else None,
+        groundedness_rate=groundedness_rate,
+        hallucination_rate=None if groundedness_rate is None else 1 - groundedness_rate,
+        latency_p50_ms=percentile(latencies, 50),
+        latency_p95_ms=percentile(latencies, 95),
+        total_cost_usd=total,
+        cost_per_item_usd=per_item,
+        cost_per_1k_items_usd=per_item * 1000,
+    )
+
+
+def run(
+    *,
+    golden: GoldenSet,
+    template: str,
+    variables: Sequence[str],
+    models: Sequence[str],
+    invoke: Invoke,
+    prices: Mapping[str, Mapping[str, float]],
+    embedder: scorers.Embedder | None = None,
+    judge: Judge | None = None,
+    prompt_name: str = "",
+    prompt_version: int = 0,
+    judge_pass_min: int = 3,
+    groundedness_threshold: float = scorers.GROUNDEDNESS_THRESHOLD,
+    answer_parser: Callable[[str], ParsedAnswer] = parse_answer,
+) -> Scorecard:
+    """Evaluate ``template`` (a prompt version: its template and declared variables) on every model.
+
+    A model call that raises is recorded on the item (``error``) and scored as a wrong, ungrounded answer,
+    so a flaky model cannot look better by failing on hard items.
+
+    Raises:
+        EvaluationError: no models, duplicate models, an unpriced model, or items the template cannot render.
+    """
+    if not models or len(set(models)) != len(models):
+        raise EvaluationError(f"models: must be a non-empty list without duplicates, got {list(models)}")
+    if not 1 <= judge_pass_min <= 5:
+        raise EvaluationError("judge_pass_min: must be from 1 to 5")
+    _check_prices(models, prices)
+    prompts: dict[str, str] = {}
+    for item in golden.items:
+        try:
+            prompts[item.id] = templating.render(template, variables, item.inputs)
+        except ValidationError as problem:
+            raise EvaluationError(f"golden item {item.id!r} does not fit the prompt: {problem}") from None
+    chosen = embedder or scorers.LocalHashingEmbedder()
+    all_results: list[ItemResult] = []
+    scores: list[ModelScore] = []
+    for model_id in models:
+        results = []
+        for item in golden.items:
+            answer: ModelAnswer | None = None
+            error: str | None = None
+            try:
+                answer = invoke(model_id, prompts[item.id])
+            except Exception as failure:  # recorded per item: the run must still cover every item
+                error = f"{type(failure).__name__}: {failure}"
+            results.append(
+                _score_item(
+                    item,
+                    model_id,
+                    prompts[item.id],
+                    answer,
+                    error,
+                    price=prices[model_id],
+                    embedder=chosen,
+                    judge=judge,
+                    parser=answer_parser,
+                    threshold=groundedness_threshold,
+                )
+            )
+        scores.append(summarize(model_id, results, judge_pass_min=judge_pass_min))
+        all_results.extend(results)
+    return Scorecard(
+        golden_set=golden.name,
+        golden_set_version=golden.version,
+        golden_set_sha256=golden.sha256(),
+        prompt_name=prompt_name,
+        prompt_version=prompt_version,
+        embedder=chosen.name,
+        judge_pass_min=judge_pass_min,
+        models=tuple(scores),
+        items=tuple(all_results),
+    )
+
+
+# --- reports ---------------------------------------------------------------------------------------------
+
+
+def _fmt(metric: str, value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if metric.endswith("_ms"):
+        return f"{value:.0f} ms"
+    if "cost" in metric:
+        return f"${value:.4f}"
+    return f"{value:.3f}"
+
+
+def _bar_fraction(metric: str, value: float, values: Sequence[float]) -> float:
+    # Rates and similarities live on [0, 1] and judge scores on [0, 5]: fixed scales keep bars comparable
+    # between reports. Latency and cost have no natural maximum, so they scale to the largest model.
+    if metric.startswith("judge_") and not metric.endswith("_rate"):
+        return value / 5
+    if metric.endswith("_ms") or "cost" in metric:
+        top = max(values)
+        return value / top if top else 0.0
+    return min(max(value, 0.0), 1.0)
+
+
+def render_markdown(scorecard: Scorecard) -> str:
+    """A readable report: summary table, then one text bar chart per metric (deterministic)."""
+    lines = [
+        f"# Evaluation: prompt {scorecard.prompt_name} v{scorecard.prompt_version} "
+        f"on {scorecard.golden_set} v{scorecard.golden_set_version}",
+        "",
+        f"Golden set sha256 `{scorecard.golden_set_sha256[:12]}`, embedder `{scorecard.embedder}`, "
+        f"judge pass mark {scorecard.judge_pass_min}/5.",
+        "",
+        "| model | items | errors | " + " | ".join(REPORT_METRICS) + " | judge unparseable | human mean |",
+        "|---|---:|---:|" + "---:|" * len(REPORT_METRICS) + "---:|---:|",
+    ]
+    for m in scorecard.models:
+        cells = [_fmt(metric, m.metric(metric)) for metric in REPORT_METRICS]
+        human = f"{m.human_mean:.2f} ({m.human_reviewed})" if m.human_mean is not None else "n/a"
+        lines.append(
+            f"| {m.model_id} | {m.items} | {m.errors} | " + " | ".join(cells) + f" | {m.judge_unparseable} | {human} |"
+        )
+    width = max(len(m.model_id) for m in scorecard.models)
+    for metric in REPORT_METRICS:
+        measured = [(m.model_id, m.metric(metric)) for m in scorecard.models]
+        values = [v for _, v in measured if v is not None]
+        if not values:
+            continue
+        direction = "higher is better" if metric in HIGHER_IS_BETTER else "lower is better"
+        lines += ["", f"## {metric} ({direction})", "", "```"]
+        for model_id, value in measured:
+            if value is None:
+                lines.append(f"{model_id:<{width}} | n/a")
+                continue
+            filled = round(_bar_fraction(metric, value, values) * BAR_WIDTH)
+            lines.append(f"{model_id:<{width}} | {'#' * filled}{'.' * (BAR_WIDTH - filled)} {_fmt(metric, value)}")
+        lines.append("```")
+    return "\n".join(lines) + "\n"
+
+
+def render_svg(scorecard: Scorecard, metric: str) -> str:
+    """A small inline SVG horizontal bar chart of one metric across models (deterministic, no scripts).
+
+    Raises:
+        KeyError: unknown metric.
+    """
+    measured = [(m.model_id, m.metric(metric)) for m in scorecard.models]
+    values = [v for _, v in measured if v is not None]
+    row, label_w, bar_w = 22, 220, 300
+    height = row * len(measured) + 30
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 120}" height="{height}" '
+        f'role="img" aria-label="{metric}">',
+        f'<text x="4" y="16" font-family="sans-serif" font-size="13">{metric}</text>',
+    ]
+    for index, (model_id, value) in enumerate(measured):
+        y = 26 + index * row
+        width = round(_bar_fraction(metric, value, values) * bar_w) if value is not None else 0
+        safe_id = model_id.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        parts.append(f'<text x="4" y="{y + 14}" font-family="sans-serif" font-size="12">{safe_id}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{width}" height="14" fill="#3b6ea5"/>')
+        parts.append(
+            f'<text x="{label_w + width + 6}" y="{y + 14}" font-family="sans-serif" font-size="12">'
+            f"{_fmt(metric, value)}</text>"
+        )
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
