@@ -14,6 +14,12 @@ What it does (deterministic, no model):
 * the answer is ``"[local stand-in model] Summary: "`` plus the first words of the last user message,
   so nobody can mistake it for a real model; ``inferenceConfig.maxTokens`` truncates it
   (``stopReason = "max_tokens"``);
+* a judge prompt (one built by ``scorers.build_judge_prompt``, recognised by :data:`JUDGE_MARKER`) gets a
+  valid judge verdict: relevance, faithfulness and tone 4, rationale ``"[local stand-in judge] ..."``;
+* a classification prompt (it says ``label:`` or "classify") gets ``label: <label>`` and
+  ``summary: [local stand-in model] <first sentence>``: the label is the first of :data:`LABELS` named in
+  the text outside the lines that list the labels (``other`` when none is), the sentence the first one of
+  that text;
 * token counts are word counts (input: every text block of ``system`` and ``messages``);
 * guardrail simulation: when the request carries ``guardrailConfig`` and its text contains a denied
   word (whole word, case-insensitive), the "model" is not invoked: ``stopReason`` is
@@ -50,6 +56,13 @@ from urllib.parse import unquote
 LABEL = "[local stand-in model]"
 BLOCKED_MESSAGE = f"{LABEL} Sorry, I cannot respond to that request. (blocked by the simulated guardrail)"
 SUMMARY_WORDS = 12
+# A phrase of scorers.JUDGE_PROMPT (lambdas/llm_evaluation/scorers.py): present only in judge prompts.
+JUDGE_MARKER = "You are a strict evaluator of"
+JUDGE_LABEL = "[local stand-in judge]"
+LABELS = ("billing", "technical", "account", "shipping", "other")
+_CLASSIFY_RE = re.compile(r"label\s*:|\bclassify\b", re.IGNORECASE)
+_LABEL_RE = re.compile(r"\b(" + "|".join(LABELS) + r")\b", re.IGNORECASE)
+_FIELD_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z ]{0,20}:\s*")
 _CONVERSE_PATH = re.compile(r"^/model/(?P<model>[^/]+)/converse$")
 
 
@@ -75,6 +88,49 @@ def _texts(blocks: Iterable[Any]) -> list[str]:
 
 def _words(text: str) -> int:
     return len(text.split())
+
+
+def judge_answer() -> str:
+    """The verdict the stand-in judge gives every answer (the JSON shape scorers.parse_judge_output wants)."""
+    verdict = {
+        "relevance": 4,
+        "faithfulness": 4,
+        "tone": 4,
+        "rationale": f"{JUDGE_LABEL} fixed verdict; no model read the answer.",
+    }
+    return json.dumps(verdict)
+
+
+def classify_answer(prompt: str) -> str:
+    """``label: ...`` and ``summary: ...`` lines for a classification prompt (see the module docstring)."""
+    # Instruction lines list the labels (or ask for them); the rest is the content to classify.
+    content_lines = [
+        line.strip()
+        for line in prompt.splitlines()
+        if line.strip() and len(set(_LABEL_RE.findall(line.lower()))) < 2 and not _CLASSIFY_RE.search(line)
+    ]
+    content = _FIELD_PREFIX_RE.sub("", " ".join(content_lines))
+    found = _LABEL_RE.search(content)
+    label = found.group(1).lower() if found else _keyword_label(content)
+    sentence = re.split(r"(?<=[.!?])\s", content, maxsplit=1)[0] if content else ""
+    # The stand-in mark goes on its own line: the summary itself stays the ticket's own words.
+    return f"label: {label}\nsummary: {sentence}\nnote: {LABEL}".rstrip()
+
+
+# A keyword vote, so the stand-in classifies the shipped golden set plausibly (it is not a model).
+_KEYWORDS = {
+    "billing": ("charge", "charged", "refund", "invoice", "payment", "price", "billing", "subscription", "paid"),
+    "technical": ("error", "crash", "bug", "timeout", "fails", "failing", "broken", "export", "api", "sync", "app"),
+    "account": ("password", "login", "log in", "account", "email address", "two-factor", "2fa", "username", "locked"),
+    "shipping": ("delivery", "delivered", "package", "shipped", "shipping", "tracking", "courier", "parcel", "order"),
+}
+
+
+def _keyword_label(content: str) -> str:
+    text = content.lower()
+    votes = {label: sum(text.count(word) for word in words) for label, words in _KEYWORDS.items()}
+    best = max(votes, key=lambda label: votes[label])
+    return best if votes[best] else "other"
 
 
 class FakeBedrock:
@@ -192,9 +248,15 @@ class FakeBedrock:
             hit = next((w for w in self.denied_words if self._matches(w, joined)), None)
             if hit is not None:
                 return self._blocked(guardrail, hit)
-        words = question.split()
-        summary = " ".join(words[:SUMMARY_WORDS]) + (" ..." if len(words) > SUMMARY_WORDS else "")
-        answer_words = f"{LABEL} Summary: {summary}".split()
+        if JUDGE_MARKER in question:
+            reply = judge_answer()
+        elif _CLASSIFY_RE.search(question):
+            reply = classify_answer(question)
+        else:
+            words = question.split()
+            summary = " ".join(words[:SUMMARY_WORDS]) + (" ..." if len(words) > SUMMARY_WORDS else "")
+            reply = f"{LABEL} Summary: {summary}"
+        answer_words = reply.split(" ")
         stop_reason = "end_turn"
         max_tokens = (body.get("inferenceConfig") or {}).get("maxTokens")
         if isinstance(max_tokens, int) and len(answer_words) > max_tokens:

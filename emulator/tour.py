@@ -289,6 +289,7 @@ def tour_level2(aws: LocalAws, stack_name: str, registry_group: str) -> Iterator
 
 TOUR_USER = "arn:aws:iam::123456789012:user/local-tour"
 TOUR_PROMPT = "ticket-summary"
+GOLDEN_SET_FILE = PROJECT_ROOT / "lambdas" / "llm_evaluation" / "data" / "support_tickets_v1.json"
 
 
 def tour_llmops(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
@@ -314,8 +315,9 @@ def tour_llmops(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
     for template, reason in (
         ("Summarize this support ticket in one sentence: {{ticket}}", "first version"),
         (
-            "You are a support lead. Summarize the ticket below in one sentence, then name its urgency.\n{{ticket}}",
-            "ask for urgency too",
+            "Classify the support ticket as billing, technical, account, shipping or other and summarize it in one "
+            "sentence; answer with two lines, label: <label> and summary: <sentence>.\n{{ticket}}",
+            "classify as well, in a parseable format",
         ),
     ):
         status, created = api(
@@ -339,8 +341,41 @@ def tour_llmops(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
     status, diff = api("GET", f"/prompts/{TOUR_PROMPT}/diff", query={"from": "1", "to": "2"})
     changed = ", ".join(diff.get("changed_fields", [])) or "template"
     yield TourLine(level, "diff v1..v2", f"HTTP {status}: changed {changed}", "in-process")
-    status, promoted = api("PUT", f"/prompts/{TOUR_PROMPT}/aliases/prod", {"version": 2, "reason": "tour: v2 reviewed"})
-    yield TourLine(level, "promote alias prod", f"HTTP {status}: prod -> v{promoted.get('version')}", "in-process")
+    # dev is not gated: teams try a version there before it is evaluated for prod.
+    api("PUT", f"/prompts/{TOUR_PROMPT}/aliases/dev", {"version": 2, "reason": "tour: try v2"})
+    status, refused = api("PUT", f"/prompts/{TOUR_PROMPT}/aliases/prod", {"version": 2, "reason": "tour: v2 reviewed"})
+    yield TourLine(level, "promote prod before any evaluation", f"HTTP {status}: {refused.get('error')}", "in-process")
+
+    # The quality gate: evaluate v2 over the shipped golden set, on the allowed models, judged.
+    evaluator = deployed_function(aws, "llm_evaluation", out["EvaluatorFunctionName"])
+    golden_sets = evaluator.sibling("golden_sets")
+    golden = golden_sets.load(GOLDEN_SET_FILE)
+    aws.client("dynamodb").put_item(
+        **golden_sets.put_version_request(
+            out["PromptTableName"], golden, created_by=TOUR_USER, created_at="2026-01-01T00:00:00Z"
+        )
+    )
+    with FakeBedrock(denied_words=("forbidden",)) as model:
+        invocation = evaluator.invoke(
+            {"prompt": TOUR_PROMPT, "version": 2, "golden_set": golden.name, "golden_version": golden.version},
+            {**to_emulator, **model.env()},
+        )
+    published += publish_emf(cloudwatch, invocation.output)
+    verdict = invocation.response
+    reasons = "; ".join(verdict.get("reasons") or []) or "all thresholds met"
+    yield TourLine(
+        level,
+        f"evaluate v2 over {golden.name} v{golden.version} ({len(golden.items)} items, local stand-in models)",
+        f"passed={verdict.get('passed')}, selected {verdict.get('selected_model')} ({reasons}); "
+        f"scorecard {verdict.get('scorecard_uri')}",
+        "in-process",
+    )
+    status, promoted = api(
+        "PUT", f"/prompts/{TOUR_PROMPT}/aliases/prod", {"version": 2, "reason": "tour: v2 evaluated"}
+    )
+    outcome = f"prod -> v{promoted.get('version')}" if status == 200 else str(promoted.get("error"))
+    serving = "prod" if status == 200 else "dev"  # the gateway calls below use what passed the gate, if it did
+    yield TourLine(level, "promote prod after the evaluation", f"HTTP {status}: {outcome}", "in-process")
     status, error = api("PUT", f"/prompts/{TOUR_PROMPT}/aliases/prod", {"version": 9, "reason": "typo"})
     yield TourLine(level, "bad input is refused", f"HTTP {status}: {error.get('error')}", "in-process")
 
@@ -350,7 +385,7 @@ def tour_llmops(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
             ("Please explain the forbidden workaround.", "gateway call the guardrail blocks"),
         ):
             invocation = gateway.invoke(
-                {"prompt": TOUR_PROMPT, "alias": "prod", "variables": {"ticket": ticket}, "team": "support"},
+                {"prompt": TOUR_PROMPT, "alias": serving, "variables": {"ticket": ticket}, "team": "support"},
                 {**to_emulator, **model.env()},
             )
             published += publish_emf(cloudwatch, invocation.output)
@@ -362,7 +397,8 @@ def tour_llmops(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
                 f"HTTP {answer['statusCode']} v{answer.get('version')} {answer.get('model_id')}: "
                 f"{usage.get('inputTokens')} in / {usage.get('outputTokens')} out tokens, "
                 f"${answer.get('cost_usd', 0):.6f}, {answer.get('latency_ms', 0):.0f} ms, "
-                f"guardrail intervened: {answer.get('guardrail_intervened')} | {str(answer.get('text', ''))[:60]}",
+                f"guardrail intervened: {answer.get('guardrail_intervened')} | "
+                f"{' / '.join(str(answer.get('text', '')).splitlines())[:100]}",
                 "in-process",
             )
     yield TourLine(

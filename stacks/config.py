@@ -217,6 +217,20 @@ class LlmModelConfig:
 
 
 @dataclass(frozen=True)
+class EvaluationConfig:
+    """How prompt versions are evaluated before `prod`: the judge, the selection weights, the gate."""
+
+    judge_model_id: str
+    speed_weight: float
+    precision_weight: float
+    cost_weight: float
+    min_accuracy: float
+    min_rouge_l: float
+    max_hallucination_rate: float
+    max_judge_unparseable_rate: float
+
+
+@dataclass(frozen=True)
 class LlmopsConfig:
     """LLMOps: which models, the prompt catalog's limits, and the gateway's alarm thresholds."""
 
@@ -229,6 +243,7 @@ class LlmopsConfig:
     error_rate_percent: float
     guardrail_intervention_rate_percent: float
     invocation_logging: bool
+    evaluation: EvaluationConfig
 
 
 @dataclass(frozen=True)
@@ -537,6 +552,20 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
     ):
         if not 0 < rate <= 100:
             fail(key, f"{rate} is not a percentage in (0, 100]")
+    evaluation = llm.evaluation
+    if not _MODEL_ID_RE.match(evaluation.judge_model_id):
+        fail("llmops.evaluation.judgeModelId", f"{evaluation.judge_model_id!r} is not a Bedrock model ID")
+    weights = (evaluation.speed_weight, evaluation.precision_weight, evaluation.cost_weight)
+    if min(weights) < 0 or sum(weights) == 0:
+        fail("llmops.evaluation", "speedWeight, precisionWeight and costWeight must be >= 0 and not all 0")
+    for key, rate in (
+        ("llmops.evaluation.minAccuracy", evaluation.min_accuracy),
+        ("llmops.evaluation.minRougeL", evaluation.min_rouge_l),
+        ("llmops.evaluation.maxHallucinationRate", evaluation.max_hallucination_rate),
+        ("llmops.evaluation.maxJudgeUnparseableRate", evaluation.max_judge_unparseable_rate),
+    ):
+        if not 0 <= rate <= 1:
+            fail(key, f"{rate} is not a fraction in [0, 1]")
     if llm.hourly_cost_budget_usd <= 0:
         fail("llmops.hourlyCostBudgetUsd", f"{llm.hourly_cost_budget_usd} must be positive")
     if cfg.idle_budget_usd < 0:

@@ -13,21 +13,25 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from stacks.components import lifecycle
+from stacks.components.access import acknowledge_wildcard_resource, grant_objects
 from stacks.components.alerts import Alerts
 from stacks.components.guardrail import Guardrail
 from stacks.components.iam_rest_api import acknowledge_iam_auth, iam_rest_api
 from stacks.components.python_function import PythonFunction
-from stacks.config import EnvironmentConfig, LlmModelConfig
+from stacks.config import EnvironmentConfig, LlmModelConfig, LlmopsConfig
 from stacks.nag import acknowledge
 
 METRICS_NAMESPACE = "Mlops/LLMOps"
 GATEWAY_SERVICE = "llm-gateway"
 CATALOG_SERVICE = "prompt-catalog"
 INVOCATION_LOGS_PREFIX = "bedrock-invocation-logs/"
+EVALUATIONS_PREFIX = "evaluations/"
 # The construct ID CDK gives the singleton Lambda behind every AwsCustomResource in a stack.
 _AWS_CUSTOM_RESOURCE_PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
 
@@ -160,6 +164,8 @@ class LlmopsStack(Stack):
             )
         )
 
+        self._evaluation(settings, key, artifacts_bucket, retention, removal_policy)
+
         if settings.invocation_logging:
             self._invocation_logging(key, artifacts_bucket, retention, removal_policy)
 
@@ -228,10 +234,129 @@ class LlmopsStack(Stack):
             ("PromptApiUrl", self.api.url, "Prompt catalog API (IAM auth)"),
             ("GatewayFunctionName", self.gateway.function.function_name, "LLM gateway function"),
             ("CatalogFunctionName", self.catalog.function.function_name, "Prompt catalog API function"),
+            ("EvaluatorFunctionName", self.evaluator.function.function_name, "Prompt evaluation function"),
+            ("EvaluationStateMachineArn", self.evaluation.state_machine_arn, "Evaluate a prompt version"),
             ("GuardrailId", self.guardrail.guardrail_id, "Bedrock guardrail"),
             ("GuardrailVersion", self.guardrail.version_number, "Guardrail version the gateway uses"),
         ):
             CfnOutput(self, output_id, value=value, description=description)
+
+    def _evaluation(
+        self,
+        settings: LlmopsConfig,
+        key: kms.IKey,
+        bucket: s3.IBucket,
+        retention: logs.RetentionDays,
+        removal_policy: Any,
+    ) -> None:
+        """A state machine that evaluates a prompt version over a golden set on the allowed models.
+
+        The evaluation function writes the scorecard (JSON, Markdown, review sheet) under
+        ``evaluations/`` in the artifacts bucket and an ``EVAL#`` summary into the prompt table; the
+        catalog refuses to move ``prod`` to a version without a passed evaluation.
+        """
+        evaluation = settings.evaluation
+        self.evaluator = PythonFunction(
+            self,
+            "Evaluator",
+            name="llm_evaluation",
+            description="Evaluate a prompt version over a golden set: scorecard, model selection, quality gate",
+            environment={
+                "TABLE_NAME": self.prompts.table_name,
+                "REPORT_BUCKET": bucket.bucket_name,
+                "REPORT_PREFIX": EVALUATIONS_PREFIX,
+                "ALLOWED_MODELS": ",".join(m.id for m in settings.models),
+                "PRICE_TABLE_JSON": json.dumps(_price_table(settings.models), sort_keys=True),
+                "JUDGE_MODEL_ID": evaluation.judge_model_id,
+                "GUARDRAIL_ID": self.guardrail.guardrail_id,
+                "GUARDRAIL_VERSION": self.guardrail.version_number,
+                "WEIGHTS_JSON": json.dumps(
+                    {
+                        "speed": evaluation.speed_weight,
+                        "precision": evaluation.precision_weight,
+                        "cost": evaluation.cost_weight,
+                    },
+                    sort_keys=True,
+                ),
+                "GATE_JSON": json.dumps(
+                    {
+                        "min_accuracy": evaluation.min_accuracy,
+                        "min_rouge_l": evaluation.min_rouge_l,
+                        "max_hallucination_rate": evaluation.max_hallucination_rate,
+                        "max_judge_unparseable_rate": evaluation.max_judge_unparseable_rate,
+                    },
+                    sort_keys=True,
+                ),
+                "POWERTOOLS_SERVICE_NAME": "llm-evaluation",
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            },
+            key=key,
+            log_retention=retention,
+            removal_policy=removal_policy,
+            timeout=Duration.minutes(15),
+            memory_size=1024,
+        )
+        role = self.evaluator.role
+        self.prompts.grant(role, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")
+        key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
+        grant_objects(
+            role, bucket, key, prefix=EVALUATIONS_PREFIX, write=True, purpose="Evaluation runs write scorecards"
+        )
+        judge = LlmModelConfig(id=evaluation.judge_model_id, input_per1k_usd=0, output_per1k_usd=0)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="InvokeCandidatesAndJudge",
+                actions=["bedrock:InvokeModel"],
+                resources=sorted(set(_model_arns(self, (*settings.models, judge)))),
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ApplyTheGuardrail", actions=["bedrock:ApplyGuardrail"], resources=[self.guardrail.guardrail_arn]
+            )
+        )
+        run = tasks.LambdaInvoke(
+            self,
+            "RunEvaluation",
+            lambda_function=self.evaluator.function,
+            payload_response_only=True,
+            result_path="$.evaluation",
+        )
+        verdict = (
+            sfn.Choice(self, "GatePassed")
+            # An error answer (bad input, unknown prompt, misconfiguration) carries `error` and no verdict.
+            .when(
+                sfn.Condition.is_present("$.evaluation.error"),
+                sfn.Fail(self, "EvaluationError", cause="The evaluation could not run; see its error"),
+            )
+            .when(sfn.Condition.boolean_equals("$.evaluation.passed", True), sfn.Succeed(self, "ReadyForProd"))
+            .otherwise(sfn.Fail(self, "GateFailed", cause="The quality gate refused this prompt version"))
+        )
+        log_group = logs.LogGroup(
+            self, "EvaluationLogs", encryption_key=key, retention=retention, removal_policy=removal_policy
+        )
+        self.evaluation = sfn.StateMachine(
+            self,
+            "EvaluationStateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(run.next(verdict)),
+            comment="Evaluate a prompt version over a golden set; fails when the quality gate refuses it",
+            timeout=Duration.minutes(20),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )
+        acknowledge(
+            self.evaluation.role.node.find_child("DefaultPolicy"),
+            "AwsSolutions-IAM5",
+            "Step Functions' log delivery and X-Ray APIs have no resource-level permissions (CDK's standard grant).",
+            finding="Resource::*",
+        )
+        machine_role = self.evaluation.role
+        assert isinstance(machine_role, iam.Role)
+        acknowledge_wildcard_resource(
+            machine_role,
+            f"{self.evaluator.function.function_arn}:*",
+            "CDK's LambdaInvoke grant covers the evaluation function's versions and aliases; no other function.",
+        )
 
     def _invocation_logging(
         self,

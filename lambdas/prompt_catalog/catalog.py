@@ -10,7 +10,10 @@ Write paths are single DynamoDB transactions:
   writers can therefore never take the same number or overwrite a version, and numbers have no gaps;
   the loser re-reads ``HEAD`` and retries a bounded number of times, then gets :class:`Conflict`.
 * promote: condition-check that the version exists + put the alias item (with a denormalized copy of
-  the version, so the gateway needs one GetItem) + put the audit item.
+  the version, so the gateway needs one GetItem) + put the audit item. Promoting a gated alias
+  (:data:`GATED_ALIASES`, i.e. ``prod``) also requires that the newest evaluation of that exact version
+  (``EVAL#<version:08d>#<run_id>`` items, written by the evaluation function) passed its quality gate;
+  the transaction condition-checks that evaluation item too.
 """
 
 from __future__ import annotations
@@ -54,8 +57,11 @@ from common.prompt_store import (
 )
 
 __all__ = [
+    "GATED_ALIASES",
+    "PROD_ALIAS",
     "Conflict",
     "Forbidden",
+    "GateRefused",
     "NotFound",
     "Page",
     "PromptCatalog",
@@ -71,8 +77,26 @@ MAX_PAGE_SIZE = 100
 # A version item and its alias copy each hold the template; DynamoDB items are capped at 400 KB, so the
 # configured limit must leave room for the other attributes.
 MAX_TEMPLATE_BYTES_CEILING = 300_000
+PROD_ALIAS = "prod"
+# Aliases that may only point at a version whose newest evaluation passed the quality gate.
+GATED_ALIASES = frozenset({PROD_ALIAS})
+# Evaluation summaries live in the prompt's partition: sk = EVAL#<version:08d>#<run_id>.
+EVAL_PREFIX = "EVAL#"
 # Error codes inside TransactionCanceledException that mean "another writer got there first".
 _RETRYABLE_CANCEL_CODES = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
+
+
+class GateRefused(Exception):
+    """Promotion to a gated alias refused: the version's newest evaluation is missing or failed (HTTP 409).
+
+    Not a :class:`~common.errors.PromptError` subclass (those come from ``common`` and type as ``Any`` in
+    the repository-wide type check); the API maps it to 409 on its own.
+    """
+
+
+def eval_prefix(version: int) -> str:
+    """Sort-key prefix of every evaluation summary of ``version``."""
+    return f"{EVAL_PREFIX}{version:08d}#"
 
 
 def utc_now() -> datetime:
@@ -548,6 +572,7 @@ class PromptCatalog:
         Raises:
             ValidationError: invalid name, alias, version or reason.
             NotFound: the prompt or the version does not exist (the message names the version).
+            GateRefused: ``alias`` is gated and the newest evaluation of ``version`` is missing or failed.
         """
         validate_name(name)
         validate_alias(alias)
@@ -556,6 +581,21 @@ class PromptCatalog:
         if not who:
             raise ValidationError("caller identity is missing")
         target = self.get_version(name, version)
+        gate: list[dict[str, Any]] = []
+        if alias in GATED_ALIASES:
+            evaluation_sk = self._passing_evaluation(name, alias, version)
+            gate.append(
+                {
+                    # Evaluation items are write-once; the check keeps the gate and the write one step.
+                    "ConditionCheck": {
+                        "TableName": self._table,
+                        "Key": key(prompt_pk(name), evaluation_sk),
+                        "ConditionExpression": "#passed = :passed",
+                        "ExpressionAttributeNames": {"#passed": "passed"},
+                        "ExpressionAttributeValues": {":passed": {"BOOL": True}},
+                    }
+                }
+            )
         when = iso(self._now())
         record = AliasRecord.pointing_at(target, alias=alias, who=who, when=when, reason=why)
         audit = AuditEntry(name, "promote", version, who, why, when, uuid.uuid4().hex, alias=alias)
@@ -573,14 +613,54 @@ class PromptCatalog:
                     },
                     {"Put": {"TableName": self._table, "Item": record.to_item()}},
                     self._put_new(audit.to_item()),
+                    *gate,
                 ],
                 ClientRequestToken=uuid.uuid4().hex,
             )
         except ClientError as error:
+            reasons = error.response.get("CancellationReasons") or []
+            if gate and len(reasons) > 3 and reasons[3].get("Code") == "ConditionalCheckFailed":
+                raise GateRefused(
+                    f"prompt {name!r}: cannot point {alias!r} at v{version}: its evaluation changed during the "
+                    "promotion; retry"
+                ) from error
             if _lost_race(error):
                 raise NotFound(f"prompt {name!r} has no version {version}") from error
             raise
         return record
+
+    def _passing_evaluation(self, name: str, alias: str, version: int) -> str:
+        """The sort key of the newest evaluation of ``version`` if it passed; else :class:`GateRefused`."""
+        projection, names = _projection("pk", "sk", "passed", "reasons", "created_at", "run_id")
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#p0 = :pk AND begins_with(#p1, :prefix)",
+            "ProjectionExpression": projection,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {":pk": {"S": prompt_pk(name)}, ":prefix": {"S": eval_prefix(version)}},
+            "ConsistentRead": True,
+        }
+        newest: dict[str, Any] | None = None
+        while True:
+            response = self._client.query(**request)
+            for item in response.get("Items", []):
+                # Newest by creation time (run ids are caller-chosen and need not sort by time).
+                rank = (item.get("created_at", {}).get("S", ""), item["sk"]["S"])
+                if newest is None or rank > (newest.get("created_at", {}).get("S", ""), newest["sk"]["S"]):
+                    newest = item
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        refused = f"prompt {name!r}: cannot point {alias!r} at v{version}"
+        if newest is None:
+            raise GateRefused(f"{refused}: no evaluation of v{version} (run the evaluation first)")
+        if newest.get("passed", {}).get("BOOL") is not True:
+            run_id = newest.get("run_id", {}).get("S") or newest["sk"]["S"].rsplit("#", 1)[-1]
+            reasons = [entry.get("S", "") for entry in newest.get("reasons", {}).get("L", [])]
+            first = reasons[0] if reasons else "no reason recorded"
+            raise GateRefused(f"{refused}: evaluation {run_id} failed: {first}")
+        sk: str = newest["sk"]["S"]
+        return sk
 
     def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
         return {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}

@@ -8,7 +8,8 @@ GET      /prompts                              ?limit&next_token
 GET      /prompts/{name}/versions              ?limit&next_token
 GET      /prompts/{name}/versions/{version}
 GET      /prompts/{name}/aliases/{alias}
-PUT      /prompts/{name}/aliases/{alias}       version, reason
+PUT      /prompts/{name}/aliases/{alias}       version, reason (``prod``: 409 unless the version's newest
+                                              evaluation passed the quality gate)
 GET      /prompts/{name}/diff                  ?from&to
 POST     /prompts/{name}/render                alias | version, variables
 GET      /prompts/{name}/audit                 ?limit&next_token
@@ -30,7 +31,16 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
-from catalog import Conflict, Forbidden, NotFound, PromptCatalog, PromptError, TooLarge, ValidationError
+from catalog import (
+    Conflict,
+    Forbidden,
+    GateRefused,
+    NotFound,
+    PromptCatalog,
+    PromptError,
+    TooLarge,
+    ValidationError,
+)
 
 _JSON_TYPE_NAMES: dict[type, str] = {
     str: "string",
@@ -234,6 +244,12 @@ def build_app(get_catalog: Callable[[], PromptCatalog], *, logger: Logger, metri
         logger.info("request rejected", extra={"status": status, "reason": str(error)})
         return json_response(status, {"error": str(error)})
 
+    def gate_refused(error: GateRefused) -> Response[str]:
+        # Expected behaviour of the prod gate, not a write race: its own metric, not Conflicts.
+        metrics.add_metric(name="PromotionsRefused", unit=MetricUnit.Count, value=1)
+        logger.info("promotion refused by the quality gate", extra={"status": 409, "reason": str(error)})
+        return json_response(409, {"error": str(error)})
+
     def server_error(error: ServerError) -> Response[str]:
         metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
         logger.error("misconfigured", extra={"reason": str(error)})
@@ -248,6 +264,7 @@ def build_app(get_catalog: Callable[[], PromptCatalog], *, logger: Logger, metri
 
     # Registered by call rather than as decorators: Powertools' exception_handler is untyped.
     app.exception_handler(PromptError)(client_error)
+    app.exception_handler(GateRefused)(gate_refused)
     app.exception_handler(ServerError)(server_error)
     app.exception_handler(Exception)(unexpected)
 

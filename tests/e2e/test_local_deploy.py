@@ -127,13 +127,17 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
     # LLMOps: the deployed catalog and gateway handlers, run here against the emulator and a stand-in model.
     llm = {line.step: line for line in tour_llmops(local.aws, LLMOPS)}
     assert llm["prompt catalog: create two versions"].outcome.endswith("HTTP 201 -> v1, HTTP 201 -> v2")
-    assert llm["promote alias prod"].outcome == "HTTP 200: prod -> v2"
+    # The quality gate: prod needs a passed evaluation of the version. The stand-in model's summaries miss
+    # the hallucination threshold, so the evaluation runs end to end and the promotion is refused with why.
+    assert llm["promote prod before any evaluation"].outcome.endswith("no evaluation of v2 (run the evaluation first)")
+    evaluated = next(line for step, line in llm.items() if step.startswith("evaluate v2 over support-tickets v1"))
+    assert "passed=False" in evaluated.outcome and "scorecard s3://" in evaluated.outcome
+    refused = llm["promote prod after the evaluation"].outcome
+    assert refused.startswith("HTTP 409: ") and "failed: hallucination_rate" in refused
     assert llm["bad input is refused"].outcome.startswith("HTTP 404: prompt 'ticket-summary' has no version 9")
     answer = llm["gateway call (local stand-in model)"].outcome
     assert (
-        answer.startswith("HTTP 200 v2 ")
-        and "guardrail intervened: False" in answer
-        and "[local stand-in model]" in answer
+        answer.startswith("HTTP 200 v2 ") and "guardrail intervened: False" in answer and "label: technical" in answer
     )
     assert "guardrail intervened: True" in llm["gateway call the guardrail blocks (local stand-in model)"].outcome
     assert llm["Bedrock guardrail"].fidelity == "not emulated"  # said plainly

@@ -38,12 +38,12 @@ def test_bedrock_access_names_each_allowed_model_and_nothing_else(templates, syn
     bedrock = [
         s for s in statements(llmops(templates, env)) if any(a.startswith("bedrock:") for a in as_list(s["Action"]))
     ]
-    invoke = [s for s in bedrock if "bedrock:InvokeModel" in as_list(s["Action"])]
-    assert len(invoke) == 1
-    resources = as_list(invoke[0]["Resource"])
-    assert resources == [
-        f"arn:aws:bedrock:{config.region}::foundation-model/{model.id}" for model in config.llmops.models
-    ]
+    allowed = [f"arn:aws:bedrock:{config.region}::foundation-model/{model.id}" for model in config.llmops.models]
+    judge = f"arn:aws:bedrock:{config.region}::foundation-model/{config.llmops.evaluation.judge_model_id}"
+    invoke = {s["Sid"]: as_list(s["Resource"]) for s in bedrock if "bedrock:InvokeModel" in as_list(s["Action"])}
+    # The gateway may call exactly the allowed models; the evaluator those plus the judge model.
+    assert invoke["InvokeAllowedModels"] == allowed
+    assert sorted(invoke["InvokeCandidatesAndJudge"]) == sorted({*allowed, judge})
     for statement in bedrock:
         assert "*" not in as_list(statement["Resource"]) or statement["Action"] == [
             "bedrock:DeleteModelInvocationLoggingConfiguration",

@@ -155,6 +155,16 @@ def gateway_env(fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch) -> Iterator[
             reason="e2e",
             who="arn:aws:iam::123456789012:user/e2e",
         )
+        # The prod gate: a passed evaluation of v1 (see test_prompt_gate.py).
+        dynamodb.put_item(
+            TableName="prompt-catalog",
+            Item={
+                "pk": {"S": "PROMPT#answer"},
+                "sk": {"S": "EVAL#00000001#run-1"},
+                "passed": {"BOOL": True},
+                "created_at": {"S": "2024-05-01T13:00:00Z"},
+            },
+        )
         catalog.promote("answer", "prod", version=1, reason="e2e", who="arn:aws:iam::123456789012:user/e2e")
         yield load_handler("llm_gateway")
 

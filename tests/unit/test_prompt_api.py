@@ -148,6 +148,16 @@ def test_versions_aliases_render_diff_and_audit(seeded: Api) -> None:
     status, version = api("GET", "/prompts/translate/versions/2")
     assert (status, version["template"]) == (200, v2["template"])
 
+    # The prod gate: a passed evaluation of v2 (see test_prompt_gate.py).
+    boto3.client("dynamodb", region_name="us-east-1").put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": "PROMPT#translate"},
+            "sk": {"S": "EVAL#00000002#run-1"},
+            "passed": {"BOOL": True},
+            "created_at": {"S": "2024-05-01T13:00:00Z"},
+        },
+    )
     status, alias = api("PUT", "/prompts/translate/aliases/prod", {"version": 2, "reason": "eval ok"})
     assert (status, alias["version"], alias["updated_by"]) == (200, 2, ALICE)
     assert api("GET", "/prompts/translate/aliases/prod")[1] == alias

@@ -174,9 +174,27 @@ def test_catalog_refuses_a_template_limit_dynamodb_cannot_store(ddb: Any) -> Non
 # ---------------------------------------------------------------------------------------------- aliases
 
 
+def put_evaluation(client: Any, name: str, version: int) -> None:
+    """A passed evaluation of ``version``: what the prod gate requires (tests/unit/test_prompt_gate.py)."""
+    client.put_item(
+        TableName=TABLE,
+        Item=prompt_store.serialize(
+            {
+                "pk": f"PROMPT#{name}",
+                "sk": f"EVAL#{version:08d}#run-1",
+                "run_id": "run-1",
+                "passed": True,
+                "reasons": [],
+                "created_at": "2024-05-01T13:00:00.000000Z",
+            }
+        ),
+    )
+
+
 def test_promote_denormalizes_the_version_and_audits(catalog: PromptCatalog, ddb: Any) -> None:
     create(catalog)
     v2 = create(catalog, template="Be brief for {{audience}}: {{text}}", model_id="amazon.nova-lite-v1:0", reason="v2")
+    put_evaluation(ddb, "summarize", 2)  # the prod gate: see test_prompt_gate.py
 
     record = catalog.promote("summarize", "prod", version=2, reason="eval passed", who=WHO)
 
@@ -193,9 +211,11 @@ def test_promote_denormalizes_the_version_and_audits(catalog: PromptCatalog, ddb
     assert trail[-1]["why"] == "eval passed"
 
 
-def test_repointing_an_alias_replaces_the_copy(catalog: PromptCatalog) -> None:
+def test_repointing_an_alias_replaces_the_copy(catalog: PromptCatalog, ddb: Any) -> None:
     create(catalog)
     create(catalog, template="v2 {{audience}} {{text}}")
+    put_evaluation(ddb, "summarize", 1)
+    put_evaluation(ddb, "summarize", 2)
     catalog.promote("summarize", "prod", version=2, reason="ship", who=WHO)
 
     rolled_back = catalog.promote("summarize", "prod", version=1, reason="rollback", who=WHO)

@@ -1,0 +1,560 @@
+"""One evaluation run: a prompt version x a golden-set version x the candidate models, stored and gated.
+
+Plain Python over injected boto3 clients (no Powertools): :mod:`handler` parses the event and maps the
+typed errors to status codes. Steps, in order, every check before the first write:
+
+1. read the prompt version (``PROMPT#<name>`` / ``V#<version:08d>``) and the golden-set version
+   (``EVALSET#<name>`` / ``V#<version:08d>``) from the prompt-catalog table;
+2. call every model on every item through Bedrock Converse (with the guardrail when one is configured),
+   judge each answer with ``JUDGE_MODEL_ID`` when set, score (:func:`evaluation.run`), rank by the team's
+   weights (:func:`selection.rank`) and apply the quality gate to the selected model, against the
+   production scorecard when the ``prod`` alias points at a version with a passed evaluation;
+3. write ``scorecard.json``, ``report.md`` and ``review_sheet.csv`` under
+   ``s3://REPORT_BUCKET/REPORT_PREFIX<prompt>/v<version>/<golden>-v<n>/<run_id>/``;
+4. write the summary item ``PROMPT#<name>`` / ``EVAL#<version:08d>#<run_id>`` (conditional: never
+   overwritten). It is written last, so the item the catalog's ``prod`` gate reads never points at
+   reports that are not there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+import evaluation
+import golden_sets
+import quality_gate
+import scorers
+import selection
+from botocore.exceptions import BotoCoreError, ClientError
+from common.errors import Conflict, Forbidden, NotFound, ValidationError
+from common.prompt_store import (
+    PROMPT_NAME_RE,
+    AliasRecord,
+    PromptVersion,
+    alias_sk,
+    deserialize,
+    key,
+    prompt_pk,
+    serialize,
+    version_sk,
+)
+from scorecard import ModelScore
+
+PROD_ALIAS = "prod"
+EVAL_PREFIX = "EVAL#"
+DEFAULT_REPORT_PREFIX = "evaluations/"
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}$")
+JUDGE_INFERENCE = {"maxTokens": 512, "temperature": 0.0}
+_EVENT_FIELDS = frozenset({"prompt", "version", "golden_set", "golden_version", "models", "run_id"})
+
+
+class ConfigError(Exception):
+    """The function's environment is incomplete or invalid (HTTP 500); the message names the variable."""
+
+
+class BedrockRuntimeClient(Protocol):
+    """The subset of a boto3 ``bedrock-runtime`` client this module calls."""
+
+    def converse(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+class TableClient(Protocol):
+    """The DynamoDB calls of this module: GetItem, Query (reads) and PutItem (the summary item)."""
+
+    def get_item(self, **kwargs: Any) -> dict[str, Any]: ...
+    def query(self, **kwargs: Any) -> dict[str, Any]: ...
+    def put_item(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+class S3Client(Protocol):
+    """The subset of a boto3 ``s3`` client this module calls (PutObject only)."""
+
+    def put_object(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+def eval_sk(version: int, run_id: str) -> str:
+    """Sort key of an evaluation summary: versions sort numerically, runs of a version side by side."""
+    return f"{EVAL_PREFIX}{version:08d}#{run_id}"
+
+
+def _json_env(env: Mapping[str, str], name: str) -> Any:
+    raw = env.get(name, "").strip()
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"evaluation misconfigured: {name} is not valid JSON ({error.msg})") from None
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Everything the function reads from its environment, validated once per execution environment."""
+
+    table_name: str
+    report_bucket: str
+    report_prefix: str
+    prices: dict[str, dict[str, float]]
+    allowed_models: tuple[str, ...]
+    judge_model_id: str | None
+    guardrail_id: str | None
+    guardrail_version: str | None
+    gate: dict[str, Any]
+    weights: selection.Weights
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> EvaluationConfig:
+        """Read ``TABLE_NAME``, ``REPORT_BUCKET``, ``REPORT_PREFIX``, ``PRICE_TABLE_JSON``, ``ALLOWED_MODELS``,
+        ``JUDGE_MODEL_ID``, ``GUARDRAIL_ID``, ``GUARDRAIL_VERSION``, ``GATE_JSON`` and ``WEIGHTS_JSON``.
+
+        Raises:
+            ConfigError: naming the variable that is missing or invalid.
+        """
+        required = ("TABLE_NAME", "REPORT_BUCKET", "PRICE_TABLE_JSON", "ALLOWED_MODELS", "GATE_JSON", "WEIGHTS_JSON")
+        missing = [name for name in required if not env.get(name, "").strip()]
+        if missing:
+            raise ConfigError(f"evaluation misconfigured: missing environment variables {', '.join(missing)}")
+        guardrail_id = env.get("GUARDRAIL_ID", "").strip() or None
+        guardrail_version = env.get("GUARDRAIL_VERSION", "").strip() or None
+        if (guardrail_id is None) != (guardrail_version is None):
+            raise ConfigError("evaluation misconfigured: set both GUARDRAIL_ID and GUARDRAIL_VERSION, or neither")
+        allowed = tuple(dict.fromkeys(m.strip() for m in env["ALLOWED_MODELS"].split(",") if m.strip()))
+        if not allowed:
+            raise ConfigError("evaluation misconfigured: ALLOWED_MODELS names no model")
+        prices = _json_env(env, "PRICE_TABLE_JSON")
+        if not isinstance(prices, dict):
+            raise ConfigError("evaluation misconfigured: PRICE_TABLE_JSON must be an object {model id: prices}")
+        for model_id in allowed:
+            entry = prices.get(model_id)
+            valid = isinstance(entry, dict) and all(
+                not isinstance(entry.get(f), bool)
+                and isinstance(entry.get(f), int | float)
+                and math.isfinite(entry[f])
+                and entry[f] >= 0
+                for f in ("input_per_1k", "output_per_1k")
+            )
+            if not valid:
+                raise ConfigError(
+                    f"evaluation misconfigured: PRICE_TABLE_JSON has no valid input_per_1k/output_per_1k "
+                    f"for allowed model {model_id!r}"
+                )
+        gate = _json_env(env, "GATE_JSON")
+        if not isinstance(gate, dict):
+            raise ConfigError("evaluation misconfigured: GATE_JSON must be an object (quality gate thresholds)")
+        raw_weights = _json_env(env, "WEIGHTS_JSON")
+        if not isinstance(raw_weights, dict) or set(raw_weights) != {"speed", "precision", "cost"}:
+            raise ConfigError('evaluation misconfigured: WEIGHTS_JSON must be {"speed": x, "precision": y, "cost": z}')
+        try:
+            weights = selection.Weights(**raw_weights)
+            # Validates the gate's keys and numbers now rather than after the models have been paid for.
+            quality_gate.evaluate(_EMPTY_SCORE, gate)
+        except (selection.SelectionError, quality_gate.GateConfigError) as error:
+            raise ConfigError(f"evaluation misconfigured: {error}") from None
+        prefix = env.get("REPORT_PREFIX", DEFAULT_REPORT_PREFIX).strip().lstrip("/")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        return cls(
+            table_name=env["TABLE_NAME"].strip(),
+            report_bucket=env["REPORT_BUCKET"].strip(),
+            report_prefix=prefix,
+            prices={m: {k: float(v) for k, v in prices[m].items() if k.endswith("_per_1k")} for m in allowed},
+            allowed_models=allowed,
+            judge_model_id=env.get("JUDGE_MODEL_ID", "").strip() or None,
+            guardrail_id=guardrail_id,
+            guardrail_version=guardrail_version,
+            gate=gate,
+            weights=weights,
+        )
+
+
+_EMPTY_SCORE = ModelScore(
+    model_id="config-check",
+    items=0,
+    errors=0,
+    accuracy=None,
+    rouge_l=None,
+    cosine=None,
+    judge_relevance=None,
+    judge_faithfulness=None,
+    judge_tone=None,
+    judge_pass_rate=None,
+    judge_unparseable=0,
+    judge_unparseable_rate=None,
+    groundedness_rate=None,
+    hallucination_rate=None,
+    latency_p50_ms=None,
+    latency_p95_ms=None,
+    total_cost_usd=0.0,
+    cost_per_item_usd=0.0,
+    cost_per_1k_items_usd=0.0,
+)
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """A validated event."""
+
+    prompt: str
+    version: int
+    golden_set: str
+    golden_version: int
+    models: tuple[str, ...] | None
+    run_id: str | None
+
+
+def _positive_int(payload: Mapping[str, Any], name: str) -> int:
+    value = payload.get(name)
+    if value is None:
+        raise ValidationError(f"{name}: required")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(f"{name}: must be a positive integer, got {value!r}")
+    return value
+
+
+def _matching(payload: Mapping[str, Any], name: str, pattern: re.Pattern[str], hint: str) -> str:
+    value = payload.get(name)
+    if value is None:
+        raise ValidationError(f"{name}: required")
+    if not isinstance(value, str):
+        raise ValidationError(f"{name}: must be a string, got {type(value).__name__}")
+    if not pattern.match(value):
+        raise ValidationError(f"{name}: {value!r} is invalid ({hint})")
+    return value
+
+
+def parse_event(payload: object) -> EvaluationRequest:
+    """Validate ``{"prompt", "version", "golden_set", "golden_version", "models"?, "run_id"?}``.
+
+    Raises:
+        ValidationError: naming the field that is missing, of the wrong type or malformed.
+    """
+    if not isinstance(payload, dict):
+        raise ValidationError(f"event: must be a JSON object, got {type(payload).__name__}")
+    unknown = set(payload) - _EVENT_FIELDS
+    if unknown:
+        raise ValidationError(f"event: unknown fields {sorted(unknown)}; allowed: {sorted(_EVENT_FIELDS)}")
+    names = "1-64 lowercase letters, digits, '-' or '_'"
+    prompt = _matching(payload, "prompt", PROMPT_NAME_RE, names)
+    golden = _matching(payload, "golden_set", golden_sets.SET_NAME_RE, names)
+    models: tuple[str, ...] | None = None
+    if payload.get("models") is not None:
+        raw = payload["models"]
+        if not isinstance(raw, list) or not raw or not all(isinstance(m, str) and m.strip() for m in raw):
+            raise ValidationError("models: must be a non-empty list of model ids")
+        if len(set(raw)) != len(raw):
+            raise ValidationError(f"models: duplicates in {raw}")
+        models = tuple(raw)
+    run_id = None
+    if payload.get("run_id") is not None:
+        run_id = _matching(payload, "run_id", RUN_ID_RE, "1-64 letters, digits, '-', '_' or '.'")
+    return EvaluationRequest(
+        prompt=prompt,
+        version=_positive_int(payload, "version"),
+        golden_set=golden,
+        golden_version=_positive_int(payload, "golden_version"),
+        models=models,
+        run_id=run_id,
+    )
+
+
+@dataclass(frozen=True)
+class EvaluationOutcome:
+    """What the run decided and where its reports are."""
+
+    run_id: str
+    passed: bool
+    reasons: list[str]
+    selected_model: str
+    scorecard_uri: str
+    report_uri: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The function's answer (what a Step Functions Choice state reads: ``$.passed``)."""
+        return {
+            "passed": self.passed,
+            "reasons": list(self.reasons),
+            "selected_model": self.selected_model,
+            "scorecard_uri": self.scorecard_uri,
+            "run_id": self.run_id,
+        }
+
+
+def utc_now() -> datetime:
+    """The current time in UTC (injectable for tests)."""
+    return datetime.now(UTC)
+
+
+class Evaluator:
+    """Runs evaluations with injected clients (see the module docstring for the steps)."""
+
+    def __init__(
+        self,
+        *,
+        dynamodb: TableClient,
+        s3: S3Client,
+        bedrock: BedrockRuntimeClient,
+        config: EvaluationConfig,
+        now: Callable[[], datetime] = utc_now,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        """Create an evaluator over a ``dynamodb``, an ``s3`` and a ``bedrock-runtime`` client."""
+        self._dynamodb = dynamodb
+        self._s3 = s3
+        self._bedrock = bedrock
+        self._config = config
+        self._now = now
+        self._timer = timer
+
+    # ----------------------------------------------------------------------------------------- reads
+
+    def _prompt_version(self, name: str, version: int) -> PromptVersion:
+        response = self._dynamodb.get_item(
+            TableName=self._config.table_name, Key=key(prompt_pk(name), version_sk(version)), ConsistentRead=True
+        )
+        item = response.get("Item")
+        if not item:
+            raise NotFound(f"prompt {name!r} has no version {version} (or the prompt does not exist)")
+        return PromptVersion.from_item(item)
+
+    def _golden_set(self, name: str, version: int) -> golden_sets.GoldenSet:
+        response = self._dynamodb.get_item(**golden_sets.get_version_request(self._config.table_name, name, version))
+        item = response.get("Item")
+        if not item:
+            raise NotFound(f"golden set {name!r} has no version {version} (or the set does not exist)")
+        try:
+            return golden_sets.GoldenSet.from_item(item)
+        except golden_sets.GoldenSetError as error:
+            raise ValidationError(f"golden set {name!r} v{version}: {error}") from None
+
+    def _eval_items(self, name: str, version: int) -> list[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self._config.table_name,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
+            "ExpressionAttributeValues": {":pk": {"S": prompt_pk(name)}, ":prefix": {"S": eval_sk(version, "")}},
+            "ConsistentRead": True,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._dynamodb.query(**request)
+            items.extend(deserialize(i) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def production_score(self, name: str) -> tuple[int, ModelScore] | None:
+        """The score of what ``prod`` runs (its version, its model) from that version's newest passed
+        evaluation; ``None`` when there is no ``prod`` alias or no such evaluation (nothing to regress from)."""
+        item = self._dynamodb.get_item(
+            TableName=self._config.table_name, Key=key(prompt_pk(name), alias_sk(PROD_ALIAS)), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return None
+        record = AliasRecord.from_item(item)
+        passed = [i for i in self._eval_items(name, record.version) if i.get("passed") is True]
+        if not passed:
+            return None
+        newest = max(passed, key=lambda i: (str(i.get("created_at", "")), str(i["sk"])))
+        models = newest.get("models") or {}
+        raw = models.get(record.model_id) or models.get(newest.get("selected_model"))
+        if not isinstance(raw, dict):
+            return None
+        return record.version, ModelScore.from_dict(_undecimal(raw))
+
+    # ----------------------------------------------------------------------------------------- calls
+
+    def invoke(self, model_id: str, prompt: str, inference: Mapping[str, int | float]) -> evaluation.ModelAnswer:
+        """One Converse call (guardrail applied when configured), timed."""
+        request: dict[str, Any] = {
+            "modelId": model_id,
+            "messages": [{"role": "user", "content": [{"text": prompt}]}],
+            "inferenceConfig": dict(inference),
+        }
+        if self._config.guardrail_id and self._config.guardrail_version:
+            request["guardrailConfig"] = {
+                "guardrailIdentifier": self._config.guardrail_id,
+                "guardrailVersion": self._config.guardrail_version,
+            }
+        started = self._timer()
+        response = self._converse(request)
+        latency_ms = round((self._timer() - started) * 1000, 1)
+        usage = response.get("usage", {})
+        return evaluation.ModelAnswer(
+            text=_text(response),
+            input_tokens=int(usage.get("inputTokens", 0)),
+            output_tokens=int(usage.get("outputTokens", 0)),
+            latency_ms=latency_ms,
+        )
+
+    def judge(self, prompt: str) -> str:
+        """The judge model's raw verdict for one judge prompt (no guardrail: it grades, it answers nobody)."""
+        assert self._config.judge_model_id is not None  # only wired when configured
+        response = self._converse(
+            {
+                "modelId": self._config.judge_model_id,
+                "messages": [{"role": "user", "content": [{"text": prompt}]}],
+                "inferenceConfig": dict(JUDGE_INFERENCE),
+            }
+        )
+        return _text(response)
+
+    def _converse(self, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._bedrock.converse(**request)
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            # Recorded on the item by evaluation.run; the message is what the scorecard shows.
+            raise RuntimeError(f"{details.get('Code', 'Unknown')}: {details.get('Message', str(error))}") from error
+        except BotoCoreError as error:
+            raise RuntimeError(f"{type(error).__name__}: {error}") from error
+
+    # ------------------------------------------------------------------------------------------- run
+
+    def run(self, request: EvaluationRequest) -> EvaluationOutcome:
+        """Evaluate, store the reports and the summary item, and return the decision.
+
+        Raises:
+            NotFound: unknown prompt version or golden-set version.
+            Forbidden: a requested model is not in ``ALLOWED_MODELS``.
+            ValidationError: the golden set does not fit the prompt's variables.
+            Conflict: an evaluation with this run id already exists.
+        """
+        config = self._config
+        models = request.models or config.allowed_models
+        refused = [m for m in models if m not in config.allowed_models]
+        if refused:
+            raise Forbidden(f"models: {refused} not allowed (allowed: {', '.join(config.allowed_models)})")
+        when = self._now()
+        run_id = request.run_id or f"{when:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        sk = eval_sk(request.version, run_id)
+        if self._dynamodb.get_item(TableName=config.table_name, Key=key(prompt_pk(request.prompt), sk)).get("Item"):
+            raise Conflict(f"evaluation {run_id!r} of prompt {request.prompt!r} v{request.version} already exists")
+        prompt = self._prompt_version(request.prompt, request.version)
+        golden = self._golden_set(request.golden_set, request.golden_version)
+        prod = self.production_score(request.prompt)
+
+        try:
+            card = evaluation.run(
+                golden=golden,
+                template=prompt.template,
+                variables=prompt.variables,
+                models=models,
+                invoke=lambda model_id, text: self.invoke(model_id, text, prompt.inference),
+                prices=config.prices,
+                embedder=scorers.LocalHashingEmbedder(),
+                judge=self.judge if config.judge_model_id else None,
+                prompt_name=prompt.name,
+                prompt_version=prompt.version,
+            )
+        except evaluation.EvaluationError as error:
+            raise ValidationError(str(error)) from None
+        chosen = selection.rank(card, config.weights)
+        decision = quality_gate.evaluate(card.model(chosen.winner), config.gate, prod=prod[1] if prod else None)
+
+        base = f"{config.report_prefix}{prompt.name}/v{prompt.version}/{golden.name}-v{golden.version}/{run_id}/"
+        report_uri = f"s3://{config.report_bucket}/{base}"
+        inputs = {item.id: "\n".join(f"{k}: {v}" for k, v in item.inputs.items()) for item in golden.items}
+        report = _report(card, chosen, decision, run_id=run_id, prod_version=prod[0] if prod else None)
+        for name, body, content_type in (
+            ("scorecard.json", card.to_json(), "application/json"),
+            ("report.md", report, "text/markdown; charset=utf-8"),
+            ("review_sheet.csv", scorers.export_review_sheet(card.items, inputs), "text/csv; charset=utf-8"),
+        ):
+            # Encryption: the bucket's default (SSE-KMS) applies; nothing to pass here.
+            self._s3.put_object(
+                Bucket=config.report_bucket, Key=base + name, Body=body.encode("utf-8"), ContentType=content_type
+            )
+        outcome = EvaluationOutcome(
+            run_id=run_id,
+            passed=decision.passed,
+            reasons=list(decision.reasons),
+            selected_model=chosen.winner,
+            scorecard_uri=report_uri + "scorecard.json",
+            report_uri=report_uri,
+        )
+        summary = {
+            "pk": prompt_pk(prompt.name),
+            "sk": sk,
+            "kind": "evaluation",
+            "run_id": run_id,
+            "prompt": prompt.name,
+            "version": prompt.version,
+            "prompt_model_id": prompt.model_id,
+            "golden_set": golden.name,
+            "golden_version": golden.version,
+            "golden_sha256": golden.sha256(),
+            "passed": decision.passed,
+            "reasons": list(decision.reasons),
+            "checks": list(decision.checks),
+            "selected_model": chosen.winner,
+            "explanation": chosen.explanation,
+            "judge_model_id": config.judge_model_id,
+            "compared_with_prod_version": prod[0] if prod else None,
+            "models": {m.model_id: m.to_dict() for m in card.models},
+            "report_uri": report_uri,
+            "scorecard_uri": outcome.scorecard_uri,
+            "created_at": when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        }
+        try:
+            self._dynamodb.put_item(
+                TableName=config.table_name, Item=serialize(summary), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise Conflict(
+                    f"evaluation {run_id!r} of prompt {prompt.name!r} v{prompt.version} already exists"
+                ) from None
+            raise
+        return outcome
+
+
+def _text(response: Mapping[str, Any]) -> str:
+    content = response.get("output", {}).get("message", {}).get("content", [])
+    return "".join(block["text"] for block in content if "text" in block)
+
+
+def _undecimal(value: Any) -> Any:
+    # DynamoDB numbers come back as Decimal; ModelScore holds floats and ints.
+    if isinstance(value, dict):
+        return {k: _undecimal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_undecimal(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == int(value) else float(value)
+    return value
+
+
+def _report(
+    card: evaluation.Scorecard,
+    chosen: selection.Selection,
+    decision: quality_gate.GateDecision,
+    *,
+    run_id: str,
+    prod_version: int | None,
+) -> str:
+    verdict = "PASSED" if decision.passed else "FAILED"
+    lines = [
+        evaluation.render_markdown(card).rstrip("\n"),
+        "",
+        "## Selection",
+        "",
+        chosen.explanation,
+        "",
+        f"## Quality gate: {verdict} (run {run_id}, selected model {chosen.winner})",
+        "",
+        f"Compared with production: v{prod_version}." if prod_version else "No production scorecard to compare.",
+        "",
+        "```",
+        *decision.checks,
+        "```",
+    ]
+    if decision.reasons:
+        lines += ["", "Reasons:", "", *(f"- {reason}" for reason in decision.reasons)]
+    return "\n".join(lines) + "\n"

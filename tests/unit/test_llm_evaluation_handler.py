@@ -1,0 +1,292 @@
+"""The evaluation function end to end: moto (DynamoDB, S3) and the local Bedrock stand-in (models and judge)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from emulator.fake_bedrock import JUDGE_LABEL, FakeBedrock
+from tests.unit.lambdas_path import LAMBDAS, FakeLambdaContext, create_prompt_table, fast_mock_aws, load_handler
+
+if str(LAMBDAS / "llm_evaluation") not in sys.path:
+    sys.path.insert(0, str(LAMBDAS / "llm_evaluation"))
+
+# isort: split
+import golden_sets
+from catalog import GateRefused, PromptCatalog
+from common import prompt_store
+from run_evaluation import EvaluationConfig, parse_event
+
+TABLE = "prompt-catalog"
+BUCKET = "eval-reports"
+WHO = "arn:aws:iam::123456789012:user/alice"
+FM1, FM2, JUDGE = "fm1.large-v1:0", "fm2.small-v1:0", "judge.model-v1:0"
+TEMPLATE = (
+    "Classify the support ticket as one of billing, technical, account, shipping, other, and summarize it in one "
+    "sentence.\nReply with a 'label: <label>' line and a 'summary: <sentence>' line.\nTicket: {{ticket}}"
+)
+GOLDEN = golden_sets.load(LAMBDAS / "llm_evaluation" / "data" / "support_tickets_v1.json")
+ENV = {
+    "TABLE_NAME": TABLE,
+    "REPORT_BUCKET": BUCKET,
+    "PRICE_TABLE_JSON": json.dumps(
+        {FM1: {"input_per_1k": 0.003, "output_per_1k": 0.015}, FM2: {"input_per_1k": 0.0002, "output_per_1k": 0.001}}
+    ),
+    "ALLOWED_MODELS": f"{FM1},{FM2}",
+    "JUDGE_MODEL_ID": JUDGE,
+    "GUARDRAIL_ID": "gr-eval",
+    "GUARDRAIL_VERSION": "3",
+    "GATE_JSON": json.dumps({"min_accuracy": 0.1, "min_judge_relevance": 4.0}),
+    "WEIGHTS_JSON": json.dumps({"speed": 1, "precision": 2, "cost": 1}),
+    "POWERTOOLS_METRICS_NAMESPACE": "Test/Evaluation",
+}
+EVENT = {"prompt": "triage", "version": 1, "golden_set": GOLDEN.name, "golden_version": 1}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBedrock]:
+    with FakeBedrock(lifetime_seconds=120) as server:
+        yield server
+
+
+@pytest.fixture
+def world(fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for name, value in {**ENV, **fake.env()}.items():
+        monkeypatch.setenv(name, value)
+    with fast_mock_aws(passthrough_urls=[re.escape(fake.endpoint_url)]):
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        s3 = boto3.client("s3", region_name="us-east-1")
+        create_prompt_table(dynamodb, TABLE)
+        s3.create_bucket(Bucket=BUCKET)
+        catalog = PromptCatalog(dynamodb, TABLE, max_template_bytes=2000)
+        catalog.create_version(
+            "triage",
+            template=TEMPLATE,
+            variables=["ticket"],
+            model_id=FM1,
+            inference={"maxTokens": 200, "temperature": 0.0},
+            reason="first",
+            who=WHO,
+        )
+        dynamodb.put_item(**golden_sets.put_version_request(TABLE, GOLDEN, created_by=WHO, created_at="2024-05-01"))
+        yield {"dynamodb": dynamodb, "s3": s3, "catalog": catalog, "handler": load_handler("llm_evaluation")}
+
+
+def call(module: ModuleType, event: Any) -> dict[str, Any]:
+    result: dict[str, Any] = module.handler(event, FakeLambdaContext())
+    return result
+
+
+def eval_items(dynamodb: Any) -> list[dict[str, Any]]:
+    response = dynamodb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":pk": {"S": "PROMPT#triage"}, ":prefix": {"S": "EVAL#"}},
+    )
+    return [prompt_store.deserialize(i) for i in response["Items"]]
+
+
+def test_run_writes_reports_and_summary_and_unlocks_prod(world: dict[str, Any], fake: FakeBedrock) -> None:
+    result = call(world["handler"], {**EVENT, "run_id": "run-1"})
+
+    assert result["statusCode"] == 200, result
+    assert (result["passed"], result["reasons"], result["run_id"]) == (True, [], "run-1")
+    assert result["selected_model"] in (FM1, FM2)
+    base = f"evaluations/triage/v1/{GOLDEN.name}-v1/run-1/"
+    assert result["scorecard_uri"] == f"s3://{BUCKET}/{base}scorecard.json"
+    listed = world["s3"].list_objects_v2(Bucket=BUCKET, Prefix=base)
+    assert sorted(o["Key"].removeprefix(base) for o in listed["Contents"]) == [
+        "report.md",
+        "review_sheet.csv",
+        "scorecard.json",
+    ]
+    card = json.loads(world["s3"].get_object(Bucket=BUCKET, Key=base + "scorecard.json")["Body"].read())
+    assert [m["model_id"] for m in card["models"]] == [FM1, FM2]
+    for model in card["models"]:
+        # The stand-in judge always says 4, and every verdict parsed.
+        assert (model["judge_relevance"], model["judge_unparseable"], model["items"]) == (4.0, 0, len(GOLDEN.items))
+        assert model["accuracy"] >= 0.1
+    first = card["items"][0]
+    assert first["answer"].startswith("label: ") and "[local stand-in model]" in first["answer"]
+    assert first["judge"]["rationale"].startswith(JUDGE_LABEL)
+    report = world["s3"].get_object(Bucket=BUCKET, Key=base + "report.md")["Body"].read().decode()
+    assert "## Quality gate: PASSED (run run-1" in report and "## Selection" in report
+    sheet = world["s3"].get_object(Bucket=BUCKET, Key=base + "review_sheet.csv")["Body"].read().decode()
+    assert len(list(csv.DictReader(io.StringIO(sheet)))) == 2 * len(GOLDEN.items)
+
+    # Candidate calls carry the guardrail; judge calls do not.
+    model_calls = [r for r in fake.requests if r.model_id != JUDGE]
+    judge_calls = [r for r in fake.requests if r.model_id == JUDGE]
+    assert len(model_calls) == len(judge_calls) == 2 * len(GOLDEN.items)
+    assert all(
+        r.body["guardrailConfig"] == {"guardrailIdentifier": "gr-eval", "guardrailVersion": "3"} for r in model_calls
+    )
+    assert all("guardrailConfig" not in r.body for r in judge_calls)
+    assert model_calls[0].body["inferenceConfig"] == {"maxTokens": 200, "temperature": 0.0}
+
+    [item] = eval_items(world["dynamodb"])
+    assert item["sk"] == "EVAL#00000001#run-1"
+    assert (item["passed"], item["reasons"], item["selected_model"]) == (True, [], result["selected_model"])
+    assert set(item["models"]) == {FM1, FM2}
+    assert item["report_uri"] == f"s3://{BUCKET}/{base}"
+    assert item["created_at"].endswith("Z")
+
+    record = world["catalog"].promote("triage", "prod", version=1, reason="eval run-1 passed", who=WHO)
+    assert record.version == 1
+
+    # A second run compares with what prod runs now (v1's passed evaluation).
+    again = call(world["handler"], {**EVENT, "models": [FM1]})
+    assert again["statusCode"] == 200 and again["passed"] is True
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", again["run_id"])
+    newest = next(i for i in eval_items(world["dynamodb"]) if i["run_id"] == again["run_id"])
+    assert newest["compared_with_prod_version"] == 1
+
+
+def test_failed_gate_is_recorded_and_blocks_prod(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATE_JSON", json.dumps({"min_accuracy": 0.99}))
+    handler = load_handler("llm_evaluation")
+
+    result = call(handler, {**EVENT, "run_id": "strict"})
+
+    assert result["statusCode"] == 200
+    assert result["passed"] is False
+    assert result["reasons"][0].startswith("accuracy ") and "below min_accuracy 0.99" in result["reasons"][0]
+    [item] = eval_items(world["dynamodb"])
+    assert (item["passed"], item["reasons"]) == (False, result["reasons"])
+    with pytest.raises(GateRefused, match=re.escape(f"evaluation strict failed: {result['reasons'][0]}")):
+        world["catalog"].promote("triage", "prod", version=1, reason="ship anyway", who=WHO)
+
+
+def test_without_judge_model_no_judge_runs(
+    world: dict[str, Any], fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JUDGE_MODEL_ID")
+    monkeypatch.setenv("GATE_JSON", json.dumps({"min_judge_relevance": 4.0}))
+    result = call(load_handler("llm_evaluation"), {**EVENT, "models": [FM2]})
+
+    assert result["statusCode"] == 200
+    # Fails closed: the judge threshold cannot pass without a judge.
+    assert result["passed"] is False
+    assert result["reasons"] == ["judge_relevance: not measured, but min_judge_relevance = 4 is required"]
+    assert {r.model_id for r in fake.requests} == {FM2}
+
+
+@pytest.mark.parametrize(
+    ("event", "status", "message"),
+    [
+        ({**EVENT, "version": 2}, 404, "prompt 'triage' has no version 2"),
+        ({**EVENT, "prompt": "ghost"}, 404, "prompt 'ghost' has no version 1"),
+        ({**EVENT, "golden_version": 9}, 404, f"golden set '{GOLDEN.name}' has no version 9"),
+        ({**EVENT, "models": [FM1, "evil.model-v1:0"]}, 403, "models: ['evil.model-v1:0'] not allowed"),
+        ({**EVENT, "version": "1"}, 400, "version: must be a positive integer, got '1'"),
+        ({**EVENT, "version": True}, 400, "version: must be a positive integer, got True"),
+        ({**EVENT, "team": "x"}, 400, "event: unknown fields ['team']"),
+        ({"version": 1}, 400, "prompt: required"),
+        ({**EVENT, "prompt": "Triage"}, 400, "prompt: 'Triage' is invalid"),
+        ({**EVENT, "models": []}, 400, "models: must be a non-empty list"),
+        ({**EVENT, "models": [FM1, FM1]}, 400, "models: duplicates"),
+        ({**EVENT, "run_id": "../x"}, 400, "run_id: '../x' is invalid"),
+        (["not", "an", "object"], 400, "event: must be a JSON object, got list"),
+    ],
+)
+def test_bad_input_is_a_clear_4xx_and_writes_nothing(
+    world: dict[str, Any], fake: FakeBedrock, event: Any, status: int, message: str
+) -> None:
+    result = call(world["handler"], event)
+
+    assert result["statusCode"] == status
+    assert message in result["error"]
+    assert set(result) == {"statusCode", "error"}
+    assert eval_items(world["dynamodb"]) == []
+    assert fake.requests == []
+
+
+def test_golden_set_that_does_not_fit_the_prompt_is_400(world: dict[str, Any]) -> None:
+    world["catalog"].create_version(
+        "triage",
+        template="Answer {{question}}",
+        variables=["question"],
+        model_id=FM1,
+        inference={},
+        reason="other variables",
+        who=WHO,
+    )
+    result = call(world["handler"], {**EVENT, "version": 2})
+
+    assert result["statusCode"] == 400
+    assert "does not fit the prompt" in result["error"]
+
+
+def test_run_id_cannot_be_reused(world: dict[str, Any]) -> None:
+    assert call(world["handler"], {**EVENT, "models": [FM2], "run_id": "once"})["statusCode"] == 200
+
+    result = call(world["handler"], {**EVENT, "models": [FM2], "run_id": "once"})
+
+    assert result == {"statusCode": 409, "error": "evaluation 'once' of prompt 'triage' v1 already exists"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"TABLE_NAME": "", "REPORT_BUCKET": ""}, "missing environment variables TABLE_NAME, REPORT_BUCKET"),
+        ({"GATE_JSON": "{"}, "GATE_JSON is not valid JSON"),
+        ({"GATE_JSON": '{"min_acuracy": 1}'}, "unknown keys ['min_acuracy']"),
+        ({"WEIGHTS_JSON": '{"speed": 1}'}, "WEIGHTS_JSON must be"),
+        ({"WEIGHTS_JSON": '{"speed": 0, "precision": 0, "cost": 0}'}, "at least one of speed"),
+        (
+            {"PRICE_TABLE_JSON": json.dumps({FM1: {"input_per_1k": 1, "output_per_1k": 1}})},
+            f"for allowed model '{FM2}'",
+        ),
+        ({"GUARDRAIL_VERSION": ""}, "set both GUARDRAIL_ID and GUARDRAIL_VERSION"),
+    ],
+)
+def test_misconfiguration_is_a_500_naming_the_variable(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, overrides: dict[str, str], message: str
+) -> None:
+    for name, value in overrides.items():
+        monkeypatch.setenv(name, value)
+
+    result = call(load_handler("llm_evaluation"), EVENT)
+
+    assert result["statusCode"] == 500
+    assert message in result["error"]
+
+
+def test_unexpected_errors_hide_the_traceback(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPORT_BUCKET", "no-such-bucket")
+
+    result = call(load_handler("llm_evaluation"), {**EVENT, "models": [FM2]})
+
+    assert result == {
+        "statusCode": 500,
+        "error": "internal error; see the log for request 00000000-0000-0000-0000-000000000000",
+    }
+    assert eval_items(world["dynamodb"]) == []
+
+
+def test_parse_event_and_config_defaults() -> None:
+    request = parse_event(EVENT)
+    assert (request.models, request.run_id) == (None, None)
+    config = EvaluationConfig.from_env({**ENV, "JUDGE_MODEL_ID": "", "GUARDRAIL_ID": "", "GUARDRAIL_VERSION": ""})
+    assert (config.report_prefix, config.judge_model_id, config.guardrail_id) == ("evaluations/", None, None)
+    assert config.allowed_models == (FM1, FM2)
+    assert EvaluationConfig.from_env({**ENV, "REPORT_PREFIX": "/team-a/evals"}).report_prefix == "team-a/evals/"
+
+
+def test_handler_imports_only_what_the_asset_ships(tmp_path: Path) -> None:
+    from tests.unit.lambdas_path import BUNDLED_PACKAGES, LAMBDA_RUNTIME_PACKAGES, third_party_imports_in_lambda_layout
+
+    loaded = third_party_imports_in_lambda_layout("llm_evaluation", tmp_path)
+    assert loaded <= {*BUNDLED_PACKAGES, *LAMBDA_RUNTIME_PACKAGES, "common"} | {
+        p.stem for p in (LAMBDAS / "llm_evaluation").glob("*.py")
+    }
