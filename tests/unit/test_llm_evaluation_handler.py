@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -35,7 +36,10 @@ TEMPLATE = (
     "Classify the support ticket as one of billing, technical, account, shipping, other, and summarize it in one "
     "sentence.\nReply with a 'label: <label>' line and a 'summary: <sentence>' line.\nTicket: {{ticket}}"
 )
-GOLDEN = golden_sets.load(LAMBDAS / "llm_evaluation" / "data" / "support_tickets_v1.json")
+# The first items of the shipped set: the handler's wiring is under test here, and every model and judge
+# call crosses loopback HTTP (the library's own end-to-end test runs the whole set with in-process fakes).
+SHIPPED = golden_sets.load(LAMBDAS / "llm_evaluation" / "data" / "support_tickets_v1.json")
+GOLDEN = dataclasses.replace(SHIPPED, items=SHIPPED.items[:8])
 ENV = {
     "TABLE_NAME": TABLE,
     "REPORT_BUCKET": BUCKET,
