@@ -58,13 +58,6 @@ class LocalFunction:
             response = module.handler(event, _Context(self.function_name))
         return Invocation(response=response, output=captured.getvalue())
 
-    def sibling(self, module_name: str) -> ModuleType:
-        """Another module of the function's folder (e.g. its logic module), imported as the runtime would."""
-        # The handler reads its environment at import (Powertools' namespace): load it with that environment.
-        with _environment(self.environment):
-            self._load()
-        return importlib.import_module(module_name)
-
     def _load(self) -> ModuleType:
         if self._module is None:
             for path in (LAMBDAS_DIR, LAMBDAS_DIR / self.folder):

@@ -348,16 +348,16 @@ def tour_llmops(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
 
     # The quality gate: evaluate v2 over the shipped golden set, on the allowed models, judged.
     evaluator = deployed_function(aws, "llm_evaluation", out["EvaluatorFunctionName"])
-    golden_sets = evaluator.sibling("golden_sets")
-    golden = golden_sets.load(GOLDEN_SET_FILE)
-    aws.client("dynamodb").put_item(
-        **golden_sets.put_version_request(
-            out["PromptTableName"], golden, created_by=TOUR_USER, created_at="2026-01-01T00:00:00Z"
-        )
+    status, golden = api("POST", "/evalsets", json.loads(GOLDEN_SET_FILE.read_text()))
+    yield TourLine(
+        level,
+        "publish the golden set (catalog API)",
+        f"HTTP {status}: {golden.get('name')} v{golden.get('version')}, {golden.get('items')} items",
+        "in-process",
     )
     with FakeBedrock(denied_words=("forbidden",)) as model:
         invocation = evaluator.invoke(
-            {"prompt": TOUR_PROMPT, "version": 2, "golden_set": golden.name, "golden_version": golden.version},
+            {"prompt": TOUR_PROMPT, "version": 2, "golden_set": golden["name"], "golden_version": golden["version"]},
             {**to_emulator, **model.env()},
         )
     published += publish_emf(cloudwatch, invocation.output)
@@ -365,7 +365,7 @@ def tour_llmops(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
     reasons = "; ".join(verdict.get("reasons") or []) or "all thresholds met"
     yield TourLine(
         level,
-        f"evaluate v2 over {golden.name} v{golden.version} ({len(golden.items)} items, local stand-in models)",
+        f"evaluate v2 over {golden['name']} v{golden['version']} ({golden['items']} items, local stand-in models)",
         f"passed={verdict.get('passed')}, selected {verdict.get('selected_model')} ({reasons}); "
         f"scorecard {verdict.get('scorecard_uri')}",
         "in-process",

@@ -21,7 +21,7 @@ from decimal import Decimal
 import scorers
 from common import templating
 from common.errors import ValidationError
-from golden_sets import GoldenItem, GoldenSet
+from common.golden_sets import GoldenItem, GoldenSet
 from scorecard import (
     HIGHER_IS_BETTER,
     ItemResult,

@@ -30,11 +30,11 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import evaluation
-import golden_sets
 import quality_gate
 import scorers
 import selection
 from botocore.exceptions import BotoCoreError, ClientError
+from common import golden_sets
 from common.errors import Conflict, Forbidden, NotFound, ValidationError
 from common.prompt_store import (
     PROMPT_NAME_RE,

@@ -34,6 +34,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from common import templating
 from common.errors import Conflict, Forbidden, NotFound, PromptError, TooLarge, ValidationError
+from common.golden_sets import GoldenSet, GoldenSetError, put_version_request
 from common.prompt_store import (
     ALIAS_RE,
     AUDIT_PREFIX,
@@ -565,6 +566,27 @@ class PromptCatalog:
             f"prompt {name!r}: other writers created versions concurrently and {self._max_attempts} attempts "
             "to take the next version number failed; retry the request"
         )
+
+    def create_golden_set(self, document: str, *, who: str) -> GoldenSet:
+        """Store a new, immutable golden-set version (the JSON document of :class:`GoldenSet`).
+
+        Raises ValidationError naming the item and field that is wrong, Conflict when that version exists.
+        """
+        try:
+            golden = GoldenSet.from_json(document)
+        except GoldenSetError as error:
+            raise ValidationError(str(error)) from None
+        request = put_version_request(self._table, golden, created_by=who, created_at=self._now().isoformat())
+        try:
+            self._client.put_item(**request)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise Conflict(
+                    f"golden set {golden.name!r} already has version {golden.version}: versions are immutable, "
+                    "publish a new version number"
+                ) from None
+            raise
+        return golden
 
     def promote(self, name: str, alias: str, *, version: int, reason: str, who: str) -> AliasRecord:
         """Point ``alias`` at ``version`` (creating the alias if needed) and record it in the audit trail.

@@ -184,6 +184,13 @@ def build_app(get_catalog: Callable[[], PromptCatalog], *, logger: Logger, metri
         logger.info("version created", extra={"prompt": name, "version": created.version, "sha256": created.sha256})
         return json_response(201, created.to_dict())
 
+    @app.post("/evalsets")
+    def create_golden_set() -> Response[str]:
+        # The whole body is the golden set: its items are nested objects the field parser does not model.
+        golden = get_catalog().create_golden_set(app.current_event.body or "", who=who())
+        logger.info("golden set created", extra={"golden_set": golden.name, "version": golden.version})
+        return json_response(201, {"name": golden.name, "version": golden.version, "items": len(golden.items)})
+
     @app.get("/prompts")
     def list_prompts() -> Response[str]:
         page = get_catalog().list_prompts(

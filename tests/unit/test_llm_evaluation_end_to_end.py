@@ -17,9 +17,9 @@ for _folder in (_LAMBDAS, _LAMBDAS / "llm_evaluation"):
 
 # isort: split
 import evaluation  # noqa: E402 - importable only once the folders are on sys.path
-import golden_sets  # noqa: E402 - importable only once the folders are on sys.path
 import quality_gate  # noqa: E402 - importable only once the folders are on sys.path
 import scorers  # noqa: E402 - importable only once the folders are on sys.path
+from common import golden_sets  # noqa: E402 - importable only once the folders are on sys.path
 from evaluation import EvaluationError, ModelAnswer, Scorecard  # noqa: E402 - importable only once the folders are on sys.path
 from selection import Weights, rank  # noqa: E402 - importable only once the folders are on sys.path
 

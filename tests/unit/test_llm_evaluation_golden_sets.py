@@ -21,8 +21,8 @@ for _folder in (_LAMBDAS, _LAMBDAS / "llm_evaluation"):
         sys.path.insert(0, str(_folder))
 
 # isort: split
-import golden_sets  # noqa: E402 - importable only once the folders are on sys.path
-from golden_sets import GoldenSet, GoldenSetError  # noqa: E402 - importable only once the folders are on sys.path
+from common import golden_sets  # noqa: E402 - importable only once the folders are on sys.path
+from common.golden_sets import GoldenSet, GoldenSetError  # noqa: E402 - importable only once the folders are on sys.path
 
 SHIPPED = _LAMBDAS / "llm_evaluation" / "data" / "support_tickets_v1.json"
 

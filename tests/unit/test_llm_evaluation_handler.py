@@ -23,9 +23,8 @@ if str(LAMBDAS / "llm_evaluation") not in sys.path:
     sys.path.insert(0, str(LAMBDAS / "llm_evaluation"))
 
 # isort: split
-import golden_sets
 from catalog import GateRefused, PromptCatalog
-from common import prompt_store
+from common import golden_sets, prompt_store
 from run_evaluation import EvaluationConfig, parse_event
 
 TABLE = "prompt-catalog"

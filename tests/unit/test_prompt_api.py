@@ -394,3 +394,38 @@ def test_handler_imports_only_what_the_lambda_runtime_and_the_asset_provide(tmp_
     own = {"handler", "catalog", "catalog_api", "common"}
     assert own <= imported
     assert imported - own <= {*LAMBDA_RUNTIME_PACKAGES, *BUNDLED_PACKAGES}
+
+
+# --- golden sets ----------------------------------------------------------------------------------------
+
+
+GOLDEN_DOCUMENT = {
+    "name": "triage-golden",
+    "version": 1,
+    "labels": ["billing", "other"],
+    "items": [
+        {"id": "T-1", "inputs": {"ticket": "I was charged twice."}, "expected_label": "billing"},
+        {"id": "T-2", "inputs": {"ticket": "Hello there."}, "expected_label": "other"},
+    ],
+}
+
+
+def test_golden_sets_are_created_once_and_validated(api: Api, ddb: Any) -> None:
+    status, body = api("POST", "/evalsets", GOLDEN_DOCUMENT)
+    assert (status, body) == (201, {"name": "triage-golden", "version": 1, "items": 2})
+    stored = ddb.get_item(TableName=TABLE, Key={"pk": {"S": "EVALSET#triage-golden"}, "sk": {"S": "V#00000001"}})
+    assert stored["Item"]["created_by"]["S"] == ALICE
+    # Versions are immutable: the same version again is refused, and the stored one is unchanged.
+    status, body = api("POST", "/evalsets", {**GOLDEN_DOCUMENT, "description": "changed"})
+    assert status == 409 and "already has version 1" in body["error"]
+    broken = {**GOLDEN_DOCUMENT, "version": 2, "items": [{"id": "T-1", "inputs": {}}]}
+    status, body = api("POST", "/evalsets", broken)
+    assert status == 400 and "T-1" in body["error"]
+    status, body = api("POST", "/evalsets", raw_body="{not json")
+    assert status == 400
+    items = ddb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "EVALSET#triage-golden"}},
+    )["Items"]
+    assert [item["sk"]["S"] for item in items] == ["V#00000001"]
