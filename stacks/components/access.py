@@ -8,10 +8,11 @@ object keys are data; each helper acknowledges exactly that finding, on the one 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import jsii
-from aws_cdk import Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -152,3 +153,56 @@ class _AcknowledgeCdkGrants:
                 if "*" in rendered and any(marker in rendered for marker in _CDK_GRANT_RESOURCES):
                     acknowledge(self._policy, IAM_WILDCARD_RULE, self._reason, finding=f"Resource::{rendered}")
         return []
+
+
+def grant_sagemaker_job_basics(role: iam.Role, *, image_uris: Sequence[str], metric_namespaces: Sequence[str]) -> None:
+    """What a role SageMaker runs jobs or models under needs besides data: pull the given images, write the
+    job's logs under ``/aws/sagemaker/``, publish metrics to the given namespaces only.
+    """
+    stack = Stack.of(role)
+    repositories = sorted({ecr_repository_arn(stack, uri) for uri in image_uris})
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="PullSageMakerImages",
+            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            resources=repositories,
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(sid="AuthenticateToEcr", actions=["ecr:GetAuthorizationToken"], resources=["*"])
+    )
+    job_logs = stack.format_arn(
+        service="logs", resource="log-group", resource_name="/aws/sagemaker/*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="WriteJobLogs",
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[job_logs],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="PublishJobMetrics",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": list(metric_namespaces)}},
+        )
+    )
+    acknowledge_wildcard_resource(
+        role, job_logs, "SageMaker jobs and endpoints write to log groups and streams they name under /aws/sagemaker/."
+    )
+    acknowledge_wildcard_resource(
+        role,
+        "*",
+        "ecr:GetAuthorizationToken has no resource-level permissions; PutMetricData is bound by condition to "
+        f"{', '.join(metric_namespaces)}.",
+    )
+
+
+def ecr_repository_arn(stack: Stack, image_uri: str) -> str:
+    """The ECR repository ARN of an image URI ``<account>.dkr.ecr.<region>.amazonaws.com/<name>[:tag]``."""
+    account, _, rest = image_uri.partition(".")
+    return stack.format_arn(
+        service="ecr", account=account, resource="repository", resource_name=rest.split("/", 1)[1].split(":", 1)[0]
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -15,7 +15,7 @@ from constructs import Construct
 
 from pipelines.training import images
 from pipelines.training.definition import DEFAULT_ARTIFACTS_PREFIX
-from stacks.components.access import acknowledge_wildcard_resource, grant_objects
+from stacks.components.access import acknowledge_wildcard_resource, grant_objects, grant_sagemaker_job_basics
 from stacks.components.alerts import Alerts
 from stacks.components.python_function import PythonFunction
 from stacks.config import EndpointConfig
@@ -85,49 +85,13 @@ class ModelEndpoint(Construct):
             purpose="Model Monitor reads captured requests and writes its reports",
         )
         self.monitor_image = images.model_monitor_image_uri(stack.region)
-        self.model_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="PullTheModelAndMonitorImages",
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=[
-                    _repository_arn(stack, uri) for uri in (images.xgboost_image_uri(stack.region), self.monitor_image)
-                ],
-            )
-        )
-        self.model_role.add_to_principal_policy(
-            iam.PolicyStatement(sid="AuthenticateToEcr", actions=["ecr:GetAuthorizationToken"], resources=["*"])
-        )
-        self.model_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="PublishDriftMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": "aws/sagemaker/Endpoints/data-metrics"}},
-            )
-        )
-        job_logs = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.model_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="WriteJobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[job_logs],
-            )
+        grant_sagemaker_job_basics(
+            self.model_role,
+            image_uris=[images.xgboost_image_uri(stack.region), self.monitor_image],
+            # Model Monitor publishes the per-feature drift metrics the drift alarm watches.
+            metric_namespaces=["aws/sagemaker/Endpoints/data-metrics"],
         )
         key.grant(self.model_role, "kms:CreateGrant", "kms:DescribeKey")
-        acknowledge_wildcard_resource(
-            self.model_role,
-            "*",
-            "ecr:GetAuthorizationToken has no resource-level permissions; PutMetricData is bound to Model "
-            "Monitor's namespace by condition.",
-        )
-        acknowledge_wildcard_resource(
-            self.model_role, job_logs, "Endpoints and monitoring jobs write to log groups SageMaker names per job."
-        )
 
         # --- alarms that roll an update back, and the drift alarm -------------------------------------
         def endpoint_metric(name: str, statistic: str) -> cloudwatch.Metric:
@@ -405,11 +369,3 @@ class ModelEndpoint(Construct):
             ),
         ):
             acknowledge_wildcard_resource(role, resource, reason)
-
-
-def _repository_arn(stack: Stack, image_uri: str) -> str:
-    """The ECR repository ARN of an image URI ``<account>.dkr.ecr.<region>.amazonaws.com/<name>[:tag]``."""
-    account, _, rest = image_uri.partition(".")
-    return stack.format_arn(
-        service="ecr", account=account, resource="repository", resource_name=rest.split("/", 1)[1].split(":", 1)[0]
-    )

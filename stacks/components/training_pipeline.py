@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -14,7 +14,7 @@ from constructs import Construct
 
 from pipelines.training import images
 from pipelines.training.definition import DEFAULT_ARTIFACTS_PREFIX, StepScript, build_training_pipeline_definition
-from stacks.components.access import acknowledge_wildcard_resource, grant_objects
+from stacks.components.access import acknowledge_wildcard_resource, grant_objects, grant_sagemaker_job_basics
 from stacks.config import TrainingConfig
 
 STEPS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "training" / "steps"
@@ -124,54 +124,13 @@ class TrainingPipeline(Construct):
             # The DataQualityBaseline step runs the Model Monitor analyzer (its own registry account).
             "model_monitor": images.model_monitor_image_uri(stack.region),
         }
-        repositories = sorted(
-            {
-                stack.format_arn(
-                    service="ecr",
-                    account=uri.split(".", 1)[0],
-                    resource="repository",
-                    resource_name=uri.split("/", 1)[1].split(":", 1)[0],
-                )
-                for uri in image_uris.values()
-            }
-        )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="PullSageMakerImages",
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=repositories,
-            )
-        )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(sid="AuthenticateToEcr", actions=["ecr:GetAuthorizationToken"], resources=["*"])
-        )
-        job_logs = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="WriteJobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[job_logs],
-            )
-        )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="PublishJobMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
-            )
+        grant_sagemaker_job_basics(
+            self.role, image_uris=list(image_uris.values()), metric_namespaces=["/aws/sagemaker/*", "aws/sagemaker/*"]
         )
         for arn, reason in (
             (job_arns[0], "Processing jobs are named by SageMaker Pipelines per execution; scoped to 'pipelines-*'."),
             (job_arns[1], "Training jobs are named by SageMaker Pipelines per execution; scoped to 'pipelines-*'."),
             (packages_arn, "New model versions get numbered ARNs at registration; scoped to this group only."),
-            (job_logs, "SageMaker jobs write to log streams they name themselves under /aws/sagemaker/."),
-            ("*", "ecr:GetAuthorizationToken has no resource-level permissions; PutMetricData is namespace-bound."),
         ):
             acknowledge_wildcard_resource(self.role, arn, reason)
 
