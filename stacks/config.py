@@ -104,7 +104,17 @@ _REPOSITORY_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _CONNECTION_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]+$"
 )
+_GITHUB_PROVIDER_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$"
+)
 _INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+# Team names become parts of S3 prefixes, role names, tags and Studio profile names.
+_TEAM_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
+# Who may assume a team role: an IAM role ARN, or an IAM Identity Center permission set ("sso:Name"),
+# whose provisioned role names are generated and are therefore matched by pattern.
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+RESERVED_PROFILE_NAME = "explorer"  # Level 0's shared Studio profile
+_SSO_PERMISSION_SET_RE = re.compile(r"^sso:[\w+=,.@-]{1,32}$")
 
 RemovalPolicyName = Literal["retain", "destroy"]
 StudioNetwork = Literal["PublicInternetOnly", "VpcOnly"]
@@ -189,6 +199,28 @@ class DeliveryConfig:
     repository: str
     branch: str
     approver_emails: tuple[str, ...]
+    github_actions: bool
+    github_oidc_provider_arn: str | None
+
+
+@dataclass(frozen=True)
+class TeamConfig:
+    """Level 3: one team, as data. Adding an entry gives the team its own bounded roles, Studio profile,
+    data prefix, key, feature table, budget and (with ``pipelines``) its own copy of the Level 1-2 pipelines.
+
+    ``data_scientists`` and ``ml_engineers`` name who may assume the team's two roles: IAM role ARNs
+    (for example from an identity account) or ``sso:<PermissionSetName>`` for IAM Identity Center.
+    """
+
+    name: str
+    cost_center: str
+    data_scientists: tuple[str, ...]
+    ml_engineers: tuple[str, ...]
+    allowed_instance_types: tuple[str, ...]
+    monthly_budget_usd: float
+    budget_email: str
+    pipelines: bool
+    document_db: bool
 
 
 @dataclass(frozen=True)
@@ -281,6 +313,7 @@ class EnvironmentConfig:
     endpoint: EndpointConfig
     test_strategies: bool
     idle_budget_usd: float
+    teams: tuple[TeamConfig, ...]
 
     @property
     def is_production(self) -> bool:
@@ -505,6 +538,16 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
             fail("delivery.approverEmails", "the manual approval needs at least one approver")
         if not _REPOSITORY_RE.match(delivery.repository):
             fail("delivery.repository", f"{delivery.repository!r} is not 'owner/name'")
+    if delivery.github_actions:
+        if cfg.max_level < 3:
+            fail("delivery.githubActions", "GitHub Actions deployment is part of Level 3: set maxLevel to 3")
+        if not delivery.targets:
+            fail("delivery.targets", "GitHub Actions needs at least one environment to deploy to")
+        if not _REPOSITORY_RE.match(delivery.repository):
+            fail("delivery.repository", f"{delivery.repository!r} is not 'owner/name'")
+    provider = delivery.github_oidc_provider_arn
+    if provider and not _GITHUB_PROVIDER_ARN_RE.match(provider):
+        fail("delivery.githubOidcProviderArn", f"{provider!r} is not the ARN of a GitHub Actions OIDC provider")
     if delivery.connection_arn and not _CONNECTION_ARN_RE.match(delivery.connection_arn):
         fail("delivery.connectionArn", f"{delivery.connection_arn!r} is not a CodeConnections connection ARN")
     for index, email in enumerate(delivery.approver_emails):
@@ -573,3 +616,48 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
 
     if not 2 <= cfg.studio.availability_zone_count <= 3:
         fail("studio.availabilityZoneCount", f"{cfg.studio.availability_zone_count} is outside 2-3")
+    _check_teams(cfg, fail)
+
+
+def _check_teams(cfg: EnvironmentConfig, fail: typing.Callable[[str, str], typing.NoReturn]) -> None:
+    if cfg.max_level >= 3 and not cfg.teams:
+        fail("teams", "Level 3 is about teams: list at least one team (or set maxLevel below 3)")
+    names: set[str] = set()
+    for index, team in enumerate(cfg.teams):
+        key = f"teams[{index}]"
+        if not _TEAM_NAME_RE.match(team.name):
+            fail(f"{key}.name", f"{team.name!r} must be 2-20 lowercase letters, digits or '-', starting with a letter")
+        if team.name in names:
+            fail(f"{key}.name", f"team {team.name!r} is listed twice")
+        names.add(team.name)
+        if team.name == RESERVED_PROFILE_NAME:
+            fail(f"{key}.name", f"{team.name!r} is the Level 0 Studio profile's name; choose another")
+        for field in ("dataScientists", "mlEngineers"):
+            members = team.data_scientists if field == "dataScientists" else team.ml_engineers
+            if not members:
+                fail(f"{key}.{field}", f"team {team.name!r}: list who may assume this role")
+            for member_index, member in enumerate(members):
+                if not (_ROLE_ARN_RE.match(member) or _SSO_PERMISSION_SET_RE.match(member)):
+                    fail(
+                        f"{key}.{field}[{member_index}]",
+                        f"{member!r} is neither an IAM role ARN nor 'sso:<PermissionSetName>'",
+                    )
+        if not team.allowed_instance_types:
+            fail(f"{key}.allowedInstanceTypes", "list at least one SageMaker instance type")
+        for type_index, instance_type in enumerate(team.allowed_instance_types):
+            if not _INSTANCE_TYPE_RE.match(instance_type):
+                fail(f"{key}.allowedInstanceTypes[{type_index}]", f"{instance_type!r} is not a SageMaker instance type")
+        if team.pipelines:
+            needed = {cfg.training.processing_instance_type, cfg.training.training_instance_type}
+            if cfg.max_level >= 2:
+                needed.add(cfg.endpoint.instance_type)
+            missing = sorted(needed - set(team.allowed_instance_types))
+            if missing:
+                fail(
+                    f"{key}.allowedInstanceTypes",
+                    f"team {team.name!r} runs its own pipelines, which use {', '.join(missing)}: allow them too",
+                )
+        if not 1 <= team.monthly_budget_usd <= 1_000_000:
+            fail(f"{key}.monthlyBudgetUsd", f"{team.monthly_budget_usd} is outside 1-1000000")
+        if not _EMAIL_RE.match(team.budget_email):
+            fail(f"{key}.budgetEmail", f"{team.budget_email!r} is not an email address")

@@ -14,9 +14,9 @@ from stacks.config import ConfigError, EnvironmentConfig
 from stacks.level0_exploration import Level0ExplorationStack
 from stacks.level1_repeatable import Level1RepeatableStack
 from stacks.level2_reliable import Level2ReliableStack
+from stacks.level3_scalable import Level3ScalableStack
 from stacks.llmops import LlmopsStack
 
-IMPLEMENTED_MAX_LEVEL = 2
 # What a model version records as its code version when the synth is not given one (-c codeVersion=...).
 UNKNOWN_CODE_VERSION = "unknown"
 CODE_VERSION_KEY = "codeVersion"
@@ -36,11 +36,6 @@ def build_environment(
     cdk.json) tells Level 2 which accounts its pipeline deploys to and which pipeline tests it.
     """
     environments = environments or {config.name: config}
-    if config.max_level > IMPLEMENTED_MAX_LEVEL:
-        raise ConfigError(
-            f"environment {config.name!r}, key 'maxLevel': level {config.max_level} is not available in "
-            f"this version of the template (highest implemented level: {IMPLEMENTED_MAX_LEVEL})"
-        )
     if config.max_level >= 1 and config.region not in images.SUPPORTED_REGIONS:
         raise ConfigError(
             f"environment {config.name!r}, key 'region': no SageMaker image registry is known for "
@@ -78,6 +73,11 @@ def build_environment(
         )
     if config.max_level >= 2:
         stacks.append(_level2(app, config, env, level0, stacks[1], environments))
+    if config.max_level >= 3:
+        level3 = _level3(app, config, env, level0, code_version, environments)
+        # Level 3 only references Level 0, but the ladder deploys in order: teams arrive on a working Level 2.
+        level3.add_dependency(stacks[-1])
+        stacks.append(level3)
     if config.llmops.enabled:
         stacks.append(
             LlmopsStack(
@@ -131,5 +131,41 @@ def _level2(
         tested_by_account=testers[0] if testers else None,
         env=env,
         description=f"MLOps maturity level 2 (reliable) for {config.name}: promotion, monitoring, tests, CI/CD",
+        termination_protection=config.is_production,
+    )
+
+
+def _level3(
+    app: App,
+    config: EnvironmentConfig,
+    env: Environment,
+    level0: Level0ExplorationStack,
+    code_version: str,
+    environments: Mapping[str, EnvironmentConfig],
+) -> Level3ScalableStack:
+    deploy_targets = []
+    if config.delivery.github_actions:
+        for index, name in enumerate(config.delivery.targets):
+            if name not in environments:
+                raise ConfigError(
+                    f"environment {config.name!r}, key 'delivery.targets[{index}]': {name!r} is not an "
+                    f"environment of cdk.json (known: {', '.join(sorted(environments))})"
+                )
+            target = environments[name]
+            deploy_targets.append((target.name, target.account, target.region))
+    return Level3ScalableStack(
+        app,
+        config.stack_name("Level3Scalable"),
+        config=config,
+        alerts=level0.alerts,
+        access_log_bucket=level0.data_lake.access_log_bucket,
+        studio_domain_id=level0.studio.domain.attr_domain_id,
+        studio_vpc=level0.studio.vpc,
+        studio_security_group=level0.studio.security_group,
+        code_version=code_version,
+        deploy_targets=deploy_targets,
+        env=env,
+        description=f"MLOps maturity level 3 (scalable) for {config.name}: teams, boundaries, self-service, "
+        "GitHub Actions",
         termination_protection=config.is_production,
     )

@@ -47,6 +47,8 @@ class TrainingPipeline(Construct):
         settings: TrainingConfig,
         code_version: str,
         removal_policy: RemovalPolicy,
+        artifacts_prefix: str = DEFAULT_ARTIFACTS_PREFIX,
+        role_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -55,6 +57,7 @@ class TrainingPipeline(Construct):
         self.role = iam.Role(
             self,
             "Role",
+            role_name=role_name,
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Runs the {pipeline_name} pipeline and its processing and training jobs",
         )
@@ -73,7 +76,7 @@ class TrainingPipeline(Construct):
             self.role,
             artifacts_bucket,
             key,
-            prefix=f"{DEFAULT_ARTIFACTS_PREFIX}/",
+            prefix=f"{artifacts_prefix}/",
             write=True,
             purpose="Pipeline jobs write splits, models and evaluation reports under one execution prefix",
         )
@@ -152,6 +155,7 @@ class TrainingPipeline(Construct):
             xgboost_image_uri=image_uris["xgboost"],
             model_monitor_image_uri=image_uris["model_monitor"],
             code_version=code_version,
+            artifacts_prefix=artifacts_prefix,
             processing_instance_type=settings.processing_instance_type,
             training_instance_type=settings.training_instance_type,
             auc_threshold=settings.auc_threshold,

@@ -20,7 +20,7 @@ LEVEL_MODULES = sorted(p.stem for p in STACKS_DIR.glob("level*.py"))
 @pytest.mark.parametrize("env", ENV_NAMES)
 def test_stack_names_carry_the_environment_and_follow_max_level(synthesized, env):
     config = synthesized[env].config
-    levels = ["Level0Exploration", "Level1Repeatable", "Level2Reliable"][: config.max_level + 1]
+    levels = ["Level0Exploration", "Level1Repeatable", "Level2Reliable", "Level3Scalable"][: config.max_level + 1]
     levels += ["LlmOps"] if config.llmops.enabled else []
     assert [s.stack_name for s in synthesized[env].stacks] == [f"Mlops-{env}-{level}" for level in levels]
 

@@ -182,16 +182,6 @@ def test_bad_environment_name():
         load_all_environments(context)
 
 
-def test_levels_beyond_what_this_version_ships_are_refused_clearly():
-    from aws_cdk import App
-
-    from stacks.ladder import build_environment
-
-    config = load_environment(context_with("dev", maxLevel=3), "dev")
-    with pytest.raises(ConfigError, match="environment 'dev', key 'maxLevel': level 3 is not available"):
-        build_environment(App(), config)
-
-
 def test_broken_cdk_json_is_reported(tmp_path):
     broken = tmp_path / "cdk.json"
     broken.write_text('{"context": {')

@@ -1,0 +1,83 @@
+"""GitHub Actions as an alternative to CodePipeline: an OIDC provider and a deploy role, no stored keys."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+GITHUB_AUDIENCE = "sts.amazonaws.com"
+# The workflow (.github/workflows/deploy.yml) names this role; a fixed name keeps the two in step.
+GITHUB_DEPLOY_ROLE_NAME = "mlops-github-deploy"
+# `cdk bootstrap` names its roles with this qualifier unless a fork chooses another one.
+CDK_BOOTSTRAP_QUALIFIER = "hnb659fds"
+CDK_BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
+
+
+def bootstrap_role_arn(partition: str, account: str, region: str, role: str) -> str:
+    return f"arn:{partition}:iam::{account}:role/cdk-{CDK_BOOTSTRAP_QUALIFIER}-{role}-role-{account}-{region}"
+
+
+class GitHubDeployRole(Construct):
+    """GitHub's OIDC identity provider (or an existing one, by ARN) and the role the workflow assumes.
+
+    The role trusts only tokens for sts.amazonaws.com from one repository, and only for its branch or
+    for the workflow's GitHub environments (a job with ``environment: prod`` carries the subject
+    ``repo:<owner>/<name>:environment:prod``, where GitHub's required reviewers are the manual
+    approval). It can do one thing: assume the CDK bootstrap roles of the target accounts, which each
+    account trusts through ``cdk bootstrap --trust <this account>``; CloudFormation does the rest
+    with those accounts' execution policies. Nothing else, in this account or any other.
+    `targets` are the (account, region) pairs deployed to.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        repository: str,
+        branch: str,
+        environments: list[str],
+        targets: list[tuple[str, str]],
+        provider_arn: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        if provider_arn is None:
+            # One provider per URL per account: set delivery.githubOidcProviderArn if one exists already.
+            provider = iam.CfnOIDCProvider(
+                self, "Provider", url=f"https://{GITHUB_OIDC_HOST}", client_id_list=[GITHUB_AUDIENCE]
+            )
+            provider_arn = provider.attr_arn
+        subjects = [f"repo:{repository}:ref:refs/heads/{branch}"] + [
+            f"repo:{repository}:environment:{name}" for name in environments
+        ]
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=GITHUB_DEPLOY_ROLE_NAME,
+            assumed_by=iam.FederatedPrincipal(
+                provider_arn,
+                conditions={
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": GITHUB_AUDIENCE,
+                        f"{GITHUB_OIDC_HOST}:sub": subjects,
+                    }
+                },
+                assume_role_action="sts:AssumeRoleWithWebIdentity",
+            ),
+            description=f"GitHub Actions of {repository} ({branch} and its environments) deploy with CDK",
+            max_session_duration=Duration.hours(1),
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="AssumeCdkBootstrapRolesOfTargets",
+                actions=["sts:AssumeRole", "sts:TagSession"],
+                resources=[
+                    bootstrap_role_arn(stack.partition, account, region, role)
+                    for account, region in targets
+                    for role in CDK_BOOTSTRAP_ROLES
+                ],
+            )
+        )

@@ -1,0 +1,221 @@
+"""Level 3 (scalable): many teams side by side, bounded, self-served from one config entry each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.components import lifecycle
+from stacks.components.access import acknowledge_wildcard_resource
+from stacks.components.alerts import Alerts
+from stacks.components.github_deploy import GitHubDeployRole
+from stacks.components.model_registry import ModelRegistry
+from stacks.components.team import Team, pascal, team_role_name
+from stacks.components.team_document_db import TeamDocumentDb
+from stacks.components.training_pipeline import TrainingPipeline
+from stacks.config import EnvironmentConfig
+
+USE_CASE = "churn"
+TEAM_CURATED_PREFIX = "curated/churn/"  # under the team's prefix: the team pipeline's input
+TEAM_PIPELINE_PREFIX = "training-pipeline"  # under the team's prefix: the team pipeline's artifacts
+
+
+class Level3ScalableStack(Stack):
+    """Teams as data: one bounded footprint per ``teams`` entry, plus CI for other systems.
+
+    Receives Level 0's Studio domain (team user profiles), VPC and security group (opt-in DocumentDB),
+    access-log bucket and alarm topic. Owns the shared team-data bucket, in which each team has a
+    prefix that only its key may encrypt (see :class:`Team`). A team with ``pipelines`` gets its own
+    copy of the Level 1 training pipeline and Model Registry group, reading and writing only its
+    prefix, running under its boundary; approved versions are deployed by the same Level 2 path.
+    Where ``delivery.githubActions`` is on, a GitHub OIDC provider and a deploy role let the
+    workflow in ``.github/workflows/`` deploy the delivery targets instead of (or beside) CodePipeline.
+
+    `deploy_targets` are (environment, account, region) of the environments GitHub Actions deploys.
+
+    Per environment: the teams, removal policy, training settings and the GitHub deploy role.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        alerts: Alerts,
+        access_log_bucket: s3.IBucket,
+        studio_domain_id: str,
+        studio_vpc: ec2.IVpc,
+        studio_security_group: ec2.ISecurityGroup,
+        code_version: str,
+        deploy_targets: list[tuple[str, str, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        removal_policy = lifecycle.removal_policy(config)
+        self.bucket = s3.Bucket(
+            self,
+            "TeamDataBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            server_access_logs_bucket=access_log_bucket,
+            server_access_logs_prefix="TeamDataBucket/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=Duration.days(config.data_lake.noncurrent_version_expiration_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                )
+            ],
+            removal_policy=removal_policy,
+            auto_delete_objects=config.auto_delete_objects,
+        )
+
+        self.teams: dict[str, Team] = {}
+        self.team_pipelines: dict[str, TrainingPipeline] = {}
+        outputs: dict[str, tuple[str, str]] = {"TeamDataBucketName": (self.bucket.bucket_name, "Teams' data")}
+        for team_config in config.teams:
+            team = Team(
+                self,
+                f"Team-{team_config.name}",
+                team=team_config,
+                env_name=config.name,
+                bucket=self.bucket,
+                studio_domain_id=studio_domain_id,
+                removal_policy=removal_policy,
+            )
+            self.teams[team_config.name] = team
+            out = pascal(team_config.name)
+            outputs[f"Team{out}DataScientistRoleArn"] = (team.data_scientist_role.role_arn, "Assume to work")
+            outputs[f"Team{out}MlEngineerRoleArn"] = (team.ml_engineer_role.role_arn, "Assume to operate")
+            outputs[f"Team{out}FeatureTableName"] = (team.table.table_name, "Feature source (DynamoDB)")
+            outputs[f"Team{out}KeyArn"] = (team.key.key_arn, "Use as SSE-KMS key for the team's prefix")
+            if team_config.pipelines:
+                pipeline = self._team_pipeline(config, team, alerts, code_version, removal_policy)
+                outputs[f"Team{out}PipelineName"] = (pipeline.pipeline_name, "The team's training pipeline")
+            if team_config.document_db:
+                docdb = TeamDocumentDb(
+                    team,
+                    "DocumentDb",
+                    team_name=team_config.name,
+                    key=team.key,
+                    vpc=studio_vpc,
+                    clients=studio_security_group,
+                    log_retention=lifecycle.log_retention(config),
+                    removal_policy=removal_policy,
+                    deletion_protection=config.is_production,
+                )
+                docdb.grant_connect(team.data_scientist_role)
+                outputs[f"Team{out}DocumentDbSecretArn"] = (docdb.secret_arn, "DocumentDB credentials")
+
+        if config.delivery.github_actions:
+            self.github = GitHubDeployRole(
+                self,
+                "GitHubDeploy",
+                repository=config.delivery.repository,
+                branch=config.delivery.branch,
+                environments=[name for name, _, _ in deploy_targets],
+                targets=sorted({(account, region) for _, account, region in deploy_targets}),
+                provider_arn=config.delivery.github_oidc_provider_arn,
+            )
+            outputs["GitHubDeployRoleArn"] = (self.github.role.role_arn, "role-to-assume in the workflow")
+
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)
+
+    def _team_pipeline(
+        self,
+        config: EnvironmentConfig,
+        team: Team,
+        alerts: Alerts,
+        code_version: str,
+        removal_policy: RemovalPolicy,
+    ) -> TrainingPipeline:
+        """The team's own copy of the Level 1 pipeline and registry group, inside its boundary."""
+        name = f"mlops-{config.name}-{team.name}-{USE_CASE}"
+        registry = ModelRegistry(
+            team,
+            "ModelRegistry",
+            group_name=name,
+            description=f"Team {team.name}'s {USE_CASE} models",
+            reader_accounts=config.training.registry_reader_accounts,
+            removal_policy=removal_policy,
+        )
+        pipeline = TrainingPipeline(
+            team,
+            "Training",
+            pipeline_name=f"{name}-training",
+            key=team.key,
+            input_bucket=self.bucket,
+            input_prefix=f"{team.prefix}{TEAM_CURATED_PREFIX}",
+            artifacts_bucket=self.bucket,
+            artifacts_prefix=f"{team.prefix}{TEAM_PIPELINE_PREFIX}",
+            model_package_group_name=registry.group_name,
+            model_package_group_arn=registry.group_arn,
+            settings=config.training,
+            code_version=code_version,
+            removal_policy=removal_policy,
+            role_name=team_role_name(config.name, team.name, "pipeline"),
+        )
+        pipeline.pipeline.node.add_dependency(registry.group)
+        self.team_pipelines[team.name] = pipeline
+        # ML engineers run the pipeline and decide on the versions it registers.
+        team.ml_engineer_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="RunTeamPipeline",
+                actions=[
+                    "sagemaker:StartPipelineExecution",
+                    "sagemaker:StopPipelineExecution",
+                    "sagemaker:DescribePipelineExecution",
+                    "sagemaker:ListPipelineExecutions",
+                    "sagemaker:ListPipelineExecutionSteps",
+                ],
+                resources=[pipeline.pipeline_arn, f"{pipeline.pipeline_arn}/execution/*"],
+            )
+        )
+        packages_arn = self.format_arn(service="sagemaker", resource="model-package", resource_name=f"{name}/*")
+        team.ml_engineer_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReviewTeamModels",
+                actions=[
+                    "sagemaker:ListModelPackages",
+                    "sagemaker:DescribeModelPackage",
+                    "sagemaker:DescribeModelPackageGroup",
+                    "sagemaker:UpdateModelPackage",
+                ],
+                resources=[registry.group_arn, packages_arn],
+            )
+        )
+        for arn, reason in (
+            (f"{pipeline.pipeline_arn}/execution/*", "Executions get IDs at run time; scoped to the team's pipeline."),
+            (packages_arn, "Model versions are numbered at registration; scoped to the team's registry group."),
+        ):
+            acknowledge_wildcard_resource(team.ml_engineer_role, arn, reason)
+        alerts.alarm(
+            cloudwatch.Alarm(
+                team,
+                "PipelineExecutionFailed",
+                alarm_description=f"An execution of team {team.name}'s pipeline {pipeline.pipeline_name} failed",
+                metric=cloudwatch.Metric(
+                    namespace="AWS/Sagemaker/ModelBuildingPipeline",
+                    metric_name="ExecutionFailed",
+                    dimensions_map={"PipelineName": pipeline.pipeline_name},
+                    statistic="Sum",
+                    period=Duration.minutes(5),
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+        return pipeline
