@@ -107,6 +107,7 @@ class Level3ScalableStack(Stack):
                     team,
                     "DocumentDb",
                     team_name=team_config.name,
+                    env_name=config.name,
                     key=team.key,
                     vpc=studio_vpc,
                     clients=studio_security_group,

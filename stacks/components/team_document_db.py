@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_docdb as docdb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -14,6 +14,7 @@ from stacks.nag import acknowledge
 
 # Not MongoDB's default 27017: scanners probe the default port first (cdk-nag AwsSolutions-DOC2).
 PORT = 27117
+PARAMETER_FAMILY = "docdb5.0"
 INSTANCE_TYPE = ec2.InstanceType.of(ec2.InstanceClass.BURSTABLE3, ec2.InstanceSize.MEDIUM)
 
 
@@ -32,7 +33,8 @@ class TeamDocumentDb(Construct):
         construct_id: str,
         *,
         team_name: str,
-        key: kms.IKey,
+        env_name: str,
+        key: kms.Key,
         vpc: ec2.IVpc,
         clients: ec2.ISecurityGroup,
         log_retention: logs.RetentionDays,
@@ -44,10 +46,48 @@ class TeamDocumentDb(Construct):
             self,
             "SecurityGroup",
             vpc=vpc,
-            description=f"Team {team_name}'s DocumentDB: connections from Studio apps only",
+            description=f"DocumentDB of team {team_name}: connections from Studio apps only",
             allow_all_outbound=False,
         )
         security_group.add_ingress_rule(clients, ec2.Port.tcp(PORT), "Studio apps")
+        cluster_name = f"mlops-{env_name}-{team_name}"
+        # audit_logs=enabled logs authentication, DDL (createIndex, dropCollection ...) and role changes.
+        parameters = docdb.ClusterParameterGroup(
+            self,
+            "Parameters",
+            family=PARAMETER_FAMILY,
+            description=f"Team {team_name}'s DocumentDB: TLS required, audit and profiler logs on",
+            parameters={"tls": "enabled", "audit_logs": "enabled", "profiler": "enabled"},
+        )
+        # The cluster's log groups, created here so that they have a retention and the team key
+        # (the cluster's own option for retention would deploy a custom-resource Lambda).
+        for log in ("audit", "profiler"):
+            logs.LogGroup(
+                self,
+                f"{log.capitalize()}Logs",
+                log_group_name=f"/aws/docdb/{cluster_name}/{log}",
+                encryption_key=key,
+                retention=log_retention,
+                removal_policy=removal_policy,
+            )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"DocumentDbLogsOfTeam{team_name.replace('-', '')}",
+                principals=[iam.ServicePrincipal(f"logs.{Stack.of(self).region}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": Stack.of(self).format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name=f"/aws/docdb/{cluster_name}/*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
         self.cluster = docdb.DatabaseCluster(
             self,
             "Cluster",
@@ -63,7 +103,8 @@ class TeamDocumentDb(Construct):
             backup=docdb.BackupProps(retention=Duration.days(7)),
             export_audit_logs_to_cloud_watch=True,
             export_profiler_logs_to_cloud_watch=True,
-            cloud_watch_logs_retention=log_retention,
+            db_cluster_name=cluster_name,
+            parameter_group=parameters,
             deletion_protection=deletion_protection,
             removal_policy=RemovalPolicy.SNAPSHOT if removal_policy == RemovalPolicy.RETAIN else removal_policy,
         )
@@ -72,7 +113,7 @@ class TeamDocumentDb(Construct):
         self.secret = secret
         self.secret_arn = secret.secret_arn
         acknowledge(
-            secret,
+            self.cluster.node.find_child("Secret"),
             "AwsSolutions-SMG4",
             "Rotation runs a Lambda that must reach both the cluster and Secrets Manager; the Studio VPC is "
             "isolated (no NAT, no Secrets Manager endpoint, which would cost money idle). Rotate by hand or add "
@@ -83,7 +124,24 @@ class TeamDocumentDb(Construct):
             "AwsSolutions-DOC3",
             "Same reason as the secret's SMG4: no rotation Lambda without a network path to Secrets Manager.",
         )
+        for event in ("authenticate", "createIndex", "dropCollection"):
+            acknowledge(
+                self.cluster,
+                "AwsSolutions-DOC5",
+                "DocumentDB exports only 'audit' and 'profiler' log types (both on); these events are recorded in "
+                "the audit log because the cluster parameter group sets audit_logs=enabled.",
+                finding=f"LogExport::{event}",
+            )
 
     def grant_connect(self, role: iam.IRole) -> None:
-        """Let `role` read the credentials (and decrypt them with the team key, granted by the team)."""
-        self.secret.grant_read(role)
+        """Let `role` read the credentials; the team already grants its roles the team key they need.
+
+        Not ``secret.grant_read``: it would also name the role in the key policy, and the key policy
+        and the role's boundary (which names the key) would then depend on each other.
+        """
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                resources=[self.secret_arn],
+            )
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import pytest
@@ -190,3 +191,69 @@ def test_broken_cdk_json_is_reported(tmp_path):
     broken.write_text(json.dumps({"app": "x"}))
     with pytest.raises(ValueError, match=r"cdk\.json has no 'context' object"):
         read_cdk_context(broken)
+
+
+def _teams(**changes: Any) -> list[dict[str, Any]]:
+    """cdk.json's example teams, with `changes` applied to the first one."""
+    teams = copy.deepcopy(CONTEXT["mlops:defaults"]["teams"])
+    teams[0].update(changes)
+    return teams
+
+
+@pytest.mark.parametrize(
+    ("teams", "message"),
+    [
+        ([], "environment 'dev', key 'teams': Level 3 is about teams: list at least one team"),
+        (_teams(name="Churn"), "key 'teams[0].name': 'Churn' must be 2-20 lowercase letters"),
+        (_teams(name="explorer"), "key 'teams[0].name': 'explorer' is the Level 0 Studio profile's name"),
+        (_teams(name="fraud"), "key 'teams[1].name': team 'fraud' is listed twice"),
+        (_teams(dataScientists=[]), "key 'teams[0].dataScientists': team 'churn': list who may assume this role"),
+        (
+            _teams(mlEngineers=["alice"]),
+            "key 'teams[0].mlEngineers[0]': 'alice' is neither an IAM role ARN nor 'sso:<PermissionSetName>'",
+        ),
+        (_teams(allowedInstanceTypes=[]), "key 'teams[0].allowedInstanceTypes': list at least one"),
+        (_teams(allowedInstanceTypes=["m5.large"]), "key 'teams[0].allowedInstanceTypes[0]': 'm5.large' is not"),
+        (
+            _teams(allowedInstanceTypes=["ml.t3.medium"]),
+            "key 'teams[0].allowedInstanceTypes': team 'churn' runs its own pipelines, which use ml.m5.large",
+        ),
+        (_teams(monthlyBudgetUsd=0), "key 'teams[0].monthlyBudgetUsd': 0.0 is outside 1-1000000"),
+        (_teams(budgetEmail="team"), "key 'teams[0].budgetEmail': 'team' is not an email address"),
+        (_teams(documentDb="yes"), "key 'teams[0].documentDb': expected true or false, got 'yes'"),
+        (_teams(costCenter=None), "environment 'dev': missing key 'teams[0].costCenter'"),
+        (_teams(owner="me"), "unknown key(s) 'teams[0].owner'"),
+    ],
+)
+def test_bad_teams_are_refused_with_the_key_named(teams, message):
+    context = context_with("dev", teams=teams)
+    if teams and "costCenter" in teams[0] and teams[0]["costCenter"] is None:
+        del context["mlops:environments"]["dev"]["teams"][0]["costCenter"]
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_environment(context, "dev")
+
+
+def test_teams_may_be_empty_below_level_3_and_members_may_be_role_arns():
+    below_level_3 = context_with("dev", maxLevel=2, teams=[], delivery={"pipeline": True, "githubActions": False})
+    assert load_environment(below_level_3, "dev").teams == ()
+    role = "arn:aws:iam::444444444444:role/identity/churn-scientists"
+    config = load_environment(context_with("dev", teams=_teams(dataScientists=[role, "sso:Churn"])), "dev")
+    assert config.teams[0].data_scientists == (role, "sso:Churn")
+
+
+@pytest.mark.parametrize(
+    ("delivery", "max_level", "message"),
+    [
+        ({"githubActions": True}, 2, "key 'delivery.githubActions': GitHub Actions deployment is part of Level 3"),
+        ({"githubActions": True, "targets": []}, 3, "key 'delivery.targets': GitHub Actions needs at least one"),
+        (
+            {"githubOidcProviderArn": "arn:aws:iam::111111111111:oidc-provider/gitlab.com"},
+            3,
+            "key 'delivery.githubOidcProviderArn': 'arn:aws:iam::111111111111:oidc-provider/gitlab.com' is not the ARN",
+        ),
+    ],
+)
+def test_bad_github_actions_settings_are_refused(delivery, max_level, message):
+    context = context_with("dev", maxLevel=max_level, delivery={"pipeline": False, **delivery})
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_environment(context, "dev")

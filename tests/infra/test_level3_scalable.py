@@ -1,0 +1,311 @@
+"""Level 3: teams as config entries, bounded from each other; GitHub Actions as another way to deploy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stacks.components.github_deploy import GITHUB_DEPLOY_ROLE_NAME
+from stacks.components.team import COMPUTE_ACTIONS, team_prefix
+from tests.infra.conftest import ENV_NAMES
+from tests.infra.iam_simulation import PolicySimulator
+
+
+def level3(templates: dict[tuple[str, str], dict[str, Any]], env: str) -> dict[str, Any]:
+    return templates[(env, f"Mlops-{env}-Level3Scalable")]
+
+
+def of_type(template: dict[str, Any], cfn_type: str) -> dict[str, dict[str, Any]]:
+    return {lid: r for lid, r in template["Resources"].items() if r["Type"] == cfn_type}
+
+
+def role_id(template: dict[str, Any], role_name: str) -> str:
+    (found,) = [
+        lid for lid, r in of_type(template, "AWS::IAM::Role").items() if r["Properties"].get("RoleName") == role_name
+    ]
+    return found
+
+
+def team_logical_id(template: dict[str, Any], team: str, kind: str, cfn_type: str) -> str:
+    (found,) = [lid for lid in of_type(template, cfn_type) if lid.startswith(f"Team{team}{kind}")]
+    return found
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_every_configured_team_gets_its_footprint(templates, synthesized, env):
+    template = level3(templates, env)
+    teams = synthesized[env].config.teams
+    assert teams, "cdk.json ships example teams"
+    profiles = {r["Properties"]["UserProfileName"] for r in of_type(template, "AWS::SageMaker::UserProfile").values()}
+    assert profiles == {t.name for t in teams}
+    for team in teams:
+        for cfn_type, kind in (
+            ("AWS::KMS::Key", "Key"),
+            ("AWS::DynamoDB::Table", "FeatureTable"),
+            ("AWS::IAM::ManagedPolicy", "Boundary"),
+            ("AWS::Budgets::Budget", "Budget"),
+        ):
+            team_logical_id(template, team.name, kind, cfn_type)
+        for role in ("data-scientist", "ml-engineer"):
+            role_id(template, f"mlops-{env}-{team.name}-{role}")
+    pipelines = {r["Properties"]["PipelineName"] for r in of_type(template, "AWS::SageMaker::Pipeline").values()}
+    assert pipelines == {f"mlops-{env}-{t.name}-churn-training" for t in teams if t.pipelines}
+
+
+def test_stateful_resources_keep_their_logical_ids(templates):
+    # Renaming these would replace the bucket, the keys or the tables, and lose the data in them.
+    template = level3(templates, "dev")
+    assert "TeamDataBucket49D28CA1" in template["Resources"]
+    for expected in ("TeamchurnKey91D9E018", "TeamchurnFeatureTableD339C222", "TeamfraudKeyE2D000FB"):
+        assert expected in template["Resources"]
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_every_team_role_carries_its_teams_boundary(templates, synthesized, env):
+    template = level3(templates, env)
+    for team in synthesized[env].config.teams:
+        boundary = team_logical_id(template, team.name, "Boundary", "AWS::IAM::ManagedPolicy")
+        roles = of_type(template, "AWS::IAM::Role")
+        team_roles = {lid: r for lid, r in roles.items() if lid.startswith(f"Team{team.name}")}
+        assert len(team_roles) == (3 if team.pipelines else 2)
+        for lid, role in team_roles.items():
+            assert role["Properties"].get("PermissionsBoundary") == {"Ref": boundary}, lid
+
+
+def test_members_assume_team_roles_through_their_identity_center_permission_set(templates):
+    template = level3(templates, "dev")
+    trust = template["Resources"][role_id(template, "mlops-dev-churn-data-scientist")]["Properties"]
+    statements = trust["AssumeRolePolicyDocument"]["Statement"]
+    assert {"Service": "sagemaker.amazonaws.com"} in [s["Principal"] for s in statements], "Studio execution role"
+    (people,) = [s for s in statements if s["Principal"] != {"Service": "sagemaker.amazonaws.com"}]
+    assert people["Condition"] == {
+        "ArnLike": {
+            "aws:PrincipalArn": "arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/"
+            "*AWSReservedSSO_ChurnDataScientists_*"
+        }
+    }
+    engineers = template["Resources"][role_id(template, "mlops-dev-churn-ml-engineer")]["Properties"]
+    principals = [s["Principal"] for s in engineers["AssumeRolePolicyDocument"]["Statement"]]
+    assert {"Service": "sagemaker.amazonaws.com"} not in principals, "people only"
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_feature_tables_have_pitr_and_the_team_key(templates, env):
+    for lid, table in of_type(level3(templates, env), "AWS::DynamoDB::Table").items():
+        props = table["Properties"]
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        team = lid.removeprefix("Team").split("FeatureTable")[0]
+        key_id = team_logical_id(level3(templates, env), team, "Key", "AWS::KMS::Key")
+        assert props["SSESpecification"]["KMSMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_budgets_follow_the_team_tag_and_alert_the_team(templates, synthesized, env):
+    budgets = of_type(level3(templates, env), "AWS::Budgets::Budget")
+    by_name = {b["Properties"]["Budget"]["BudgetName"]: b["Properties"] for b in budgets.values()}
+    for team in synthesized[env].config.teams:
+        budget = by_name[f"mlops-{env}-team-{team.name}"]
+        assert budget["Budget"]["BudgetLimit"] == {"Amount": team.monthly_budget_usd, "Unit": "USD"}
+        assert budget["Budget"]["CostFilters"] == {"TagKeyValue": [f"user:mlops:team${team.name}"]}
+        kinds = {n["Notification"]["NotificationType"] for n in budget["NotificationsWithSubscribers"]}
+        assert kinds == {"ACTUAL", "FORECASTED"}
+        for notification in budget["NotificationsWithSubscribers"]:
+            assert notification["Subscribers"] == [{"Address": team.budget_email, "SubscriptionType": "EMAIL"}]
+        tags = {t["Key"]: t["Value"] for t in budget["ResourceTags"]}
+        assert tags["mlops:team"] == team.name and tags["mlops:cost-center"] == team.cost_center
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_team_resources_are_tagged_for_cost_allocation(templates, synthesized, env):
+    template = level3(templates, env)
+    for team in synthesized[env].config.teams:
+        for cfn_type in ("AWS::KMS::Key", "AWS::DynamoDB::Table", "AWS::IAM::Role"):
+            for lid, resource in of_type(template, cfn_type).items():
+                if lid.startswith(f"Team{team.name}"):
+                    tags = {t["Key"]: t["Value"] for t in resource["Properties"]["Tags"]}
+                    assert tags["mlops:team"] == team.name, lid
+
+
+def test_github_actions_role_exists_only_where_configured_and_only_reaches_bootstrap_roles(templates, synthesized):
+    for env in ENV_NAMES:
+        names = [r["Properties"].get("RoleName") for r in of_type(level3(templates, env), "AWS::IAM::Role").values()]
+        assert (GITHUB_DEPLOY_ROLE_NAME in names) == synthesized[env].config.delivery.github_actions
+    template = level3(templates, "dev")
+    delivery = synthesized["dev"].config.delivery
+    role_lid = role_id(template, GITHUB_DEPLOY_ROLE_NAME)
+    (trust,) = template["Resources"][role_lid]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert trust["Principal"] == {"Federated": {"Fn::GetAtt": ["GitHubDeployProviderE6371597", "Arn"]}}
+    conditions = trust["Condition"]["StringEquals"]
+    assert conditions["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    assert conditions["token.actions.githubusercontent.com:sub"] == [
+        f"repo:{delivery.repository}:ref:refs/heads/{delivery.branch}",
+        *[f"repo:{delivery.repository}:environment:{name}" for name in delivery.targets],
+    ]
+    policies = of_type(template, "AWS::IAM::Policy").values()
+    (policy,) = [p for p in policies if {"Ref": role_lid} in p["Properties"]["Roles"]]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    targets = [synthesized[name].config for name in delivery.targets]
+    expected = sorted(
+        f"arn:aws:iam::{t.account}:role/cdk-hnb659fds-{role}-role-{t.account}-{t.region}"
+        for t in targets
+        for role in ("deploy", "file-publishing", "image-publishing", "lookup")
+    )
+    config = synthesized["dev"].config
+    simulator = PolicySimulator(template, account=config.account, region=config.region)
+    assert sorted(simulator.resolve(statement["Resource"])) == expected
+
+
+PROVIDER_ARN = "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"
+
+
+@pytest.fixture(scope="module")
+def opted_in(tmp_path_factory) -> dict[str, Any]:
+    """dev's Level 3 with the opt-ins on: DocumentDB for the churn team, an existing GitHub provider.
+
+    Synthesized once, with cdk-nag (a finding fails the synth), for the tests below.
+    """
+    from stacks.config import load_environment
+    from stacks.synth import synthesize
+    from tests.unit.test_config import context_with
+
+    context = context_with(
+        "dev", delivery={"pipeline": True, "githubActions": True, "githubOidcProviderArn": PROVIDER_ARN}
+    )
+    teams = [dict(team) for team in context["mlops:defaults"]["teams"]]
+    teams[0]["documentDb"] = True
+    context["mlops:environments"]["dev"]["teams"] = teams
+    env = synthesize(load_environment(context, "dev"), context, tmp_path_factory.mktemp("cdk.out-opted-in"))
+    (stack,) = [s for s in env.stacks if s.stack_name.endswith("Level3Scalable")]
+    return {"template": env.template(stack), "file": env.outdir / stack.template_file}
+
+
+def test_a_provider_arn_in_config_reuses_the_accounts_github_provider(opted_in):
+    template = opted_in["template"]
+    assert not of_type(template, "AWS::IAM::OIDCProvider")
+    role = template["Resources"][role_id(template, GITHUB_DEPLOY_ROLE_NAME)]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Federated": PROVIDER_ARN}
+
+
+def test_document_db_is_opt_in_per_team_encrypted_private_and_lint_clean(opted_in, templates):
+    from cfnlint.api import ManualArgs, lint_by_config
+
+    assert not of_type(level3(templates, "dev"), "AWS::DocDB::DBCluster"), "off unless a team asks for it"
+    template = opted_in["template"]
+    (cluster_id, cluster) = next(iter(of_type(template, "AWS::DocDB::DBCluster").items()))
+    props = cluster["Properties"]
+    assert cluster_id.startswith("Teamchurn")
+    key_id = team_logical_id(template, "churn", "Key", "AWS::KMS::Key")
+    assert props["StorageEncrypted"] is True and props["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert props["Port"] != 27017 and props["BackupRetentionPeriod"] == 7
+    assert set(props["EnableCloudwatchLogsExports"]) == {"audit", "profiler"}
+    (instance,) = of_type(template, "AWS::DocDB::DBInstance").values()
+    assert instance["Properties"]["DBInstanceClass"] == "db.t3.medium"
+    (group_id,) = [lid for lid in of_type(template, "AWS::EC2::SecurityGroup") if lid.startswith("TeamchurnDocumentDb")]
+    assert "SecurityGroupIngress" not in template["Resources"][group_id]["Properties"]
+    ingress = [
+        r["Properties"]
+        for r in of_type(template, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    ]
+    assert len(ingress) == 1 and "SourceSecurityGroupId" in ingress[0] and "CidrIp" not in ingress[0], "Studio only"
+    assert ingress[0]["FromPort"] == ingress[0]["ToPort"] == props["Port"]
+    findings = lint_by_config(ManualArgs(templates=[str(opted_in["file"])], ignore_checks=["W3005"]))
+    assert not [f"{m.rule.id} {m.message}" for m in findings]
+
+
+# --- policy simulation: a team cannot reach another team's data ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dev(templates, synthesized) -> tuple[PolicySimulator, dict[str, Any], Any]:
+    config = synthesized["dev"].config
+    template = level3(templates, "dev")
+    return PolicySimulator(template, account=config.account, region=config.region), template, config
+
+
+def _team_arns(simulator: PolicySimulator, template: dict[str, Any], team: str) -> dict[str, str]:
+    return {
+        "key": simulator.arn_of(team_logical_id(template, team, "Key", "AWS::KMS::Key")),
+        "table": simulator.arn_of(team_logical_id(template, team, "FeatureTable", "AWS::DynamoDB::Table")),
+        "bucket": simulator.arn_of("TeamDataBucket49D28CA1"),
+    }
+
+
+@pytest.mark.parametrize("role", ["data-scientist", "ml-engineer", "pipeline"])
+def test_a_team_reads_its_own_prefix_and_never_another_teams(dev, role):
+    simulator, template, _ = dev
+    churn = role_id(template, f"mlops-dev-churn-{role}")
+    bucket = _team_arns(simulator, template, "churn")["bucket"]
+    own = f"{bucket}/{team_prefix('churn')}curated/churn/part-0.parquet"
+    other = f"{bucket}/{team_prefix('fraud')}curated/part-0.parquet"
+    assert simulator.decide(churn, "s3:GetObject", own).allowed
+    decision = simulator.decide(churn, "s3:GetObject", other)
+    assert not decision.allowed, decision.why
+    listing = simulator.decide(churn, "s3:ListBucket", bucket, {"s3:prefix": team_prefix("fraud")})
+    assert not listing.allowed
+    own_listing = {"s3:prefix": f"{team_prefix('churn')}curated/churn/"}
+    assert simulator.decide(churn, "s3:ListBucket", bucket, own_listing).allowed
+
+
+def test_the_boundary_holds_even_if_someone_grants_a_team_role_everything(dev):
+    simulator, template, _ = dev
+    churn = role_id(template, "mlops-dev-churn-data-scientist")
+    fraud = _team_arns(simulator, template, "fraud")
+    admin = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+    for action, resource in (
+        ("s3:GetObject", f"{fraud['bucket']}/{team_prefix('fraud')}secret.csv"),
+        ("kms:Decrypt", fraud["key"]),
+        ("dynamodb:GetItem", fraud["table"]),
+        ("iam:CreateRole", "arn:aws:iam::111111111111:role/escape"),
+    ):
+        decision = simulator.decide(churn, action, resource, extra_identity=admin)
+        assert not decision.allowed and "boundary" in decision.why, (action, decision)
+    own = _team_arns(simulator, template, "churn")
+    assert simulator.decide(churn, "kms:Decrypt", own["key"], extra_identity=admin).allowed
+
+
+def test_writes_under_a_team_prefix_need_that_teams_key(dev):
+    simulator, template, _ = dev
+    churn = role_id(template, "mlops-dev-churn-data-scientist")
+    arns = _team_arns(simulator, template, "churn")
+    fraud_key = _team_arns(simulator, template, "fraud")["key"]
+    target = f"{arns['bucket']}/{team_prefix('churn')}raw/tickets.csv"
+    header = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    assert simulator.decide(churn, "s3:PutObject", target, {header: arns["key"]}).allowed
+    for context in ({header: fraud_key}, {}):
+        decision = simulator.decide(churn, "s3:PutObject", target, context)
+        assert not decision.allowed and "bucket policy" in decision.why
+
+
+def test_teams_use_their_own_keys_and_tables_only(dev):
+    simulator, template, _ = dev
+    for team, other in (("churn", "fraud"), ("fraud", "churn")):
+        role = role_id(template, f"mlops-dev-{team}-data-scientist")
+        own, theirs = _team_arns(simulator, template, team), _team_arns(simulator, template, other)
+        assert simulator.decide(role, "kms:Decrypt", own["key"]).allowed
+        assert simulator.decide(role, "dynamodb:Query", own["table"]).allowed
+        assert not simulator.decide(role, "kms:Decrypt", theirs["key"]).allowed
+        assert not simulator.decide(role, "dynamodb:Query", theirs["table"]).allowed
+
+
+def test_instance_types_outside_the_teams_list_are_denied(dev):
+    simulator, template, config = dev
+    for team in config.teams:
+        role = role_id(template, f"mlops-dev-{team.name}-data-scientist")
+        job = f"arn:aws:sagemaker:{config.region}:{config.account}:training-job/{team.name}-experiment-1"
+        for instance_type in team.allowed_instance_types:
+            allowed = {"sagemaker:InstanceTypes": [instance_type]}
+            assert simulator.decide(role, "sagemaker:CreateTrainingJob", job, allowed).allowed
+        decision = simulator.decide(
+            role, "sagemaker:CreateTrainingJob", job, {"sagemaker:InstanceTypes": ["ml.p4d.24xlarge"]}
+        )
+        assert not decision.allowed and "OnlyAllowedInstanceTypes" in decision.why
+        other_team_job = f"arn:aws:sagemaker:{config.region}:{config.account}:training-job/someone-else-1"
+        assert not simulator.decide(
+            role, "sagemaker:CreateTrainingJob", other_team_job, {"sagemaker:InstanceTypes": ["ml.m5.large"]}
+        ).allowed
+    assert "sagemaker:CreateTrainingJob" in COMPUTE_ACTIONS
