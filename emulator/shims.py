@@ -41,6 +41,8 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from moto.apigateway.models import apigateway_backends
 from moto.athena.models import athena_backends
+from moto.budgets.exceptions import NotFoundException as BudgetsNotFound
+from moto.budgets.models import budgets_backends
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException, ValidationError
 from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat, cloudwatch_backends
@@ -606,6 +608,37 @@ class SageMakerUserProfile(_Shim, CloudFormationModel):
 
     def _delete(self) -> None:
         pass  # nothing outside the stack holds it
+
+
+# ------------------------------------------------------------------------------------------------
+# Budgets
+
+
+class BudgetsBudget(_Shim, CloudFormationModel):
+    """AWS::Budgets::Budget in moto's Budgets backend (``budgets.describe_budget`` finds it).
+
+    Budget, limit, cost filters and notifications are stored; moto computes no spend, so nothing
+    ever alerts locally.
+    """
+
+    cfn_type = "AWS::Budgets::Budget"
+    note = "emulated via shim: stored in moto's Budgets backend; no spend is computed, nothing alerts"
+
+    def _create(self) -> None:
+        budget = copy.deepcopy(dict(self.properties["Budget"]))
+        self.name = str(budget.setdefault("BudgetName", self.name))
+        if "BudgetLimit" in budget:  # CloudFormation takes a number; the API a decimal string
+            budget["BudgetLimit"]["Amount"] = str(budget["BudgetLimit"]["Amount"])
+        self._backend().create_budget(
+            self.account_id, budget, list(self.properties.get("NotificationsWithSubscribers", []))
+        )
+
+    def _backend(self) -> Any:
+        return budgets_backends[self.account_id][get_partition(self.region_name)]
+
+    def _delete(self) -> None:
+        with contextlib.suppress(BudgetsNotFound):
+            self._backend().delete_budget(self.account_id, self.name)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1335,6 +1368,7 @@ _SHIMS: tuple[type[_Shim], ...] = (
     SageMakerModelPackageGroup,
     SageMakerPipeline,
     SageMakerUserProfile,
+    BudgetsBudget,
     Ec2SecurityGroupEgress,
     S3BucketPolicy,
     SnsTopicPolicy,

@@ -57,7 +57,15 @@ def main() -> int:
         return fail(f"cdk.json: {error}")
 
     from emulator.server import DEFAULT_ACCOUNT, EmulatorError, LocalAws
-    from emulator.tour import deployed_resources, stack_outputs, tour_level0, tour_level1, tour_level2, tour_llmops
+    from emulator.tour import (
+        deployed_resources,
+        stack_outputs,
+        tour_level0,
+        tour_level1,
+        tour_level2,
+        tour_level3,
+        tour_llmops,
+    )
 
     if config.account != DEFAULT_ACCOUNT:
         return fail(f"cdk.json: the 'local' environment must use the emulator's account {DEFAULT_ACCOUNT}")
@@ -94,6 +102,8 @@ def main() -> int:
             if config.max_level >= 2:
                 group = stack_outputs(aws, config.stack_name("Level1Repeatable"))["ModelPackageGroupName"]
                 _print_lines(tour_level2(aws, config.stack_name("Level2Reliable"), group))
+            if config.max_level >= 3:
+                _print_lines(tour_level3(aws, config.stack_name("Level3Scalable")))
             if config.llmops.enabled:
                 _print_lines(tour_llmops(aws, config.stack_name("LlmOps")))
 

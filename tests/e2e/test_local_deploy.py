@@ -18,7 +18,15 @@ import pytest
 from emulator.cdk_cli import CdkCli, git_commit, missing_cli_reason
 from emulator.cleanup import delete_promoted_endpoint, empty_stack_buckets
 from emulator.server import LocalAws
-from emulator.tour import deployed_resources, stack_outputs, tour_level0, tour_level1, tour_level2, tour_llmops
+from emulator.tour import (
+    deployed_resources,
+    stack_outputs,
+    tour_level0,
+    tour_level1,
+    tour_level2,
+    tour_level3,
+    tour_llmops,
+)
 from maturity.assess import assess, render
 
 pytestmark = [
@@ -30,8 +38,9 @@ REGION = "us-east-1"
 LEVEL0 = "Mlops-local-Level0Exploration"
 LEVEL1 = "Mlops-local-Level1Repeatable"
 LEVEL2 = "Mlops-local-Level2Reliable"
+LEVEL3 = "Mlops-local-Level3Scalable"
 LLMOPS = "Mlops-local-LlmOps"
-ALL_STACKS = [LEVEL0, LEVEL1, LEVEL2, LLMOPS]
+ALL_STACKS = [LEVEL0, LEVEL1, LEVEL2, LEVEL3, LLMOPS]
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +133,23 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
         level2["delivery pipeline"].outcome
     )
 
+    # Level 3: every team of cdk.json, bounded, with its table, prefix and key; isolation checked on the policies.
+    level3 = {line.step: line for line in tour_level3(local.aws, LEVEL3)}
+    for team in ("churn", "fraud"):
+        roles = level3[f"team {team}: roles"].outcome
+        assert f"mlops-local-{team}-data-scientist, mlops-local-{team}-ml-engineer" in roles
+        assert f"permission boundary Mlops-local-Level3Scalable-Team{team}Boundary" in roles
+        assert level3[f"team {team}: feature table"].outcome.endswith("1 item(s) after a write")
+        assert level3[f"team {team}: write to its prefix under its key"].outcome.endswith(
+            "aws:kms with the team key (yes)"
+        )
+    assert level3["team churn: monthly budget"].outcome == "300 USD"  # stored; moto computes no spend
+    assert level3["team churn: its own training pipeline"].outcome == "mlops-local-churn-churn-training"
+    assert "team fraud: its own training pipeline" not in level3  # pipelines: false in cdk.json
+    for team, other in (("churn", "fraud"), ("fraud", "churn")):
+        check = level3[f"policy check: {team} reads {other}'s prefix"]
+        assert check.outcome.startswith("denied") and check.outcome.endswith("own prefix allowed")
+
     # LLMOps: the deployed catalog and gateway handlers, run here against the emulator and a stand-in model.
     llm = {line.step: line for line in tour_llmops(local.aws, LLMOPS)}
     assert llm["prompt catalog: create two versions"].outcome.endswith("HTTP 201 -> v1, HTTP 201 -> v2")
@@ -170,7 +196,7 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
         for r in json.loads((local.output_dir / f"{stack}.template.json").read_text())["Resources"].values()
         if r["Type"] == "AWS::S3::Bucket"
     ]
-    assert len(emptied) == len(template_buckets) == 6  # data lake 4, pipeline source and artifacts 2
+    assert len(emptied) == len(template_buckets) == 7  # data lake 4, pipeline source and artifacts 2, team data 1
     assert emptied[outputs["RawBucketName"]] >= 1 and emptied[outputs["CuratedBucketName"]] >= 2
     local.destroy()
     assert live_stacks(local) == []

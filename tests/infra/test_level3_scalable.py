@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from emulator.policy_simulation import PolicySimulator
 from stacks.components.github_deploy import GITHUB_DEPLOY_ROLE_NAME
 from stacks.components.team import COMPUTE_ACTIONS, team_prefix
 from tests.infra.conftest import ENV_NAMES
-from tests.infra.iam_simulation import PolicySimulator
 
 
 def level3(templates: dict[tuple[str, str], dict[str, Any]], env: str) -> dict[str, Any]:

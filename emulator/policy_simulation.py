@@ -1,4 +1,4 @@
-"""A small, strict evaluator of the IAM policies in a synthesized template (for policy-simulation tests).
+"""A small, strict evaluator of the IAM policies in a synthesized template (policy simulation, offline).
 
 It answers "may this role do this action on this resource, in this request context?" the way AWS
 evaluates a same-account request: an explicit Deny anywhere (identity policies, the role's permission
@@ -10,7 +10,7 @@ understand (an operator, an intrinsic) raises instead of guessing, so a test can
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,7 +169,7 @@ def _matches(statement: Mapping[str, Any], action: str, resource: str, context: 
     )
 
 
-_SINGLE = {
+_SINGLE: dict[str, tuple[Callable[[str, str], bool], bool]] = {
     "StringEquals": (lambda pattern, value: pattern == value, False),
     "StringNotEquals": (lambda pattern, value: pattern == value, True),
     "StringLike": (_glob, False),
