@@ -19,6 +19,7 @@ from emulator.server import DEFAULT_ACCOUNT, EmulatorError, LocalAws, PortInUseE
 from emulator.shims import SHIMMED_TYPES, emulation_status
 
 REGION = "us-east-1"
+ACCOUNT = "123456789012"  # the emulator's account
 
 TLS_DENY_SID = "DenyInsecureTransport"
 LOCKED_DENY_SID = "DenyDeletesOfLockedObjects"
@@ -289,6 +290,29 @@ def make_template(prefix: str, *, revision: str = "v1", threshold: float = 5.0) 
             "Type": "AWS::SageMaker::UserProfile",
             "Properties": {"DomainId": {"Fn::GetAtt": ["Domain", "DomainId"]}, "UserProfileName": "explorer"},
         },
+        "Budget": {
+            "Type": "AWS::Budgets::Budget",
+            "Properties": {
+                "Budget": {
+                    "BudgetName": f"{prefix}-team",
+                    "BudgetType": "COST",
+                    "TimeUnit": "MONTHLY",
+                    "BudgetLimit": {"Amount": 150, "Unit": "USD"},
+                    "CostFilters": {"TagKeyValue": ["user:mlops:team$fraud"]},
+                },
+                "NotificationsWithSubscribers": [
+                    {
+                        "Notification": {
+                            "NotificationType": "ACTUAL",
+                            "ComparisonOperator": "GREATER_THAN",
+                            "Threshold": 80,
+                            "ThresholdType": "PERCENTAGE",
+                        },
+                        "Subscribers": [{"SubscriptionType": "EMAIL", "Address": "team@example.com"}],
+                    }
+                ],
+            },
+        },
         "ModelPackageGroup": {
             "Type": "AWS::SageMaker::ModelPackageGroup",
             "Properties": {
@@ -503,6 +527,17 @@ def test_every_shimmed_type_is_a_stack_resource(aws: LocalAws, deployed: dict[st
     assert set(SHIMMED_TYPES) <= deployed_types
     # Every shimmed resource gets a physical ID (moto's own API Gateway methods have none).
     assert all(r.get("PhysicalResourceId") for r in resources if r["ResourceType"] in SHIMMED_TYPES)
+
+
+def test_budget_is_stored_with_its_limit_filter_and_notifications(aws: LocalAws, deployed: dict[str, str]) -> None:
+    budgets = aws.client("budgets")
+    budget = budgets.describe_budget(AccountId=ACCOUNT, BudgetName="shimread-team")["Budget"]
+    assert budget["BudgetLimit"] == {"Amount": "150", "Unit": "USD"}
+    assert budget["CostFilters"] == {"TagKeyValue": ["user:mlops:team$fraud"]}
+    (notification,) = budgets.describe_notifications_for_budget(AccountId=ACCOUNT, BudgetName="shimread-team")[
+        "Notifications"
+    ]
+    assert notification["Threshold"] == 80
 
 
 def test_api_gateway_validator_and_stage_exist(aws: LocalAws, deployed: dict[str, str]) -> None:
