@@ -92,7 +92,7 @@ class MskStream(Construct):
             self,
             "ClusterSecurityGroup",
             vpc=self.vpc,
-            description="MSK Serverless cluster and the Lambda event pollers' interfaces: Kafka over IAM only",
+            description="MSK Serverless cluster and the interfaces of Lambda event pollers: Kafka over IAM only",
             allow_all_outbound=False,
         )
         self.client_security_group = ec2.SecurityGroup(
