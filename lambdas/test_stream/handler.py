@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -66,7 +67,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     runtime, s3 = clients()
     results: list[stream_strategy.Result] = []
 
-    def score(data: Any, where: dict[str, Any]) -> tuple[stream_strategy.StreamInput, float, float]:
+    def score(data: Callable[[], bytes], where: dict[str, Any]) -> tuple[stream_strategy.StreamInput, float, float]:
         """Parse and score one record's payload; `data` decodes it (it may itself raise RecordError)."""
         try:
             item = stream_strategy.parse_record(data())
@@ -101,8 +102,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     def score_kafka(record: KafkaEventRecord) -> None:
         topic_partition = f"{record.topic}-{record.partition}"
         where = {"topic_partition": topic_partition, "offset": record.offset}
-        item, probability, latency_ms = score(lambda: stream_strategy.decode_kafka_value(record.get("value")), where)
-        key = record.decoded_key
+        decoded: dict[str, str] = {}
+
+        def payload() -> bytes:
+            value, decoded["key"] = stream_strategy.decode_kafka_record(record.raw_event)
+            return value
+
+        item, probability, latency_ms = score(payload, where)
         results.append(
             stream_strategy.Result(
                 source="kafka",
@@ -112,7 +118,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 endpoint=config.endpoint_name,
                 shard_id=topic_partition,
                 sequence_number=str(record.offset),
-                partition_key=key.decode("utf-8", errors="replace") if key else "",
+                partition_key=decoded["key"],
                 approximate_arrival=stream_strategy.kafka_time(record.timestamp),
             )
         )

@@ -135,14 +135,22 @@ def event_source(event: object) -> Source:
     raise EventError('the event has neither Kinesis "Records" nor Kafka "records": not a stream batch')
 
 
-def decode_kafka_value(value: object) -> bytes:
-    """A Kafka record's value as Lambda delivers it (base64) back to the bytes the producer wrote."""
+def decode_kafka_record(record: Mapping[str, Any]) -> tuple[bytes, str]:
+    """A Kafka record's value and key as Lambda delivers them (base64) back to what the producer wrote.
+
+    Returns (value bytes, key text; "" without a key). A missing value (a tombstone) or a field that is
+    not base64 makes the record a bad record.
+    """
+    value = record.get("value")
     if not isinstance(value, str):
         raise RecordError("Kafka record value is missing (a tombstone or a null value)")
+    key = record.get("key")
     try:
-        return base64.b64decode(value, validate=True)
+        data = base64.b64decode(value, validate=True)
+        key_bytes = base64.b64decode(key, validate=True) if isinstance(key, str) else b""
     except binascii.Error:
-        raise RecordError("Kafka record value is not base64, as Lambda delivers it") from None
+        raise RecordError("Kafka record value or key is not base64, as Lambda delivers them") from None
+    return data, key_bytes.decode("utf-8", errors="replace")
 
 
 def parse_record(data: bytes) -> StreamInput:

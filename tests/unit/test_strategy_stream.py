@@ -368,10 +368,13 @@ def test_kafka_records_are_scored_and_bad_ones_are_batch_item_failures(
     assert len(runtime.calls) == 4
 
 
-def test_kafka_value_that_is_not_base64_is_a_bad_record() -> None:
-    with pytest.raises(stream_strategy.RecordError, match="Kafka record value is not base64"):
-        stream_strategy.decode_kafka_value("not base64!")
-    assert stream_strategy.decode_kafka_value(base64.b64encode(b"{}").decode()) == b"{}"
+def test_kafka_value_and_key_are_decoded_and_non_base64_is_a_bad_record() -> None:
+    record = kafka_record(b"{}", 1, key=b"customer-7")
+    assert stream_strategy.decode_kafka_record(record) == (b"{}", "customer-7")
+    assert stream_strategy.decode_kafka_record(kafka_record(b"{}", 1, key=None)) == (b"{}", "")
+    for broken in ({"value": "not base64!"}, {"key": "%%%"}):
+        with pytest.raises(stream_strategy.RecordError, match="Kafka record value or key is not base64"):
+            stream_strategy.decode_kafka_record({**record, **broken})
 
 
 def test_kinesis_results_say_their_source(stream_handler: Any, aws: dict[str, Any]) -> None:
@@ -380,6 +383,8 @@ def test_kinesis_results_say_their_source(stream_handler: Any, aws: dict[str, An
     assert lines[0]["source"] == "kinesis"
 
 
+# The handler stops before any record: Powertools then warns that it has no metrics to publish.
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
 @pytest.mark.parametrize(
     ("event", "message"),
     [
