@@ -105,8 +105,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         decoded: dict[str, str] = {}
 
         def payload() -> bytes:
-            value, decoded["key"] = stream_strategy.decode_kafka_record(record.raw_event)
-            return value
+            value, key = stream_strategy.decode_kafka_record(record.raw_event)
+            decoded["key"] = key
+            return bytes(value)
 
         item, probability, latency_ms = score(payload, where)
         results.append(
