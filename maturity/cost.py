@@ -344,6 +344,22 @@ def _msk(logical_id: str, props: dict[str, Any], template: dict[str, Any], price
     return out
 
 
+def _event_source_mapping(logical_id: str, props: dict[str, Any], template: dict[str, Any], prices: Prices) -> _Priced:
+    # On-demand mappings cost nothing idle; provisioned ones (Kafka, SQS) bill their minimum event pollers
+    # every hour, in event poller units whose list price the table does not hold: listed, never free.
+    pollers = props.get("ProvisionedPollerConfig")
+    if not isinstance(pollers, dict):
+        return []
+    minimum, _ = _number(pollers.get("MinimumPollers"), 1)
+    return [
+        Unpriced(
+            logical_id,
+            "AWS::Lambda::EventSourceMapping",
+            f"provisioned mode: at least {minimum:g} event poller(s) bill per event poller unit hour, not estimated",
+        )
+    ]
+
+
 def _dynamodb(logical_id: str, props: dict[str, Any], template: dict[str, Any], prices: Prices) -> _Priced:
     rtype = "AWS::DynamoDB::Table"
     if props.get("BillingMode", "PROVISIONED") != "PROVISIONED":
@@ -380,6 +396,7 @@ PRICERS: dict[str, _Pricer] = {
     "AWS::MSK::Cluster": _msk,
     "AWS::MSK::ServerlessCluster": _flat("mskServerlessCluster", "serverless cluster"),
     "AWS::DynamoDB::Table": _dynamodb,
+    "AWS::Lambda::EventSourceMapping": _event_source_mapping,
 }
 
 

@@ -312,6 +312,8 @@ class EnvironmentConfig:
     delivery: DeliveryConfig
     endpoint: EndpointConfig
     test_strategies: bool
+    # MSK Serverless as a second streaming source (off everywhere by default: it bills every hour).
+    msk_streaming: bool
     idle_budget_usd: float
     teams: tuple[TeamConfig, ...]
 
@@ -613,6 +615,12 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
         fail("llmops.hourlyCostBudgetUsd", f"{llm.hourly_cost_budget_usd} must be positive")
     if cfg.idle_budget_usd < 0:
         fail("idleBudgetUsd", f"{cfg.idle_budget_usd} must not be negative")
+
+    if cfg.msk_streaming:
+        if cfg.max_level < 2:
+            fail("mskStreaming", f"the MSK streaming test is part of Level 2, but maxLevel is {cfg.max_level}")
+        if not cfg.test_strategies:
+            fail("mskStreaming", "needs testStrategies: MSK feeds the streaming test strategy's consumer")
 
     if not 2 <= cfg.studio.availability_zone_count <= 3:
         fail("studio.availabilityZoneCount", f"{cfg.studio.availability_zone_count} is outside 2-3")

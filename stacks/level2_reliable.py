@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -15,6 +15,7 @@ from stacks.components import lifecycle
 from stacks.components.alerts import Alerts
 from stacks.components.delivery_pipeline import DeliveryPipeline, pipeline_test_role_name
 from stacks.components.model_endpoint import ModelEndpoint
+from stacks.components.msk_stream import AVAILABILITY_ZONE_COUNT
 from stacks.components.test_strategies import TEST_DATA_KEY, TestStrategies
 from stacks.config import EnvironmentConfig
 
@@ -27,11 +28,12 @@ class Level2ReliableStack(Stack):
     Receives Level 0's key and buckets and Level 1's registry group and retraining state machine.
     Approving a model version deploys it (promotion function); alarms roll a bad deployment back
     and notify; data drift starts retraining. Where `testStrategies` is on, batch, real-time and
-    streaming tests exist, and a role lets the pipeline (perhaps in another account) run them.
+    streaming tests exist, and a role lets the pipeline (perhaps in another account) run them; where
+    `mskStreaming` is on as well, an MSK Serverless topic feeds the streaming test's consumer too.
     Where `delivery.pipeline` is on, a CodePipeline deploys the `delivery.targets` in order, with a
     manual approval before every target after the first.
 
-    Per environment: endpoint mode and sizing, test strategies, pipeline and its targets.
+    Per environment: endpoint mode and sizing, test strategies (and MSK), pipeline and its targets.
     """
 
     def __init__(
@@ -86,10 +88,29 @@ class Level2ReliableStack(Stack):
                 artifacts_bucket=artifacts_bucket,
                 log_retention=retention,
                 removal_policy=removal_policy,
+                msk_streaming=config.msk_streaming,
+                name_prefix=f"mlops-{config.name}",
+                availability_zones=self.availability_zones,
             )
             outputs["BatchTestFunctionName"] = (self.tests.batch.function.function_name, "Batch test strategy")
             outputs["RealtimeTestApiUrl"] = (self.tests.api.url, "Real-time test strategy (IAM auth)")
             outputs["TestStreamName"] = (self.tests.stream.stream_name, "Streaming test strategy")
+            if self.tests.msk is not None:
+                msk = self.tests.msk
+                outputs["MskClusterArn"] = (
+                    msk.cluster_arn,
+                    "Streaming test over MSK Serverless; bootstrap: aws kafka get-bootstrap-brokers --cluster-arn",
+                )
+                outputs["MskTopic"] = (msk.topic, "Topic the stream consumer reads (create it once, see README)")
+                outputs["MskProducerRoleArn"] = (msk.producer_role.role_arn, "May create the topic and produce to it")
+                outputs["MskClientSecurityGroupId"] = (
+                    msk.client_security_group.security_group_id,
+                    "Security group for producers in the MSK subnets",
+                )
+                outputs["MskSubnetIds"] = (
+                    Fn.join(",", [subnet.subnet_id for subnet in msk.vpc.isolated_subnets]),
+                    "Isolated subnets of the MSK cluster",
+                )
             if tested_by_account:
                 # A fixed name: the pipeline's account must be able to name it without a lookup.
                 role = iam.Role(
@@ -122,3 +143,11 @@ class Level2ReliableStack(Stack):
 
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The region's first AZs, resolved by CloudFormation (``Fn::GetAZs``) for the MSK VPC.
+
+        Without this override CDK would look the AZ names up in the account at synth time (see Level 0).
+        """
+        return [Fn.select(index, Fn.get_azs()) for index in range(AVAILABILITY_ZONE_COUNT)]

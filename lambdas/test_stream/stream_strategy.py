@@ -1,17 +1,22 @@
-"""Streaming test strategy: score Kinesis records one by one and keep the results as JSON lines in S3.
+"""Streaming test strategy: score stream records one by one and keep the results as JSON lines in S3.
 
-Plain logic behind the Kinesis handler: ``parse_record`` validates one record's payload
-(``{"id": ..., "features": [13 numbers]}``) or raises ``RecordError``; ``score`` calls the endpoint for it
-or raises ``EndpointError``; ``write_results`` stores a batch's results as one JSON-lines object.
+Plain logic behind the handler, shared by its two sources, Kinesis Data Streams and Kafka (Amazon MSK):
+``event_source`` says which one sent an event (or raises ``EventError`` for anything else);
+``parse_record`` validates one record's payload (``{"id": ..., "features": [13 numbers]}``) or raises
+``RecordError``; ``score`` calls the endpoint for it or raises ``EndpointError``; ``write_results``
+stores a batch's results as one JSON-lines object per shard (Kinesis) or topic partition (Kafka).
 
-Delivery is at least once: a failed record makes Lambda retry the shard from that record, so records after
-it are scored again. The object key is derived from the shard and the batch's first and last sequence
-numbers, so a retry of the same batch overwrites its earlier output, and every line carries its sequence
-number so consumers can drop the rare duplicate across differently cut batches.
+Delivery is at least once: a failed record makes Lambda retry the shard (or partition) from that record,
+so records after it are scored again. The object key is derived from the shard and the first and last
+sequence numbers (Kafka: the topic partition and offsets), so a retry of the same batch overwrites its
+earlier output, and every line carries its sequence number so consumers can drop the rare duplicate
+across differently cut batches.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import re
@@ -19,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -38,6 +43,10 @@ class ConfigError(ValueError):
 
 class RecordError(ValueError):
     """A record's payload is not a valid scoring request; retrying will not fix it."""
+
+
+class EventError(ValueError):
+    """The invocation event is neither a Kinesis nor a Kafka batch; nothing in it can be scored."""
 
 
 class EndpointError(RuntimeError):
@@ -74,10 +83,21 @@ class StreamInput:
     features: list[float]
 
 
+Source = Literal["kinesis", "kafka"]
+# eventSource of the two Kafka event shapes Lambda sends: Amazon MSK and self-managed Apache Kafka.
+KAFKA_EVENT_SOURCES = ("aws:kafka", "SelfManagedKafka")
+
+
 @dataclass(frozen=True)
 class Result:
-    """One scored record, as written to the output (one JSON object per line)."""
+    """One scored record, as written to the output (one JSON object per line).
 
+    For Kafka records the stream position fields carry Kafka's equivalents: ``shard_id`` is the
+    topic partition (``<topic>-<partition>``), ``sequence_number`` the offset and ``partition_key``
+    the record key ("" when it has none).
+    """
+
+    source: Source
     id: str
     probability: float
     latency_ms: float
@@ -86,6 +106,51 @@ class Result:
     sequence_number: str
     partition_key: str
     approximate_arrival: str
+
+
+def event_source(event: object) -> Source:
+    """Which source sent this batch, after checking it has the shape Lambda gives that source."""
+    if not isinstance(event, Mapping):
+        raise EventError(f"the event must be a JSON object, got {type(event).__name__}")
+    if "records" in event:
+        source = event.get("eventSource")
+        if source not in KAFKA_EVENT_SOURCES:
+            raise EventError(f"a Kafka event must have eventSource 'aws:kafka' or 'SelfManagedKafka', got {source!r}")
+        partitions = event["records"]
+        if not isinstance(partitions, Mapping) or not partitions:
+            raise EventError('a Kafka event needs "records": a non-empty object of topic partitions')
+        for name, batch in partitions.items():
+            if not isinstance(batch, list) or not batch:
+                raise EventError(f'Kafka event "records" of {name!r} must be a non-empty list of records')
+            for position, record in enumerate(batch):
+                # A missing value is one bad record (reported, not retried forever), not a malformed batch.
+                if not isinstance(record, Mapping) or not {"topic", "partition", "offset"} <= set(record):
+                    raise EventError(f'Kafka record {position} of {name!r} must have "topic", "partition" and "offset"')
+        return "kafka"
+    if "Records" in event:
+        records = event["Records"]
+        if not isinstance(records, list) or not records:
+            raise EventError('a Kinesis event needs "Records": a non-empty list')
+        return "kinesis"
+    raise EventError('the event has neither Kinesis "Records" nor Kafka "records": not a stream batch')
+
+
+def decode_kafka_record(record: Mapping[str, Any]) -> tuple[bytes, str]:
+    """A Kafka record's value and key as Lambda delivers them (base64) back to what the producer wrote.
+
+    Returns (value bytes, key text; "" without a key). A missing value (a tombstone) or a field that is
+    not base64 makes the record a bad record.
+    """
+    value = record.get("value")
+    if not isinstance(value, str):
+        raise RecordError("Kafka record value is missing (a tombstone or a null value)")
+    key = record.get("key")
+    try:
+        data = base64.b64decode(value, validate=True)
+        key_bytes = base64.b64decode(key, validate=True) if isinstance(key, str) else b""
+    except binascii.Error:
+        raise RecordError("Kafka record value or key is not base64, as Lambda delivers them") from None
+    return data, key_bytes.decode("utf-8", errors="replace")
 
 
 def parse_record(data: bytes) -> StreamInput:
@@ -149,22 +214,39 @@ def score(
 
 
 def arrival_time(approximate_arrival_timestamp: float) -> str:
+    """Kinesis' approximate arrival (seconds since the epoch) as an ISO-8601 UTC time."""
     return datetime.fromtimestamp(approximate_arrival_timestamp, tz=UTC).isoformat(timespec="milliseconds")
 
 
+def kafka_time(timestamp_ms: int) -> str:
+    """A Kafka record's timestamp (milliseconds since the epoch) as an ISO-8601 UTC time."""
+    return arrival_time(timestamp_ms / 1000.0)
+
+
 def output_key(config: Config, results: Sequence[Result]) -> str:
-    """``<prefix>/dt=<day of the first record>/<shard>-<first sequence>-<last sequence>.jsonl``."""
+    """``<prefix>/dt=<day of the first record>/<shard>-<first sequence>-<last sequence>.jsonl``.
+
+    `results` come from one shard (or topic partition), in stream order.
+    """
     first, last = results[0], results[-1]
     name = f"dt={first.approximate_arrival[:10]}/{first.shard_id}-{first.sequence_number}-{last.sequence_number}.jsonl"
     return f"{config.output_prefix}/{name}" if config.output_prefix else name
 
 
-def write_results(s3: Client, config: Config, results: Sequence[Result]) -> str | None:
-    """Store the batch's results as one JSON-lines object; returns its URI (None when nothing was scored)."""
-    if not results:
-        return None
-    key = output_key(config, results)
-    body = "".join(json.dumps(asdict(result), separators=(",", ":")) + "\n" for result in results).encode()
+def write_results(s3: Client, config: Config, results: Sequence[Result]) -> list[str]:
+    """Store the batch's results as one JSON-lines object per shard or topic partition; returns their URIs.
+
+    A Kinesis batch comes from one shard, so it is one object; a Kafka batch may span partitions, and a
+    retry re-delivers each partition from its own failed offset, so each partition gets its own object.
+    """
+    by_shard: dict[str, list[Result]] = {}
+    for result in results:
+        by_shard.setdefault(result.shard_id, []).append(result)
     extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config.kms_key_id} if config.kms_key_id else {}
-    s3.put_object(Bucket=config.output_bucket, Key=key, Body=body, ContentType="application/x-ndjson", **extra)
-    return f"s3://{config.output_bucket}/{key}"
+    uris = []
+    for shard_results in by_shard.values():
+        key = output_key(config, shard_results)
+        body = "".join(json.dumps(asdict(result), separators=(",", ":")) + "\n" for result in shard_results).encode()
+        s3.put_object(Bucket=config.output_bucket, Key=key, Body=body, ContentType="application/x-ndjson", **extra)
+        uris.append(f"s3://{config.output_bucket}/{key}")
+    return uris

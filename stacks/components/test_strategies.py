@@ -1,4 +1,5 @@
-"""Three ways preprod tests the endpoint before prod: batch, real-time (API Gateway) and streaming (Kinesis)."""
+"""Three ways preprod tests the endpoint before prod: batch, real-time (API Gateway) and streaming (Kinesis,
+and optionally Amazon MSK)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from constructs import Construct
 
 from stacks.components.access import acknowledge_cdk_grants, grant_objects
 from stacks.components.iam_rest_api import acknowledge_iam_auth, iam_rest_api
+from stacks.components.msk_stream import MskStream
 from stacks.components.python_function import PythonFunction
 from stacks.nag import acknowledge
 
@@ -27,8 +29,10 @@ class TestStrategies(Construct):
     """Batch: a function scores the held-out test set through the endpoint and writes predictions and a
     pass/fail report. Real-time: an IAM-authenticated API forwards requests to the endpoint. Streaming:
     a Kinesis stream whose consumer scores each record (bad records are reported, not retried forever).
+    With `msk_streaming`, the same consumer also reads a topic of an MSK Serverless cluster (`MskStream`).
 
-    Only where `testStrategies` is on (preprod): the stream costs money per hour.
+    Only where `testStrategies` is on (preprod): the stream costs money per hour, the MSK cluster more
+    (and only where `mskStreaming` is on too, which no environment does by default).
     """
 
     def __init__(
@@ -42,6 +46,9 @@ class TestStrategies(Construct):
         artifacts_bucket: s3.IBucket,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
+        msk_streaming: bool,
+        name_prefix: str,
+        availability_zones: list[str],
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -144,7 +151,8 @@ class TestStrategies(Construct):
         self.stream_consumer = function(
             "StreamConsumer",
             "test_stream",
-            "Streaming test: score Kinesis records through the endpoint, report bad records",
+            f"Streaming test: score Kinesis{' and MSK' if msk_streaming else ''} records through the endpoint, "
+            "report bad records",
             {
                 "ENDPOINT_NAME": endpoint_name,
                 "OUTPUT_URI": artifacts_bucket.s3_url_for_object(STREAM_OUTPUT_PREFIX),
@@ -178,3 +186,18 @@ class TestStrategies(Construct):
             "CDK's SqsDlq wiring sends failed batches to the KMS-encrypted dead-letter queue with its standard "
             "encrypt/decrypt grant on that key.",
         )
+
+        self.msk: MskStream | None = None
+        if msk_streaming:
+            self.msk = MskStream(
+                self,
+                "Msk",
+                name_prefix=name_prefix,
+                consumer=self.stream_consumer.function,
+                consumer_role=self.stream_consumer.role,
+                failed_records=self.failed_records,
+                availability_zones=availability_zones,
+                key=key,
+                log_retention=log_retention,
+                removal_policy=removal_policy,
+            )

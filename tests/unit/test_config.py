@@ -29,6 +29,12 @@ def test_every_environment_in_cdk_json_loads():
     assert configs["local"].account == "123456789012"
 
 
+def test_msk_streaming_is_off_everywhere_and_can_be_turned_on_where_tests_run():
+    # MSK Serverless bills every hour it exists: no environment of cdk.json pays for it by default.
+    assert not any(config.msk_streaming for config in load_all_environments(CONTEXT))
+    assert load_environment(context_with("preprod", mskStreaming=True), "preprod").msk_streaming
+
+
 def test_environment_values_override_defaults_key_by_key():
     prod = load_environment(CONTEXT, "prod")
     defaults = CONTEXT["mlops:defaults"]
@@ -135,6 +141,17 @@ def test_stack_names_carry_the_environment():
             {"training": {"registryReaderAccounts": ["111111111111"]}},
             "key 'training.registryReaderAccounts[0]': is this environment's own account",
         ),
+        (
+            "dev",
+            {"mskStreaming": True},
+            "environment 'dev', key 'mskStreaming': needs testStrategies",
+        ),
+        (
+            "preprod",
+            {"mskStreaming": True, "maxLevel": 1},
+            "environment 'preprod', key 'mskStreaming': the MSK streaming test is part of Level 2, but maxLevel is 1",
+        ),
+        ("preprod", {"mskStreaming": "on"}, "key 'mskStreaming': expected true or false, got 'on'"),
     ],
 )
 def test_bad_values_are_rejected_with_environment_and_key(env, overrides, message):

@@ -199,6 +199,7 @@ def test_every_pricer_is_tested_and_every_price_is_documented():
         "AWS::MSK::Cluster",
         "AWS::MSK::ServerlessCluster",
         "AWS::DynamoDB::Table",
+        "AWS::Lambda::EventSourceMapping",
         "AWS::OpenSearchService::Domain",
         "AWS::Elasticsearch::Domain",
         "AWS::SageMaker::Endpoint",
@@ -259,6 +260,22 @@ def test_interface_endpoint_with_unresolved_subnets_assumes_one_and_says_so():
     )
     items, _ = estimate_template(tpl, PRICES)
     assert [(i.what, i.quantity) for i in items] == [("sagemaker.api, subnets not literal (1 assumed)", 1.0)]
+
+
+def test_provisioned_event_pollers_are_listed_not_counted_as_free_on_demand_mappings_cost_nothing():
+    tpl = template(
+        Kafka=resource(
+            "AWS::Lambda::EventSourceMapping",
+            Topics=["t"],
+            ProvisionedPollerConfig={"MinimumPollers": 1, "MaximumPollers": 1},
+        ),
+        Kinesis=resource("AWS::Lambda::EventSourceMapping", BatchSize=100),
+    )
+    items, unpriced = estimate_template(tpl, PRICES)
+    assert items == []
+    assert [(u.logical_id, u.reason) for u in unpriced] == [
+        ("Kafka", "provisioned mode: at least 1 event poller(s) bill per event poller unit hour, not estimated")
+    ]
 
 
 def test_types_that_cost_money_idle_but_are_not_estimated_are_listed():

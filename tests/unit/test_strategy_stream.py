@@ -282,3 +282,136 @@ def test_event_built_from_a_moto_kinesis_stream(stream_handler: Any, aws: dict[s
     [(key, lines)] = output_lines(aws["s3"]).items()
     assert key.endswith(f"/{shard}-{fetched[0]['SequenceNumber']}-{fetched[2]['SequenceNumber']}.jsonl")
     assert [(line["id"], line["probability"]) for line in lines] == [("k0", 0.0), ("k1", 0.01), ("k2", 0.02)]
+
+
+# --- Kafka (Amazon MSK) events ------------------------------------------------------------------------------
+
+TOPIC = "churn-test-records"
+MSK_ARN = f"arn:aws:kafka:{REGION}:123456789012:cluster/mlops-preprod-test-stream/abcd-1234-s1"
+
+
+def kafka_record(
+    value: bytes | None, offset: int, *, partition: int = 0, key: bytes | None = b"k", timestamp: int = 1735689600250
+) -> dict[str, Any]:
+    """One record of an MSK event as Lambda delivers it (key and value base64-encoded)."""
+    item: dict[str, Any] = {
+        "topic": TOPIC,
+        "partition": partition,
+        "offset": offset,
+        "timestamp": timestamp,
+        "timestampType": "CREATE_TIME",
+        "value": None if value is None else base64.b64encode(value).decode(),
+        "headers": [],
+    }
+    if key is not None:
+        item["key"] = base64.b64encode(key).decode()
+    return item
+
+
+def kafka_event(*records: dict[str, Any]) -> dict[str, Any]:
+    partitions: dict[str, list[dict[str, Any]]] = {}
+    for item in records:
+        partitions.setdefault(f"{item['topic']}-{item['partition']}", []).append(item)
+    return {
+        "eventSource": "aws:kafka",
+        "eventSourceArn": MSK_ARN,
+        "bootstrapServers": "boot-abcd.c1.kafka-serverless.us-east-1.amazonaws.com:9098",
+        "records": partitions,
+    }
+
+
+def test_kafka_records_are_scored_and_bad_ones_are_batch_item_failures(
+    stream_handler: Any, aws: dict[str, Any], runtime: FakeRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = kafka_event(
+        kafka_record(request("m1"), 10),
+        kafka_record(b"not json", 11),
+        kafka_record(request("m3", [40.0, *FEATURES[1:]]), 12, key=None),
+        kafka_record(request("m4", [99.0, *FEATURES[1:]]), 5, partition=1),
+        kafka_record(request("m5", [7.0, *FEATURES[1:]]), 6, partition=1, key=b"other"),
+        {key: value for key, value in kafka_record(None, 7, partition=1).items() if key != "value"},
+    )
+
+    response = stream_handler.handler(event, FakeContext())
+
+    assert response == {
+        "batchItemFailures": [
+            {"itemIdentifier": {"partition": f"{TOPIC}-0", "offset": 11}},
+            {"itemIdentifier": {"partition": f"{TOPIC}-1", "offset": 5}},
+            {"itemIdentifier": {"partition": f"{TOPIC}-1", "offset": 7}},
+        ]
+    }
+    outputs = output_lines(aws["s3"])
+    # One object per topic partition: a retry re-delivers each partition from its own failed offset.
+    assert sorted(outputs) == [
+        f"scored/dt=2025-01-01/{TOPIC}-0-10-12.jsonl",
+        f"scored/dt=2025-01-01/{TOPIC}-1-6-6.jsonl",
+    ]
+    first = outputs[f"scored/dt=2025-01-01/{TOPIC}-0-10-12.jsonl"]
+    assert [(line["id"], line["probability"], line["sequence_number"], line["partition_key"]) for line in first] == [
+        ("m1", 0.12, "10", "k"),
+        ("m3", 0.4, "12", ""),
+    ]
+    assert first[0]["source"] == "kafka"
+    assert first[0]["shard_id"] == f"{TOPIC}-0"
+    assert first[0]["approximate_arrival"] == "2025-01-01T00:00:00.250+00:00"
+    [second] = outputs[f"scored/dt=2025-01-01/{TOPIC}-1-6-6.jsonl"]
+    assert (second["id"], second["partition_key"]) == ("m5", "other")
+    reasons = {
+        (getattr(entry, "topic_partition", None), getattr(entry, "offset", None)): getattr(entry, "reason", None)
+        for entry in caplog.records
+        if entry.getMessage() in ("bad record", "endpoint error")
+    }
+    assert str(reasons[(f"{TOPIC}-0", 11)]).startswith("record data is not valid JSON")
+    assert reasons[(f"{TOPIC}-1", 5)] == f"endpoint {ENDPOINT} failed: ModelError: container crashed"
+    assert reasons[(f"{TOPIC}-1", 7)] == "Kafka record value is missing (a tombstone or a null value)"
+    assert len(runtime.calls) == 4
+
+
+def test_kafka_value_and_key_are_decoded_and_non_base64_is_a_bad_record() -> None:
+    record = kafka_record(b"{}", 1, key=b"customer-7")
+    assert stream_strategy.decode_kafka_record(record) == (b"{}", "customer-7")
+    assert stream_strategy.decode_kafka_record(kafka_record(b"{}", 1, key=None)) == (b"{}", "")
+    for broken in ({"value": "not base64!"}, {"key": "%%%"}):
+        with pytest.raises(stream_strategy.RecordError, match="Kafka record value or key is not base64"):
+            stream_strategy.decode_kafka_record({**record, **broken})
+
+
+def test_kinesis_results_say_their_source(stream_handler: Any, aws: dict[str, Any]) -> None:
+    stream_handler.handler({"Records": [record(request("c1"), "401")]}, FakeContext())
+    [lines] = output_lines(aws["s3"]).values()
+    assert lines[0]["source"] == "kinesis"
+
+
+# The handler stops before any record: Powertools then warns that it has no metrics to publish.
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({}, 'the event has neither Kinesis "Records" nor Kafka "records"'),
+        ([], "the event must be a JSON object, got list"),
+        ({"Records": []}, 'a Kinesis event needs "Records": a non-empty list'),
+        ({"eventSource": "aws:kafka", "records": {}}, 'a Kafka event needs "records": a non-empty object'),
+        ({"eventSource": "aws:kafka", "records": []}, 'a Kafka event needs "records": a non-empty object'),
+        (
+            {"eventSource": "aws:sqs", "records": {"t-0": []}},
+            "eventSource 'aws:kafka' or 'SelfManagedKafka', got 'aws:sqs'",
+        ),
+        (
+            {"eventSource": "aws:kafka", "records": {"t-0": []}},
+            "Kafka event \"records\" of 't-0' must be a non-empty list",
+        ),
+        (
+            {"eventSource": "aws:kafka", "records": {"t-0": [{"topic": "t", "offset": 1}]}},
+            'Kafka record 0 of \'t-0\' must have "topic", "partition" and "offset"',
+        ),
+    ],
+)
+def test_events_that_are_not_stream_batches_are_refused_clearly(
+    stream_handler: Any, aws: dict[str, Any], runtime: FakeRuntime, event: Any, message: str
+) -> None:
+    with pytest.raises(stream_strategy.EventError) as raised:
+        stream_handler.handler(event, FakeContext())
+    assert message in str(raised.value)
+    assert runtime.calls == []
+    assert output_lines(aws["s3"]) == {}
