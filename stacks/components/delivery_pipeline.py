@@ -16,6 +16,7 @@ from constructs import Construct
 
 from stacks.components.access import acknowledge_cdk_grants
 from stacks.config import DeliveryConfig, EnvironmentConfig
+from stacks.role_names import pipeline_test_role_name
 
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 SOURCE_OBJECT_KEY = "source/repository.zip"  # where an S3-sourced pipeline expects the zipped repository
@@ -251,8 +252,3 @@ class DeliveryPipeline(Construct):
             )
         )
         return actions.CodeBuildAction(action_name="AutomatedTests", project=project, input=source)
-
-
-def pipeline_test_role_name(env_name: str) -> str:
-    """A fixed name: the pipeline (in another account, perhaps) must know it without a lookup."""
-    return f"mlops-{env_name}-pipeline-tests"
