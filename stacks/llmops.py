@@ -327,10 +327,30 @@ class LlmopsStack(Stack):
             # An error answer (bad input, unknown prompt, misconfiguration) carries `error` and no verdict.
             .when(
                 sfn.Condition.is_present("$.evaluation.error"),
-                sfn.Fail(self, "EvaluationError", cause="The evaluation could not run; see its error"),
+                sfn.Fail(
+                    self,
+                    "EvaluationError",
+                    error="EvaluationError",
+                    # The execution's cause is the function's own message, so callers need no history.
+                    cause_path=sfn.JsonPath.format(
+                        "The evaluation could not run: {}", sfn.JsonPath.string_at("$.evaluation.error")
+                    ),
+                ),
             )
             .when(sfn.Condition.boolean_equals("$.evaluation.passed", True), sfn.Succeed(self, "ReadyForProd"))
-            .otherwise(sfn.Fail(self, "GateFailed", cause="The quality gate refused this prompt version"))
+            .otherwise(
+                sfn.Fail(
+                    self,
+                    "GateFailed",
+                    error="QualityGateFailed",
+                    # Names each failed metric and its threshold (the gate's reasons), e.g. for the pipeline.
+                    cause_path=sfn.JsonPath.format(
+                        "The quality gate refused this prompt version (evaluation {}): {}",
+                        sfn.JsonPath.string_at("$.evaluation.run_id"),
+                        sfn.JsonPath.json_to_string(sfn.JsonPath.list_at("$.evaluation.reasons")),
+                    ),
+                )
+            )
         )
         log_group = logs.LogGroup(
             self, "EvaluationLogs", encryption_key=key, retention=retention, removal_policy=removal_policy

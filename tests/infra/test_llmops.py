@@ -147,3 +147,23 @@ def test_invocation_logging_only_where_configured(templates, synthesized):
         wanted = synthesized[env].config.llmops.invocation_logging
         custom = of_type(llmops(templates, env), "Custom::AWS")
         assert bool(custom) is wanted, env
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_evaluation_failures_carry_the_reasons_in_their_cause(templates, env):
+    (machine,) = of_type(llmops(templates, env), "AWS::StepFunctions::StateMachine").values()
+    definition = json.loads(
+        "".join(p if isinstance(p, str) else "X" for p in machine["Properties"]["DefinitionString"]["Fn::Join"][1])
+    )
+    states = definition["States"]
+    assert states["GateFailed"] == {
+        "Type": "Fail",
+        "Error": "QualityGateFailed",
+        "CausePath": "States.Format('The quality gate refused this prompt version (evaluation {}): {}', "
+        "$.evaluation.run_id, States.JsonToString($.evaluation.reasons))",
+    }
+    assert states["EvaluationError"] == {
+        "Type": "Fail",
+        "Error": "EvaluationError",
+        "CausePath": "States.Format('The evaluation could not run: {}', $.evaluation.error)",
+    }
