@@ -12,3 +12,7 @@ def pipeline_test_role_name(env_name: str) -> str:
     """The role the pipeline's test stage assumes in `env_name` to run the batch test strategy."""
     return f"mlops-{env_name}-pipeline-tests"
 
+
+def prompt_release_role_name(env_name: str) -> str:
+    """The role the pipeline's prompt stage assumes in `env_name` to release prompts through its catalog."""
+    return f"mlops-{env_name}-prompt-release"
