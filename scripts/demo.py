@@ -95,7 +95,7 @@ def main() -> int:
                 group = stack_outputs(aws, config.stack_name("Level1Repeatable"))["ModelPackageGroupName"]
                 _print_lines(tour_level2(aws, config.stack_name("Level2Reliable"), group))
             if config.llmops.enabled:
-                _print_lines(tour_llmops(aws, config.stack_name("LlmOps")))
+                _print_lines(tour_llmops(aws, config.stack_name("LlmOps"), env_name=config.name))
 
             print("\nMaturity assessment of what was just deployed (python -m maturity assess):")
             _print_assessment(aws)

@@ -654,7 +654,7 @@ def test_the_shipped_prompts_are_valid_for_every_environment_they_name(capsys: p
     shipped = {p.name: p for p in prompts}
     triage = shipped["ticket-summary"]
     assert triage.golden_set.name == SHIPPED.name and len(triage.golden_set.items) == len(SHIPPED.items)
-    assert triage.aliases == {"preprod": ("preprod",), "prod": ("prod",)}
+    assert triage.aliases == {"preprod": ("preprod",), "prod": ("prod",), "local": ("dev", "prod")}
     for env in sorted({env for p in prompts for env in p.aliases}):
         assert main(["--env", env, "--check"]) == 0, env
         assert f"prompt files valid for {env}" in capsys.readouterr().out
