@@ -658,3 +658,15 @@ def test_the_shipped_prompts_are_valid_for_every_environment_they_name(capsys: p
     for env in sorted({env for p in prompts for env in p.aliases}):
         assert main(["--env", env, "--check"]) == 0, env
         assert f"prompt files valid for {env}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("module", ["scripts.prompt_release", "scripts.preprod_check"])
+def test_pipeline_scripts_run_without_the_cdk(module: str) -> None:
+    # CodeBuild runs them with plain python3 and boto3: importing aws_cdk (or constructs) there would fail.
+    import subprocess
+
+    probe = f"import sys; sys.modules['aws_cdk'] = None; sys.modules['constructs'] = None; import {module}"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=prompt_release.PROJECT_ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
