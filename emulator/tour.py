@@ -17,20 +17,21 @@ import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
 from emulator.fake_bedrock import FakeBedrock
-from emulator.lambda_runner import deployed_function, publish_emf
+from emulator.lambda_runner import LocalFunction, deployed_function, publish_emf
 from emulator.pipeline_runner import LocalPipelineRun
 from emulator.policy_simulation import PolicySimulator
 from emulator.server import LocalAws
 from emulator.shims import emulation_status
 from pipelines.glue.churn_transform import PARTITION_KEYS, record_to_dict, rejection_to_dict, transform_rows
 from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX, REJECTS_PREFIX
+from scripts import prompt_release
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CSV = PROJECT_ROOT / "pipelines" / "glue" / "sample" / "customers.csv"
@@ -293,8 +294,9 @@ TOUR_PROMPT = "ticket-summary"
 GOLDEN_SET_FILE = PROJECT_ROOT / "lambdas" / "llm_evaluation" / "data" / "support_tickets_v1.json"
 
 
-def tour_llmops(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
-    """Version and promote a prompt through the catalog API, then call the gateway against a stand-in model."""
+def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> Iterator[TourLine]:
+    """Version and promote a prompt through the catalog API, release ``prompts/`` as the pipeline would, then
+    call the gateway against a stand-in model."""
     level = "LLMOps"
     out = stack_outputs(aws, stack_name)
     # The handlers build their boto3 clients from the environment: point them at the emulator.
@@ -380,6 +382,25 @@ def tour_llmops(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
     status, error = api("PUT", f"/prompts/{TOUR_PROMPT}/aliases/prod", {"version": 9, "reason": "typo"})
     yield TourLine(level, "bad input is refused", f"HTTP {status}: {error.get('error')}", "in-process")
 
+    # Prompts as code: what the pipeline's prompt stage runs, with the emulator's catalog as the transport.
+    with FakeBedrock(denied_words=("forbidden",)) as model:
+        evaluations = _LocalEvaluations(evaluator, {**to_emulator, **model.env()})
+        report = prompt_release.release(
+            prompt_release.load_prompt_files(PROJECT_ROOT / prompt_release.DEFAULT_PROMPTS_DIR),
+            env_name=env_name,
+            catalog=prompt_release.Catalog(lambda method, path, body=None, query=None: api(method, path, body, query)),
+            evaluations=evaluations,
+            source_version="local-tour",
+        )
+    for output in evaluations.outputs:
+        published += publish_emf(cloudwatch, output)
+    yield TourLine(
+        level,
+        "release prompts/ (pipeline stage)",
+        " | ".join(report.lines) + (" => build fails (exit 1)" if report.failures else " => build passes"),
+        "in-process",
+    )
+
     with FakeBedrock(denied_words=("forbidden",)) as model:
         for ticket, what in (
             ("The export to CSV fails with a timeout since Monday; 40 agents are blocked.", "gateway call"),
@@ -428,6 +449,32 @@ def tour_llmops(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
         f"{len(alarms)} alarms (cost/hour, p99 latency, error rate, guardrail rate) notify the encrypted topic",
         "real",
     )
+
+
+@dataclass
+class _LocalEvaluations:
+    """The deployed evaluation function, in-process, with the verdicts the evaluation state machine turns its
+    answer into (moto records state machines but does not run them); see stacks/llmops.py."""
+
+    evaluator: LocalFunction
+    environment: dict[str, str]
+    outputs: list[str] = field(default_factory=list)
+
+    def evaluate(
+        self, *, prompt: str, version: int, golden_set: str, golden_version: int
+    ) -> prompt_release.EvaluationResult:
+        event = {"prompt": prompt, "version": version, "golden_set": golden_set, "golden_version": golden_version}
+        invocation = self.evaluator.invoke(event, self.environment)
+        self.outputs.append(invocation.output)
+        answer = invocation.response
+        if "error" in answer:
+            raise prompt_release.ReleaseError(f"The evaluation could not run: {answer['error']}")
+        run_id = answer.get("run_id")
+        if answer.get("passed") is True:
+            return prompt_release.EvaluationResult(True, f"scorecard {answer.get('scorecard_uri')}", run_id)
+        reasons = json.dumps(answer.get("reasons"))
+        cause = f"The quality gate refused this prompt version (evaluation {run_id}): {reasons}"
+        return prompt_release.EvaluationResult(False, cause, run_id)
 
 
 def _api_event(method: str, path: str, body: dict[str, Any] | None, query: dict[str, str] | None) -> dict[str, Any]:

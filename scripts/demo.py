@@ -105,7 +105,7 @@ def main() -> int:
             if config.max_level >= 3:
                 _print_lines(tour_level3(aws, config.stack_name("Level3Scalable")))
             if config.llmops.enabled:
-                _print_lines(tour_llmops(aws, config.stack_name("LlmOps")))
+                _print_lines(tour_llmops(aws, config.stack_name("LlmOps"), env_name=config.name))
 
             print("\nMaturity assessment of what was just deployed (python -m maturity assess):")
             _print_assessment(aws)

@@ -18,8 +18,8 @@ from typing import Any
 
 import boto3
 
-from stacks.components.delivery_pipeline import pipeline_test_role_name
 from stacks.config import ConfigError, load_environment, read_cdk_context
+from stacks.role_names import pipeline_test_role_name
 
 LEVEL2_STACK = "Level2Reliable"
 

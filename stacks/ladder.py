@@ -87,6 +87,7 @@ def build_environment(
                 key=level0.key,
                 alerts=level0.alerts,
                 artifacts_bucket=level0.data_lake.artifacts_bucket,
+                released_by_account=_pipeline_account(config, environments),
                 env=env,
                 description=f"LLMOps for {config.name}: Bedrock guardrail, prompt catalog, LLM gateway",
                 termination_protection=config.is_production,
@@ -116,7 +117,6 @@ def _level2(
                     f"environment of cdk.json (known: {', '.join(sorted(environments))})"
                 )
             targets.append(environments[name])
-    testers = [e.account for e in environments.values() if e.delivery.pipeline and config.name in e.delivery.targets]
     return Level2ReliableStack(
         app,
         config.stack_name("Level2Reliable"),
@@ -128,7 +128,7 @@ def _level2(
         model_package_group_name=level1.registry.group_name,
         retraining=level1.retraining.state_machine,
         pipeline_targets=targets,
-        tested_by_account=testers[0] if testers else None,
+        tested_by_account=_pipeline_account(config, environments),
         env=env,
         description=f"MLOps maturity level 2 (reliable) for {config.name}: promotion, monitoring, tests, CI/CD",
         termination_protection=config.is_production,
@@ -169,3 +169,10 @@ def _level3(
         "GitHub Actions",
         termination_protection=config.is_production,
     )
+
+
+def _pipeline_account(config: EnvironmentConfig, environments: Mapping[str, EnvironmentConfig]) -> str | None:
+    """The account of the first environment whose delivery pipeline deploys `config`'s environment, if any:
+    the account its test and prompt roles trust."""
+    hosts = [e.account for e in environments.values() if e.delivery.pipeline and config.name in e.delivery.targets]
+    return hosts[0] if hosts else None

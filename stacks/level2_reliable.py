@@ -13,11 +13,12 @@ from constructs import Construct
 
 from stacks.components import lifecycle
 from stacks.components.alerts import Alerts
-from stacks.components.delivery_pipeline import DeliveryPipeline, pipeline_test_role_name
+from stacks.components.delivery_pipeline import DeliveryPipeline
 from stacks.components.model_endpoint import ModelEndpoint
 from stacks.components.msk_stream import AVAILABILITY_ZONE_COUNT
 from stacks.components.test_strategies import TEST_DATA_KEY, TestStrategies
 from stacks.config import EnvironmentConfig
+from stacks.role_names import pipeline_test_role_name
 
 USE_CASE = "churn"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
@@ -22,16 +22,26 @@ from stacks.components import lifecycle
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects
 from stacks.components.alerts import Alerts
 from stacks.components.guardrail import Guardrail
-from stacks.components.iam_rest_api import acknowledge_iam_auth, iam_rest_api
+from stacks.components.iam_rest_api import STAGE, acknowledge_iam_auth, iam_rest_api
 from stacks.components.python_function import PythonFunction
 from stacks.config import EnvironmentConfig, LlmModelConfig, LlmopsConfig
 from stacks.nag import acknowledge
+from stacks.role_names import prompt_release_role_name
 
 METRICS_NAMESPACE = "Mlops/LLMOps"
 GATEWAY_SERVICE = "llm-gateway"
 CATALOG_SERVICE = "prompt-catalog"
 INVOCATION_LOGS_PREFIX = "bedrock-invocation-logs/"
 EVALUATIONS_PREFIX = "evaluations/"
+# The catalog methods a prompt release calls (scripts/prompt_release.py); `*` stands for a name or number.
+PROMPT_RELEASE_METHODS = (
+    ("GET", "/prompts/*/versions"),
+    ("GET", "/prompts/*/versions/*"),
+    ("POST", "/prompts/*/versions"),
+    ("GET", "/prompts/*/aliases/*"),
+    ("PUT", "/prompts/*/aliases/*"),
+    ("POST", "/evalsets"),
+)
 # The construct ID CDK gives the singleton Lambda behind every AwsCustomResource in a stack.
 _AWS_CUSTOM_RESOURCE_PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
 
@@ -56,6 +66,7 @@ class LlmopsStack(Stack):
         key: kms.IKey,
         alerts: Alerts,
         artifacts_bucket: s3.IBucket,
+        released_by_account: str | None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -165,6 +176,8 @@ class LlmopsStack(Stack):
         )
 
         self._evaluation(settings, key, artifacts_bucket, retention, removal_policy)
+        if released_by_account:
+            self._prompt_release_role(config.name, released_by_account)
 
         if settings.invocation_logging:
             self._invocation_logging(key, artifacts_bucket, retention, removal_policy)
@@ -327,10 +340,30 @@ class LlmopsStack(Stack):
             # An error answer (bad input, unknown prompt, misconfiguration) carries `error` and no verdict.
             .when(
                 sfn.Condition.is_present("$.evaluation.error"),
-                sfn.Fail(self, "EvaluationError", cause="The evaluation could not run; see its error"),
+                sfn.Fail(
+                    self,
+                    "EvaluationError",
+                    error="EvaluationError",
+                    # The execution's cause is the function's own message, so callers need no history.
+                    cause_path=sfn.JsonPath.format(
+                        "The evaluation could not run: {}", sfn.JsonPath.string_at("$.evaluation.error")
+                    ),
+                ),
             )
             .when(sfn.Condition.boolean_equals("$.evaluation.passed", True), sfn.Succeed(self, "ReadyForProd"))
-            .otherwise(sfn.Fail(self, "GateFailed", cause="The quality gate refused this prompt version"))
+            .otherwise(
+                sfn.Fail(
+                    self,
+                    "GateFailed",
+                    error="QualityGateFailed",
+                    # Names each failed metric and its threshold (the gate's reasons), e.g. for the pipeline.
+                    cause_path=sfn.JsonPath.format(
+                        "The quality gate refused this prompt version (evaluation {}): {}",
+                        sfn.JsonPath.string_at("$.evaluation.run_id"),
+                        sfn.JsonPath.json_to_string(sfn.JsonPath.list_at("$.evaluation.reasons")),
+                    ),
+                )
+            )
         )
         log_group = logs.LogGroup(
             self, "EvaluationLogs", encryption_key=key, retention=retention, removal_policy=removal_policy
@@ -356,6 +389,61 @@ class LlmopsStack(Stack):
             machine_role,
             f"{self.evaluator.function.function_arn}:*",
             "CDK's LambdaInvoke grant covers the evaluation function's versions and aliases; no other function.",
+        )
+
+    def _prompt_release_role(self, env_name: str, pipeline_account: str) -> None:
+        """The role the delivery pipeline's prompt stage assumes (``scripts/prompt_release.py``).
+
+        A fixed name, so the pipeline's account can name it without a lookup; trusted by that account
+        only. It may call exactly the catalog methods a release needs (read versions and aliases, create a
+        version, move an alias, publish a golden set), start the evaluation state machine and read its
+        executions, and read this stack's outputs; nothing else, and no direct access to the table.
+        """
+        role = iam.Role(
+            self,
+            "PromptReleaseRole",
+            role_name=prompt_release_role_name(env_name),
+            assumed_by=iam.AccountPrincipal(pipeline_account),
+            description="Assumed by the delivery pipeline's prompt stage to publish, evaluate and promote prompts",
+        )
+        methods = [self.api.arn_for_execute_api(method, path, STAGE) for method, path in PROMPT_RELEASE_METHODS]
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="CallTheCatalogMethodsOfARelease", actions=["execute-api:Invoke"], resources=methods
+            )
+        )
+        executions = self.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.evaluation.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="StartEvaluations", actions=["states:StartExecution"], resources=[self.evaluation.state_machine_arn]
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="ReadEvaluations", actions=["states:DescribeExecution"], resources=[executions])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadStackOutputs", actions=["cloudformation:DescribeStacks"], resources=[self.stack_id]
+            )
+        )
+        for (method, path), arn in zip(PROMPT_RELEASE_METHODS, methods, strict=True):
+            if "*" in path:
+                acknowledge_wildcard_resource(
+                    role,
+                    arn,
+                    f"{method} {path} of this catalog API only: the prompt name, version or alias in the path is "
+                    "chosen by the release at run time; method and path shape are fixed.",
+                )
+        acknowledge_wildcard_resource(
+            role,
+            executions,
+            "DescribeExecution of the evaluation state machine's own executions, whose names are chosen when the "
+            "release starts them.",
         )
 
     def _invocation_logging(

@@ -16,6 +16,7 @@ from constructs import Construct
 
 from stacks.components.access import acknowledge_cdk_grants
 from stacks.config import DeliveryConfig, EnvironmentConfig
+from stacks.role_names import pipeline_test_role_name, prompt_release_role_name
 
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 SOURCE_OBJECT_KEY = "source/repository.zip"  # where an S3-sourced pipeline expects the zipped repository
@@ -25,13 +26,16 @@ CDK_QUALIFIER = "hnb659fds"
 
 
 class DeliveryPipeline(Construct):
-    """Source → Build (`make test` + synth) → deploy first target → its tests → manual approval → the rest.
+    """Source → Build (`make test` + synth) → deploy first target → its tests → its prompts → manual approval →
+    the rest, each deploy followed by that target's prompt release.
 
     The source is a CodeConnections repository when ``delivery.connectionArn`` is set, otherwise a
     versioned S3 bucket (upload the zipped repository to ``source/repository.zip``); CodeCommit is
     closed to new customers. Deploy stages run the pinned CDK CLI, which assumes the CDK bootstrap
     roles of each target account, so targets may be other accounts (bootstrapped with ``--trust``)
-    or this one. Artifacts, logs and the approval topic are KMS-encrypted.
+    or this one. Where a target has LLMOps, a prompt stage runs ``scripts/prompt_release.py`` against it
+    (through a fixed-name role in the target account). Artifacts, logs and the approval topic are
+    KMS-encrypted.
 
     Per environment (the one hosting the pipeline): source, targets, approvers.
     """
@@ -130,6 +134,7 @@ class DeliveryPipeline(Construct):
             stage_name=f"Test-{first.name}",
             actions=[self._test_action(first, source)],
         )
+        self._add_prompt_stage(first, source)
         for target in rest:
             self.pipeline.add_stage(
                 stage_name=f"Approve-{target.name}",
@@ -145,10 +150,40 @@ class DeliveryPipeline(Construct):
                 stage_name=f"Deploy-{target.name}",
                 actions=[self._deploy_action(target, assembly, source, run_order=1)],
             )
+            self._add_prompt_stage(target, source)
         acknowledge_cdk_grants(
             self,
             "CDK's CodePipeline/CodeBuild wiring: read/write of this pipeline's own artifact bucket and key, and "
             "CodeBuild's per-build log streams and report groups; no narrower grant is offered.",
+        )
+
+    def _add_prompt_stage(self, target: EnvironmentConfig, source: codepipeline.Artifact) -> None:
+        """Release the prompts of ``prompts/`` to `target` (publish, evaluate, move aliases) after it is deployed.
+
+        Only where the target has LLMOps; the release tool assumes the target's fixed-name prompt-release
+        role, and its non-zero exit (a refused promotion, a failed evaluation, a bad prompt file) fails the stage.
+        """
+        if not target.llmops.enabled:
+            return
+        project = self._project(
+            f"Prompts{target.name.capitalize()}",
+            f"Prompts as code: publish changed prompts to {target.name}'s catalog, evaluate them, move their aliases",
+            commands=[
+                f"python3 -m scripts.prompt_release --env {target.name} "
+                "--source-version $CODEBUILD_RESOLVED_SOURCE_VERSION"
+            ],
+        )
+        stack = Stack.of(self)
+        project.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="AssumeTheTargetsPromptReleaseRole",
+                actions=["sts:AssumeRole"],
+                resources=[f"arn:{stack.partition}:iam::{target.account}:role/{prompt_release_role_name(target.name)}"],
+            )
+        )
+        self.pipeline.add_stage(
+            stage_name=f"Prompts-{target.name}",
+            actions=[actions.CodeBuildAction(action_name="ReleasePrompts", project=project, input=source)],
         )
 
     # -- helpers -----------------------------------------------------------------------------------
@@ -251,8 +286,3 @@ class DeliveryPipeline(Construct):
             )
         )
         return actions.CodeBuildAction(action_name="AutomatedTests", project=project, input=source)
-
-
-def pipeline_test_role_name(env_name: str) -> str:
-    """A fixed name: the pipeline (in another account, perhaps) must know it without a lookup."""
-    return f"mlops-{env_name}-pipeline-tests"

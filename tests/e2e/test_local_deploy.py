@@ -129,8 +129,9 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
     assert "mlops-local-churn is InService" in level2["the endpoint"].outcome
     assert level2["promotion of a missing version"].outcome.startswith("rejected: model package not found")
     assert level2["monitoring"].outcome.startswith("4 alarms")
-    assert "Source -> Build -> Deploy-preprod -> Test-preprod -> Approve-prod -> Deploy-prod" in (
-        level2["delivery pipeline"].outcome
+    assert (
+        "Source -> Build -> Deploy-preprod -> Test-preprod -> Prompts-preprod -> Approve-prod -> Deploy-prod -> "
+        "Prompts-prod" in level2["delivery pipeline"].outcome
     )
 
     # Level 3: every team of cdk.json, bounded, with its table, prefix and key; isolation checked on the policies.
@@ -161,6 +162,12 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
     refused = llm["promote prod after the evaluation"].outcome
     assert refused.startswith("HTTP 409: ") and "failed: hallucination_rate" in refused
     assert llm["bad input is refused"].outcome.startswith("HTTP 404: prompt 'ticket-summary' has no version 9")
+    # prompts/ticket-summary.json holds the tour's v2: the release publishes nothing, evaluates v2 for prod
+    # and the catalog refuses prod with the failed score, which would fail the pipeline's build.
+    released = llm["release prompts/ (pipeline stage)"].outcome
+    assert released.startswith("ticket-summary: unchanged, catalog v2 has the content of prompts/ticket-summary.json")
+    assert "the catalog refused to move 'prod' to v2: prompt 'ticket-summary': cannot point 'prod' at v2" in released
+    assert "failed: hallucination_rate" in released and released.endswith("=> build fails (exit 1)")
     answer = llm["gateway call (local stand-in model)"].outcome
     assert (
         answer.startswith("HTTP 200 v2 ") and "guardrail intervened: False" in answer and "label: technical" in answer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -100,9 +101,75 @@ def test_dev_pipeline_deploys_preprod_then_waits_for_approval_before_prod(templa
     props = pipeline["Properties"]
     assert props["PipelineType"] == "V2"
     stages = [s["Name"] for s in props["Stages"]]
-    assert stages == ["Source", "Build", "Deploy-preprod", "Test-preprod", "Approve-prod", "Deploy-prod"]
+    assert stages == [
+        "Source",
+        "Build",
+        "Deploy-preprod",
+        "Test-preprod",
+        "Prompts-preprod",
+        "Approve-prod",
+        "Deploy-prod",
+        "Prompts-prod",
+    ]
     approve = next(s for s in props["Stages"] if s["Name"] == "Approve-prod")
     (action,) = approve["Actions"]
     assert action["ActionTypeId"]["Category"] == "Approval"
     assert "NotificationArn" in action["Configuration"]
     assert props["ArtifactStore"]["EncryptionKey"]["Type"] == "KMS"
+
+
+@pytest.mark.parametrize(("target", "account"), [("preprod", "222222222222"), ("prod", "333333333333")])
+def test_prompt_stage_runs_the_release_tool_through_the_targets_release_role(templates, target, account):
+    template = level2(templates, "dev")
+    (pipeline,) = of_type(template, "AWS::CodePipeline::Pipeline").values()
+    stage = next(s for s in pipeline["Properties"]["Stages"] if s["Name"] == f"Prompts-{target}")
+    (action,) = stage["Actions"]
+    assert action["ActionTypeId"]["Provider"] == "CodeBuild"
+    project_id = action["Configuration"]["ProjectName"]["Ref"]
+    project = template["Resources"][project_id]["Properties"]
+    spec = json.loads(project["Source"]["BuildSpec"])
+    assert spec["phases"]["build"]["commands"] == [
+        f"python3 -m scripts.prompt_release --env {target} --source-version $CODEBUILD_RESOLVED_SOURCE_VERSION"
+    ]
+    role_id = project["ServiceRole"]["Fn::GetAtt"][0]
+    assumed = [
+        statement
+        for policy in of_type(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "sts:AssumeRole"
+    ]
+    # Only the target's prompt-release role: not the deploy roles, not another environment's.
+    assert [s["Resource"] for s in assumed] == [f"arn:aws:iam::{account}:role/mlops-{target}-prompt-release"]
+
+
+def test_no_prompt_stage_for_a_target_without_llmops():
+    from aws_cdk import App, Environment, RemovalPolicy, Stack
+    from aws_cdk import aws_logs as logs
+    from aws_cdk import aws_s3 as s3
+
+    from stacks.components.delivery_pipeline import DeliveryPipeline
+    from stacks.config import load_all_environments, read_cdk_context
+
+    configs = {c.name: c for c in load_all_environments(read_cdk_context())}
+    no_llmops = dataclasses.replace(configs["prod"], llmops=dataclasses.replace(configs["prod"].llmops, enabled=False))
+    stack = Stack(App(), "PipelineOnly", env=Environment(account="111111111111", region="eu-west-1"))
+    pipeline = DeliveryPipeline(
+        stack,
+        "Delivery",
+        settings=configs["dev"].delivery,
+        targets=[configs["preprod"], no_llmops],
+        removal_policy=RemovalPolicy.DESTROY,
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        access_log_bucket=s3.Bucket(stack, "Logs"),
+    )
+    names = [stage.stage_name for stage in pipeline.pipeline.stages]
+    assert names == [
+        "Source",
+        "Build",
+        "Deploy-preprod",
+        "Test-preprod",
+        "Prompts-preprod",
+        "Approve-prod",
+        "Deploy-prod",
+    ]

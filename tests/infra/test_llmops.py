@@ -147,3 +147,78 @@ def test_invocation_logging_only_where_configured(templates, synthesized):
         wanted = synthesized[env].config.llmops.invocation_logging
         custom = of_type(llmops(templates, env), "Custom::AWS")
         assert bool(custom) is wanted, env
+
+
+def release_role(template: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    (role_id,) = [lid for lid in of_type(template, "AWS::IAM::Role") if lid.startswith("PromptReleaseRole")]
+    policies = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in of_type(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
+    return template["Resources"][role_id]["Properties"], [s for statements in policies for s in statements]
+
+
+def test_prompt_release_role_only_where_a_pipeline_deploys(templates):
+    for env in ENV_NAMES:
+        roles = [
+            lid for lid in of_type(llmops(templates, env), "AWS::IAM::Role") if lid.startswith("PromptReleaseRole")
+        ]
+        # dev's pipeline deploys preprod and prod; dev and local are nobody's target.
+        assert bool(roles) is (env in ("preprod", "prod")), env
+
+
+@pytest.mark.parametrize(("env", "account"), [("preprod", "222222222222"), ("prod", "333333333333")])
+def test_prompt_release_role_trusts_the_pipeline_account_and_may_only_release(templates, env, account):
+    template = llmops(templates, env)
+    role, granted = release_role(template)
+    assert role["RoleName"] == f"mlops-{env}-prompt-release"
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}  # dev, where the pipeline runs
+    by_action = {s["Action"]: s["Resource"] for s in granted}
+    assert set(by_action) == {
+        "execute-api:Invoke",
+        "states:StartExecution",
+        "states:DescribeExecution",
+        "cloudformation:DescribeStacks",
+    }
+    (api_id,) = of_type(template, "AWS::ApiGateway::RestApi")
+    methods = sorted(r["Fn::Join"][1][2] for r in by_action["execute-api:Invoke"])
+    assert all(
+        r["Fn::Join"][1][:2] == [f"arn:aws:execute-api:eu-west-1:{account}:", {"Ref": api_id}]
+        for r in by_action["execute-api:Invoke"]
+    )
+    assert methods == [
+        "/v1/GET/prompts/*/aliases/*",
+        "/v1/GET/prompts/*/versions",
+        "/v1/GET/prompts/*/versions/*",
+        "/v1/POST/evalsets",
+        "/v1/POST/prompts/*/versions",
+        "/v1/PUT/prompts/*/aliases/*",
+    ]
+    (machine_id,) = of_type(template, "AWS::StepFunctions::StateMachine")
+    assert by_action["states:StartExecution"] == {"Ref": machine_id}
+    assert by_action["states:DescribeExecution"] == {
+        "Fn::Join": ["", [f"arn:aws:states:eu-west-1:{account}:execution:", {"Fn::GetAtt": [machine_id, "Name"]}, ":*"]]
+    }
+    assert by_action["cloudformation:DescribeStacks"] == {"Ref": "AWS::StackId"}
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_evaluation_failures_carry_the_reasons_in_their_cause(templates, env):
+    (machine,) = of_type(llmops(templates, env), "AWS::StepFunctions::StateMachine").values()
+    definition = json.loads(
+        "".join(p if isinstance(p, str) else "X" for p in machine["Properties"]["DefinitionString"]["Fn::Join"][1])
+    )
+    states = definition["States"]
+    assert states["GateFailed"] == {
+        "Type": "Fail",
+        "Error": "QualityGateFailed",
+        "CausePath": "States.Format('The quality gate refused this prompt version (evaluation {}): {}', "
+        "$.evaluation.run_id, States.JsonToString($.evaluation.reasons))",
+    }
+    assert states["EvaluationError"] == {
+        "Type": "Fail",
+        "Error": "EvaluationError",
+        "CausePath": "States.Format('The evaluation could not run: {}', $.evaluation.error)",
+    }
