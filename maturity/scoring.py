@@ -34,8 +34,6 @@ __all__ = [
 
 LEVEL_NAMES = {0: "exploration", 1: "repeatable", 2: "reliable", 3: "scalable"}
 LADDER: tuple[Level, ...] = (0, 1, 2, 3, "llmops")
-#: Stacks named by checks that this version of the template does not ship yet.
-PLANNED_STACKS = frozenset({"Level3Scalable"})
 #: What to set in cdk.json before deploying a stack.
 _ENABLE = {
     "Level0Exploration": "every environment deploys it",
@@ -131,11 +129,10 @@ def _deploy(answer: Answer, env: str) -> NextStep:
     name = stack_name(env, check.stack)
     if answer.evidence.hint:
         return NextStep(check.id, check.question, f"{answer.evidence.hint} ({name} provides it).", name)
-    planned = " (planned in this template, not shipped yet)" if check.stack in PLANNED_STACKS else ""
     how = _ENABLE.get(check.stack, "")
     return NextStep(
         check.id,
         check.question,
-        f"Deploy {name}{planned}: {check.provides} ({how}; then `npx cdk deploy -c env={env} --all`).",
+        f"Deploy {name}: {check.provides} ({how}; then `npx cdk deploy -c env={env} --all`).",
         name,
     )

@@ -16,6 +16,7 @@ from stacks.level1_repeatable import Level1RepeatableStack
 from stacks.level2_reliable import Level2ReliableStack
 from stacks.level3_scalable import Level3ScalableStack
 from stacks.llmops import LlmopsStack
+from stacks.role_names import pipeline_test_role_name, prompt_release_role_name
 
 # What a model version records as its code version when the synth is not given one (-c codeVersion=...).
 UNKNOWN_CODE_VERSION = "unknown"
@@ -143,7 +144,8 @@ def _level3(
     code_version: str,
     environments: Mapping[str, EnvironmentConfig],
 ) -> Level3ScalableStack:
-    deploy_targets = []
+    deploy_targets: list[tuple[str, str, str]] = []
+    step_roles: list[str] = []
     if config.delivery.github_actions:
         for index, name in enumerate(config.delivery.targets):
             if name not in environments:
@@ -153,6 +155,11 @@ def _level3(
                 )
             target = environments[name]
             deploy_targets.append((target.name, target.account, target.region))
+            # The workflow runs the same preprod tests and prompt releases as the pipeline, through the same roles.
+            if target.test_strategies and target.max_level >= 2:
+                step_roles.append(f"arn:aws:iam::{target.account}:role/{pipeline_test_role_name(target.name)}")
+            if target.llmops.enabled:
+                step_roles.append(f"arn:aws:iam::{target.account}:role/{prompt_release_role_name(target.name)}")
     return Level3ScalableStack(
         app,
         config.stack_name("Level3Scalable"),
@@ -164,6 +171,7 @@ def _level3(
         studio_security_group=level0.studio.security_group,
         code_version=code_version,
         deploy_targets=deploy_targets,
+        deploy_step_roles=step_roles,
         env=env,
         description=f"MLOps maturity level 3 (scalable) for {config.name}: teams, boundaries, self-service, "
         "GitHub Actions",
@@ -172,7 +180,11 @@ def _level3(
 
 
 def _pipeline_account(config: EnvironmentConfig, environments: Mapping[str, EnvironmentConfig]) -> str | None:
-    """The account of the first environment whose delivery pipeline deploys `config`'s environment, if any:
-    the account its test and prompt roles trust."""
-    hosts = [e.account for e in environments.values() if e.delivery.pipeline and config.name in e.delivery.targets]
+    """The account that deploys `config`'s environment, if any: the first environment whose delivery
+    pipeline (CodePipeline, or GitHub Actions at Level 3) targets it. Its test and prompt roles trust it."""
+    hosts = [
+        e.account
+        for e in environments.values()
+        if (e.delivery.pipeline or e.delivery.github_actions) and config.name in e.delivery.targets
+    ]
     return hosts[0] if hosts else None

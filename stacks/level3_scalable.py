@@ -37,7 +37,8 @@ class Level3ScalableStack(Stack):
     Where ``delivery.githubActions`` is on, a GitHub OIDC provider and a deploy role let the
     workflow in ``.github/workflows/`` deploy the delivery targets instead of (or beside) CodePipeline.
 
-    `deploy_targets` are (environment, account, region) of the environments GitHub Actions deploys.
+    `deploy_targets` are (environment, account, region) of the environments GitHub Actions deploys;
+    `deploy_step_roles` the ARNs of the fixed-name roles its test and prompt steps assume there.
 
     Per environment: the teams, removal policy, training settings and the GitHub deploy role.
     """
@@ -55,6 +56,7 @@ class Level3ScalableStack(Stack):
         studio_security_group: ec2.ISecurityGroup,
         code_version: str,
         deploy_targets: list[tuple[str, str, str]],
+        deploy_step_roles: list[str],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -126,6 +128,7 @@ class Level3ScalableStack(Stack):
                 branch=config.delivery.branch,
                 environments=[name for name, _, _ in deploy_targets],
                 targets=sorted({(account, region) for _, account, region in deploy_targets}),
+                step_roles=deploy_step_roles,
                 provider_arn=config.delivery.github_oidc_provider_arn,
             )
             outputs["GitHubDeployRoleArn"] = (self.github.role.role_arn, "role-to-assume in the workflow")

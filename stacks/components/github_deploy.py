@@ -25,10 +25,12 @@ class GitHubDeployRole(Construct):
     The role trusts only tokens for sts.amazonaws.com from one repository, and only for its branch or
     for the workflow's GitHub environments (a job with ``environment: prod`` carries the subject
     ``repo:<owner>/<name>:environment:prod``, where GitHub's required reviewers are the manual
-    approval). It can do one thing: assume the CDK bootstrap roles of the target accounts, which each
-    account trusts through ``cdk bootstrap --trust <this account>``; CloudFormation does the rest
-    with those accounts' execution policies. Nothing else, in this account or any other.
-    `targets` are the (account, region) pairs deployed to.
+    approval). It can assume the CDK bootstrap roles of the target accounts, which each account trusts
+    through ``cdk bootstrap --trust <this account>`` (CloudFormation does the rest with those
+    accounts' execution policies), and the fixed-name test and prompt-release roles the delivery
+    pipeline uses there. Nothing else, in this account or any other.
+    `targets` are the (account, region) pairs deployed to; `step_roles` the ARNs of the roles the
+    workflow's preprod tests and prompt releases assume in those accounts (the pipeline's own roles).
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class GitHubDeployRole(Construct):
         branch: str,
         environments: list[str],
         targets: list[tuple[str, str]],
+        step_roles: list[str],
         provider_arn: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -81,3 +84,9 @@ class GitHubDeployRole(Construct):
                 ],
             )
         )
+        if step_roles:
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="AssumeTestAndPromptRolesOfTargets", actions=["sts:AssumeRole"], resources=step_roles
+                )
+            )

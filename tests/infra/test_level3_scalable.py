@@ -146,8 +146,8 @@ def test_github_actions_role_exists_only_where_configured_and_only_reaches_boots
     ]
     policies = of_type(template, "AWS::IAM::Policy").values()
     (policy,) = [p for p in policies if {"Ref": role_lid} in p["Properties"]["Roles"]]
-    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    bootstrap, steps = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert bootstrap["Action"] == ["sts:AssumeRole", "sts:TagSession"]
     targets = [synthesized[name].config for name in delivery.targets]
     expected = sorted(
         f"arn:aws:iam::{t.account}:role/cdk-hnb659fds-{role}-role-{t.account}-{t.region}"
@@ -156,7 +156,13 @@ def test_github_actions_role_exists_only_where_configured_and_only_reaches_boots
     )
     config = synthesized["dev"].config
     simulator = PolicySimulator(template, account=config.account, region=config.region)
-    assert sorted(simulator.resolve(statement["Resource"])) == expected
+    assert sorted(simulator.resolve(bootstrap["Resource"])) == expected
+    # The workflow's preprod tests and prompt releases use the pipeline's own fixed-name roles.
+    assert steps["Action"] == "sts:AssumeRole"
+    assert sorted(steps["Resource"]) == sorted(
+        [f"arn:aws:iam::{t.account}:role/mlops-{t.name}-pipeline-tests" for t in targets if t.test_strategies]
+        + [f"arn:aws:iam::{t.account}:role/mlops-{t.name}-prompt-release" for t in targets if t.llmops.enabled]
+    )
 
 
 PROVIDER_ARN = "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"

@@ -291,8 +291,7 @@ def test_level_1_account(aws):
     step = result.score.next_step
     assert step is not None and step.check_id == "model-monitoring"
     assert step.stack == "Mlops-dev-Level2Reliable"
-    # Level 2 ships: the step says how to turn it on, and no longer calls it planned.
-    assert "planned in this template" not in step.action
+    # The step says how to turn the level on.
     assert "set maxLevel >= 2 in cdk.json" in step.action
 
 
@@ -377,6 +376,7 @@ def test_an_alarm_on_model_monitor_metrics_passes_monitoring_even_when_schedules
     assert result.score.level == 2
     step = result.score.next_step
     assert step is not None and step.stack == "Mlops-dev-Level3Scalable"
+    assert "set maxLevel >= 3 in cdk.json" in step.action and "planned" not in step.action
 
 
 def test_monitoring_schedules_and_health_only_alarms(aws):
