@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Fn, Stack
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -67,7 +68,7 @@ class Level2ReliableStack(Stack):
             key=key,
             artifacts_bucket=artifacts_bucket,
             model_package_group_name=model_package_group_name,
-            retraining=retraining,
+            retraining=targets.SfnStateMachine(retraining),
             alerts=self.alerts,
             # Where the batch test strategy reads its test set; the promotion keeps it current.
             test_data_uri=artifacts_bucket.s3_url_for_object(TEST_DATA_KEY) if config.test_strategies else None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
@@ -10,7 +12,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from pipelines.training import images
@@ -36,10 +37,12 @@ class ModelEndpoint(Construct):
     promotion function (`lambdas/model_promotion/`), which checks the package's metrics and creates
     or blue/green-updates the endpoint (serverless, or provisioned with data capture and autoscaling),
     rolling back automatically on the 5xx and latency alarms defined here. A drift alarm on Model
-    Monitor's metrics starts the Level 1 retraining state machine: the new model again waits for
-    approval.
+    Monitor's metrics starts retraining (`retraining`: Level 1's state machine, or a team's pipeline):
+    the new model again waits for approval.
 
-    Per environment: endpoint mode and sizing, capture sampling, latency threshold, minimum AUC.
+    Per environment: endpoint mode and sizing, capture sampling, latency threshold, minimum AUC. A
+    team's copy (Level 3) reads and captures under the team's prefixes, names its model role so the
+    team boundary lets it be passed, and has no dashboard of its own (3 USD a month each).
     """
 
     def __init__(
@@ -52,11 +55,15 @@ class ModelEndpoint(Construct):
         key: kms.IKey,
         artifacts_bucket: s3.IBucket,
         model_package_group_name: str,
-        retraining: sfn.IStateMachine,
+        retraining: events.IRuleTarget,
         alerts: Alerts,
         test_data_uri: str | None,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
+        artifacts_prefix: str = DEFAULT_ARTIFACTS_PREFIX,
+        capture_prefix: str = CAPTURE_PREFIX,
+        model_role_name: str | None = None,
+        dashboard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -66,6 +73,7 @@ class ModelEndpoint(Construct):
         self.model_role = iam.Role(
             self,
             "ModelRole",
+            role_name=model_role_name,
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Runs {endpoint_name}'s model and its data-quality monitor",
         )
@@ -73,14 +81,14 @@ class ModelEndpoint(Construct):
             self.model_role,
             artifacts_bucket,
             key,
-            prefix=f"{DEFAULT_ARTIFACTS_PREFIX}/",
+            prefix=f"{artifacts_prefix}/",
             purpose="The endpoint loads model artifacts the training pipeline wrote",
         )
         grant_objects(
             self.model_role,
             artifacts_bucket,
             key,
-            prefix=f"{CAPTURE_PREFIX}/",
+            prefix=f"{capture_prefix}/",
             write=True,
             purpose="Model Monitor reads captured requests and writes its reports",
         )
@@ -172,7 +180,7 @@ class ModelEndpoint(Construct):
                 resources=[self.drift.alarm_arn],
                 detail={"state": {"value": ["ALARM"]}},
             ),
-            targets=[targets.SfnStateMachine(retraining)],
+            targets=[retraining],
         )
 
         # --- promotion ---------------------------------------------------------------------------------
@@ -195,12 +203,12 @@ class ModelEndpoint(Construct):
                 "AUTOSCALING_MAX_CAPACITY": str(settings.max_instances),
                 "AUTOSCALING_TARGET_INVOCATIONS": str(settings.target_invocations_per_instance),
                 "CAPTURE_BUCKET": artifacts_bucket.bucket_name,
-                "CAPTURE_PREFIX": CAPTURE_PREFIX,
+                "CAPTURE_PREFIX": capture_prefix,
                 "CAPTURE_SAMPLING_PERCENT": str(settings.data_capture_percent),
                 "KMS_KEY_ID": key.key_arn,
                 "MONITOR_ROLE_ARN": self.model_role.role_arn,
                 "MONITOR_IMAGE_URI": self.monitor_image,
-                "MONITOR_OUTPUT_URI": artifacts_bucket.s3_url_for_object(f"{CAPTURE_PREFIX}/monitoring-reports"),
+                "MONITOR_OUTPUT_URI": artifacts_bucket.s3_url_for_object(f"{capture_prefix}/monitoring-reports"),
                 **({"TEST_DATA_TARGET_URI": test_data_uri} if test_data_uri else {}),
                 "ROLLBACK_ALARMS": ",".join([self.errors_5xx.alarm_name, self.latency.alarm_name]),
                 "POWERTOOLS_SERVICE_NAME": "model-promotion",
@@ -211,7 +219,7 @@ class ModelEndpoint(Construct):
             removal_policy=removal_policy,
             timeout=Duration.minutes(2),
         )
-        self._grant_promotion(stack, key, artifacts_bucket, model_package_group_name, test_data_uri)
+        self._grant_promotion(stack, key, artifacts_bucket, artifacts_prefix, model_package_group_name, test_data_uri)
         for rule_id, pattern in (
             (
                 "OnModelApproved",
@@ -238,7 +246,11 @@ class ModelEndpoint(Construct):
             )
 
         # --- dashboard ---------------------------------------------------------------------------------
-        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{endpoint_name}-operations")
+        if dashboard:
+            self._dashboard(endpoint_metric)
+
+    def _dashboard(self, endpoint_metric: Callable[[str, str], cloudwatch.Metric]) -> None:
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{self.endpoint_name}-operations")
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Invocations", left=[endpoint_metric("Invocations", "Sum")]),
             cloudwatch.GraphWidget(title="p99 model latency (µs)", left=[endpoint_metric("ModelLatency", "p99")]),
@@ -252,7 +264,13 @@ class ModelEndpoint(Construct):
         )
 
     def _grant_promotion(
-        self, stack: Stack, key: kms.IKey, artifacts_bucket: s3.IBucket, group_name: str, test_data_uri: str | None
+        self,
+        stack: Stack,
+        key: kms.IKey,
+        artifacts_bucket: s3.IBucket,
+        artifacts_prefix: str,
+        group_name: str,
+        test_data_uri: str | None,
     ) -> None:
         role = self.promotion.role
         name = self.endpoint_name
@@ -344,7 +362,7 @@ class ModelEndpoint(Construct):
             role,
             artifacts_bucket,
             key,
-            prefix=f"{DEFAULT_ARTIFACTS_PREFIX}/",
+            prefix=f"{artifacts_prefix}/",
             purpose="The promotion reads each package's evaluation report before deploying it",
         )
         if test_data_uri:
