@@ -46,6 +46,10 @@ class PolicySimulator:
             "AWS::KMS::Key": f"arn:aws:kms:{self.region}:{self.account}:key/{name}",
             "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}",
             "AWS::IAM::Role": f"arn:aws:iam::{self.account}:role/{name}",
+            "AWS::Logs::LogGroup": f"arn:aws:logs:{self.region}:{self.account}:log-group:{name}:*",
+            "AWS::Lambda::Function": f"arn:aws:lambda:{self.region}:{self.account}:function:{name}",
+            "AWS::CloudWatch::Alarm": f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{name}",
+            "AWS::SQS::Queue": f"arn:aws:sqs:{self.region}:{self.account}:{name}",
         }
         if kind not in arns:
             raise ValueError(f"no ARN known for {logical_id} ({kind})")

@@ -569,6 +569,17 @@ def tour_level3(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
         if f"Team{team_key}PipelineName" in out:
             pipeline = sagemaker.describe_pipeline(PipelineName=out[f"Team{team_key}PipelineName"])
             yield TourLine(level, f"team {team}: its own training pipeline", pipeline["PipelineName"], "real")
+        if f"Team{team_key}PromotionFunctionName" in out:
+            function = aws.client("lambda").get_function(FunctionName=out[f"Team{team_key}PromotionFunctionName"])
+            variables = function["Configuration"]["Environment"]["Variables"]
+            endpoint = out[f"Team{team_key}EndpointName"]
+            yield TourLine(
+                level,
+                f"team {team}: its own promotion on approval",
+                f"{function['Configuration']['FunctionName']}: approved versions of "
+                f"{variables['MODEL_PACKAGE_GROUP_NAME']} deploy to {endpoint} ({variables['ENDPOINT_MODE']})",
+                "real",
+            )
         account = aws.client("sts").get_caller_identity()["Account"]
         try:
             budget = budgets.describe_budget(AccountId=account, BudgetName=f"mlops-{environment}-team-{team}")

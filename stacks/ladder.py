@@ -77,7 +77,7 @@ def build_environment(
     if config.max_level >= 3:
         level3 = _level3(app, config, env, level0, code_version, environments)
         # Level 3 only references Level 0, but the ladder deploys in order: teams arrive on a working Level 2.
-        level3.add_dependency(stacks[-1])
+        level3.add_stack_dependency(stacks[-1], "the ladder deploys in order")
         stacks.append(level3)
     if config.llmops.enabled:
         stacks.append(

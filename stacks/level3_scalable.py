@@ -15,7 +15,9 @@ from stacks.components import lifecycle
 from stacks.components.access import acknowledge_wildcard_resource
 from stacks.components.alerts import Alerts
 from stacks.components.github_deploy import GitHubDeployRole
+from stacks.components.model_endpoint import ModelEndpoint
 from stacks.components.model_registry import ModelRegistry
+from stacks.components.pipeline_target import StartPipelineExecution
 from stacks.components.team import Team, pascal, team_role_name
 from stacks.components.team_document_db import TeamDocumentDb
 from stacks.components.training_pipeline import TrainingPipeline
@@ -24,6 +26,7 @@ from stacks.config import EnvironmentConfig
 USE_CASE = "churn"
 TEAM_CURATED_PREFIX = "curated/churn/"  # under the team's prefix: the team pipeline's input
 TEAM_PIPELINE_PREFIX = "training-pipeline"  # under the team's prefix: the team pipeline's artifacts
+TEAM_CAPTURE_PREFIX = "data-capture"  # under the team's prefix: the team endpoint's captured requests
 
 
 class Level3ScalableStack(Stack):
@@ -32,8 +35,9 @@ class Level3ScalableStack(Stack):
     Receives Level 0's Studio domain (team user profiles), VPC and security group (opt-in DocumentDB),
     access-log bucket and alarm topic. Owns the shared team-data bucket, in which each team has a
     prefix that only its key may encrypt (see :class:`Team`). A team with ``pipelines`` gets its own
-    copy of the Level 1 training pipeline and Model Registry group, reading and writing only its
-    prefix, running under its boundary; approved versions are deployed by the same Level 2 path.
+    copy of the Level 1 training pipeline and Model Registry group and of Level 2's approval-driven
+    endpoint (promotion, rollback alarms, data capture, drift → the team's pipeline), reading and
+    writing only its prefix, running under its boundary.
     Where ``delivery.githubActions`` is on, a GitHub OIDC provider and a deploy role let the
     workflow in ``.github/workflows/`` deploy the delivery targets instead of (or beside) CodePipeline.
 
@@ -84,6 +88,7 @@ class Level3ScalableStack(Stack):
 
         self.teams: dict[str, Team] = {}
         self.team_pipelines: dict[str, TrainingPipeline] = {}
+        self.team_endpoints: dict[str, ModelEndpoint] = {}
         outputs: dict[str, tuple[str, str]] = {"TeamDataBucketName": (self.bucket.bucket_name, "Teams' data")}
         for team_config in config.teams:
             team = Team(
@@ -104,6 +109,13 @@ class Level3ScalableStack(Stack):
             if team_config.pipelines:
                 pipeline = self._team_pipeline(config, team, alerts, code_version, removal_policy)
                 outputs[f"Team{out}PipelineName"] = (pipeline.pipeline_name, "The team's training pipeline")
+                if team_config.name in self.team_endpoints:
+                    endpoint = self.team_endpoints[team_config.name]
+                    outputs[f"Team{out}EndpointName"] = (endpoint.endpoint_name, "Created when a version is approved")
+                    outputs[f"Team{out}PromotionFunctionName"] = (
+                        endpoint.promotion.function.function_name,
+                        "The team's model promotion",
+                    )
             if team_config.document_db:
                 docdb = TeamDocumentDb(
                     team,
@@ -172,6 +184,32 @@ class Level3ScalableStack(Stack):
         )
         pipeline.pipeline.node.add_dependency(registry.group)
         self.team_pipelines[team.name] = pipeline
+        if config.max_level >= 2:
+            # The team's copy of Level 2: approving a version deploys it to the team's endpoint; drift
+            # retrains through the team's pipeline, and the new version waits for approval again.
+            self.team_endpoints[team.name] = ModelEndpoint(
+                team,
+                "Endpoint",
+                endpoint_name=name,
+                settings=config.endpoint,
+                key=team.key,
+                artifacts_bucket=self.bucket,
+                artifacts_prefix=f"{team.prefix}{TEAM_PIPELINE_PREFIX}",
+                capture_prefix=f"{team.prefix}{TEAM_CAPTURE_PREFIX}",
+                model_role_name=team_role_name(config.name, team.name, "model"),
+                model_package_group_name=registry.group_name,
+                retraining=StartPipelineExecution(
+                    team,
+                    "RetrainOnDriftRole",
+                    pipeline_arn=pipeline.pipeline_arn,
+                    role_name=team_role_name(config.name, team.name, "retraining"),
+                ),
+                alerts=alerts,
+                test_data_uri=None,
+                log_retention=lifecycle.log_retention(config),
+                removal_policy=removal_policy,
+                dashboard=False,
+            )
         # ML engineers run the pipeline and decide on the versions it registers.
         team.ml_engineer_role.add_to_principal_policy(
             iam.PolicyStatement(

@@ -312,6 +312,27 @@ class Team(Construct):
                 resources=[role_arn_prefix],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
+            # The team's endpoint: its promotion function scales provisioned endpoints and reads its rollback alarms.
+            iam.PolicyStatement(
+                sid="EndpointOperations",
+                actions=[
+                    "application-autoscaling:RegisterScalableTarget",
+                    "application-autoscaling:DeregisterScalableTarget",
+                    "application-autoscaling:PutScalingPolicy",
+                    "application-autoscaling:DescribeScalableTargets",
+                    "application-autoscaling:DescribeScalingPolicies",
+                    "cloudwatch:DescribeAlarms",
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                ],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="AutoscalingServiceLinkedRole",
+                actions=["iam:CreateServiceLinkedRole"],
+                resources=["*"],
+                conditions={"StringEquals": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}},
+            ),
             iam.PolicyStatement(
                 sid="JobBasics",
                 actions=[
@@ -361,6 +382,9 @@ _BOUNDARY_REASONS = {
     "region and to the team's instance types (the Deny statement); the roles' own policies grant exact actions",
     "OnlyAllowedInstanceTypes": "a Deny: it refuses every instance type outside the team's list, for any resource",
     "PassOnlyTeamRolesToSageMaker": "only the team's own fixed-name roles, and only to SageMaker",
+    "EndpointOperations": "Application Auto Scaling, alarm reads and X-Ray have no resource-level permissions; "
+    "the identity policies name the exact actions",
+    "AutoscalingServiceLinkedRole": "only the SageMaker autoscaling service-linked role, by condition",
     "JobBasics": "SageMaker jobs pull AWS-owned images, write their own log groups and metrics; the identity "
     "policies scope these per job role",
 }

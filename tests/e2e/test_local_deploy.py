@@ -146,6 +146,9 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
         )
     assert level3["team churn: monthly budget"].outcome == "300 USD"  # stored; moto computes no spend
     assert level3["team churn: its own training pipeline"].outcome == "mlops-local-churn-churn-training"
+    assert level3["team churn: its own promotion on approval"].outcome.endswith(
+        "approved versions of mlops-local-churn-churn deploy to mlops-local-churn-churn (serverless)"
+    )
     assert "team fraud: its own training pipeline" not in level3  # pipelines: false in cdk.json
     for team, other in (("churn", "fraud"), ("fraud", "churn")):
         check = level3[f"policy check: {team} reads {other}'s prefix"]

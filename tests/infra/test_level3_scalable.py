@@ -53,6 +53,36 @@ def test_every_configured_team_gets_its_footprint(templates, synthesized, env):
     assert pipelines == {f"mlops-{env}-{t.name}-churn-training" for t in teams if t.pipelines}
 
 
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_a_team_with_pipelines_gets_its_own_approval_driven_endpoint(templates, synthesized, env):
+    template = level3(templates, env)
+    config = synthesized[env].config
+    functions = of_type(template, "AWS::Lambda::Function")
+    for team in config.teams:
+        promotions = [f for lid, f in functions.items() if lid.startswith(f"Team{team.name}EndpointPromotion")]
+        if not team.pipelines:
+            assert not promotions
+            continue
+        (promotion,) = promotions
+        variables = promotion["Properties"]["Environment"]["Variables"]
+        assert variables["MODEL_PACKAGE_GROUP_NAME"] == variables["ENDPOINT_NAME"] == f"mlops-{env}-{team.name}-churn"
+        assert variables["CAPTURE_PREFIX"] == f"teams/{team.name}/data-capture"
+        assert variables["ENDPOINT_MODE"] == config.endpoint.mode
+        rules = [r["Properties"] for r in of_type(template, "AWS::Events::Rule").values()]
+        approvals = [
+            r for r in rules if r.get("EventPattern", {}).get("detail-type") == ["SageMaker Model Package State Change"]
+        ]
+        assert [a["EventPattern"]["detail"]["ModelPackageGroupName"] for a in approvals] == [
+            [f"mlops-{env}-{team.name}-churn"]
+        ]
+        (drift,) = [r for r in rules if r.get("EventPattern", {}).get("source") == ["aws.cloudwatch"]]
+        (target,) = drift["Targets"]
+        assert target["Arn"] == (
+            f"arn:aws:sagemaker:{config.region}:{config.account}:pipeline/mlops-{env}-{team.name}-churn-training"
+        )
+    assert not of_type(template, "AWS::CloudWatch::Dashboard"), "team endpoints share no 3 USD dashboards"
+
+
 def test_stateful_resources_keep_their_logical_ids(templates):
     # Renaming these would replace the bucket, the keys or the tables, and lose the data in them.
     template = level3(templates, "dev")
@@ -68,7 +98,8 @@ def test_every_team_role_carries_its_teams_boundary(templates, synthesized, env)
         boundary = team_logical_id(template, team.name, "Boundary", "AWS::IAM::ManagedPolicy")
         roles = of_type(template, "AWS::IAM::Role")
         team_roles = {lid: r for lid, r in roles.items() if lid.startswith(f"Team{team.name}")}
-        assert len(team_roles) == (3 if team.pipelines else 2)
+        # people's two roles; with pipelines also the pipeline's, the model's, the promotion's and retraining's
+        assert len(team_roles) == (6 if team.pipelines else 2)
         for lid, role in team_roles.items():
             assert role["Properties"].get("PermissionsBoundary") == {"Ref": boundary}, lid
 
@@ -255,6 +286,23 @@ def test_a_team_reads_its_own_prefix_and_never_another_teams(dev, role):
     assert not listing.allowed
     own_listing = {"s3:prefix": f"{team_prefix('churn')}curated/churn/"}
     assert simulator.decide(churn, "s3:ListBucket", bucket, own_listing).allowed
+
+
+@pytest.mark.parametrize("role", ["model", "promotion"])
+def test_the_team_endpoint_roles_stay_inside_the_team_prefix(dev, role):
+    simulator, template, _ = dev
+    if role == "model":
+        role_lid = role_id(template, "mlops-dev-churn-model")
+    else:
+        (role_lid,) = [
+            lid for lid in of_type(template, "AWS::IAM::Role") if lid.startswith("TeamchurnEndpointPromotion")
+        ]
+    bucket = _team_arns(simulator, template, "churn")["bucket"]
+    assert simulator.decide(
+        role_lid, "s3:GetObject", f"{bucket}/teams/churn/training-pipeline/run-1/model.tar.gz"
+    ).allowed
+    decision = simulator.decide(role_lid, "s3:GetObject", f"{bucket}/teams/fraud/training-pipeline/run-1/model.tar.gz")
+    assert not decision.allowed, decision.why
 
 
 def test_the_boundary_holds_even_if_someone_grants_a_team_role_everything(dev):
