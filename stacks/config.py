@@ -104,6 +104,17 @@ _REPOSITORY_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _CONNECTION_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]+$"
 )
+_CERTIFICATE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[0-9a-f-]+$")
+_DOMAIN_NAME_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_COGNITO_PREFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# Fargate's CPU units and the memory (MiB) each allows.
+FARGATE_MEMORY_MB = {
+    256: (512, 2048),
+    512: (1024, 4096),
+    1024: (2048, 8192),
+    2048: (4096, 16384),
+    4096: (8192, 30720),
+}
 _GITHUB_PROVIDER_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$"
 )
@@ -263,6 +274,27 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
+class LlmAppConfig:
+    """The LLMOps playground app: ECS Fargate behind an HTTPS load balancer, Cognito sign-in, WAF.
+
+    Opt-in per environment (``enabled``): the load balancer, the NAT gateway and the web ACL cost money
+    every hour. ``domainName`` is the name users open (the certificate's), ``certificateArn`` an ACM
+    certificate in the environment's region, ``cognitoDomainPrefix`` the hosted sign-in page's prefix.
+    """
+
+    enabled: bool
+    domain_name: str | None
+    certificate_arn: str | None
+    cognito_domain_prefix: str | None
+    cpu: int
+    memory_mb: int
+    min_tasks: int
+    max_tasks: int
+    target_cpu_percent: int
+    waf: bool
+
+
+@dataclass(frozen=True)
 class LlmopsConfig:
     """LLMOps: which models, the prompt catalog's limits, and the gateway's alarm thresholds."""
 
@@ -276,6 +308,7 @@ class LlmopsConfig:
     guardrail_intervention_rate_percent: float
     invocation_logging: bool
     evaluation: EvaluationConfig
+    app: LlmAppConfig
 
 
 @dataclass(frozen=True)
@@ -611,6 +644,7 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
     ):
         if not 0 <= rate <= 1:
             fail(key, f"{rate} is not a fraction in [0, 1]")
+    _check_app(cfg, fail)
     if llm.hourly_cost_budget_usd <= 0:
         fail("llmops.hourlyCostBudgetUsd", f"{llm.hourly_cost_budget_usd} must be positive")
     if cfg.idle_budget_usd < 0:
@@ -625,6 +659,45 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
     if not 2 <= cfg.studio.availability_zone_count <= 3:
         fail("studio.availabilityZoneCount", f"{cfg.studio.availability_zone_count} is outside 2-3")
     _check_teams(cfg, fail)
+
+
+def _check_app(cfg: EnvironmentConfig, fail: typing.Callable[[str, str], typing.NoReturn]) -> None:
+    app = cfg.llmops.app
+    if not app.enabled:
+        return
+    if not cfg.llmops.enabled:
+        fail("llmops.app.enabled", "the app calls the LLM gateway: it needs llmops.enabled")
+    if not app.domain_name or not _DOMAIN_NAME_RE.match(app.domain_name):
+        fail(
+            "llmops.app.domainName",
+            f"{app.domain_name!r} is not a DNS name the certificate covers (e.g. llm.example.com)",
+        )
+    certificate = _CERTIFICATE_ARN_RE.match(app.certificate_arn or "")
+    if not certificate:
+        fail("llmops.app.certificateArn", f"{app.certificate_arn!r} is not an ACM certificate ARN (HTTPS is required)")
+    if certificate.group(1) != cfg.region:
+        fail(
+            "llmops.app.certificateArn",
+            f"the certificate is in {certificate.group(1)}; the load balancer needs one in {cfg.region}",
+        )
+    prefix = app.cognito_domain_prefix or ""
+    if not _COGNITO_PREFIX_RE.match(prefix) or any(word in prefix for word in ("aws", "amazon", "cognito")):
+        fail(
+            "llmops.app.cognitoDomainPrefix",
+            f"{app.cognito_domain_prefix!r} must be lowercase letters, digits and '-', "
+            "without 'aws', 'amazon' or 'cognito'",
+        )
+    if app.cpu not in FARGATE_MEMORY_MB:
+        fail("llmops.app.cpu", f"{app.cpu} is not a Fargate CPU size ({', '.join(map(str, FARGATE_MEMORY_MB))})")
+    low, high = FARGATE_MEMORY_MB[app.cpu]
+    if not low <= app.memory_mb <= high:
+        fail(
+            "llmops.app.memoryMb", f"{app.memory_mb} is outside {low}-{high} MiB, what Fargate allows for cpu {app.cpu}"
+        )
+    if not 1 <= app.min_tasks <= app.max_tasks <= 20:
+        fail("llmops.app.minTasks", "need 1 <= minTasks <= maxTasks <= 20")
+    if not 10 <= app.target_cpu_percent <= 90:
+        fail("llmops.app.targetCpuPercent", f"{app.target_cpu_percent} is outside 10-90")
 
 
 def _check_teams(cfg: EnvironmentConfig, fail: typing.Callable[[str, str], typing.NoReturn]) -> None:
