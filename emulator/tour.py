@@ -306,7 +306,7 @@ def tour_llmops(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
 
     def api(method: str, path: str, body: dict[str, Any] | None = None, query: dict[str, str] | None = None) -> Any:
         nonlocal published
-        invocation = catalog.invoke(_api_event(method, path, body, query), to_emulator)
+        invocation = catalog.invoke(catalog_api_event(method, path, body, query), to_emulator)
         published += publish_emf(cloudwatch, invocation.output)
         response = invocation.response
         return response["statusCode"], json.loads(response.get("body") or "{}")
@@ -429,7 +429,9 @@ def tour_llmops(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
     )
 
 
-def _api_event(method: str, path: str, body: dict[str, Any] | None, query: dict[str, str] | None) -> dict[str, Any]:
+def catalog_api_event(
+    method: str, path: str, body: dict[str, Any] | None, query: dict[str, str] | None
+) -> dict[str, Any]:
     """A REST API proxy event as API Gateway sends it for an IAM-authenticated caller."""
     return {
         "resource": "/{proxy+}",
