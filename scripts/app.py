@@ -57,6 +57,8 @@ SEED_PROMPTS = (
 EVALUATED_PROMPT = "ticket-summary"
 #: A word the stand-in model's simulated guardrail blocks, so an intervention can be tried in the page.
 DENIED_WORD = "forbidden"
+#: A word that makes the stand-in model throttle every call, so a failing model call can be tried too.
+THROTTLE_WORD = "throttle"
 _StepRunner = Callable[[str, Callable[[], Any]], Any]
 
 
@@ -232,7 +234,7 @@ def local_playground(
     with LocalAws(region=config.region) as aws:
         deploy_local(aws, output_dir, step)
         outputs = stack_outputs(aws, config.stack_name("LlmOps"))
-        with FakeBedrock(denied_words=(DENIED_WORD,), lifetime_seconds=None) as model:
+        with FakeBedrock(denied_words=(DENIED_WORD,), throttle_word=THROTTLE_WORD, lifetime_seconds=None) as model:
             step(
                 f"seed {len(SEED_PROMPTS)} prompts (alias dev) and evaluate {EVALUATED_PROMPT} v1",
                 lambda: seed(aws, outputs, model.env()),
@@ -294,7 +296,8 @@ def main() -> int:
         with local_playground(config, port=args.port) as running:
             print(
                 f"\nThe playground is at {running.url}  (local stand-in model: answers are marked "
-                f"[local stand-in model]; the word '{DENIED_WORD}' triggers the simulated guardrail)."
+                f"[local stand-in model]; the word '{DENIED_WORD}' triggers the simulated guardrail, "
+                f"'{THROTTLE_WORD}' a failing model call)."
                 "\nCtrl-C stops the app, the stand-in model and the emulator.\n",
                 flush=True,
             )
