@@ -294,4 +294,3 @@ def test_prompt_without_evaluation_says_so(backend: dict[str, Any]) -> None:
     assert [i.value for i in at.info] == [
         "Prompt 'reply-draft' has no evaluation yet: run the evaluation state machine on one of its versions."
     ]
-

@@ -48,7 +48,7 @@ def test_quality_rows_skip_unmeasured_metrics_and_keep_labels() -> None:
         {"metric": "cosine similarity", "model": "a", "value": 0.25},
         {"metric": "accuracy", "model": "b", "value": 0.9},
         {"metric": "judge pass rate", "model": "b", "value": 1.0},
-        {"metric": "hallucination rate (lower is better)", "model": "b", "value": 0.1},
+        {"metric": "hallucination rate", "model": "b", "value": 0.1},
     ]
     assert quality_rows(summary()) == []
 

@@ -20,14 +20,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from playground.catalog import EvaluationSummary
 from playground.errors import PlaygroundError, describe_aws_error
 
-#: Quality metrics in [0, 1] that share one chart (higher is better, except the hallucination rate).
+#: Quality metrics in [0, 1] that share one chart (higher is better, except the hallucination rate: the page
+#: says so under the chart).
 QUALITY_METRICS = {
     "accuracy": "accuracy",
     "rouge_l": "ROUGE-L",
     "cosine": "cosine similarity",
     "judge_pass_rate": "judge pass rate",
     "groundedness_rate": "groundedness",
-    "hallucination_rate": "hallucination rate (lower is better)",
+    "hallucination_rate": "hallucination rate",
 }
 #: Speed and cost, shown as a table (different units).
 COST_METRICS = {

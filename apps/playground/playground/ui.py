@@ -210,6 +210,7 @@ def scorecards_page() -> None:
     rows = quality_rows(latest)
     if rows:
         st.bar_chart(pd.DataFrame(rows), x="metric", y="value", color="model", stack=False, horizontal=True)
+        st.caption("Every metric runs from 0 to 1; higher is better, except the hallucination rate.")
     else:
         st.info("This run has no quality metrics to chart.")
     st.dataframe(pd.DataFrame(cost_rows(latest)), hide_index=True)
