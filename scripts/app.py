@@ -16,6 +16,7 @@ import errno
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -257,6 +258,10 @@ def local_playground(
                     stop_process(process)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def fail(message: str, code: int = 2) -> int:
     print(f"make app: {message}", file=sys.stderr)
     return code
@@ -291,6 +296,8 @@ def main() -> int:
     emulator_logger = logging.getLogger("emulator")
     emulator_logger.addHandler(logging.NullHandler())
     emulator_logger.propagate = False
+    # SIGTERM (a process manager, `kill`) stops everything as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         print("Starting the local AWS emulator (127.0.0.1 only) and deploying the local environment:")
         with local_playground(config, port=args.port) as running:
