@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import socket
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -157,6 +159,15 @@ def test_handler_that_raises_answers_like_lambda(chain: Chain) -> None:
     assert payload["errorType"] == "FileNotFoundError" and "no_such_function_folder" in payload["errorMessage"]
     with pytest.raises(GatewayError, match=r"^The gateway function failed \(FileNotFoundError: "):
         GatewayClient(chain.client, BROKEN).ask(prompt="p", alias="dev", variables={}, team="t")
+
+
+def test_bridge_listens_on_loopback_only_and_stops(chain: Chain) -> None:
+    assert chain.bridge.endpoint_url.startswith("http://127.0.0.1:")
+    with LambdaBridge(chain.aws, {GATEWAY: "llm_gateway"}, lifetime_seconds=0.2) as short_lived:
+        port = int(short_lived.endpoint_url.rsplit(":", 1)[1])
+        time.sleep(0.6)  # past its lifetime: it has stopped by itself
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 def test_only_request_response_invocations_are_bridged(chain: Chain) -> None:
