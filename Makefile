@@ -16,7 +16,7 @@ export CDK_VALIDATION := false
 export CDK_DISABLE_CLI_TELEMETRY := true
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help setup demo synth test lint typecheck bench cost assess clean
+.PHONY: help setup demo app synth test lint typecheck bench cost assess clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ setup: $(VENV)/.synced node_modules/.installed ## create the venv and install th
 
 demo: setup ## the main job: deploy every local stack into a local AWS emulator and tour it
 	$(PY) -m scripts.demo
+
+app: setup ## the LLMOps playground (Streamlit) on 127.0.0.1:8501 against the local emulator; Ctrl-C stops it
+	$(PY) -m scripts.app
 
 synth: setup ## synthesize every environment and print a summary (stacks, resources, cdk-nag)
 	$(PY) -m scripts.synth_summary

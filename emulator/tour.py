@@ -309,7 +309,7 @@ def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> I
 
     def api(method: str, path: str, body: dict[str, Any] | None = None, query: dict[str, str] | None = None) -> Any:
         nonlocal published
-        invocation = catalog.invoke(_api_event(method, path, body, query), to_emulator)
+        invocation = catalog.invoke(catalog_api_event(method, path, body, query), to_emulator)
         published += publish_emf(cloudwatch, invocation.output)
         response = invocation.response
         return response["statusCode"], json.loads(response.get("body") or "{}")
@@ -477,7 +477,9 @@ class _LocalEvaluations:
         return prompt_release.EvaluationResult(False, cause, run_id)
 
 
-def _api_event(method: str, path: str, body: dict[str, Any] | None, query: dict[str, str] | None) -> dict[str, Any]:
+def catalog_api_event(
+    method: str, path: str, body: dict[str, Any] | None, query: dict[str, str] | None
+) -> dict[str, Any]:
     """A REST API proxy event as API Gateway sends it for an IAM-authenticated caller."""
     return {
         "resource": "/{proxy+}",

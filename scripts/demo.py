@@ -13,15 +13,13 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from emulator.server import LocalAws
     from emulator.tour import TourLine
-
-_T = TypeVar("_T")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 OUTPUT_DIR = PROJECT_ROOT / "cdk.out" / "local"
@@ -45,18 +43,15 @@ def main() -> int:
     args = parser.parse_args()
 
     # Preflight: every check here is cheap and fails in one sentence before anything starts.
-    from emulator.cdk_cli import LOCAL_ENV, CdkCli, CdkCliError, missing_cli_reason
-
-    if reason := missing_cli_reason():
-        return fail(reason)
-    from stacks.config import ConfigError, load_environment, read_cdk_context
+    from scripts.local_env import PreflightError, deploy_local, preflight, timed_step
 
     try:
-        config = load_environment(read_cdk_context(args.cdk_json), LOCAL_ENV)
-    except (ConfigError, ValueError) as error:
-        return fail(f"cdk.json: {error}")
+        config = preflight(args.cdk_json)
+    except PreflightError as error:
+        return fail(str(error))
 
-    from emulator.server import DEFAULT_ACCOUNT, EmulatorError, LocalAws
+    from emulator.cdk_cli import CdkCliError
+    from emulator.server import EmulatorError, LocalAws
     from emulator.tour import (
         deployed_resources,
         stack_outputs,
@@ -67,9 +62,6 @@ def main() -> int:
         tour_llmops,
     )
 
-    if config.account != DEFAULT_ACCOUNT:
-        return fail(f"cdk.json: the 'local' environment must use the emulator's account {DEFAULT_ACCOUNT}")
-
     notes = _Notes()
     emulator_logger = logging.getLogger("emulator")
     emulator_logger.addHandler(notes)
@@ -78,20 +70,10 @@ def main() -> int:
 
     started = time.perf_counter()
 
-    def step(title: str, action: Callable[[], _T]) -> _T:
-        print(f"  {title} ...", end="", flush=True)
-        t0 = time.perf_counter()
-        result = action()
-        print(f" done ({time.perf_counter() - t0:.1f} s)", flush=True)
-        return result
-
     try:
         with LocalAws(region=config.region, port=args.port) as aws:
             print(f"Local AWS emulator on {aws.endpoint_url} (listening on 127.0.0.1 only)")
-            cli = CdkCli(aws, OUTPUT_DIR)
-            step(f"cdk bootstrap aws://{DEFAULT_ACCOUNT}/{config.region}", cli.bootstrap)
-            step("cdk synth -c env=local", cli.synth)
-            step("cdk deploy -c env=local --all", cli.deploy)
+            deploy_local(aws, OUTPUT_DIR, timed_step)
             deploy_done = time.perf_counter()
             stacks = sorted(p.name.removesuffix(".template.json") for p in OUTPUT_DIR.glob("*.template.json"))
 
