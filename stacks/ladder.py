@@ -15,7 +15,8 @@ from stacks.level0_exploration import Level0ExplorationStack
 from stacks.level1_repeatable import Level1RepeatableStack
 from stacks.level2_reliable import Level2ReliableStack
 from stacks.level3_scalable import Level3ScalableStack
-from stacks.llmops import LlmopsStack
+from stacks.llm_app import LlmAppStack
+from stacks.llmops import EVALUATIONS_PREFIX, LlmopsStack
 from stacks.role_names import pipeline_test_role_name, prompt_release_role_name
 
 # What a model version records as its code version when the synth is not given one (-c codeVersion=...).
@@ -94,6 +95,26 @@ def build_environment(
                 termination_protection=config.is_production,
             )
         )
+        if config.llmops.app.enabled:
+            llmops = stacks[-1]
+            assert isinstance(llmops, LlmopsStack)
+            stacks.append(
+                LlmAppStack(
+                    app,
+                    config.stack_name("LlmApp"),
+                    config=config,
+                    key=level0.key,
+                    prompt_table=llmops.prompts,
+                    gateway=llmops.gateway.function,
+                    artifacts_bucket=level0.data_lake.artifacts_bucket,
+                    evaluations_prefix=EVALUATIONS_PREFIX,
+                    access_log_bucket=level0.data_lake.access_log_bucket,
+                    env=env,
+                    description=f"LLMOps application for {config.name}: the playground on ECS Fargate behind "
+                    "HTTPS, Cognito and WAF",
+                    termination_protection=config.is_production,
+                )
+            )
     for stack in stacks:
         Tags.of(stack).add("mlops:environment", config.name)
         Tags.of(stack).add("mlops:project", "mlops-maturity-ladder")

@@ -212,7 +212,13 @@ class DeliveryPipeline(Construct):
         )
 
     def _project(
-        self, construct_id: str, description: str, *, commands: list[str], artifacts_dir: str | None = None
+        self,
+        construct_id: str,
+        description: str,
+        *,
+        commands: list[str],
+        artifacts_dir: str | None = None,
+        privileged: bool = False,
     ) -> codebuild.PipelineProject:
         spec: dict[str, object] = {
             "version": "0.2",
@@ -229,7 +235,9 @@ class DeliveryPipeline(Construct):
             construct_id,
             description=description,
             build_spec=codebuild.BuildSpec.from_object(spec),
-            environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE, compute_type=codebuild.ComputeType.MEDIUM),
+            environment=codebuild.BuildEnvironment(
+                build_image=BUILD_IMAGE, compute_type=codebuild.ComputeType.MEDIUM, privileged=privileged
+            ),
             encryption_key=self.key,
             timeout=Duration.minutes(60),
             logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.logs)),
@@ -247,6 +255,8 @@ class DeliveryPipeline(Construct):
         project = self._project(
             f"Deploy{target.name.capitalize()}",
             f"cdk deploy of the synthesized {target.name} assembly",
+            # The LLMOps app's image is built from apps/playground during the deploy: Docker needs privileged mode.
+            privileged=target.llmops.enabled and target.llmops.app.enabled,
             commands=[
                 "npm ci --no-audit --no-fund",
                 f"npx cdk deploy --app $CODEBUILD_SRC_DIR_CloudAssembly/{target.name} --all --require-approval never",

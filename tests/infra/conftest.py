@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stacks.config import load_all_environments, read_cdk_context
+from stacks.config import load_all_environments, load_environment, read_cdk_context
 from stacks.synth import SynthesizedEnvironment, synthesize
 
 CONTEXT = read_cdk_context()
@@ -33,3 +34,38 @@ def templates(synthesized: dict[str, SynthesizedEnvironment]) -> dict[tuple[str,
 @pytest.fixture(scope="session")
 def template_files(synthesized: dict[str, SynthesizedEnvironment]) -> Iterator[list[Path]]:
     yield [env.outdir / stack.template_file for env in synthesized.values() for stack in env.stacks]
+
+
+# The opt-ins every environment of cdk.json leaves off, turned on in one extra synth of dev.
+PROVIDER_ARN = "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"
+APP_SETTINGS = {
+    "enabled": True,
+    "domainName": "llm.dev.example.com",
+    "certificateArn": "arn:aws:acm:eu-west-1:111111111111:certificate/0f0e0d0c-0b0a-4909-8807-060504030201",
+    "cognitoDomainPrefix": "mlops-dev-playground",
+}
+
+
+@pytest.fixture(scope="session")
+def opted_in_dev(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEnvironment:
+    """dev with every opt-in on, synthesized once with cdk-nag: DocumentDB for the first team, an existing
+    GitHub OIDC provider, and the LLMOps app (ECS, load balancer, Cognito, WAF)."""
+    context = copy.deepcopy(CONTEXT)
+    dev = context["mlops:environments"]["dev"]
+    dev["delivery"] = {**dev.get("delivery", {}), "githubOidcProviderArn": PROVIDER_ARN}
+    teams = [dict(team) for team in context["mlops:defaults"]["teams"]]
+    teams[0]["documentDb"] = True
+    dev["teams"] = teams
+    dev["llmops"] = {**dev.get("llmops", {}), "app": APP_SETTINGS}
+    # A pipeline target with the app: its deploy project must be able to build the image.
+    preprod = context["mlops:environments"]["preprod"]
+    preprod["llmops"] = {
+        **preprod.get("llmops", {}),
+        "app": {
+            **APP_SETTINGS,
+            "domainName": "llm.preprod.example.com",
+            "certificateArn": "arn:aws:acm:eu-west-1:222222222222:certificate/0f0e0d0c-0b0a-4909-8807-060504030201",
+            "cognitoDomainPrefix": "mlops-preprod-playground",
+        },
+    }
+    return synthesize(load_environment(context, "dev"), context, tmp_path_factory.mktemp("cdk.out-opted-in"))

@@ -9,7 +9,7 @@ import pytest
 from emulator.policy_simulation import PolicySimulator
 from stacks.components.github_deploy import GITHUB_DEPLOY_ROLE_NAME
 from stacks.components.team import COMPUTE_ACTIONS, team_prefix
-from tests.infra.conftest import ENV_NAMES
+from tests.infra.conftest import ENV_NAMES, PROVIDER_ARN
 
 
 def level3(templates: dict[tuple[str, str], dict[str, Any]], env: str) -> dict[str, Any]:
@@ -196,28 +196,11 @@ def test_github_actions_role_exists_only_where_configured_and_only_reaches_boots
     )
 
 
-PROVIDER_ARN = "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"
-
-
 @pytest.fixture(scope="module")
-def opted_in(tmp_path_factory) -> dict[str, Any]:
-    """dev's Level 3 with the opt-ins on: DocumentDB for the churn team, an existing GitHub provider.
-
-    Synthesized once, with cdk-nag (a finding fails the synth), for the tests below.
-    """
-    from stacks.config import load_environment
-    from stacks.synth import synthesize
-    from tests.unit.test_config import context_with
-
-    context = context_with(
-        "dev", delivery={"pipeline": True, "githubActions": True, "githubOidcProviderArn": PROVIDER_ARN}
-    )
-    teams = [dict(team) for team in context["mlops:defaults"]["teams"]]
-    teams[0]["documentDb"] = True
-    context["mlops:environments"]["dev"]["teams"] = teams
-    env = synthesize(load_environment(context, "dev"), context, tmp_path_factory.mktemp("cdk.out-opted-in"))
-    (stack,) = [s for s in env.stacks if s.stack_name.endswith("Level3Scalable")]
-    return {"template": env.template(stack), "file": env.outdir / stack.template_file}
+def opted_in(opted_in_dev) -> dict[str, Any]:
+    """dev's Level 3 with the opt-ins on (tests/infra/conftest.py): DocumentDB for churn, an existing provider."""
+    (stack,) = [s for s in opted_in_dev.stacks if s.stack_name.endswith("Level3Scalable")]
+    return {"template": opted_in_dev.template(stack), "file": opted_in_dev.outdir / stack.template_file}
 
 
 def test_a_provider_arn_in_config_reuses_the_accounts_github_provider(opted_in):
