@@ -375,6 +375,37 @@ def _dynamodb(logical_id: str, props: dict[str, Any], template: dict[str, Any], 
     ]
 
 
+def _fargate_service(logical_id: str, props: dict[str, Any], template: dict[str, Any], prices: Prices) -> _Priced:
+    rtype = "AWS::ECS::Service"
+    reference = props.get("TaskDefinition")
+    task = None
+    if isinstance(reference, dict) and "Ref" in reference:
+        task = template["Resources"].get(reference["Ref"])
+    if not task or task.get("Type") != "AWS::ECS::TaskDefinition":
+        return [Unpriced(logical_id, rtype, "its task definition is not in this template")]
+    task_props = task.get("Properties") or {}
+    if "FARGATE" not in (task_props.get("RequiresCompatibilities") or []):
+        return [Unpriced(logical_id, rtype, "not estimated: tasks on EC2 capacity are priced by their instances")]
+    cpu, cpu_known = _number(task_props.get("Cpu"), 256)
+    memory, memory_known = _number(task_props.get("Memory"), 512)
+    tasks, tasks_known = _number(props.get("DesiredCount"), 1)
+    note = "" if cpu_known and memory_known and tasks_known else " (a size is not literal; the smallest assumed)"
+    what = f"{tasks:g} task(s) x {cpu / 1024:g} vCPU, {memory / 1024:g} GB{note}"
+    return [
+        _item(prices, logical_id, rtype, "fargateVcpu", tasks * cpu / 1024, what),
+        _item(prices, logical_id, rtype, "fargateMemoryGb", tasks * memory / 1024, what),
+    ]
+
+
+def _web_acl(logical_id: str, props: dict[str, Any], template: dict[str, Any], prices: Prices) -> _Priced:
+    rtype = "AWS::WAFv2::WebACL"
+    rules = props.get("Rules") or []
+    return [
+        _item(prices, logical_id, rtype, "wafWebAcl", 1, "web ACL"),
+        _item(prices, logical_id, rtype, "wafRule", len(rules), f"{len(rules)} rule(s)"),
+    ]
+
+
 #: Resource type -> how to price it. Everything else costs nothing while idle (or is in notEstimated).
 PRICERS: dict[str, _Pricer] = {
     "AWS::KMS::Key": _flat("kmsKey", "customer managed key"),
@@ -397,6 +428,8 @@ PRICERS: dict[str, _Pricer] = {
     "AWS::MSK::ServerlessCluster": _flat("mskServerlessCluster", "serverless cluster"),
     "AWS::DynamoDB::Table": _dynamodb,
     "AWS::Lambda::EventSourceMapping": _event_source_mapping,
+    "AWS::ECS::Service": _fargate_service,
+    "AWS::WAFv2::WebACL": _web_acl,
 }
 
 

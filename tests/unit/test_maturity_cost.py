@@ -170,6 +170,21 @@ def price(key: str, kind: str | None = None) -> float:
             id="no-idle-cost-types",
         ),
         pytest.param({"X": resource("AWS::Some::FutureThing", Size=9)}, 0.0, id="unknown-type-ignored"),
+        pytest.param(
+            {
+                "Task": resource(
+                    "AWS::ECS::TaskDefinition", RequiresCompatibilities=["FARGATE"], Cpu="512", Memory="1024"
+                ),
+                "Svc": resource("AWS::ECS::Service", TaskDefinition={"Ref": "Task"}, DesiredCount=2),
+            },
+            2 * 0.5 * 0.04048 * HOURS + 2 * 1 * 0.004445 * HOURS,
+            id="fargate-service-tasks-by-size",
+        ),
+        pytest.param(
+            {"Acl": resource("AWS::WAFv2::WebACL", Rules=[{"Name": "a"}, {"Name": "b"}, {"Name": "c"}])},
+            5.0 + 3 * 1.0,
+            id="waf-web-acl-and-rules",
+        ),
     ],
 )
 def test_each_priced_type(resources, expected):
@@ -203,6 +218,8 @@ def test_every_pricer_is_tested_and_every_price_is_documented():
         "AWS::OpenSearchService::Domain",
         "AWS::Elasticsearch::Domain",
         "AWS::SageMaker::Endpoint",
+        "AWS::ECS::Service",
+        "AWS::WAFv2::WebACL",
     }
     assert set(PRICERS) == tested
 
@@ -276,6 +293,11 @@ def test_provisioned_event_pollers_are_listed_not_counted_as_free_on_demand_mapp
     assert [(u.logical_id, u.reason) for u in unpriced] == [
         ("Kafka", "provisioned mode: at least 1 event poller(s) bill per event poller unit hour, not estimated")
     ]
+
+
+def test_a_service_whose_task_definition_is_elsewhere_is_reported_not_guessed():
+    items, unpriced = estimate_template(template(Svc=resource("AWS::ECS::Service", TaskDefinition="arn:...")), PRICES)
+    assert items == [] and unpriced[0].reason == "its task definition is not in this template"
 
 
 def test_types_that_cost_money_idle_but_are_not_estimated_are_listed():
