@@ -274,3 +274,41 @@ def test_bad_github_actions_settings_are_refused(delivery, max_level, message):
     context = context_with("dev", maxLevel=max_level, delivery={"pipeline": False, **delivery})
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_environment(context, "dev")
+
+
+GOOD_APP = {
+    "enabled": True,
+    "domainName": "llm.example.com",
+    "certificateArn": "arn:aws:acm:eu-west-1:111111111111:certificate/0f0e0d0c-0b0a-4909-8807-060504030201",
+    "cognitoDomainPrefix": "my-org-llm",
+}
+
+
+@pytest.mark.parametrize(
+    ("app", "message"),
+    [
+        ({**GOOD_APP, "domainName": None}, "key 'llmops.app.domainName': None is not a DNS name"),
+        ({**GOOD_APP, "domainName": "https://llm.example.com"}, "key 'llmops.app.domainName': 'https://llm"),
+        ({**GOOD_APP, "certificateArn": None}, "key 'llmops.app.certificateArn': None is not an ACM certificate ARN"),
+        (
+            {**GOOD_APP, "certificateArn": GOOD_APP["certificateArn"].replace("eu-west-1", "us-east-1")},
+            "key 'llmops.app.certificateArn': the certificate is in us-east-1; the load balancer needs one in "
+            "eu-west-1",
+        ),
+        ({**GOOD_APP, "cognitoDomainPrefix": "aws-llm"}, "key 'llmops.app.cognitoDomainPrefix': 'aws-llm' must be"),
+        ({**GOOD_APP, "cpu": 300}, "key 'llmops.app.cpu': 300 is not a Fargate CPU size"),
+        ({**GOOD_APP, "memoryMb": 512}, "key 'llmops.app.memoryMb': 512 is outside 1024-4096 MiB"),
+        ({**GOOD_APP, "minTasks": 4}, "key 'llmops.app.minTasks': need 1 <= minTasks <= maxTasks <= 20"),
+        ({**GOOD_APP, "targetCpuPercent": 95}, "key 'llmops.app.targetCpuPercent': 95 is outside 10-90"),
+    ],
+)
+def test_bad_app_settings_are_refused(app, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_environment(context_with("dev", llmops={"app": app}), "dev")
+
+
+def test_the_app_needs_llmops_and_a_good_entry_loads():
+    with pytest.raises(ConfigError, match=re.escape("key 'llmops.app.enabled': the app calls the LLM gateway")):
+        load_environment(context_with("dev", llmops={"enabled": False, "app": GOOD_APP}), "dev")
+    app = load_environment(context_with("dev", llmops={"app": GOOD_APP}), "dev").llmops.app
+    assert app.enabled and app.cpu == 512 and app.memory_mb == 1024 and app.waf
