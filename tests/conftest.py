@@ -11,3 +11,15 @@ os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 os.environ.pop("AWS_PROFILE", None)
+
+
+def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    """With pytest-xdist (`-n`, `--dist loadgroup`): the infrastructure tests share one worker, so each
+    environment is still synthesized once per run; the e2e deploys share another; unit tests spread out."""
+    import pytest
+
+    for item in items:
+        path = str(item.path)
+        for folder in ("infra", "e2e"):
+            if f"{os.sep}tests{os.sep}{folder}{os.sep}" in path:
+                item.add_marker(pytest.mark.xdist_group(folder))
