@@ -130,15 +130,7 @@ def _level2(
     environments: Mapping[str, EnvironmentConfig],
 ) -> Level2ReliableStack:
     assert isinstance(level1, Level1RepeatableStack)
-    targets = []
-    if config.delivery.pipeline:
-        for index, name in enumerate(config.delivery.targets):
-            if name not in environments:
-                raise ConfigError(
-                    f"environment {config.name!r}, key 'delivery.targets[{index}]': {name!r} is not an "
-                    f"environment of cdk.json (known: {', '.join(sorted(environments))})"
-                )
-            targets.append(environments[name])
+    targets = _delivery_targets(config, environments) if config.delivery.pipeline else []
     return Level2ReliableStack(
         app,
         config.stack_name("Level2Reliable"),
@@ -168,13 +160,7 @@ def _level3(
     deploy_targets: list[tuple[str, str, str]] = []
     step_roles: list[str] = []
     if config.delivery.github_actions:
-        for index, name in enumerate(config.delivery.targets):
-            if name not in environments:
-                raise ConfigError(
-                    f"environment {config.name!r}, key 'delivery.targets[{index}]': {name!r} is not an "
-                    f"environment of cdk.json (known: {', '.join(sorted(environments))})"
-                )
-            target = environments[name]
+        for target in _delivery_targets(config, environments):
             deploy_targets.append((target.name, target.account, target.region))
             # The workflow runs the same preprod tests and prompt releases as the pipeline, through the same roles.
             if target.test_strategies and target.max_level >= 2:
@@ -198,6 +184,21 @@ def _level3(
         "GitHub Actions",
         termination_protection=config.is_production,
     )
+
+
+def _delivery_targets(
+    config: EnvironmentConfig, environments: Mapping[str, EnvironmentConfig]
+) -> list[EnvironmentConfig]:
+    """The environments `config`'s delivery (CodePipeline or GitHub Actions) deploys, in order."""
+    targets = []
+    for index, name in enumerate(config.delivery.targets):
+        if name not in environments:
+            raise ConfigError(
+                f"environment {config.name!r}, key 'delivery.targets[{index}]': {name!r} is not an "
+                f"environment of cdk.json (known: {', '.join(sorted(environments))})"
+            )
+        targets.append(environments[name])
+    return targets
 
 
 def _pipeline_account(config: EnvironmentConfig, environments: Mapping[str, EnvironmentConfig]) -> str | None:

@@ -15,7 +15,7 @@ from stacks.components import lifecycle
 from stacks.components.alerts import Alerts
 from stacks.components.model_registry import ModelRegistry
 from stacks.components.retraining import RetrainingTriggers
-from stacks.components.training_pipeline import TrainingPipeline
+from stacks.components.training_pipeline import TrainingPipeline, execution_failed_alarm
 from stacks.config import EnvironmentConfig
 
 USE_CASE = "churn"
@@ -90,22 +90,12 @@ class Level1RepeatableStack(Stack):
         )
 
         self.alerts.alarm(
-            cloudwatch.Alarm(
+            execution_failed_alarm(
                 self,
                 "PipelineExecutionFailed",
-                alarm_description=f"An execution of {self.training.pipeline_name} failed (or its model was "
-                "below the AUC threshold)",
-                metric=cloudwatch.Metric(
-                    namespace="AWS/Sagemaker/ModelBuildingPipeline",
-                    metric_name="ExecutionFailed",
-                    dimensions_map={"PipelineName": self.training.pipeline_name},
-                    statistic="Sum",
-                    period=Duration.minutes(5),
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                pipeline_name=self.training.pipeline_name,
+                description=f"An execution of {self.training.pipeline_name} failed (or its model was below the AUC "
+                "threshold)",
             )
         )
         self.alerts.alarm(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -20,7 +19,7 @@ from stacks.components.model_registry import ModelRegistry
 from stacks.components.pipeline_target import StartPipelineExecution
 from stacks.components.team import Team, pascal, team_role_name
 from stacks.components.team_document_db import TeamDocumentDb
-from stacks.components.training_pipeline import TrainingPipeline
+from stacks.components.training_pipeline import TrainingPipeline, execution_failed_alarm
 from stacks.config import EnvironmentConfig
 
 USE_CASE = "churn"
@@ -243,21 +242,11 @@ class Level3ScalableStack(Stack):
         ):
             acknowledge_wildcard_resource(team.ml_engineer_role, arn, reason)
         alerts.alarm(
-            cloudwatch.Alarm(
+            execution_failed_alarm(
                 team,
                 "PipelineExecutionFailed",
-                alarm_description=f"An execution of team {team.name}'s pipeline {pipeline.pipeline_name} failed",
-                metric=cloudwatch.Metric(
-                    namespace="AWS/Sagemaker/ModelBuildingPipeline",
-                    metric_name="ExecutionFailed",
-                    dimensions_map={"PipelineName": pipeline.pipeline_name},
-                    statistic="Sum",
-                    period=Duration.minutes(5),
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                pipeline_name=pipeline.pipeline_name,
+                description=f"An execution of team {team.name}'s pipeline {pipeline.pipeline_name} failed",
             )
         )
         return pipeline

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -175,6 +176,28 @@ class TrainingPipeline(Construct):
         self.pipeline.node.add_dependency(policy)
         self.pipeline.apply_removal_policy(removal_policy)
         self.pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
+
+
+def execution_failed_alarm(
+    scope: Construct, construct_id: str, *, pipeline_name: str, description: str
+) -> cloudwatch.Alarm:
+    """An alarm on failed executions of `pipeline_name` (one failure in five minutes is enough)."""
+    return cloudwatch.Alarm(
+        scope,
+        construct_id,
+        alarm_description=description,
+        metric=cloudwatch.Metric(
+            namespace="AWS/Sagemaker/ModelBuildingPipeline",
+            metric_name="ExecutionFailed",
+            dimensions_map={"PipelineName": pipeline_name},
+            statistic="Sum",
+            period=Duration.minutes(5),
+        ),
+        threshold=1,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
 
 
 def _step_script(asset: s3_assets.Asset) -> StepScript:
