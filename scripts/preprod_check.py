@@ -4,9 +4,9 @@ Runs in CodeBuild (`python3 -m scripts.preprod_check --env preprod`): assumes th
 pipeline-test role, reads the Level 2 stack's outputs, invokes the batch test function
 synchronously and exits 1 when its report says the endpoint missed the threshold, printing why.
 
-Where `mskStreaming` is on, it also says plainly that it does not feed the MSK topic: producing to
-Kafka with IAM authentication takes a Kafka client library and a network path into the cluster's
-isolated subnets, neither of which this check (or the project's dependencies) has.
+Where the stack has the MSK streaming path (`mskStreaming`), it also invokes the MSK feed function,
+which runs in the cluster's subnets and produces the same test records to the topic the stream
+consumer reads; a feed that fails, or reports records it could not produce, fails the check too.
 """
 
 from __future__ import annotations
@@ -17,40 +17,64 @@ import sys
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from stacks.config import ConfigError, load_environment, read_cdk_context
 from stacks.role_names import pipeline_test_role_name
 
 LEVEL2_STACK = "Level2Reliable"
+LAMBDA_CLIENT_CONFIG = Config(read_timeout=330, connect_timeout=10, retries={"total_max_attempts": 1})
 
 
-def run_check(session: Any, stack_name: str) -> tuple[dict[str, Any], list[str]]:
-    """The batch test's report, and notes on what this check did not exercise."""
+def run_check(session: Any, stack_name: str) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The batch test's report, notes on what else ran, and the failures of those other steps."""
     cfn = session.client("cloudformation")
     (stack,) = cfn.describe_stacks(StackName=stack_name)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     if "BatchTestFunctionName" not in outputs:
         raise RuntimeError(f"{stack_name} has no batch test function (is testStrategies on for it?)")
-    response = session.client("lambda").invoke(FunctionName=outputs["BatchTestFunctionName"], Payload=b"{}")
+    # The test functions run for minutes (timeouts up to 5): wait for them, and never retry an invocation
+    # on a read timeout, which would run the test (or produce the records) twice.
+    lambda_ = session.client("lambda", config=LAMBDA_CLIENT_CONFIG)
+    payload = _invoke(lambda_, outputs["BatchTestFunctionName"])
+    if payload is None:
+        raise RuntimeError("the batch test function failed")
+    notes: list[str] = []
+    failures: list[str] = []
+    if "MskClusterArn" in outputs:
+        note, failure = feed_msk(lambda_, outputs)
+        notes.append(note)
+        if failure:
+            failures.append(failure)
+    return payload, notes, failures
+
+
+def _invoke(lambda_: Any, function_name: str) -> dict[str, Any] | None:
+    """Invoke synchronously; the function's JSON answer, or None when the function raised."""
+    response = lambda_.invoke(FunctionName=function_name, Payload=b"{}")
     payload: dict[str, Any] = json.loads(response["Payload"].read() or b"{}")
     if response.get("FunctionError"):
-        raise RuntimeError(f"the batch test function failed: {payload}")
-    notice = msk_notice(outputs)
-    return payload, [notice] if notice else []
-
-
-def msk_notice(outputs: dict[str, str]) -> str | None:
-    """Where the stack has the MSK streaming path, say that this check does not feed it, and who can."""
-    if "MskClusterArn" not in outputs:
+        print(f"preprod check: {function_name} failed: {json.dumps(payload)}", file=sys.stderr)
         return None
-    return (
-        f"MSK streaming path NOT fed by this check: topic {outputs.get('MskTopic', '?')} on "
-        f"{outputs['MskClusterArn']} receives records only from a Kafka producer with IAM authentication "
-        "(e.g. the Kafka CLI with aws-msk-iam-auth, or kafka-python with aws-msk-iam-sasl-signer-python) "
-        f"running in subnets {outputs.get('MskSubnetIds', '?')} with security group "
-        f"{outputs.get('MskClientSecurityGroupId', '?')}, as role {outputs.get('MskProducerRoleArn', '?')}; "
-        "see README, 'Streaming over MSK'."
+    return payload
+
+
+def feed_msk(lambda_: Any, outputs: dict[str, str]) -> tuple[str, str | None]:
+    """Produce the test records to the MSK topic through the stack's feed function: (note, failure or None)."""
+    function_name = outputs.get("MskFeedFunctionName")
+    topic = outputs.get("MskTopic", "?")
+    if not function_name:
+        return "MSK streaming path not fed", "the stack has an MSK cluster but no MskFeedFunctionName output"
+    report = _invoke(lambda_, function_name)
+    if report is None:
+        return f"MSK feed of topic {topic} did not run", f"the MSK feed function {function_name} failed"
+    summary = (
+        f"MSK feed: {report.get('sent', 0)} test records produced to topic {report.get('topic', topic)} from "
+        f"{report.get('source', '?')}, {report.get('failed', 0)} failed"
     )
+    if report.get("status") != "passed":
+        return summary, f"the MSK feed did not produce every test record: {json.dumps(report.get('failures', []))}"
+    return summary, None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,14 +95,15 @@ def main(argv: list[str] | None = None) -> int:
         aws_session_token=credentials["SessionToken"],
         region_name=config.region,
     )
-    report, notes = run_check(session, config.stack_name(LEVEL2_STACK))
+    report, notes, failures = run_check(session, config.stack_name(LEVEL2_STACK))
     print(json.dumps(report, indent=2, default=str))
     for note in notes:
         print(f"preprod check: {note}", file=sys.stderr)
     if report.get("status") != "passed":
-        print(f"preprod check: {config.name} failed: {report.get('reason', 'see the report above')}", file=sys.stderr)
-        return 1
-    return 0
+        failures.insert(0, f"batch test: {report.get('reason', 'see the report above')}")
+    for failure in failures:
+        print(f"preprod check: {config.name} failed: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

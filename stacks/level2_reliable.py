@@ -103,8 +103,11 @@ class Level2ReliableStack(Stack):
                     msk.cluster_arn,
                     "Streaming test over MSK Serverless; bootstrap: aws kafka get-bootstrap-brokers --cluster-arn",
                 )
-                outputs["MskTopic"] = (msk.topic, "Topic the stream consumer reads (create it once, see README)")
-                outputs["MskProducerRoleArn"] = (msk.producer_role.role_arn, "May create the topic and produce to it")
+                outputs["MskTopic"] = (msk.topic, "Topic the stream consumer reads (created by the stack)")
+                outputs["MskFeedFunctionName"] = (
+                    msk.feed_function.function.function_name,
+                    "Produces the preprod test records to the topic (run by the preprod check)",
+                )
                 outputs["MskClientSecurityGroupId"] = (
                     msk.client_security_group.security_group_id,
                     "Security group for producers in the MSK subnets",
@@ -122,10 +125,12 @@ class Level2ReliableStack(Stack):
                     assumed_by=iam.AccountPrincipal(tested_by_account),
                     description="Assumed by the delivery pipeline's test stage to run the batch test",
                 )
+                # The batch test, and with MSK the function that feeds the topic (the preprod check runs both).
+                test_functions = [self.tests.batch.function.function_arn]
+                if self.tests.msk is not None:
+                    test_functions.append(self.tests.msk.feed_function.function.function_arn)
                 role.add_to_principal_policy(
-                    iam.PolicyStatement(
-                        actions=["lambda:InvokeFunction"], resources=[self.tests.batch.function.function_arn]
-                    )
+                    iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=test_functions)
                 )
                 role.add_to_principal_policy(
                     iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[self.stack_id])

@@ -4,17 +4,26 @@ The asset folder is assembled at synth time by a local bundler: the function's o
 `lambdas/common/`, and the pure-Python runtime dependencies the handlers import (Powertools)
 copied from this project's locked environment, so the deployed code runs exactly the versions
 the unit tests ran. No Docker, no network, no public layer ARN to keep current.
+
+A function may name extra installed distributions (`packages`, e.g. ``kafka-python``): each is
+copied file by file as its wheel installed it (its RECORD, including the ``.dist-info`` folder,
+which carries the licence and the version `importlib.metadata` reads), with the distributions it
+requires, except those the Lambda runtime already provides (boto3 and its dependencies). Only
+pure-Python distributions are accepted: the asset is built on any machine for arm64 Lambda.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
+import re
 import shutil
 import typing
 from pathlib import Path
 
 import jsii
 from aws_cdk import BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -28,14 +37,80 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 # Import names of the runtime dependencies copied into every function (boto3 is in the Lambda runtime).
 VENDORED_PACKAGES = ("aws_lambda_powertools", "typing_extensions")
 DEFAULT_TIMEOUT = Duration.seconds(30)
-DEFAULT_TIMEOUT = Duration.seconds(30)
+# Distributions the Lambda Python runtime provides: boto3 and what it depends on.
+RUNTIME_DISTRIBUTIONS = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"})
+# What Lambda needs to manage a VPC function's network interfaces (AWSLambdaVPCAccessExecutionRole without logs).
+VPC_NETWORK_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+_REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
+
+
+def normalized(name: str) -> str:
+    """A distribution name as packaging tools compare them (PEP 503): ``Click`` and ``click`` are one."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def distribution_closure(names: tuple[str, ...]) -> list[str]:
+    """`names` and every distribution they require (extras left out), minus what the Lambda runtime has.
+
+    Sorted, so the asset is built in the same order everywhere.
+    """
+    found: dict[str, importlib.metadata.Distribution] = {}
+    pending = [normalized(name) for name in names]
+    while pending:
+        name = pending.pop()
+        if name in found or name in RUNTIME_DISTRIBUTIONS:
+            continue
+        try:
+            distribution = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            raise RuntimeError(f"{name} is not installed in this environment; add it to pyproject.toml") from None
+        found[name] = distribution
+        for requirement in distribution.requires or []:
+            requirement_text, _, marker = requirement.partition(";")
+            if "extra" in marker:
+                continue  # an optional feature nobody asked for
+            if marker.strip():
+                raise RuntimeError(
+                    f"{name} requires {requirement!r}: environment markers other than extras are not evaluated "
+                    "by this bundler; name the distribution explicitly instead"
+                )
+            match = _REQUIREMENT_NAME.match(requirement_text)
+            if not match:
+                raise RuntimeError(f"{name} has a requirement this bundler cannot read: {requirement!r}")
+            pending.append(normalized(match.group(1)))
+    return sorted(found)
+
+
+def _copy_distribution(name: str, out: Path) -> None:
+    distribution = importlib.metadata.distribution(name)
+    files = distribution.files
+    if not files:
+        raise RuntimeError(f"{name} has no RECORD of its files; reinstall it with `make setup`")
+    for file in files:
+        relative = Path(str(file))
+        # Scripts installed outside site-packages (bin/...) and bytecode caches stay behind.
+        if relative.parts[0] == ".." or "__pycache__" in relative.parts:
+            continue
+        if relative.suffix in (".so", ".pyd", ".dylib"):
+            raise RuntimeError(f"{name} is not pure Python ({relative}); it cannot be bundled for arm64 here")
+        target = out / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(Path(str(file.locate())), target)
 
 
 @jsii.implements(ILocalBundling)
 class _CopyBundler:
-    def __init__(self, function_dir: Path) -> None:
+    def __init__(self, function_dir: Path, packages: tuple[str, ...] = ()) -> None:
         self._function_dir = function_dir
+        self._packages = packages
 
     def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
         out = Path(output_dir)
@@ -50,11 +125,18 @@ class _CopyBundler:
                 shutil.copytree(origin.parent, out / package, dirs_exist_ok=True, ignore=_IGNORED)
             else:
                 shutil.copy2(origin, out / origin.name)
+        for distribution in distribution_closure(self._packages) if self._packages else []:
+            _copy_distribution(distribution, out)
         return True
 
 
 class PythonFunction(Construct):
     """A Lambda function (Python 3.14, arm64) with its own encrypted log group and retention.
+
+    `packages` names extra installed distributions to bundle (see the module docstring); `handler_module`
+    picks another module of the folder as the entry point, so two functions can share one asset. With
+    `vpc`, the function runs in the given subnets and security groups, and its role gets the network
+    interface permissions Lambda needs there (not the AWS managed policy).
 
     Per environment: log retention and removal policy; the caller passes environment variables.
     """
@@ -72,11 +154,18 @@ class PythonFunction(Construct):
         removal_policy: RemovalPolicy,
         timeout: Duration | None = None,
         memory_size: int = 512,
+        packages: tuple[str, ...] = (),
+        handler_module: str = "handler",
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: list[ec2.ISecurityGroup] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         function_dir = LAMBDAS_DIR / name
-        if not (function_dir / "handler.py").is_file():
-            raise ValueError(f"lambdas/{name}/handler.py does not exist")
+        if not (function_dir / f"{handler_module}.py").is_file():
+            raise ValueError(f"lambdas/{name}/{handler_module}.py does not exist")
+        if vpc is None and (vpc_subnets is not None or security_groups):
+            raise ValueError(f"{name}: subnets and security groups need a vpc")
         self.log_group = logs.LogGroup(
             self, "Logs", encryption_key=key, retention=log_retention, removal_policy=removal_policy
         )
@@ -91,14 +180,14 @@ class PythonFunction(Construct):
             "Function",
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
-            handler="handler.handler",
+            handler=f"{handler_module}.handler",
             code=lambda_.Code.from_asset(
                 str(function_dir),
                 bundling=BundlingOptions(
                     # Never pulled: the local bundler always succeeds; CDK requires an image anyway.
                     image=DockerImage.from_registry("local-bundling-only"),
                     # jsii hands the options over as one positional struct, unlike the typed stub.
-                    local=typing.cast(ILocalBundling, _CopyBundler(function_dir)),
+                    local=typing.cast(ILocalBundling, _CopyBundler(function_dir, packages)),
                 ),
             ),
             description=description,
@@ -108,12 +197,26 @@ class PythonFunction(Construct):
             memory_size=memory_size,
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            security_groups=security_groups,
         )
+        if vpc is not None:
+            # What AWSLambdaVPCAccessExecutionRole grants besides logs: Lambda manages the function's
+            # network interfaces in the subnets with the execution role.
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="ManageVpcNetworkInterfaces",
+                    actions=list(VPC_NETWORK_ACTIONS),
+                    resources=["*"],
+                )
+            )
         # Writing its own log group; the role gets no managed policy (AWSLambdaBasicExecutionRole).
         self.log_group.grant_write(self.role)
-        acknowledge(
-            self.role.node.find_child("DefaultPolicy"),
-            "AwsSolutions-IAM5",
-            "X-Ray's PutTraceSegments/PutTelemetryRecords have no resource-level permissions (active tracing).",
-            finding="Resource::*",
-        )
+        reason = "X-Ray's PutTraceSegments/PutTelemetryRecords have no resource-level permissions (active tracing)."
+        if vpc is not None:
+            reason += (
+                " Lambda creates and deletes the function's VPC network interfaces with this role: their IDs do not "
+                "exist before, and ec2:Describe* actions have no resource-level permissions."
+            )
+        acknowledge(self.role.node.find_child("DefaultPolicy"), "AwsSolutions-IAM5", reason, finding="Resource::*")

@@ -196,6 +196,8 @@ class TestStrategies(Construct):
                 consumer=self.stream_consumer.function,
                 consumer_role=self.stream_consumer.role,
                 failed_records=self.failed_records,
+                test_data_bucket=artifacts_bucket,
+                test_data_key=TEST_DATA_KEY,
                 availability_zones=availability_zones,
                 key=key,
                 log_retention=log_retention,

@@ -8,6 +8,7 @@ cdk-nag on as always; reaching the assertions means zero unacknowledged findings
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ import pytest
 from cfnlint.api import ManualArgs, lint_by_config
 
 from maturity.cost import estimate_template, load_prices
-from stacks.components.msk_stream import IAM_PORT, TOPIC
+from stacks.components.msk_stream import HTTPS_PORT, IAM_PORT, TOPIC
+from stacks.components.python_function import VPC_NETWORK_ACTIONS
 from stacks.config import load_environment
 from stacks.synth import SynthesizedEnvironment, synthesize
 from tests.infra.conftest import CONTEXT
@@ -94,12 +96,28 @@ def test_serverless_cluster_with_iam_auth_in_isolated_subnets_without_nat(msk_te
     assert {subnet["Properties"]["MapPublicIpOnLaunch"] for subnet in subnets.values()} == {False}
     # Two AZs resolved by CloudFormation: no account lookup at synth time.
     assert sorted(s["Properties"]["AvailabilityZone"]["Fn::Select"][0] for s in subnets.values()) == [0, 1]
-    # No route out: no NAT, no internet gateway, no public IP; and no interface endpoints (provisioned pollers).
-    for kind in ("AWS::EC2::NatGateway", "AWS::EC2::InternetGateway", "AWS::EC2::EIP", "AWS::EC2::VPCEndpoint"):
+    # No route out: no NAT, no internet gateway, no public IP; no interface endpoints (provisioned pollers).
+    for kind in ("AWS::EC2::NatGateway", "AWS::EC2::InternetGateway", "AWS::EC2::EIP"):
         assert not of_type(msk_template, kind), kind
     for route_table in of_type(msk_template, "AWS::EC2::Route").values():
         pytest.fail(f"unexpected route {route_table}")
     assert of_type(msk_template, "AWS::EC2::FlowLog")
+    # The one endpoint is S3's free gateway, on both isolated subnets' route tables.
+    _, endpoint = only(msk_template, "AWS::EC2::VPCEndpoint")
+    assert endpoint["VpcEndpointType"] == "Gateway"
+    assert endpoint["ServiceName"]["Fn::Join"][1][-1] == ".s3"
+    route_tables = of_type(msk_template, "AWS::EC2::RouteTable")
+    assert sorted(ref["Ref"] for ref in endpoint["RouteTableIds"]) == sorted(route_tables)
+    assert len(route_tables) == 2
+
+
+def test_the_s3_endpoint_lets_through_reads_of_the_test_records_only(msk_template):
+    _, endpoint = only(msk_template, "AWS::EC2::VPCEndpoint")
+    (statement,) = endpoint["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow" and statement["Action"] == "s3:GetObject"
+    artifacts_bucket, key = statement["Resource"]["Fn::Join"][1]
+    assert "ArtifactsBucket" in artifacts_bucket["Fn::ImportValue"]
+    assert key == "/test-data/churn/test.csv"
 
 
 def test_security_groups_speak_only_the_iam_port_between_themselves(msk_template):
@@ -115,6 +133,7 @@ def test_security_groups_speak_only_the_iam_port_between_themselves(msk_template
         # CDK's placeholder for "no egress" disappears once real egress rules exist; nothing open to a CIDR.
         assert not props.get("SecurityGroupEgress"), lid
     rules = set()
+    prefix_list_rules = []
     for kind, peer_key in (
         ("AWS::EC2::SecurityGroupIngress", "SourceSecurityGroupId"),
         ("AWS::EC2::SecurityGroupEgress", "DestinationSecurityGroupId"),
@@ -123,6 +142,9 @@ def test_security_groups_speak_only_the_iam_port_between_themselves(msk_template
             props = rule["Properties"]
             group = props["GroupId"]["Fn::GetAtt"][0]
             if group not in msk_groups:
+                continue
+            if "DestinationPrefixListId" in props:
+                prefix_list_rules.append((group, props))
                 continue
             assert (props["IpProtocol"], props["FromPort"], props["ToPort"]) == ("tcp", IAM_PORT, IAM_PORT), props
             assert "CidrIp" not in props and "CidrIpv6" not in props, props
@@ -134,6 +156,16 @@ def test_security_groups_speak_only_the_iam_port_between_themselves(msk_template
         ("SecurityGroupIngress", cluster_sg, client_sg),
         ("SecurityGroupEgress", client_sg, cluster_sg),
     }
+    # Besides Kafka, the clients speak HTTPS to S3's prefix list only (the gateway endpoint's destinations),
+    # whose ID CloudFormation does not expose: it is read at deploy time.
+    ((group, props),) = prefix_list_rules
+    assert group == client_sg
+    assert (props["IpProtocol"], props["FromPort"], props["ToPort"]) == ("tcp", HTTPS_PORT, HTTPS_PORT)
+    (lookup, attribute) = props["DestinationPrefixListId"]["Fn::GetAtt"]
+    assert attribute == "PrefixLists.0.PrefixListId"
+    call = json.loads(msk_template["Resources"][lookup]["Properties"]["Create"])
+    assert (call["service"], call["action"]) == ("EC2", "describeManagedPrefixLists")
+    assert call["parameters"]["Filters"] == [{"Name": "prefix-list-name", "Values": ["com.amazonaws.eu-west-1.s3"]}]
 
 
 def test_the_stream_consumer_reads_the_topic_like_the_kinesis_stream(msk_template):
@@ -160,8 +192,8 @@ def test_the_stream_consumer_reads_the_topic_like_the_kinesis_stream(msk_templat
         assert kafka[key] == kinesis[key], key
     assert kafka["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert kafka["MaximumRetryAttempts"] == 2
-    # Lambda checks the role's permissions when it creates the mapping.
-    (policy_id,) = mappings["kafka"]["DependsOn"]
+    # Lambda checks the role's permissions when it creates the mapping (and the topic must exist first).
+    (policy_id,) = [lid for lid in mappings["kafka"]["DependsOn"] if lid.startswith("TestsMskConsumerPolicy")]
     assert any(
         kafka_resource(s["Resource"], cluster_id) == f"topic/{TOPIC}"
         for lid, s in statements(msk_template)
@@ -169,12 +201,19 @@ def test_the_stream_consumer_reads_the_topic_like_the_kinesis_stream(msk_templat
     )
 
 
+def role_of(template: dict[str, Any], prefix: str) -> str:
+    (role,) = [lid for lid in of_type(template, "AWS::IAM::Role") if lid.startswith(prefix)]
+    return role
+
+
 def test_kafka_access_is_scoped_to_the_cluster_the_topic_and_the_consumer_group(msk_template):
     cluster_id, _ = only(msk_template, "AWS::MSK::ServerlessCluster")
     roles = of_type(msk_template, "AWS::IAM::Role")
-    (consumer_role,) = [lid for lid in roles if lid.startswith("TestsStreamConsumerRole")]
-    (producer_role,) = [lid for lid in roles if lid.startswith("TestsMskProducerRole")]
-    grants: dict[str, set[tuple[str, str]]] = {consumer_role: set(), producer_role: set()}
+    consumer_role = role_of(msk_template, "TestsStreamConsumerRole")
+    topic_role = role_of(msk_template, "TestsMskTopicFunctionRole")
+    feed_role = role_of(msk_template, "TestsMskFeedFunctionRole")
+    sdk_role = role_of(msk_template, "AWS679f53fac002430cb0da5b7982bd2287ServiceRole")
+    grants: dict[str, set[tuple[str, str]]] = {}
     for lid, policy in of_type(msk_template, "AWS::IAM::Policy").items():
         holders = [ref["Ref"] for ref in policy["Properties"].get("Roles", [])]
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
@@ -198,57 +237,211 @@ def test_kafka_access_is_scoped_to_the_cluster_the_topic_and_the_consumer_group(
         ("kafka-cluster:DescribeGroup", group),
         ("kafka-cluster:AlterGroup", group),
     }
-    assert grants[producer_role] == {
-        ("kafka:DescribeClusterV2", "cluster"),
-        ("kafka:GetBootstrapBrokers", "cluster"),
+    # The custom resource's handler manages that one topic, nothing else (no data access).
+    assert grants[topic_role] == {
+        ("kafka-cluster:Connect", "cluster"),
+        ("kafka-cluster:CreateTopic", topic),
+        ("kafka-cluster:DescribeTopic", topic),
+        ("kafka-cluster:DeleteTopic", topic),
+    }
+    # The feed writes to that topic (idempotently: kafka-python's default producer), nothing else.
+    assert grants[feed_role] == {
         ("kafka-cluster:Connect", "cluster"),
         ("kafka-cluster:WriteDataIdempotently", "cluster"),
-        ("kafka-cluster:CreateTopic", topic),
         ("kafka-cluster:DescribeTopic", topic),
         ("kafka-cluster:WriteData", topic),
     }
-    assert set(grants) == {consumer_role, producer_role}, "no other principal gets Kafka access"
-    # No AWS managed policy (ManagedKafkaEventSource would attach AWSLambdaMSKExecutionRole).
-    assert "ManagedPolicyArns" not in roles[consumer_role]["Properties"]
-    # The only wildcard-resource statement the MSK wiring adds is the pollers' network interfaces.
-    wildcard = [s for lid, s in statements(msk_template) if lid.startswith("TestsMsk") and s["Resource"] == "*"]
-    assert [sorted(as_list(s["Action"])) for s in wildcard] == [
-        [
-            "ec2:CreateNetworkInterface",
-            "ec2:DeleteNetworkInterface",
-            "ec2:DescribeNetworkInterfaces",
-            "ec2:DescribeSecurityGroups",
-            "ec2:DescribeSubnets",
-            "ec2:DescribeVpcs",
-        ]
+    # CDK's SDK-call function reads the bootstrap brokers at deploy time.
+    assert grants[sdk_role] == {("kafka:GetBootstrapBrokers", "cluster")}
+    assert set(grants) == {consumer_role, topic_role, feed_role, sdk_role}, "no other principal gets Kafka access"
+    # No AWS managed policy (ManagedKafkaEventSource would attach AWSLambdaMSKExecutionRole; a VPC function's
+    # default role AWSLambdaVPCAccessExecutionRole); only CDK's SDK-call function keeps its basic logging one.
+    for role in (consumer_role, topic_role, feed_role):
+        assert "ManagedPolicyArns" not in roles[role]["Properties"], role
+    # Wildcard-resource statements the MSK wiring adds: the pollers' and the in-VPC functions' network
+    # interfaces (with X-Ray's, as every function has), and the S3 prefix-list lookup.
+    wildcard = sorted(
+        sorted(as_list(s["Action"]))
+        for lid, s in statements(msk_template)
+        if lid.startswith(("TestsMsk", "AWS679")) and s["Resource"] == "*"
+    )
+    pollers = [
+        "ec2:CreateNetworkInterface",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeVpcs",
+    ]
+    xray = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    assert wildcard == sorted(
+        [pollers, ["ec2:DescribeManagedPrefixLists"], *[sorted(VPC_NETWORK_ACTIONS)] * 2, *[xray] * 2]
+    )
+
+
+def test_the_topic_is_a_custom_resource_whose_handler_runs_in_the_vpc(msk_template):
+    resources = msk_template["Resources"]
+    cluster_id, _ = only(msk_template, "AWS::MSK::ServerlessCluster")
+    topic_id, props = only(msk_template, "Custom::MskTopic")
+    assert props["Topic"] == TOPIC and props["Partitions"] == "1"
+    assert props["ClusterArn"] == {"Fn::GetAtt": [cluster_id, "Arn"]}
+    # The bootstrap brokers come from an SDK call at deploy time (CloudFormation does not expose them).
+    brokers_id, attribute = props["BootstrapServers"]["Fn::GetAtt"]
+    assert attribute == "BootstrapBrokerStringSaslIam"
+    create = resources[brokers_id]["Properties"]["Create"]["Fn::Join"][1]
+    assert json.loads(create[0] + '"}}')["action"] == "getBootstrapBrokers"
+    # The provider framework's function answers CloudFormation from outside the VPC ...
+    framework_id = props["ServiceToken"]["Fn::GetAtt"][0]
+    framework = resources[framework_id]["Properties"]
+    assert "VpcConfig" not in framework
+    framework_role = framework["Role"]["Fn::GetAtt"][0]
+    assert "ManagedPolicyArns" not in resources[framework_role]["Properties"]
+    invoked = {
+        json.dumps(resource)
+        for lid, statement in statements(msk_template)
+        if resources[lid]["Properties"]["Roles"] == [{"Ref": framework_role}]
+        and statement["Action"] == "lambda:InvokeFunction"
+        for resource in as_list(statement["Resource"])
+    }
+    topic_function = role_of(msk_template, "TestsMskTopicFunctionRole").replace("Role", "", 1)
+    (topic_function,) = [
+        lid for lid in of_type(msk_template, "AWS::Lambda::Function") if lid.startswith("TestsMskTopicFunction")
+    ]
+    assert invoked == {
+        json.dumps({"Fn::GetAtt": [topic_function, "Arn"]}),
+        json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [topic_function, "Arn"]}, ":*"]]}),
+    }
+    # ... and it invokes the in-VPC handler: topic_handler of lambdas/msk_feed.
+    assert framework["Environment"]["Variables"]["USER_ON_EVENT_FUNCTION_ARN"] == {
+        "Fn::GetAtt": [topic_function, "Arn"]
+    }
+    assert resources[topic_function]["Properties"]["Handler"] == "topic_handler.handler"
+    # The topic is deleted while the handler can still reach the cluster, and the consumer's mapping waits for it.
+    depends = set(resources[topic_id]["DependsOn"])
+    assert cluster_id in depends
+    rules = {
+        lid
+        for kind in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress")
+        for lid in of_type(msk_template, kind)
+        if lid.startswith("TestsMsk")
+    }
+    assert rules and rules <= depends
+    (mapping,) = [
+        r for r in of_type(msk_template, "AWS::Lambda::EventSourceMapping").values() if "Topics" in r["Properties"]
+    ]
+    assert topic_id in mapping["DependsOn"]
+
+
+def test_the_topic_and_feed_functions_run_in_the_isolated_subnets_with_the_client_group(msk_template):
+    functions = {
+        lid: r["Properties"]
+        for lid, r in of_type(msk_template, "AWS::Lambda::Function").items()
+        if lid.startswith(("TestsMskTopicFunction", "TestsMskFeedFunction"))
+    }
+    assert len(functions) == 2
+    subnets = sorted(of_type(msk_template, "AWS::EC2::Subnet"))
+    for lid, props in functions.items():
+        vpc = props["VpcConfig"]
+        assert sorted(ref["Ref"] for ref in vpc["SubnetIds"]) == subnets, lid
+        ((group, _),) = [ref["Fn::GetAtt"] for ref in vpc["SecurityGroupIds"]]
+        assert group.startswith("TestsMskClientSecurityGroup"), lid
+        assert props["Runtime"] == "python3.14" and props["Architectures"] == ["arm64"]
+    # One asset (lambdas/msk_feed), two entry points.
+    assert len({json.dumps(props["Code"]) for props in functions.values()}) == 1
+    assert sorted(props["Handler"] for props in functions.values()) == ["handler.handler", "topic_handler.handler"]
+    (feed,) = [props for lid, props in functions.items() if lid.startswith("TestsMskFeedFunction")]
+    env = feed["Environment"]["Variables"]
+    assert env["TOPIC"] == TOPIC
+    assert env["BOOTSTRAP_SERVERS"]["Fn::GetAtt"][1] == "BootstrapBrokerStringSaslIam"
+    assert env["TEST_DATA_URI"]["Fn::Join"][1][-1] == "/test-data/churn/test.csv"
+
+
+def test_the_pipeline_test_role_may_run_the_feed_as_well_as_the_batch_test(msk_template):
+    role = role_of(msk_template, "PipelineTestRole")
+    (invoke,) = [
+        s
+        for lid, s in statements(msk_template)
+        if msk_template["Resources"][lid]["Properties"]["Roles"] == [{"Ref": role}]
+        and s["Action"] == "lambda:InvokeFunction"
+    ]
+    assert sorted(r["Fn::GetAtt"][0][: len("TestsMskFeedFunction")] for r in invoke["Resource"]) == [
+        "TestsBatchFunction0128057A"[: len("TestsMskFeedFunction")],
+        "TestsMskFeedFunction",
     ]
 
 
-def test_outputs_name_the_cluster_topic_producer_role_and_network(msk_template):
+def test_the_msk_feed_asset_bundles_the_kafka_client_with_its_metadata(msk_synth, msk_template):
+    (feed,) = [
+        r["Properties"]
+        for lid, r in of_type(msk_template, "AWS::Lambda::Function").items()
+        if lid.startswith("TestsMskFeedFunction")
+    ]
+    asset = msk_synth.outdir / f"asset.{feed['Code']['S3Key'].removesuffix('.zip')}"
+    names = {path.name for path in asset.iterdir()}
+    # The function's modules, lambdas/common, Powertools, and the Kafka distributions with what they
+    # require outside the Lambda runtime (click, for the signer); their .dist-info folders carry the
+    # licences and the version the signer reads with importlib.metadata at run time.
+    assert {"handler.py", "topic_handler.py", "kafka_connection.py", "common", "aws_lambda_powertools"} <= names
+    assert {"kafka", "kafka_python-3.0.12.dist-info", "aws_msk_iam_sasl_signer"} <= names
+    assert {"aws_msk_iam_sasl_signer_python-1.0.2.dist-info", "click", "click-8.5.1.dist-info"} <= names
+    assert not names & {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil"}
+    assert not list(asset.rglob("__pycache__"))
+    # Other functions' assets are unchanged by it: no Kafka in the stream consumer's.
+    (consumer,) = [
+        r["Properties"]
+        for lid, r in of_type(msk_template, "AWS::Lambda::Function").items()
+        if lid.startswith("TestsStreamConsumerFunction")
+    ]
+    consumer_asset = msk_synth.outdir / f"asset.{consumer['Code']['S3Key'].removesuffix('.zip')}"
+    assert not {path.name for path in consumer_asset.iterdir()} & {"kafka", "aws_msk_iam_sasl_signer", "click"}
+
+
+def test_outputs_name_the_cluster_topic_feed_function_and_network(msk_template):
     outputs = msk_template["Outputs"]
     cluster_id, _ = only(msk_template, "AWS::MSK::ServerlessCluster")
     assert outputs["MskClusterArn"]["Value"] == {"Fn::GetAtt": [cluster_id, "Arn"]}
     assert outputs["MskTopic"]["Value"] == TOPIC
-    assert outputs["MskProducerRoleArn"]["Value"]["Fn::GetAtt"][0].startswith("TestsMskProducerRole")
+    assert outputs["MskFeedFunctionName"]["Value"]["Ref"].startswith("TestsMskFeedFunction")
+    assert "MskProducerRoleArn" not in outputs
     assert outputs["MskClientSecurityGroupId"]["Value"]["Fn::GetAtt"][0].startswith("TestsMskClientSecurityGroup")
     assert len(outputs["MskSubnetIds"]["Value"]["Fn::Join"][1]) == 2
 
 
-def test_nag_passes_and_msk_acknowledgements_are_scoped_and_explained(msk_synth):
+def test_nag_passes_and_msk_acknowledgements_are_scoped_and_explained(msk_synth, msk_template):
     # The fixture's synth ran cdk-nag: reaching here means zero unacknowledged findings.
     acknowledged = {}
     for construct in msk_synth.app.node.find_all():
-        if "/Tests/Msk/" not in construct.node.path:
+        path = construct.node.path
+        if "/Tests/Msk/" not in path and "/AWS679f53fac002430cb0da5b7982bd2287/" not in path:
             continue
         for entry in construct.node.metadata:
             if entry.type == ACK_METADATA:
                 for rule_id, reason in entry.data.items():
                     if OUR_RULES.match(rule_id):
-                        acknowledged[(construct.node.path, rule_id.removeprefix(ACK_PREFIX))] = reason
+                        acknowledged[(path.removeprefix(f"{STACK}/"), rule_id.removeprefix(ACK_PREFIX))] = reason
+    functions = of_type(msk_template, "AWS::Lambda::Function")
+    (topic_function,) = [lid for lid in functions if lid.startswith("TestsMskTopicFunction")]
+    test_data = "Mlops-preprod-Level0Exploration:ExportsOutputFnGetAttDataLakeArtifactsBucket98FD8488Arn6F0FAD5E"
+    basic_logs = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
     assert set(acknowledged) == {
-        (f"{STACK}/Tests/Msk/ConsumerPolicy/Resource", "AwsSolutions-IAM5[Resource::*]"),
+        ("Tests/Msk/ConsumerPolicy/Resource", "AwsSolutions-IAM5[Resource::*]"),
+        ("Tests/Msk/TopicFunction/Role/DefaultPolicy/Resource", "AwsSolutions-IAM5[Resource::*]"),
+        ("Tests/Msk/FeedFunction/Role/DefaultPolicy/Resource", "AwsSolutions-IAM5[Resource::*]"),
+        (
+            "Tests/Msk/FeedFunction/Role/DefaultPolicy/Resource",
+            f"AwsSolutions-IAM5[Resource::{test_data}/test-data/churn/*]",
+        ),
+        ("Tests/Msk/S3PrefixList/CustomResourcePolicy/Resource", "AwsSolutions-IAM5[Resource::*]"),
+        (
+            "Tests/Msk/TopicProviderRole/DefaultPolicy/Resource",
+            f"AwsSolutions-IAM5[Resource::<{topic_function}.Arn>:*]",
+        ),
+        ("AWS679f53fac002430cb0da5b7982bd2287/ServiceRole/Resource", f"AwsSolutions-IAM4[{basic_logs}]"),
     }
-    assert all("network interfaces" in reason for reason in acknowledged.values())
+    assert "network interfaces" in acknowledged[("Tests/Msk/ConsumerPolicy/Resource", "AwsSolutions-IAM5[Resource::*]")]
+    for function in ("TopicFunction", "FeedFunction"):
+        reason = acknowledged[(f"Tests/Msk/{function}/Role/DefaultPolicy/Resource", "AwsSolutions-IAM5[Resource::*]")]
+        assert "X-Ray" in reason and "VPC network interfaces" in reason
 
 
 def test_cfn_lint_passes_on_the_msk_template(msk_synth):
