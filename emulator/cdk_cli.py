@@ -84,7 +84,16 @@ class CdkCli:
         return result
 
     def bootstrap(self) -> None:
-        self.run("bootstrap", f"aws://{DEFAULT_ACCOUNT}/{self.aws.region}", "-c", f"env={LOCAL_ENV}")
+        # --output: bootstrap synthesizes the app too, and the CLI locks its output folder; the default
+        # cdk.out would make two local deploys (make demo and make app, or two test workers) collide.
+        self.run(
+            "bootstrap",
+            f"aws://{DEFAULT_ACCOUNT}/{self.aws.region}",
+            "-c",
+            f"env={LOCAL_ENV}",
+            "--output",
+            str(self.output_dir),
+        )
 
     def synth(self) -> None:
         self.run(

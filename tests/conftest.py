@@ -13,13 +13,17 @@ os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 os.environ.pop("AWS_PROFILE", None)
 
 
-def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
-    """With pytest-xdist (`-n`, `--dist loadgroup`): the infrastructure tests share one worker, so each
-    environment is still synthesized once per run; the e2e deploys share another; unit tests spread out."""
-    import pytest
+def pytest_xdist_make_scheduler(config, log):  # type: ignore[no-untyped-def]
+    """With pytest-xdist (`-n 2`): every infrastructure test runs in one worker, so each environment is
+    still synthesized once per run; the e2e deploys run one after the other in one worker; unit tests
+    spread over both. (Marking tests with xdist_group did not group them with pytest 9 here.)"""
+    from xdist.scheduler import LoadScopeScheduling
 
-    for item in items:
-        path = str(item.path)
-        for folder in ("infra", "e2e"):
-            if f"{os.sep}tests{os.sep}{folder}{os.sep}" in path:
-                item.add_marker(pytest.mark.xdist_group(folder))
+    class ByFolder(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            for folder in ("tests/infra/", "tests/e2e/"):
+                if nodeid.startswith(folder):
+                    return folder
+            return nodeid
+
+    return ByFolder(config, log)
