@@ -13,6 +13,7 @@ from constructs import Construct
 from stacks.components import lifecycle
 from stacks.components.access import acknowledge_wildcard_resource
 from stacks.components.alerts import Alerts
+from stacks.components.buckets import secure_bucket
 from stacks.components.github_deploy import GitHubDeployRole
 from stacks.components.model_endpoint import ModelEndpoint
 from stacks.components.model_registry import ModelRegistry
@@ -64,17 +65,13 @@ class Level3ScalableStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         removal_policy = lifecycle.removal_policy(config)
-        self.bucket = s3.Bucket(
+        # Default encryption SSE-S3: each team's prefix requires its own team key (bucket policy, see Team).
+        self.bucket = secure_bucket(
             self,
             "TeamDataBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            server_access_logs_bucket=access_log_bucket,
-            server_access_logs_prefix="TeamDataBucket/",
+            encryption_key=None,
+            access_logs=access_log_bucket,
+            access_log_prefix="TeamDataBucket/",
             lifecycle_rules=[
                 s3.LifecycleRule(
                     noncurrent_version_expiration=Duration.days(config.data_lake.noncurrent_version_expiration_days),

@@ -22,6 +22,7 @@ from constructs import Construct
 
 from stacks.components import lifecycle
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects
+from stacks.components.buckets import secure_bucket
 from stacks.config import PROJECT_ROOT, EnvironmentConfig
 from stacks.nag import acknowledge
 
@@ -138,18 +139,12 @@ class LlmAppStack(Stack):
         )
 
         # --- load balancer -------------------------------------------------------------------------------
-        alb_logs = s3.Bucket(
+        alb_logs = secure_bucket(
             self,
             "AlbLogs",
-            # ALB access logs support SSE-S3 only, not KMS keys.
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            server_access_logs_bucket=access_log_bucket,
-            server_access_logs_prefix="LlmAppAlbLogs/",
+            encryption_key=None,  # ALB access logs support SSE-S3 only, not KMS keys
+            access_logs=access_log_bucket,
+            access_log_prefix="LlmAppAlbLogs/",
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(config.data_lake.access_log_expiration_days))],
             removal_policy=removal_policy,
             auto_delete_objects=config.auto_delete_objects,

@@ -7,6 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.components.buckets import secure_bucket
 from stacks.config import DataLakeConfig
 from stacks.nag import acknowledge
 
@@ -49,7 +50,6 @@ class DataLake(Construct):
         # supported for the log destination), so this one bucket uses S3-managed keys.
         self.access_log_bucket = self._bucket(
             "AccessLogBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
             encryption_key=None,
             server_access_logs_bucket=None,
             lifecycle_rules=[
@@ -69,7 +69,6 @@ class DataLake(Construct):
         def kms_bucket(construct_id: str, rules: list[s3.LifecycleRule]) -> s3.Bucket:
             return self._bucket(
                 construct_id,
-                encryption=s3.BucketEncryption.KMS,
                 encryption_key=key,
                 server_access_logs_bucket=self.access_log_bucket,
                 lifecycle_rules=rules,
@@ -106,24 +105,16 @@ class DataLake(Construct):
         self,
         construct_id: str,
         *,
-        encryption: s3.BucketEncryption,
         encryption_key: kms.IKey | None,
         server_access_logs_bucket: s3.IBucket | None,
         lifecycle_rules: list[s3.LifecycleRule],
     ) -> s3.Bucket:
-        return s3.Bucket(
+        return secure_bucket(
             self,
             construct_id,
-            encryption=encryption,
             encryption_key=encryption_key,
-            bucket_key_enabled=encryption_key is not None,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            server_access_logs_bucket=server_access_logs_bucket,
-            server_access_logs_prefix=f"{construct_id}/" if server_access_logs_bucket else None,
+            access_logs=server_access_logs_bucket,
+            access_log_prefix=f"{construct_id}/",
             lifecycle_rules=lifecycle_rules,
             removal_policy=self._removal_policy,
             auto_delete_objects=self._auto_delete_objects,

@@ -15,6 +15,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from stacks.components.access import acknowledge_cdk_grants
+from stacks.components.buckets import secure_bucket
 from stacks.config import DeliveryConfig, EnvironmentConfig
 from stacks.role_names import pipeline_test_role_name, prompt_release_role_name
 
@@ -189,19 +190,12 @@ class DeliveryPipeline(Construct):
     # -- helpers -----------------------------------------------------------------------------------
 
     def _bucket(self, construct_id: str, removal_policy: RemovalPolicy, access_logs: s3.IBucket) -> s3.Bucket:
-        return s3.Bucket(
+        return secure_bucket(
             self,
             construct_id,
-            encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
-            bucket_key_enabled=True,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix=f"pipeline-{construct_id}/",
+            access_logs=access_logs,
+            access_log_prefix=f"pipeline-{construct_id}/",
             lifecycle_rules=[
                 s3.LifecycleRule(
                     noncurrent_version_expiration=Duration.days(30),
