@@ -1,10 +1,10 @@
-"""Import Lambda code the way the Lambda runtime does, for the prompt-catalog and gateway tests.
+"""Import Lambda code the way the Lambda runtime does, plus the moto helpers the Lambda tests share.
 
 Each function's asset is its own folder with ``common/`` copied next to it, and its modules import one
 another as top-level modules (``import catalog``, ``from common import prompt_store``). Importing this
-module puts ``lambdas/`` and the two function folders on ``sys.path`` so the tests import exactly those
-names; module names are unique across the two functions except ``handler``, which
-:func:`load_handler` loads under a distinct name.
+module puts ``lambdas/`` and the prompt-catalog and gateway folders on ``sys.path``; :func:`use` adds
+another function's folder. Every function has a ``handler.py``, so :func:`load_handler` (a fresh module
+each call) and :func:`cached_handler` (one module per run) import it under ``<function>_handler``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,29 @@ FUNCTIONS = ("prompt_catalog", "llm_gateway")
 for _folder in (LAMBDAS, *(LAMBDAS / f for f in FUNCTIONS)):
     if str(_folder) not in sys.path:
         sys.path.insert(0, str(_folder))
+
+
+def use(function: str) -> None:
+    """Make ``lambdas/<function>/``'s modules, and ``common``, importable as top-level modules."""
+    folder = LAMBDAS / function
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no Lambda folder {folder}")
+    for path in (LAMBDAS, folder):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+
+
+def cached_handler(function: str) -> ModuleType:
+    """``lambdas/<function>/handler.py``, imported once per run as ``<function>_handler``."""
+    use(function)
+    name = f"{function}_handler"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, LAMBDAS / function / "handler.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def load_handler(function: str) -> ModuleType:

@@ -29,7 +29,7 @@ from kafka.errors import (
 )
 from kafka.net.sasl.oauth import AbstractTokenProvider
 
-from tests.unit.lambda_paths import LAMBDAS, load_handler, use
+from tests.unit.lambdas_path import LAMBDAS, cached_handler, use
 
 use("test_stream")
 use("msk_feed")
@@ -462,7 +462,7 @@ def test_topic_handler_connects_with_iam_auth_and_creates_the_topic(monkeypatch:
 
 def test_feed_handler_reads_s3_and_produces_every_row(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Mlops/Tests")
-    module = load_handler("msk_feed")
+    module = cached_handler("msk_feed")
     monkeypatch.setattr(module.metrics, "namespace", "Mlops/Tests")
     producer = FakeProducer()
     settings: list[dict[str, Any]] = []

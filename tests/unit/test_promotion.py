@@ -19,7 +19,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from tests.unit.lambda_paths import load_handler, use
+from tests.unit.lambdas_path import cached_handler, use
 
 use("model_promotion")
 import promotion  # noqa: E402 - importable only once its Lambda folder is on sys.path
@@ -852,7 +852,7 @@ class FakeContext:
 
 @pytest.fixture
 def handler_module(monkeypatch: pytest.MonkeyPatch, aws: Aws) -> Any:
-    module = load_handler("model_promotion")
+    module = cached_handler("model_promotion")
     monkeypatch.setattr(module.metrics, "namespace", "MLOpsTests")
     monkeypatch.setattr(module, "clients", lambda: aws.clients)
     for name, value in BASE_ENV.items():

@@ -24,7 +24,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from tests.unit.lambda_paths import load_handler, use
+from tests.unit.lambdas_path import cached_handler, use
 
 use("test_batch")
 import batch_strategy  # noqa: E402 - importable only once its Lambda folder is on sys.path
@@ -371,7 +371,7 @@ class FakeContext:
 def test_handler_returns_the_report_and_emits_metrics(
     s3: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    module = load_handler("test_batch")
+    module = cached_handler("test_batch")
     monkeypatch.setattr(module.metrics, "namespace", "MLOpsTests")
     monkeypatch.setattr(module, "clients", lambda: batch_strategy.Clients(s3=s3, runtime=FakeRuntime()))
     for name, value in ENV.items():

@@ -20,7 +20,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from tests.unit.lambda_paths import load_handler, use
+from tests.unit.lambdas_path import cached_handler, use
 
 use("test_realtime")
 import realtime_strategy  # noqa: E402 - importable only once its Lambda folder is on sys.path
@@ -85,7 +85,7 @@ def api_event(
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Any:
-    module = load_handler("test_realtime")
+    module = cached_handler("test_realtime")
     monkeypatch.setattr(module.metrics, "namespace", "MLOpsTests")
     monkeypatch.setenv("ENDPOINT_NAME", ENDPOINT)
     monkeypatch.setenv("MAX_INSTANCES", "3")

@@ -23,7 +23,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from tests.unit.lambda_paths import load_handler, use
+from tests.unit.lambdas_path import cached_handler, use
 
 use("test_stream")
 import stream_strategy  # noqa: E402 - importable only once its Lambda folder is on sys.path
@@ -97,7 +97,7 @@ def runtime() -> FakeRuntime:
 
 @pytest.fixture
 def stream_handler(monkeypatch: pytest.MonkeyPatch, aws: dict[str, Any], runtime: FakeRuntime) -> Any:
-    module = load_handler("test_stream")
+    module = cached_handler("test_stream")
     monkeypatch.setattr(module.metrics, "namespace", "MLOpsTests")
     monkeypatch.setattr(module, "clients", lambda: (runtime, aws["s3"]))
     monkeypatch.setenv("ENDPOINT_NAME", ENDPOINT)
