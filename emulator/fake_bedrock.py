@@ -43,15 +43,15 @@ import argparse
 import contextlib
 import json
 import re
-import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
+
+from emulator.loopback import LoopbackService
 
 LABEL = "[local stand-in model]"
 BLOCKED_MESSAGE = f"{LABEL} Sorry, I cannot respond to that request. (blocked by the simulated guardrail)"
@@ -133,8 +133,11 @@ def _keyword_label(content: str) -> str:
     return best if votes[best] else "other"
 
 
-class FakeBedrock:
+class FakeBedrock(LoopbackService):
     """The stand-in server; use it as a context manager (or call :meth:`start` and :meth:`stop`)."""
+
+    thread_name = "fake-bedrock"
+    endpoint_variable = "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"
 
     def __init__(
         self,
@@ -155,69 +158,13 @@ class FakeBedrock:
         self.denied_words = tuple(w.lower() for w in denied_words)
         self.throttle_word = throttle_word.lower() if throttle_word else None
         self.models = frozenset(models) if models is not None else None
-        self.lifetime_seconds = lifetime_seconds
+        super().__init__(lifetime_seconds=lifetime_seconds)
         self.requests: list[RecordedRequest] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._timer: threading.Timer | None = None
-        self.stopped = threading.Event()
 
     # ----------------------------------------------------------------------------------- lifecycle
 
-    @property
-    def endpoint_url(self) -> str:
-        """``http://127.0.0.1:<port>``; only valid while running."""
-        if self._server is None:
-            raise RuntimeError("FakeBedrock is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def env(self) -> dict[str, str]:
-        """Environment that points boto3's ``bedrock-runtime`` clients (and only those) at the stand-in."""
-        return {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": self.endpoint_url}
-
-    def start(self) -> FakeBedrock:
-        """Listen on a free loopback port and serve in a daemon thread."""
-        if self._server is not None:
-            raise RuntimeError("FakeBedrock is already running")
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self.stopped.clear()
-        # A short poll interval: shutdown() waits up to one interval, and tests start and stop it often.
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-bedrock", daemon=True
-        ).start()
-        if self.lifetime_seconds is not None:
-            self._timer = threading.Timer(self.lifetime_seconds, self.stop)
-            self._timer.daemon = True
-            self._timer.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port (idempotent)."""
-        server, self._server = self._server, None
-        if self._timer is not None and self._timer is not threading.current_thread():
-            self._timer.cancel()
-        self._timer = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        self.stopped.set()
-
-    def __enter__(self) -> FakeBedrock:
-        """Start on entry."""
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        """Stop on exit."""
-        self.stop()
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     # ------------------------------------------------------------------------------------ behaviour
 

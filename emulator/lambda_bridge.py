@@ -28,13 +28,13 @@ import threading
 import uuid
 from collections.abc import Mapping
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
 from emulator.lambda_runner import LocalFunction, deployed_function, publish_emf
-from emulator.server import LOOPBACK, LocalAws
+from emulator.loopback import LoopbackService
+from emulator.server import LocalAws
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations$")
 
@@ -47,8 +47,11 @@ def function_name(identifier: str) -> str:
     return identifier.split(":", 1)[0]  # drop a version or alias qualifier
 
 
-class LambdaBridge:
+class LambdaBridge(LoopbackService):
     """Serve Lambda Invoke for ``functions`` (function name -> folder under ``lambdas/``)."""
+
+    thread_name = "lambda-bridge"
+    endpoint_variable = "AWS_ENDPOINT_URL_LAMBDA"
 
     def __init__(
         self,
@@ -62,65 +65,13 @@ class LambdaBridge:
         self.aws = aws
         self.functions = dict(functions)
         self.extra_env = dict(extra_env or {})
-        self.lifetime_seconds = lifetime_seconds
+        super().__init__(lifetime_seconds=lifetime_seconds)
         self.invocations = 0
         self._loaded: dict[str, LocalFunction] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._timer: threading.Timer | None = None
 
-    @property
-    def endpoint_url(self) -> str:
-        """``http://127.0.0.1:<port>``; only valid while running."""
-        if self._server is None:
-            raise RuntimeError("LambdaBridge is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def env(self) -> dict[str, str]:
-        """Environment that points boto3's ``lambda`` clients (and only those) at the bridge."""
-        return {"AWS_ENDPOINT_URL_LAMBDA": self.endpoint_url}
-
-    def start(self) -> LambdaBridge:
-        """Listen on a free loopback port and serve in a daemon thread."""
-        if self._server is not None:
-            raise RuntimeError("LambdaBridge is already running")
-        bridge = self
-
-        class Handler(_Handler):
-            owner = bridge
-
-        server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        server.daemon_threads = True
-        self._server = server
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="lambda-bridge", daemon=True
-        ).start()
-        if self.lifetime_seconds is not None:
-            self._timer = threading.Timer(self.lifetime_seconds, self.stop)
-            self._timer.daemon = True
-            self._timer.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port (idempotent)."""
-        server, self._server = self._server, None
-        if self._timer is not None and self._timer is not threading.current_thread():
-            self._timer.cancel()
-        self._timer = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-
-    def __enter__(self) -> LambdaBridge:
-        """Start on entry."""
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        """Stop on exit."""
-        self.stop()
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     def invoke(self, name: str, event: Any) -> tuple[Any, str | None]:
         """Run the handler of ``name`` on ``event``: (payload, None) or (error payload, "Unhandled").
