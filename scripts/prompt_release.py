@@ -9,7 +9,7 @@ file, in name order:
    template, variables, model or inference settings differ from the catalog's latest version; an
    unchanged prompt publishes nothing;
 2. if an alias the file lists for this environment does not point at that version yet: publish the
-   file's golden set (``POST /evalsets``; an existing version is left as it is, versions are immutable),
+   file's golden set (``POST /evalsets``; the same version again is a no-op, a changed one is refused),
    run the evaluation state machine over it and wait, then move the aliases
    (``PUT /prompts/{name}/aliases/{alias}``). Ungated aliases move only after a passed evaluation;
    ``prod`` is always asked for and the catalog decides: it refuses a version whose newest evaluation did
@@ -430,14 +430,13 @@ class Catalog:
         return int(created["version"])
 
     def publish_golden_set(self, prompt: PromptFile) -> bool:
-        """Publish the prompt's golden set; ``False`` when that version is already published (immutable)."""
-        try:
-            self._call("POST", "/evalsets", prompt.golden_document)
-        except CatalogError as error:
-            if error.status == 409:
-                return False
-            raise
-        return True
+        """Publish the prompt's golden set; ``False`` when the catalog holds that exact version already.
+
+        A stored version with other content is refused (HTTP 409) and fails the release with the
+        catalog's reason: versions are immutable, so the file needs a new version number.
+        """
+        answer = self._call("POST", "/evalsets", prompt.golden_document)
+        return bool(answer.get("created", True))
 
     def alias_version(self, name: str, alias: str) -> int | None:
         """The version `alias` points at, or ``None`` when the alias does not exist yet."""

@@ -34,7 +34,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from common import templating
 from common.errors import Conflict, Forbidden, NotFound, PromptError, TooLarge, ValidationError
-from common.golden_sets import GoldenSet, GoldenSetError, put_version_request
+from common.golden_sets import GoldenSet, GoldenSetError, get_version_request, put_version_request
 from common.prompt_store import (
     ALIAS_RE,
     AUDIT_PREFIX,
@@ -567,10 +567,14 @@ class PromptCatalog:
             "to take the next version number failed; retry the request"
         )
 
-    def create_golden_set(self, document: str, *, who: str) -> GoldenSet:
+    def create_golden_set(self, document: str, *, who: str) -> tuple[GoldenSet, bool]:
         """Store a new, immutable golden-set version (the JSON document of :class:`GoldenSet`).
 
-        Raises ValidationError naming the item and field that is wrong, Conflict when that version exists.
+        Returns the golden set and whether it was created now: publishing exactly the stored content
+        again is not an error (a release may run twice), so it returns ``False`` then.
+
+        Raises ValidationError naming the item and field that is wrong, Conflict when that version exists
+        with different content (its name, description, labels or items).
         """
         try:
             golden = GoldenSet.from_json(document)
@@ -580,13 +584,16 @@ class PromptCatalog:
         try:
             self._client.put_item(**request)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise Conflict(
-                    f"golden set {golden.name!r} already has version {golden.version}: versions are immutable, "
-                    "publish a new version number"
-                ) from None
-            raise
-        return golden
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            stored = self._client.get_item(**get_version_request(self._table, golden.name, golden.version))
+            if "Item" in stored and GoldenSet.from_item(stored["Item"]) == golden:
+                return golden, False
+            raise Conflict(
+                f"golden set {golden.name!r} already has version {golden.version} with different content: "
+                "versions are immutable, publish a new version number"
+            ) from None
+        return golden, True
 
     def promote(self, name: str, alias: str, *, version: int, reason: str, who: str) -> AliasRecord:
         """Point ``alias`` at ``version`` (creating the alias if needed) and record it in the audit trail.

@@ -187,9 +187,12 @@ def build_app(get_catalog: Callable[[], PromptCatalog], *, logger: Logger, metri
     @app.post("/evalsets")
     def create_golden_set() -> Response[str]:
         # The whole body is the golden set: its items are nested objects the field parser does not model.
-        golden = get_catalog().create_golden_set(app.current_event.body or "", who=who())
-        logger.info("golden set created", extra={"golden_set": golden.name, "version": golden.version})
-        return json_response(201, {"name": golden.name, "version": golden.version, "items": len(golden.items)})
+        golden, created = get_catalog().create_golden_set(app.current_event.body or "", who=who())
+        if created:
+            logger.info("golden set created", extra={"golden_set": golden.name, "version": golden.version})
+        # 200: this exact version was already stored (publishing it again changes nothing).
+        body = {"name": golden.name, "version": golden.version, "items": len(golden.items), "created": created}
+        return json_response(201 if created else 200, body)
 
     @app.get("/prompts")
     def list_prompts() -> Response[str]:

@@ -412,12 +412,19 @@ GOLDEN_DOCUMENT = {
 
 def test_golden_sets_are_created_once_and_validated(api: Api, ddb: Any) -> None:
     status, body = api("POST", "/evalsets", GOLDEN_DOCUMENT)
-    assert (status, body) == (201, {"name": "triage-golden", "version": 1, "items": 2})
+    assert (status, body) == (201, {"name": "triage-golden", "version": 1, "items": 2, "created": True})
     stored = ddb.get_item(TableName=TABLE, Key={"pk": {"S": "EVALSET#triage-golden"}, "sk": {"S": "V#00000001"}})
     assert stored["Item"]["created_by"]["S"] == ALICE
-    # Versions are immutable: the same version again is refused, and the stored one is unchanged.
+    # Publishing exactly the stored version again changes nothing (a release may run twice).
+    status, body = api("POST", "/evalsets", GOLDEN_DOCUMENT)
+    assert (status, body["created"]) == (200, False)
+    # Versions are immutable: the same version with other content is refused, and the stored one is unchanged.
     status, body = api("POST", "/evalsets", {**GOLDEN_DOCUMENT, "description": "changed"})
-    assert status == 409 and "already has version 1" in body["error"]
+    assert status == 409 and "already has version 1 with different content" in body["error"]
+    assert (
+        ddb.get_item(TableName=TABLE, Key={"pk": {"S": "EVALSET#triage-golden"}, "sk": {"S": "V#00000001"}})["Item"]
+        == stored["Item"]
+    )
     broken = {**GOLDEN_DOCUMENT, "version": 2, "items": [{"id": "T-1", "inputs": {}}]}
     status, body = api("POST", "/evalsets", broken)
     assert status == 400 and "T-1" in body["error"]

@@ -257,6 +257,23 @@ def test_changed_template_publishes_a_new_version_and_moves_the_alias(world: Wor
     assert world.alias("preprod") == 2
 
 
+def test_a_golden_set_edited_without_a_new_version_fails_the_release_with_the_catalogs_reason(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.write_prompt(PROMPT)
+    world.release("preprod")
+    # Same name and version, one item fewer: evaluating against the stored copy would hide the edit.
+    edited = dataclasses.replace(GOLDEN, items=GOLDEN.items[:2])
+    golden_sets.save(edited, world.root / "golden" / "tickets_small_v1.json")
+    world.write_prompt({**PROMPT, "template": TEMPLATE.replace("one sentence", "one short sentence")})
+
+    assert world.main("--env", "preprod") == 2
+
+    error = capsys.readouterr().err
+    assert "golden set 'tickets-small' already has version 1 with different content" in error
+    assert "publish a new version number" in error
+
+
 @pytest.mark.parametrize(
     "change",
     [
