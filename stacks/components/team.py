@@ -52,8 +52,9 @@ class Team(Construct):
     - a KMS key of its own; the team's prefix of the shared bucket only accepts objects under that key
       (bucket policy), so even a misgranted reader elsewhere gets ciphertext it cannot decrypt;
     - a permission boundary (the ceiling of every role in this construct): the team's prefix, key and
-      table, SageMaker in this account on the allowed instance types only, and nothing in IAM but
-      passing its own roles to SageMaker;
+      table, SageMaker in this account on the allowed instance types only, what its endpoint's promotion
+      needs (autoscaling, alarm reads), and in IAM only passing its own roles to SageMaker and creating
+      SageMaker's autoscaling service-linked role;
     - a data-scientist role (also the Studio execution role of the team's user profile) and an
       ML-engineer role, assumable by the configured IAM roles or Identity Center permission sets;
     - a DynamoDB table (PITR, the team key) as a feature source;
