@@ -119,6 +119,17 @@ def inference_from_stored(stored: Mapping[str, Any]) -> Inference:
     return out
 
 
+def _content_from(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The content fields a version and an alias (which denormalizes its version) both store."""
+    return {
+        "template": raw["template"],
+        "variables": tuple(raw["variables"]),
+        "model_id": raw["model_id"],
+        "inference": inference_from_stored(raw["inference"]),
+        "sha256": raw["sha256"],
+    }
+
+
 @dataclass(frozen=True)
 class PromptVersion:
     """One immutable version of a prompt."""
@@ -135,23 +146,8 @@ class PromptVersion:
     sha256: str
 
     def to_item(self) -> AttributeMap:
-        """The version item, keys included."""
-        return serialize(
-            {
-                "pk": prompt_pk(self.name),
-                "sk": version_sk(self.version),
-                "name": self.name,
-                "version": self.version,
-                "template": self.template,
-                "variables": list(self.variables),
-                "model_id": self.model_id,
-                "inference": dict(self.inference),
-                "created_by": self.created_by,
-                "created_at": self.created_at,
-                "reason": self.reason,
-                "sha256": self.sha256,
-            }
-        )
+        """The version item: its keys and :meth:`to_dict`."""
+        return serialize({"pk": prompt_pk(self.name), "sk": version_sk(self.version), **self.to_dict()})
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> PromptVersion:
@@ -160,14 +156,10 @@ class PromptVersion:
         return cls(
             name=raw["name"],
             version=int(raw["version"]),
-            template=raw["template"],
-            variables=tuple(raw["variables"]),
-            model_id=raw["model_id"],
-            inference=inference_from_stored(raw["inference"]),
+            **_content_from(raw),
             created_by=raw["created_by"],
             created_at=raw["created_at"],
             reason=raw["reason"],
-            sha256=raw["sha256"],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,24 +212,8 @@ class AliasRecord:
         )
 
     def to_item(self) -> AttributeMap:
-        """The alias item, keys included."""
-        return serialize(
-            {
-                "pk": prompt_pk(self.name),
-                "sk": alias_sk(self.alias),
-                "name": self.name,
-                "alias": self.alias,
-                "version": self.version,
-                "template": self.template,
-                "variables": list(self.variables),
-                "model_id": self.model_id,
-                "inference": dict(self.inference),
-                "sha256": self.sha256,
-                "updated_by": self.updated_by,
-                "updated_at": self.updated_at,
-                "reason": self.reason,
-            }
-        )
+        """The alias item: its keys and :meth:`to_dict`."""
+        return serialize({"pk": prompt_pk(self.name), "sk": alias_sk(self.alias), **self.to_dict()})
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> AliasRecord:
@@ -247,11 +223,7 @@ class AliasRecord:
             name=raw["name"],
             alias=raw["alias"],
             version=int(raw["version"]),
-            template=raw["template"],
-            variables=tuple(raw["variables"]),
-            model_id=raw["model_id"],
-            inference=inference_from_stored(raw["inference"]),
-            sha256=raw["sha256"],
+            **_content_from(raw),
             updated_by=raw["updated_by"],
             updated_at=raw["updated_at"],
             reason=raw["reason"],
