@@ -10,12 +10,14 @@ captured; :func:`publish_emf` then does what CloudWatch does with EMF lines in a
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib.util
 import io
 import json
 import os
 import sys
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,3 +138,47 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def rest_api_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    query: Mapping[str, str] | None = None,
+    user_arn: str | None,
+    raw_body: str | None = None,
+    base64_body: bool = False,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """A REST API (v1) Lambda proxy event as API Gateway sends it for an IAM-authenticated caller.
+
+    `body` is JSON-encoded unless `raw_body` gives the exact text; `base64_body` encodes it as API
+    Gateway does for binary media types. `user_arn` is the caller's identity (None: none was sent);
+    `request_id` API Gateway's request id (a fresh one unless given).
+    """
+    text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+    if base64_body and text is not None:
+        text = base64.b64encode(text.encode()).decode()
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "queryStringParameters": dict(query) if query else None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": f"/v1{path}",
+            "stage": "v1",
+            "requestId": request_id or f"local-{uuid.uuid4()}",
+            "accountId": "123456789012",
+            "identity": {"userArn": user_arn, "caller": "local", "sourceIp": "127.0.0.1"},
+        },
+        "body": text,
+        "isBase64Encoded": base64_body,
+    }

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from emulator.fake_bedrock import FakeBedrock
-from emulator.lambda_runner import LocalFunction, deployed_function, publish_emf
+from emulator.lambda_runner import LocalFunction, deployed_function, publish_emf, rest_api_event
 from emulator.pipeline_runner import LocalPipelineRun
 from emulator.policy_simulation import PolicySimulator
 from emulator.server import LocalAws
@@ -309,7 +309,7 @@ def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> I
 
     def api(method: str, path: str, body: dict[str, Any] | None = None, query: dict[str, str] | None = None) -> Any:
         nonlocal published
-        invocation = catalog.invoke(catalog_api_event(method, path, body, query), to_emulator)
+        invocation = catalog.invoke(rest_api_event(method, path, body, query=query, user_arn=TOUR_USER), to_emulator)
         published += publish_emf(cloudwatch, invocation.output)
         response = invocation.response
         return response["statusCode"], json.loads(response.get("body") or "{}")
@@ -475,34 +475,6 @@ class _LocalEvaluations:
         reasons = json.dumps(answer.get("reasons"))
         cause = f"The quality gate refused this prompt version (evaluation {run_id}): {reasons}"
         return prompt_release.EvaluationResult(False, cause, run_id)
-
-
-def catalog_api_event(
-    method: str, path: str, body: dict[str, Any] | None, query: dict[str, str] | None
-) -> dict[str, Any]:
-    """A REST API proxy event as API Gateway sends it for an IAM-authenticated caller."""
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": method,
-        "headers": {"Content-Type": "application/json"},
-        "multiValueHeaders": {"Content-Type": ["application/json"]},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": "/{proxy+}",
-            "httpMethod": method,
-            "path": f"/v1{path}",
-            "stage": "v1",
-            "requestId": f"tour-{uuid.uuid4()}",
-            "accountId": "123456789012",
-            "identity": {"userArn": TOUR_USER, "caller": "local-tour", "sourceIp": "127.0.0.1"},
-        },
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-    }
 
 
 def deployed_resources(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:

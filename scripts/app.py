@@ -103,8 +103,8 @@ def seed(aws: LocalAws, outputs: dict[str, str], model_env: dict[str, str]) -> d
     Raises:
         SeedError: a call was refused or failed.
     """
-    from emulator.lambda_runner import deployed_function, publish_emf
-    from emulator.tour import GOLDEN_SET_FILE, catalog_api_event
+    from emulator.lambda_runner import deployed_function, publish_emf, rest_api_event
+    from emulator.tour import GOLDEN_SET_FILE, TOUR_USER
 
     to_emulator = aws.env(base={})
     cloudwatch = aws.client("cloudwatch")
@@ -113,7 +113,7 @@ def seed(aws: LocalAws, outputs: dict[str, str], model_env: dict[str, str]) -> d
     model_id = gateway_env["Environment"]["Variables"]["ALLOWED_MODELS"].split(",")[0]
 
     def api(method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        event = catalog_api_event(method, path, body, None)
+        event = rest_api_event(method, path, body, user_arn=TOUR_USER)
         event["requestContext"]["identity"]["userArn"] = SEED_USER
         invocation = catalog.invoke(event, to_emulator)
         publish_emf(cloudwatch, invocation.output)

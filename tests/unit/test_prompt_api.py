@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
+from emulator.lambda_runner import rest_api_event
 from tests.unit.lambdas_path import (
     BUNDLED_PACKAGES,
     LAMBDA_RUNTIME_PACKAGES,
@@ -45,33 +45,17 @@ def api_event(
     raw_body: str | None = None,
     base64_body: bool = False,
 ) -> dict[str, Any]:
-    """A REST API (v1) Lambda proxy event as API Gateway sends it with IAM authorization."""
-    text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
-    if base64_body and text is not None:
-        text = base64.b64encode(text.encode()).decode()
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": method,
-        "headers": {"Content-Type": "application/json"},
-        "multiValueHeaders": {"Content-Type": ["application/json"]},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": "/{proxy+}",
-            "httpMethod": method,
-            "path": f"/prod{path}",
-            "stage": "prod",
-            "requestId": "req-123",
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "identity": {"userArn": user_arn, "sourceIp": "10.0.0.1", "caller": "AIDAEXAMPLE"},
-        },
-        "body": text,
-        "isBase64Encoded": base64_body,
-    }
+    """The API Gateway event for a call by `user_arn` (Alice unless said otherwise), request id req-123."""
+    return rest_api_event(
+        method,
+        path,
+        body,
+        query=query,
+        user_arn=user_arn,
+        raw_body=raw_body,
+        base64_body=base64_body,
+        request_id="req-123",
+    )
 
 
 class Api:
