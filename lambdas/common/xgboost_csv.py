@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
 
 
 class EndpointError(RuntimeError):
@@ -18,6 +22,32 @@ class EndpointError(RuntimeError):
 def to_csv(rows: Sequence[Sequence[float]]) -> str:
     """The request body the XGBoost container reads as text/csv: no header, one row per line."""
     return "\n".join(",".join(repr(value) for value in row) for row in rows)
+
+
+def invoke(
+    runtime: Any,
+    endpoint_name: str,
+    rows: Sequence[Sequence[float]],
+    *,
+    failure: str | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> tuple[bytes, float]:
+    """One text/csv ``invoke_endpoint`` call for `rows`: the response body and the call's latency in
+    milliseconds (reading the body included). A failed call raises :class:`EndpointError`
+    ``"<failure> failed: <code>: <message>"``, where `failure` defaults to ``"endpoint <name>"``."""
+    began = clock()
+    try:
+        response = runtime.invoke_endpoint(
+            EndpointName=endpoint_name, ContentType="text/csv", Accept="text/csv", Body=to_csv(rows).encode()
+        )
+        payload: bytes = response["Body"].read()
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        raise EndpointError(
+            f"{failure or f'endpoint {endpoint_name}'} failed: {details.get('Code', 'error')}: "
+            f"{details.get('Message', '')}"
+        ) from error
+    return payload, (clock() - began) * 1000.0
 
 
 def parse_predictions(payload: bytes, expected: int) -> list[float]:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from common.xgboost_csv import EndpointError, parse_predictions, to_csv
+from common.xgboost_csv import EndpointError, invoke, parse_predictions
 
 # boto3 ships no type stubs in the Lambda runtime or this project's dependencies; clients are typed Any.
 Client = Any
@@ -282,19 +282,14 @@ def score(
     latencies: list[float] = []
     for start in range(0, len(features), batch_size):
         chunk = features[start : start + batch_size]
-        began = clock()
-        try:
-            response = runtime.invoke_endpoint(
-                EndpointName=endpoint_name, ContentType="text/csv", Accept="text/csv", Body=to_csv(chunk).encode()
-            )
-            payload = response["Body"].read()
-        except ClientError as error:
-            details = error.response.get("Error", {})
-            raise EndpointError(
-                f"invoking {endpoint_name} for rows {start + 1}-{start + len(chunk)} failed: "
-                f"{details.get('Code', 'error')}: {details.get('Message', '')}"
-            ) from error
-        latencies.append((clock() - began) * 1000.0)
+        payload, latency_ms = invoke(
+            runtime,
+            endpoint_name,
+            chunk,
+            failure=f"invoking {endpoint_name} for rows {start + 1}-{start + len(chunk)}",
+            clock=clock,
+        )
+        latencies.append(latency_ms)
         probabilities.extend(parse_predictions(payload, len(chunk)))
     return Scores(probabilities=probabilities, latencies_ms=latencies)
 

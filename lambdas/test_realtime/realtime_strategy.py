@@ -14,8 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-from common.xgboost_csv import EndpointError, parse_predictions, to_csv
+from common.xgboost_csv import invoke, parse_predictions
 
 # boto3 ships no type stubs in the Lambda runtime or this project's dependencies; clients are typed Any.
 Client = Any
@@ -103,16 +102,5 @@ def predict(
     clock: Callable[[], float] = time.perf_counter,
 ) -> Prediction:
     """One invoke_endpoint call for all rows; the latency includes reading the response body."""
-    began = clock()
-    try:
-        response = runtime.invoke_endpoint(
-            EndpointName=endpoint_name, ContentType="text/csv", Accept="text/csv", Body=to_csv(rows).encode()
-        )
-        payload = response["Body"].read()
-    except ClientError as error:
-        details = error.response.get("Error", {})
-        raise EndpointError(
-            f"endpoint {endpoint_name} failed: {details.get('Code', 'error')}: {details.get('Message', '')}"
-        ) from error
-    latency_ms = (clock() - began) * 1000.0
+    payload, latency_ms = invoke(runtime, endpoint_name, rows, clock=clock)
     return Prediction(probabilities=parse_predictions(payload, len(rows)), latency_ms=round(latency_ms, 3))

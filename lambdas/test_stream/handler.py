@@ -39,6 +39,7 @@ from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventR
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config as BotoConfig
+from common.xgboost_csv import EndpointError
 
 logger = Logger()
 metrics = Metrics()
@@ -75,7 +76,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         except stream_strategy.RecordError as error:
             logger.warning("bad record", reason=str(error), source=source, **where)
             raise
-        except stream_strategy.EndpointError as error:
+        except EndpointError as error:
             logger.error("endpoint error", reason=str(error), source=source, **where)
             raise
         return item, probability, latency_ms

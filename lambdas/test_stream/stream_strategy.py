@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
+from common.xgboost_csv import EndpointError, invoke
 
 # boto3 ships no type stubs in the Lambda runtime or this project's dependencies; clients are typed Any.
 Client = Any
@@ -47,10 +47,6 @@ class RecordError(ValueError):
 
 class EventError(ValueError):
     """The invocation event is neither a Kinesis nor a Kafka batch; nothing in it can be scored."""
-
-
-class EndpointError(RuntimeError):
-    """The endpoint failed or returned something other than one probability."""
 
 
 @dataclass(frozen=True)
@@ -189,21 +185,8 @@ def score(
     runtime: Client, endpoint_name: str, features: Sequence[float], *, clock: Callable[[], float] = time.perf_counter
 ) -> tuple[float, float]:
     """The probability for one row and the call's latency in milliseconds (including reading the body)."""
-    began = clock()
-    try:
-        response = runtime.invoke_endpoint(
-            EndpointName=endpoint_name,
-            ContentType="text/csv",
-            Accept="text/csv",
-            Body=",".join(repr(value) for value in features).encode(),
-        )
-        payload = response["Body"].read()
-    except ClientError as error:
-        details = error.response.get("Error", {})
-        raise EndpointError(
-            f"endpoint {endpoint_name} failed: {details.get('Code', 'error')}: {details.get('Message', '')}"
-        ) from error
-    latency_ms = round((clock() - began) * 1000.0, 3)
+    payload, latency = invoke(runtime, endpoint_name, [features], clock=clock)
+    latency_ms = round(latency, 3)
     try:
         probability = float(payload.decode("utf-8").strip().rstrip(","))
     except (UnicodeDecodeError, ValueError):
