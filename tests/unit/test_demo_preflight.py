@@ -29,15 +29,6 @@ def one_sentence(stderr: str) -> str:
     return lines[0]
 
 
-def test_missing_node_is_named():
-    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # python only, no node or npx
-    result = run_demo(env=env)
-    assert result.returncode == 2
-    assert one_sentence(result.stderr) == (
-        "make demo: Node.js is not installed (node not found on PATH); install Node.js 20 or newer."
-    )
-
-
 def test_broken_cdk_json_is_named(tmp_path):
     broken = tmp_path / "cdk.json"
     broken.write_text('{"context": {"mlops:environments": ')
