@@ -192,7 +192,8 @@ def test_alarm_delivery_fails_with_cloudwatchs_own_words_and_restores_the_state(
     history(
         session,
         "alarm-0",
-        f"Failed to execute action {TOPIC}. Received error: CloudWatch Alarms does not have authorization to access the SNS topic encryption key.",
+        f"Failed to execute action {TOPIC}. Received error: "
+        "CloudWatch Alarms does not have authorization to access the SNS topic encryption key.",
     )
     set_state(session, "alarm-0", "INSUFFICIENT_DATA")
     result = smoke.check_alarm_delivery(deployment(session), fast())
