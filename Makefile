@@ -20,7 +20,7 @@ export CDK_VALIDATION := false
 export CDK_DISABLE_CLI_TELEMETRY := true
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help setup browser demo app synth test lint typecheck bench cost assess clean
+.PHONY: help setup browser demo app synth test lint typecheck bench cost assess smoke clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,6 +67,10 @@ cost: synth ## estimated idle monthly cost per environment vs its idleBudgetUsd 
 
 assess: setup ## score an AWS account's MLOps maturity, read-only (AWS_PROFILE/AWS_REGION; ENV=dev names stacks)
 	$(PY) -m maturity assess $(if $(ENV),--env $(ENV))
+
+smoke: setup ## prove a deployed environment's integrations on AWS (ENV=dev; starts jobs, minutes, cleans up)
+	@test -n "$(ENV)" || { echo "make smoke needs ENV=<environment of cdk.json>, e.g. make smoke ENV=dev"; exit 2; }
+	$(PY) -m maturity smoke --env $(ENV)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -25,6 +25,9 @@ What it does (deterministic, no model):
   word (whole word, case-insensitive), the "model" is not invoked: ``stopReason`` is
   ``guardrail_intervened``, the text is a canned refusal, usage is zero, and with ``trace: enabled``
   the trace names the matched word, in Bedrock's trace shape;
+* the guardrail's PII policy: with ``guardrailConfig``, a card number (13-19 digits, spaces or dashes
+  allowed, passing the Luhn check) is blocked like the deployed guardrail's ``CREDIT_DEBIT_CARD_NUMBER``
+  BLOCK, with a ``sensitiveInformationPolicy`` trace;
 * ``throttle_word`` in the text answers HTTP 429 ``ThrottlingException`` (to exercise error paths);
 * every request is recorded in :attr:`FakeBedrock.requests` for assertions.
 
@@ -80,6 +83,19 @@ class _ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+_CARD_RE = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+
+
+def card_number(text: str) -> str | None:
+    """The first card number in `text`: 13-19 digits (spaces or dashes between them) passing the Luhn check."""
+    for match in _CARD_RE.finditer(text):
+        digits = [int(c) for c in match.group() if c.isdigit()]
+        total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(reversed(digits)))
+        if total % 10 == 0:
+            return match.group()
+    return None
 
 
 def _texts(blocks: Iterable[Any]) -> list[str]:
@@ -194,7 +210,11 @@ class FakeBedrock(LoopbackService):
         if isinstance(guardrail, dict):
             hit = next((w for w in self.denied_words if self._matches(w, joined)), None)
             if hit is not None:
-                return self._blocked(guardrail, hit)
+                return self._blocked(guardrail, {"wordPolicy": {"customWords": [{"match": hit, "action": "BLOCKED"}]}})
+            card = card_number(joined)
+            if card is not None:
+                pii = {"piiEntities": [{"match": card, "type": "CREDIT_DEBIT_CARD_NUMBER", "action": "BLOCKED"}]}
+                return self._blocked(guardrail, {"sensitiveInformationPolicy": pii})
         if JUDGE_MARKER in question:
             reply = judge_answer()
         elif _CLASSIFY_RE.search(question):
@@ -221,7 +241,7 @@ class FakeBedrock(LoopbackService):
             "metrics": {"latencyMs": 1},
         }
 
-    def _blocked(self, guardrail: dict[str, Any], word: str) -> dict[str, Any]:
+    def _blocked(self, guardrail: dict[str, Any], assessment: dict[str, Any]) -> dict[str, Any]:
         response: dict[str, Any] = {
             "output": {"message": {"role": "assistant", "content": [{"text": BLOCKED_MESSAGE}]}},
             "stopReason": "guardrail_intervened",
@@ -231,13 +251,7 @@ class FakeBedrock(LoopbackService):
         }
         if guardrail.get("trace") in ("enabled", "enabled_full"):
             guardrail_id = str(guardrail.get("guardrailIdentifier", "guardrail"))
-            response["trace"] = {
-                "guardrail": {
-                    "inputAssessment": {
-                        guardrail_id: {"wordPolicy": {"customWords": [{"match": word, "action": "BLOCKED"}]}}
-                    }
-                }
-            }
+            response["trace"] = {"guardrail": {"inputAssessment": {guardrail_id: assessment}}}
         return response
 
 

@@ -206,3 +206,44 @@ def _condition(operator: str, key: str, expected: list[Any], context: Context) -
     if not present:
         return negated  # AWS: a missing key never matches; a negated operator is then true
     return satisfied(str(values[0]))
+
+
+def _principal_matches(statement: Mapping[str, Any], service_principal: str) -> bool:
+    """Whether a resource-policy statement names `service_principal` (a service such as cloudwatch.amazonaws.com)."""
+    if "NotPrincipal" in statement:
+        raise ValueError(f"NotPrincipal is not supported by this evaluator: {statement}")
+    principal = statement.get("Principal")
+    if principal is None:
+        raise ValueError(f"a resource-policy statement without Principal: {statement}")
+    if principal == "*":
+        return True
+    if not isinstance(principal, Mapping):
+        raise ValueError(f"unexpected Principal {principal!r}")
+    unknown = set(principal) - {"AWS", "Service", "Federated", "CanonicalUser"}
+    if unknown:
+        raise ValueError(f"unexpected Principal keys {sorted(unknown)}")
+    if "*" in _as_list(principal.get("AWS", [])):
+        return True
+    # Account roots, roles and users name IAM principals: they never match a service principal.
+    return service_principal in _as_list(principal.get("Service", []))
+
+
+def resource_policy_decision(
+    policy: Mapping[str, Any], *, service_principal: str, action: str, resource: str, context: Context
+) -> Decision:
+    """May `service_principal` do `action` on `resource` under this resource (or key) policy, in `context`?
+
+    As AWS evaluates a service principal's call against a resource policy: an explicit Deny that matches
+    wins; otherwise a matching Allow that names the principal (or everyone) is needed. Statements are
+    already resolved (a live policy, not a template); what the evaluator does not understand raises.
+    """
+    statements = [dict(s) for s in _as_list(policy.get("Statement", []))]
+    matching = [
+        s for s in statements if _principal_matches(s, service_principal) and _matches(s, action, resource, context)
+    ]
+    denies = [s for s in matching if s.get("Effect") == "Deny"]
+    if denies:
+        return Decision(False, f"explicitly denied by statement {denies[0].get('Sid', '(no Sid)')}")
+    if any(s.get("Effect") == "Allow" for s in matching):
+        return Decision(True, "allowed by the resource policy")
+    return Decision(False, f"no statement allows {service_principal} to {action} {resource}")

@@ -29,7 +29,7 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from emulator import fixes, shims
+from emulator import alarm_actions, fixes, shims
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -115,6 +115,7 @@ class LocalAws:
                 )
             shims.register()
             fixes.apply()
+            alarm_actions.apply()
             # A fresh account: no stacks or buckets left over from an earlier run in this process.
             moto_api_backend.reset()
             self._server = self._bind()

@@ -1,8 +1,9 @@
-"""``python -m maturity assess|cost``: the maturity self-assessment and the idle-cost report.
+"""``python -m maturity assess|cost|smoke``: the maturity self-assessment, the idle-cost report, the smoke test.
 
-Exit codes: 0 done (and every environment within budget); 1 an environment is over its idle budget;
-2 nothing could be assessed or priced (no credentials, no region, no templates, a bad cdk.json), with
-one sentence on stderr saying why.
+Exit codes: 0 done (and every environment within budget, every smoke check passed or skipped); 1 an
+environment is over its idle budget, or a smoke check failed; 2 nothing could be assessed, priced or
+smoke-tested (no credentials, no region, no templates, a bad cdk.json, credentials of another account),
+with one sentence on stderr saying why.
 """
 
 from __future__ import annotations
@@ -48,6 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     cost.add_argument("--cdk-json", type=Path, default=PROJECT_ROOT / "cdk.json", help="where the budgets are")
     _output_options(cost)
+
+    smoke = commands.add_parser(
+        "smoke",
+        help="prove the integrations of a deployed environment on AWS (starts jobs; minutes; cleans up)",
+        description="Set an alarm to ALARM and read whether its notification was delivered, run the Glue job "
+        "on the sample, call the gateway through the guardrail, check invocation logging, start the training "
+        "pipeline and stop it. Uses the environment's account and region from cdk.json.",
+    )
+    smoke.add_argument("--env", required=True, help="environment of cdk.json (its stacks are smoke-tested)")
+    smoke.add_argument("--profile", help="AWS profile (default: the usual boto3 chain)")
+    smoke.add_argument("--only", nargs="+", metavar="CHECK", help="run only these checks")
+    smoke.add_argument("--cdk-json", type=Path, default=PROJECT_ROOT / "cdk.json", help="where the environments are")
     return parser
 
 
@@ -112,10 +125,44 @@ def _cost(args: argparse.Namespace) -> int:
     return 0
 
 
+def _smoke(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from maturity.aws import credentials_problem
+    from maturity.smoke import SmokeTarget, render, run_smoke
+    from stacks.config import ConfigError, load_environment, read_cdk_context
+
+    try:
+        config = load_environment(read_cdk_context(args.cdk_json), args.env)
+    except ConfigError as error:
+        return _fail(str(error))
+    try:
+        session = boto3.Session(profile_name=args.profile, region_name=config.region)
+        account = session.client("sts").get_caller_identity()["Account"]
+    except (BotoCoreError, ClientError) as error:
+        return _fail(credentials_problem(error) or f"cannot call AWS: {error}")
+    if account != config.account:
+        return _fail(f"the credentials are for account {account}, but environment {config.name!r} is {config.account}")
+    target = SmokeTarget(
+        env_name=config.name,
+        stack_prefix=config.stack_name("").rstrip("-"),
+        invocation_logging=config.llmops.enabled and config.llmops.invocation_logging,
+    )
+    try:
+        results = run_smoke(session, target, only=args.only)
+    except ValueError as error:
+        return _fail(str(error))
+    sys.stdout.write(render(results))
+    return 1 if any(result.status == "fail" for result in results) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "assess":
         return _assess(args)
+    if args.command == "smoke":
+        return _smoke(args)
     return _cost(args)
 
 

@@ -84,6 +84,20 @@ def test_guardrail_blocks_denied_words_only_when_a_guardrail_is_configured(clien
     assert partial_word["stopReason"] == "end_turn"
 
 
+def test_guardrail_blocks_card_numbers_like_the_deployed_pii_policy(client: Any) -> None:
+    blocked = client.converse(
+        modelId=MODEL, messages=user("charge 4111-1111-1111-1111 please"), guardrailConfig=GUARDRAIL
+    )
+    pii = blocked["trace"]["guardrail"]["inputAssessment"]["gr-1"]["sensitiveInformationPolicy"]["piiEntities"]
+    assert blocked["stopReason"] == "guardrail_intervened"
+    assert pii == [{"match": "4111-1111-1111-1111", "type": "CREDIT_DEBIT_CARD_NUMBER", "action": "BLOCKED"}]
+    # Not a card: fails the Luhn check, or too short; and nothing is blocked without a guardrail.
+    for text in ("order 4111 1111 1111 1112 shipped", "ticket 123456789012", "a version 1.2.3.4.5.6.7.8.9.1.2.3.4"):
+        answer = client.converse(modelId=MODEL, messages=user(text), guardrailConfig=GUARDRAIL)
+        assert answer["stopReason"] == "end_turn", text
+    assert client.converse(modelId=MODEL, messages=user("4111 1111 1111 1111"))["stopReason"] == "end_turn"
+
+
 def test_errors_use_bedrocks_error_codes(client: Any, fake: FakeBedrock) -> None:
     with pytest.raises(ClientError) as throttled:
         client.converse(modelId=MODEL, messages=user("overload please"))
