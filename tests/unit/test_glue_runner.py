@@ -204,3 +204,48 @@ def test_only_spark_jobs_run(aws):
     job = {"Name": "shell", "Command": {"Name": "pythonshell", "ScriptLocation": "s3://cdk-assets/x.py"}}
     with pytest.raises(GlueJobRunError, match="only glueetl jobs"):
         run_job(job, s3, run_id="jr_1")
+
+
+def _run_script(s3: Any, script: str) -> Any:
+    s3.put_object(Bucket=ASSETS, Key="job.py", Body=script.encode())
+    job = {
+        "Name": "probe",
+        "Command": {"Name": "glueetl", "ScriptLocation": f"s3://{ASSETS}/job.py"},
+        "DefaultArguments": {"--RAW_PATH": f"s3://{RAW}/probe/"},
+    }
+    return run_job(job, s3, run_id="jr_probe")
+
+
+def test_the_spark_stand_in_reads_csv_as_spark_does(aws):
+    s3, _glue = aws
+    s3.put_object(Bucket=RAW, Key="probe/a.csv", Body=b"id,name\n1,\n")
+    # Spark takes the header of the first file and maps later files by position (enforceSchema=true).
+    s3.put_object(Bucket=RAW, Key="probe/b.csv", Body=b"name,id\nx,2\n")
+    s3.put_object(Bucket=RAW, Key="probe/_SUCCESS", Body=b"not data")
+    s3.put_object(Bucket=RAW, Key="probe/.tmp/part.csv", Body=b"not,data\n")
+    result = _run_script(
+        s3,
+        "import json, sys\n"
+        "from awsglue.context import GlueContext\n"
+        "from awsglue.utils import getResolvedOptions\n"
+        "from pyspark.context import SparkContext\n"
+        "args = getResolvedOptions(sys.argv, ['RAW_PATH'])\n"
+        "context = GlueContext(SparkContext.getOrCreate())\n"
+        "frame = context.spark_session.read.option('header', 'true').option('inferSchema', 'false')"
+        ".csv(args['RAW_PATH'])\n"
+        "context.get_logger().info(json.dumps(frame.rdd.map(lambda row: row.asDict()).collect()))\n",
+    )
+    assert json.loads(result.log[-1].removeprefix("INFO ")) == [{"id": "1", "name": None}, {"id": "x", "name": "2"}]
+
+
+def test_the_spark_stand_in_verifies_rows_against_the_schema(aws):
+    s3, _glue = aws
+    with pytest.raises(GlueJobRunError, match=r"field amount: DoubleType\(\) can not accept object 1 in type"):
+        _run_script(
+            s3,
+            "from pyspark.context import SparkContext\n"
+            "from pyspark.sql import SparkSession\n"
+            "from pyspark.sql.types import DoubleType, StructField, StructType\n"
+            "spark = SparkSession(SparkContext.getOrCreate())\n"
+            "spark.createDataFrame([{'amount': 1}], schema=StructType([StructField('amount', DoubleType(), False)]))\n",
+        )
