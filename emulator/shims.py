@@ -325,12 +325,13 @@ class GlueCrawler(_Shim, CloudFormationModel):
 class GlueJob(_Shim, CloudFormationModel):
     """AWS::Glue::Job in moto's Glue backend (``glue.get_job``; ``start_job_run`` works).
 
-    Not emulated: running the script. moto's job runs succeed without executing ``Command``.
+    Not emulated by moto: running the script. moto's job runs succeed without executing ``Command``; the
+    tour runs the deployed script itself (emulator/glue_runner.py).
     """
 
     cfn_type = "AWS::Glue::Job"
     name_property = "Name"
-    note = "moto Glue job; runs succeed without executing the script"
+    note = "moto Glue job; runs succeed without executing the script (the tour runs it: emulator/glue_runner.py)"
 
     def _create(self) -> None:
         props = self.properties

@@ -10,10 +10,7 @@ own tour functions and :func:`run_tour` chains them.
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
-import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -21,16 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import pandas as pd
-
 from emulator.fake_bedrock import FakeBedrock
+from emulator.glue_runner import STAND_IN_NOTE, run_deployed_job
 from emulator.lambda_runner import LocalFunction, deployed_function, publish_emf, rest_api_event
 from emulator.pipeline_runner import LocalPipelineRun
 from emulator.policy_simulation import PolicySimulator
 from emulator.server import LocalAws
 from emulator.shims import emulation_status
-from pipelines.glue.churn_transform import PARTITION_KEYS, record_to_dict, rejection_to_dict, transform_rows
-from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX, REJECTS_PREFIX
+from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX
 from scripts import prompt_release
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +58,7 @@ def alarm_topic(aws: LocalAws, stack_name: str) -> str:
 
 
 def tour_level0(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
-    """Upload sample data, crawl it, run the ETL, query through Athena."""
+    """Upload sample data, crawl it, run the deployed ETL job, query through Athena."""
     level = "Level 0"
     out = stack_outputs(aws, stack_name)
     s3, glue, athena = aws.client("s3"), aws.client("glue"), aws.client("athena")
@@ -94,10 +89,9 @@ def tour_level0(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
     job = out["GlueEtlJobName"]
     run_id = glue.start_job_run(JobName=job)["JobRunId"]
     run_state = glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]["JobRunState"]
-    yield TourLine(level, "start the ETL job", f"job run {run_id} is {run_state}; moto does not run Spark", "stub")
+    yield TourLine(level, "start the ETL job", f"job run {run_id} is {run_state}; moto does not run the script", "stub")
 
-    result = _run_etl_in_process(s3, raw_bucket=out["RawBucketName"], curated_bucket=out["CuratedBucketName"])
-    yield TourLine(level, "ETL transformation (the job's own code)", result, "in-process")
+    yield TourLine(level, "ETL job run, deployed script", _run_etl_job(aws, job, run_id, out), "in-process")
 
     workgroup = out["AthenaWorkgroupName"]
     config = athena.get_work_group(WorkGroup=workgroup)["WorkGroup"]["Configuration"]
@@ -126,25 +120,19 @@ def tour_level0(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
     )
 
 
-def _run_etl_in_process(s3: Any, *, raw_bucket: str, curated_bucket: str) -> str:
-    """What the Glue job does, with its own transformation module, reading and writing the emulator's S3.
-
-    Writes Parquet partitioned by signup year and month, and the rejects feed, under the same keys the
-    Glue job writes (pandas and pyarrow stand in for Spark).
-    """
-    raw = s3.get_object(Bucket=raw_bucket, Key=RAW_KEY)["Body"].read().decode("utf-8")
-    result = transform_rows(csv.DictReader(io.StringIO(raw)))
-    frame = pd.DataFrame([record_to_dict(record) for record in result.records])
-    with tempfile.TemporaryDirectory(prefix="curated-") as scratch:
-        frame.to_parquet(scratch, partition_cols=list(PARTITION_KEYS), index=False)
-        files = sorted(p for p in Path(scratch).rglob("*.parquet"))
-        for path in files:
-            s3.upload_file(str(path), curated_bucket, f"{CURATED_DATASET_PREFIX}{path.relative_to(scratch).as_posix()}")
-    rejects = "\n".join(json.dumps(rejection_to_dict(r)) for r in result.rejections)
-    s3.put_object(Bucket=curated_bucket, Key=f"{REJECTS_PREFIX}part-00000.json", Body=rejects.encode())
+def _run_etl_job(aws: LocalAws, job: str, run_id: str, out: dict[str, str]) -> str:
+    """The job's deployed script and --extra-py-files, run as Glue would (emulator/glue_runner.py)."""
+    s3 = aws.client("s3")
+    result = run_deployed_job(aws.client("glue"), s3, job, run_id=run_id)
+    finished = next((line for line in result.log if "churn ETL finished:" in line), None)
+    if finished is None:
+        raise RuntimeError(f"the ETL job {job} ran but did not log its counts: {result.log}")
+    counts = finished.split("churn ETL finished:", 1)[1].strip()
+    listed = s3.list_objects_v2(Bucket=out["CuratedBucketName"], Prefix=CURATED_DATASET_PREFIX).get("Contents", [])
+    partitions = {item["Key"].rsplit("/", 1)[0] for item in listed if item["Key"].endswith(".parquet")}
     return (
-        f"{result.input_rows} rows in: {len(result.records)} curated into {len(files)} Parquet partitions, "
-        f"{len(result.rejections)} rejected (written to {REJECTS_PREFIX}), {result.duplicates} duplicates dropped"
+        f"{result.script_uri.rsplit('/', 1)[-1]} from its ScriptLocation, --extra-py-files {result.importable()}: "
+        f"{counts}, {len(partitions)} Parquet partitions written; {STAND_IN_NOTE}"
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, IgnoreMode, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -18,14 +18,21 @@ from stacks.config import GlueConfig
 
 GLUE_SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "glue"
 GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11
+# The modules the job script imports from pipelines/glue, shipped in one zip at its root. Glue puts a .zip
+# of --extra-py-files on the Python path but a .py file under its own S3 file name, which for a CDK file
+# asset is `<sha256>.py`: `import churn_transform` would then fail on Glue.
+JOB_MODULES: tuple[str, ...] = ("churn_transform.py",)
+# The CloudWatch namespace Glue publishes job metrics to when --enable-metrics is set.
+GLUE_METRICS_NAMESPACE = "Glue"
 
 
 class GlueEtl(Construct):
     """A Glue database, a scheduled crawler over the raw dataset, and a Spark ETL job raw → curated.
 
     The job script is `pipelines/glue/etl_job.py`; its transformation logic is the plain-Python
-    module `pipelines/glue/churn_transform.py`, shipped beside it with ``--extra-py-files`` so the
-    same code is unit-tested without Spark. A security configuration encrypts everything Glue
+    module `pipelines/glue/churn_transform.py`, shipped in a zip of the job's modules with
+    ``--extra-py-files`` (a zip keeps the module names; a lone .py asset would be named after its hash)
+    so the same code is unit-tested without Spark. A security configuration encrypts everything Glue
     writes (S3 output, CloudWatch logs, job bookmarks) with the data-lake key. Each component runs
     under its own role with access to only the prefixes it needs.
 
@@ -148,7 +155,14 @@ class GlueEtl(Construct):
 
         # --- ETL job -------------------------------------------------------------------------------
         script = s3_assets.Asset(self, "JobScript", path=str(GLUE_SCRIPTS_DIR / "etl_job.py"))
-        transform_module = s3_assets.Asset(self, "TransformModule", path=str(GLUE_SCRIPTS_DIR / "churn_transform.py"))
+        job_modules = s3_assets.Asset(
+            self,
+            "JobModules",
+            path=str(GLUE_SCRIPTS_DIR),
+            # Everything but the listed modules (the script, samples, caches) stays out of the zip.
+            exclude=["*", *(f"!{module}" for module in JOB_MODULES)],
+            ignore_mode=IgnoreMode.GLOB,
+        )
 
         self.job_role = iam.Role(
             self,
@@ -159,7 +173,7 @@ class GlueEtl(Construct):
         self.job_role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
-                resources=[asset.bucket.arn_for_objects(asset.s3_object_key) for asset in (script, transform_module)],
+                resources=[asset.bucket.arn_for_objects(asset.s3_object_key) for asset in (script, job_modules)],
             )
         )
         grant_objects(
@@ -176,6 +190,21 @@ class GlueEtl(Construct):
                 purpose="ETL job writes curated Parquet and rejected rows",
             )
         self._grant_glue_logging(self.job_role, key, glue_logs_arn)
+        # --enable-metrics makes the job publish its Spark metrics to CloudWatch under its role.
+        self.job_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PublishGlueJobMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": GLUE_METRICS_NAMESPACE}},
+            )
+        )
+        acknowledge_wildcard_resource(
+            self.job_role,
+            "*",
+            "cloudwatch:PutMetricData has no resource-level permissions; the statement is bound by condition to "
+            f"the {GLUE_METRICS_NAMESPACE} namespace, where --enable-metrics publishes the job's metrics.",
+        )
 
         self.job = glue.CfnJob(
             self,
@@ -193,7 +222,7 @@ class GlueEtl(Construct):
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
             security_configuration=self.security_configuration.ref,
             default_arguments={
-                "--extra-py-files": transform_module.s3_object_url,
+                "--extra-py-files": job_modules.s3_object_url,
                 "--RAW_PATH": raw_bucket.s3_url_for_object(RAW_DATASET_PREFIX),
                 "--CURATED_PATH": curated_bucket.s3_url_for_object(CURATED_DATASET_PREFIX),
                 "--REJECTS_PATH": curated_bucket.s3_url_for_object(REJECTS_PREFIX),

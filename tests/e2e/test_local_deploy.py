@@ -8,6 +8,7 @@ and is stopped by the fixture; every CLI call has a time limit.
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,9 +92,15 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli) -> None:
 
     tour = {line.step: line for line in tour_level0(local.aws, LEVEL0)}
     assert "aws:kms" in tour["upload sample CSV to the raw bucket"].outcome
-    etl = tour["ETL transformation (the job's own code)"]
+    # The deployed job: its script and its --extra-py-files zip from the emulator's S3, as Glue runs them.
+    etl = tour["ETL job run, deployed script"]
     assert etl.fidelity == "in-process"
-    assert etl.outcome.startswith("400 rows in: 393 curated") and "5 rejected" in etl.outcome
+    assert re.search(
+        r"^[0-9a-f]{64}\.py from its ScriptLocation, --extra-py-files [0-9a-f]{64}\.zip with churn_transform",
+        etl.outcome,
+    )
+    assert "input_rows=400 curated_records=393 rejected=5 duplicates=2" in etl.outcome
+    assert "stood in by emulator/glue_libs" in etl.outcome
     assert tour["query through the Athena workgroup"].fidelity == "stub"
     assert "InService" in tour["SageMaker Studio domain"].outcome
     outputs = stack_outputs(local.aws, LEVEL0)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from emulator.policy_simulation import PolicySimulator
+from stacks.components.glue_etl import GLUE_SCRIPTS_DIR
 from tests.infra.conftest import ENV_NAMES
 
 KMS_BUCKETS = (
@@ -160,9 +165,75 @@ def test_glue_encrypts_everything_it_writes_with_the_data_key(templates, env):
             "GlueVersion": "5.0",
             "Command": {"Name": "glueetl", "PythonVersion": "3"},
             "SecurityConfiguration": security_configuration,
-            "DefaultArguments": Match.object_like({"--extra-py-files": Match.string_like_regexp(r"^s3://.*\.py$")}),
+            "DefaultArguments": Match.object_like({"--extra-py-files": Match.string_like_regexp(r"^s3://.*\.zip$")}),
         },
     )
+
+
+# What Glue's own image provides to a job script; everything else must come with the job.
+GLUE_RUNTIME_PACKAGES = {"awsglue", "pyspark"}
+
+
+def _imported_top_level_names(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path.name}: a relative import cannot work in a Glue job"
+            names.add(str(node.module).split(".")[0])
+    return names
+
+
+def _job_module_files(script: Path) -> set[str]:
+    """The files of pipelines/glue that `script` imports, directly or through each other, as top-level modules."""
+    needed: set[str] = set()
+    pending = [script]
+    while pending:
+        for name in _imported_top_level_names(pending.pop()):
+            module = GLUE_SCRIPTS_DIR / f"{name}.py"
+            if module.is_file() and module.name not in needed:
+                needed.add(module.name)
+                pending.append(module)
+            elif not module.is_file():
+                assert name in sys.stdlib_module_names or name in GLUE_RUNTIME_PACKAGES or name == "__future__", (
+                    f"{script.name} imports {name}, which neither Glue nor the job provides"
+                )
+    return needed
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_glue_job_ships_the_modules_its_script_imports_under_their_own_names(templates, synthesized, env):
+    (job,) = resources_of(level0(templates, env), "AWS::Glue::Job").values()
+    entries = job["Properties"]["DefaultArguments"]["--extra-py-files"].split(",")
+    # Glue imports a .py entry by its S3 file name, which for a CDK file asset is `<sha256>.py`: only an archive
+    # keeps the module names (its root goes on the Python path).
+    assert all(entry.endswith(".zip") for entry in entries), f"not shipped as a zip: {entries}"
+    shipped: set[str] = set()
+    for entry in entries:
+        staged = synthesized[env].outdir / f"asset.{entry.rsplit('/', 1)[-1].removesuffix('.zip')}"
+        assert staged.is_dir(), f"{entry}: no staged folder {staged.name} in cdk.out"
+        shipped |= {path.name for path in staged.iterdir()}
+    # Exactly what the script needs, at the zip's root: not the script itself, the sample data or caches.
+    assert shipped == _job_module_files(GLUE_SCRIPTS_DIR / "etl_job.py")
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_glue_job_may_publish_its_metrics_to_the_glue_namespace_only(templates, synthesized, env):
+    template = level0(templates, env)
+    config = synthesized[env].config
+    (job,) = resources_of(template, "AWS::Glue::Job").values()
+    assert job["Properties"]["DefaultArguments"]["--enable-metrics"] == "true"
+    role_id = job["Properties"]["Role"]["Fn::GetAtt"][0]
+    simulator = PolicySimulator(template, account=config.account, region=config.region)
+
+    def put_metric_data(namespace: str) -> Any:
+        return simulator.decide(role_id, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": namespace})
+
+    # --enable-metrics publishes to CloudWatch's "Glue" namespace under the job's role.
+    assert put_metric_data("Glue").allowed, put_metric_data("Glue").why
+    assert not put_metric_data("AWS/Glue").allowed
+    assert not put_metric_data("Mlops/Gateway").allowed
 
 
 def test_crawler_schedule_and_job_capacity_come_from_config(templates, synthesized):
