@@ -20,7 +20,7 @@ export CDK_VALIDATION := false
 export CDK_DISABLE_CLI_TELEMETRY := true
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help setup browser demo app synth test lint typecheck bench cost assess smoke clean
+.PHONY: help setup browser demo app synth test test-pipeline lint typecheck bench cost assess smoke clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -90,6 +90,10 @@ typecheck: setup
 
 test: lint typecheck browser ## lint, type-check and run every test (unit, infra, e2e, browser)
 	$(VENV)/bin/pytest
+
+# The delivery pipeline's Build stage: CodeBuild's Ubuntu images have no (Debian) Chromium.
+test-pipeline: lint typecheck ## `make test` without the browser test (what the CodeBuild image can run)
+	$(VENV)/bin/pytest -m "not browser"
 
 bench: setup ## measure synth time (vs an empty app) and the test suite's wall time
 	$(PY) -m scripts.bench

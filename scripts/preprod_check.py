@@ -4,6 +4,10 @@ Runs in CodeBuild (`python3 -m scripts.preprod_check --env preprod`): assumes th
 pipeline-test role, reads the Level 2 stack's outputs, invokes the batch test function
 synchronously and exits 1 when its report says the endpoint missed the threshold, printing why.
 
+On a fresh environment no model has been approved yet, so the promotion function has not created the
+endpoint: the check then says so and passes (the infrastructure release goes on; the first approval deploys
+the endpoint and its own alarms guard it). An endpoint that exists but is not in service fails the check.
+
 Where the stack has the MSK streaming path (`mskStreaming`), it also invokes the MSK feed function,
 which runs in the cluster's subnets and produces the same test records to the topic the stream
 consumer reads; a feed that fails, or reports records it could not produce, fails the check too.
@@ -18,6 +22,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from stacks.config import ConfigError, load_environment, read_cdk_context
 from stacks.role_names import pipeline_test_role_name
@@ -27,12 +32,27 @@ LAMBDA_CLIENT_CONFIG = Config(read_timeout=330, connect_timeout=10, retries={"to
 
 
 def run_check(session: Any, stack_name: str) -> tuple[dict[str, Any], list[str], list[str]]:
-    """The batch test's report, notes on what else ran, and the failures of those other steps."""
+    """The batch test's report, notes on what else ran, and the failures of those other steps.
+
+    Without an endpoint (no model approved yet) the report is ``{"status": "skipped", ...}`` and nothing runs.
+    """
     cfn = session.client("cloudformation")
     (stack,) = cfn.describe_stacks(StackName=stack_name)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     if "BatchTestFunctionName" not in outputs:
         raise RuntimeError(f"{stack_name} has no batch test function (is testStrategies on for it?)")
+    if "EndpointName" not in outputs:
+        raise RuntimeError(f"{stack_name} has no EndpointName output")
+    endpoint = outputs["EndpointName"]
+    status = endpoint_status(session.client("sagemaker"), endpoint)
+    if status is None:
+        reason = (
+            f"endpoint {endpoint} does not exist yet: no model version has been approved in this environment, so "
+            "there is nothing to test; the batch test (and the MSK feed) will run once an approval has deployed it"
+        )
+        return {"status": "skipped", "endpoint": endpoint, "reason": reason}, [reason], []
+    if status not in SERVING_STATUSES:
+        raise RuntimeError(f"endpoint {endpoint} is {status}, not in service: the batch test cannot run against it")
     # The test functions run for minutes (timeouts up to 5): wait for them, and never retry an invocation
     # on a read timeout, which would run the test (or produce the records) twice.
     lambda_ = session.client("lambda", config=LAMBDA_CLIENT_CONFIG)
@@ -47,6 +67,23 @@ def run_check(session: Any, stack_name: str) -> tuple[dict[str, Any], list[str],
         if failure:
             failures.append(failure)
     return payload, notes, failures
+
+
+# DescribeEndpoint's statuses in which the endpoint answers invocations (an update keeps the old variant serving).
+SERVING_STATUSES = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
+
+
+def endpoint_status(sagemaker: Any, endpoint_name: str) -> str | None:
+    """The endpoint's status, or None when it does not exist (SageMaker answers ValidationException)."""
+    try:
+        status: str = sagemaker.describe_endpoint(EndpointName=endpoint_name)["EndpointStatus"]
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        message = error.response.get("Error", {}).get("Message", "")
+        if code == "ValidationException" and "Could not find endpoint" in message:
+            return None
+        raise
+    return status
 
 
 def _invoke(lambda_: Any, function_name: str) -> dict[str, Any] | None:
@@ -99,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(report, indent=2, default=str))
     for note in notes:
         print(f"preprod check: {note}", file=sys.stderr)
-    if report.get("status") != "passed":
+    if report.get("status") not in ("passed", "skipped"):
         failures.insert(0, f"batch test: {report.get('reason', 'see the report above')}")
     for failure in failures:
         print(f"preprod check: {config.name} failed: {failure}", file=sys.stderr)

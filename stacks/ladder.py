@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from aws_cdk import App, Environment, Stack, Tags
 
 from pipelines.training import images
+from stacks.components.github_deploy import GITHUB_DEPLOY_ROLE_NAME
 from stacks.config import ConfigError, EnvironmentConfig
 from stacks.level0_exploration import Level0ExplorationStack
 from stacks.level1_repeatable import Level1RepeatableStack
@@ -17,7 +18,13 @@ from stacks.level2_reliable import Level2ReliableStack
 from stacks.level3_scalable import Level3ScalableStack
 from stacks.llm_app import LlmAppStack
 from stacks.llmops import EVALUATIONS_PREFIX, LlmopsStack
-from stacks.role_names import pipeline_test_role_name, prompt_release_role_name
+from stacks.role_names import (
+    pipeline_prompt_stage_role_name,
+    pipeline_test_role_name,
+    pipeline_test_stage_role_name,
+    prompt_release_role_name,
+    role_arn,
+)
 
 # What a model version records as its code version when the synth is not given one (-c codeVersion=...).
 UNKNOWN_CODE_VERSION = "unknown"
@@ -89,7 +96,7 @@ def build_environment(
                 key=level0.key,
                 alerts=level0.alerts,
                 artifacts_bucket=level0.data_lake.artifacts_bucket,
-                released_by_account=_pipeline_account(config, environments),
+                released_by=_callers(config, environments, prompt_release=True),
                 env=env,
                 description=f"LLMOps for {config.name}: Bedrock guardrail, prompt catalog, LLM gateway",
                 termination_protection=config.is_production,
@@ -142,7 +149,7 @@ def _level2(
         model_package_group_name=level1.registry.group_name,
         retraining=level1.retraining.state_machine,
         pipeline_targets=targets,
-        tested_by_account=_pipeline_account(config, environments),
+        tested_by=_callers(config, environments, prompt_release=False),
         env=env,
         description=f"MLOps maturity level 2 (reliable) for {config.name}: promotion, monitoring, tests, CI/CD",
         termination_protection=config.is_production,
@@ -201,12 +208,32 @@ def _delivery_targets(
     return targets
 
 
-def _pipeline_account(config: EnvironmentConfig, environments: Mapping[str, EnvironmentConfig]) -> str | None:
-    """The account that deploys `config`'s environment, if any: the first environment whose delivery
-    pipeline (CodePipeline, or GitHub Actions at Level 3) targets it. Its test and prompt roles trust it."""
+def _callers(
+    config: EnvironmentConfig, environments: Mapping[str, EnvironmentConfig], *, prompt_release: bool
+) -> list[str]:
+    """The roles that assume `config`'s pipeline-test role (or, with `prompt_release`, its prompt-release role).
+
+    They belong to the environment that deploys `config`: the first in cdk.json whose CodePipeline (Level 2)
+    or GitHub Actions (Level 3) targets it (as before: one deployer per environment; another environment
+    listing it too, such as the emulator's, gets no trust). Its pipeline's stage role, where that stage
+    exists (prompts are released to every target, only the first target is tested), and its GitHub deploy role.
+    The target's role trusts exactly these ARNs.
+    """
     hosts = [
-        e.account
+        e
         for e in environments.values()
-        if (e.delivery.pipeline or e.delivery.github_actions) and config.name in e.delivery.targets
+        if config.name in e.delivery.targets
+        and ((e.delivery.pipeline and e.max_level >= 2) or (e.delivery.github_actions and e.max_level >= 3))
     ]
-    return hosts[0] if hosts else None
+    if not hosts:
+        return []
+    host = hosts[0]
+    callers = []
+    if host.delivery.pipeline and host.max_level >= 2:
+        if prompt_release:
+            callers.append(role_arn(host.account, pipeline_prompt_stage_role_name(host.name, config.name)))
+        elif host.delivery.targets[0] == config.name:
+            callers.append(role_arn(host.account, pipeline_test_stage_role_name(host.name, config.name)))
+    if host.delivery.github_actions and host.max_level >= 3:
+        callers.append(role_arn(host.account, GITHUB_DEPLOY_ROLE_NAME))
+    return callers

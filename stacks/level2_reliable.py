@@ -13,6 +13,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.components import lifecycle
+from stacks.components.access import trusted_roles_principal
 from stacks.components.alerts import Alerts
 from stacks.components.delivery_pipeline import DeliveryPipeline
 from stacks.components.model_endpoint import ModelEndpoint
@@ -51,7 +52,7 @@ class Level2ReliableStack(Stack):
         model_package_group_name: str,
         retraining: sfn.IStateMachine,
         pipeline_targets: list[EnvironmentConfig],
-        tested_by_account: str | None,
+        tested_by: list[str],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -116,13 +117,13 @@ class Level2ReliableStack(Stack):
                     Fn.join(",", [subnet.subnet_id for subnet in msk.vpc.isolated_subnets]),
                     "Isolated subnets of the MSK cluster",
                 )
-            if tested_by_account:
+            if tested_by:
                 # A fixed name: the pipeline's account must be able to name it without a lookup.
                 role = iam.Role(
                     self,
                     "PipelineTestRole",
                     role_name=pipeline_test_role_name(config.name),
-                    assumed_by=iam.AccountPrincipal(tested_by_account),
+                    assumed_by=trusted_roles_principal(tested_by),
                     description="Assumed by the delivery pipeline's test stage to run the batch test",
                 )
                 # The batch test, and with MSK the function that feeds the topic (the preprod check runs both).
@@ -135,11 +136,17 @@ class Level2ReliableStack(Stack):
                 role.add_to_principal_policy(
                     iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[self.stack_id])
                 )
+                # Whether a model has been approved (and deployed) yet: before the first one there is no endpoint.
+                endpoint_arn = self.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint_name)
+                role.add_to_principal_policy(
+                    iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=[endpoint_arn])
+                )
 
         if config.delivery.pipeline:
             self.pipeline = DeliveryPipeline(
                 self,
                 "Delivery",
+                environment_name=config.name,
                 settings=config.delivery,
                 targets=pipeline_targets,
                 removal_policy=removal_policy,

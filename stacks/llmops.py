@@ -19,7 +19,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from stacks.components import lifecycle
-from stacks.components.access import acknowledge_wildcard_resource, grant_objects
+from stacks.components.access import acknowledge_wildcard_resource, grant_objects, trusted_roles_principal
 from stacks.components.alerts import Alerts
 from stacks.components.guardrail import Guardrail
 from stacks.components.iam_rest_api import STAGE, acknowledge_iam_auth, iam_rest_api
@@ -66,7 +66,7 @@ class LlmopsStack(Stack):
         key: kms.IKey,
         alerts: Alerts,
         artifacts_bucket: s3.IBucket,
-        released_by_account: str | None,
+        released_by: list[str],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -176,8 +176,8 @@ class LlmopsStack(Stack):
         )
 
         self._evaluation(settings, key, artifacts_bucket, retention, removal_policy)
-        if released_by_account:
-            self._prompt_release_role(config.name, released_by_account)
+        if released_by:
+            self._prompt_release_role(config.name, released_by)
 
         if settings.invocation_logging:
             self._invocation_logging(key, artifacts_bucket, retention, removal_policy)
@@ -391,11 +391,12 @@ class LlmopsStack(Stack):
             "CDK's LambdaInvoke grant covers the evaluation function's versions and aliases; no other function.",
         )
 
-    def _prompt_release_role(self, env_name: str, pipeline_account: str) -> None:
+    def _prompt_release_role(self, env_name: str, released_by: list[str]) -> None:
         """The role the delivery pipeline's prompt stage assumes (``scripts/prompt_release.py``).
 
-        A fixed name, so the pipeline's account can name it without a lookup; trusted by that account
-        only. It may call exactly the catalog methods a release needs (read versions and aliases, create a
+        A fixed name, so the pipeline's account can name it without a lookup; trusted by the roles in
+        `released_by` only (the pipeline's prompt stage, the GitHub deploy role), not their whole account.
+        It may call exactly the catalog methods a release needs (read versions and aliases, create a
         version, move an alias, publish a golden set), start the evaluation state machine and read its
         executions, and read this stack's outputs; nothing else, and no direct access to the table.
         """
@@ -403,7 +404,7 @@ class LlmopsStack(Stack):
             self,
             "PromptReleaseRole",
             role_name=prompt_release_role_name(env_name),
-            assumed_by=iam.AccountPrincipal(pipeline_account),
+            assumed_by=trusted_roles_principal(released_by),
             description="Assumed by the delivery pipeline's prompt stage to publish, evaluate and promote prompts",
         )
         methods = [self.api.arn_for_execute_api(method, path, STAGE) for method, path in PROMPT_RELEASE_METHODS]

@@ -16,3 +16,19 @@ def pipeline_test_role_name(env_name: str) -> str:
 def prompt_release_role_name(env_name: str) -> str:
     """The role the pipeline's prompt stage assumes in `env_name` to release prompts through its catalog."""
     return f"mlops-{env_name}-prompt-release"
+
+
+# The delivery pipeline's own roles (in the account hosting it) that assume the two roles above. Fixed names, so
+# the target's roles can trust exactly them (a condition on ``aws:PrincipalArn``) and not the whole account.
+def pipeline_test_stage_role_name(host_env: str, target_env: str) -> str:
+    """The role of `host_env`'s pipeline stage that runs `target_env`'s tests (and assumes its test role)."""
+    return f"mlops-{host_env}-run-tests-{target_env}"
+
+
+def pipeline_prompt_stage_role_name(host_env: str, target_env: str) -> str:
+    """The role of `host_env`'s pipeline stage that releases `target_env`'s prompts (and assumes its release role)."""
+    return f"mlops-{host_env}-release-prompts-{target_env}"
+
+
+def role_arn(account: str, name: str) -> str:
+    return f"arn:aws:iam::{account}:role/{name}"

@@ -59,6 +59,25 @@ def grant_objects(
     )
 
 
+def trusted_roles_principal(role_arns: Sequence[str]) -> iam.IPrincipal:
+    """Who may assume a cross-account role: exactly `role_arns` (``arn:aws:iam::<account>:role/<name>``).
+
+    Trusting an account's root alone lets any principal of that account with ``sts:AssumeRole`` in: the
+    trust names the accounts and a condition on ``aws:PrincipalArn`` (the role behind a session) narrows
+    it to these roles. Roles by name rather than as principals, so a role deleted and recreated under the
+    same name is trusted again (a principal ARN would be pinned to the old role's unique id).
+    """
+    if not role_arns:
+        raise ValueError("trusted_roles_principal needs at least one role ARN")
+    accounts = sorted({arn.split(":")[4] for arn in role_arns})
+    principal: iam.IPrincipal = (
+        iam.AccountPrincipal(accounts[0])
+        if len(accounts) == 1
+        else iam.CompositePrincipal(*(iam.AccountPrincipal(account) for account in accounts))
+    )
+    return iam.PrincipalWithConditions(principal, {"ArnEquals": {"aws:PrincipalArn": sorted(role_arns)}})
+
+
 def acknowledge_wildcard_resource(role: iam.Role, resource_arn: str, reason: str) -> None:
     """Acknowledge the IAM5 finding for one wildcard resource ARN in `role`'s default policy.
 

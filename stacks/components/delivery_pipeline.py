@@ -17,9 +17,26 @@ from constructs import Construct
 from stacks.components.access import acknowledge_cdk_grants
 from stacks.components.buckets import secure_bucket
 from stacks.config import DeliveryConfig, EnvironmentConfig
-from stacks.role_names import pipeline_test_role_name, prompt_release_role_name
+from stacks.role_names import (
+    pipeline_prompt_stage_role_name,
+    pipeline_test_role_name,
+    pipeline_test_stage_role_name,
+    prompt_release_role_name,
+)
 
-BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+# Ubuntu 24.04 (aws-codebuild-docker-images ubuntu/standard/8.0): Node.js 22 and 24, Python 3.10-3.14. No
+# Chromium (and Ubuntu's `chromium` is a snap stub), so the Build stage runs `make test-pipeline`: everything
+# but the browser test.
+BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_8_0
+RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "24"}
+BUILD_TARGET = "make test-pipeline"
+# The commit being built, for lineage (codeVersion) and release reasons. CODEBUILD_RESOLVED_SOURCE_VERSION is
+# the S3 object's version id when the source is the S3 bucket, not a commit: scripts/source_commit.py reads the
+# connection source's CommitId (passed as SOURCE_COMMIT) or the SOURCE_COMMIT file the zip carries, and fails
+# the build when there is neither. A plain assignment fails the command when the script does (0.2 buildspecs
+# keep variables from one command to the next).
+RESOLVE_COMMIT = 'CODE_VERSION="$(python3 -m scripts.source_commit)"'
+SOURCE_COMMIT_VARIABLE = "SOURCE_COMMIT"
 SOURCE_OBJECT_KEY = "source/repository.zip"  # where an S3-sourced pipeline expects the zipped repository
 # The roles `cdk bootstrap --trust <pipeline account>` creates in every target account.
 CDK_BOOTSTRAP_ROLES = ("deploy-role", "file-publishing-role", "image-publishing-role", "lookup-role")
@@ -27,16 +44,16 @@ CDK_QUALIFIER = "hnb659fds"
 
 
 class DeliveryPipeline(Construct):
-    """Source → Build (`make test` + synth) → deploy first target → its tests → its prompts → manual approval →
-    the rest, each deploy followed by that target's prompt release.
+    """Source → Build (`make test-pipeline` + synth) → deploy first target → its tests → its prompts → manual
+    approval → the rest, each deploy followed by that target's prompt release.
 
     The source is a CodeConnections repository when ``delivery.connectionArn`` is set, otherwise a
-    versioned S3 bucket (upload the zipped repository to ``source/repository.zip``); CodeCommit is
-    closed to new customers. Deploy stages run the pinned CDK CLI, which assumes the CDK bootstrap
-    roles of each target account, so targets may be other accounts (bootstrapped with ``--trust``)
-    or this one. Where a target has LLMOps, a prompt stage runs ``scripts/prompt_release.py`` against it
-    (through a fixed-name role in the target account). Artifacts, logs and the approval topic are
-    KMS-encrypted.
+    versioned S3 bucket (upload the zip ``python3 -m scripts.source_commit --archive`` writes, which carries
+    its commit, to ``source/repository.zip``); CodeCommit is closed to new customers. Deploy stages run the
+    pinned CDK CLI, which assumes the CDK bootstrap roles of each target account, so targets may be other
+    accounts (bootstrapped with ``--trust``) or this one. Where a target has LLMOps, a prompt stage runs
+    ``scripts/prompt_release.py`` against it (through a fixed-name role in the target account, which trusts
+    only that stage's fixed-name role). Artifacts, logs and the approval topic are KMS-encrypted.
 
     Per environment (the one hosting the pipeline): source, targets, approvers.
     """
@@ -46,6 +63,7 @@ class DeliveryPipeline(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        environment_name: str,
         settings: DeliveryConfig,
         targets: list[EnvironmentConfig],
         removal_policy: RemovalPolicy,
@@ -54,6 +72,7 @@ class DeliveryPipeline(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        self._environment_name = environment_name
         self.key = kms.Key(
             self,
             "Key",
@@ -83,7 +102,7 @@ class DeliveryPipeline(Construct):
         source = codepipeline.Artifact("Source")
         if settings.connection_arn:
             owner, repo = settings.repository.split("/", 1)
-            source_action: codepipeline.IAction = actions.CodeStarConnectionsSourceAction(
+            connection = actions.CodeStarConnectionsSourceAction(
                 action_name="Repository",
                 connection_arn=settings.connection_arn,
                 owner=owner,
@@ -92,6 +111,11 @@ class DeliveryPipeline(Construct):
                 output=source,
                 code_build_clone_output=True,
             )
+            source_action: codepipeline.IAction = connection
+            # The commit CodeConnections fetched, for every build that records or reports it.
+            self._commit_variables: dict[str, codebuild.BuildEnvironmentVariable] = {
+                SOURCE_COMMIT_VARIABLE: codebuild.BuildEnvironmentVariable(value=connection.variables.commit_id)
+            }
         else:
             self.source_bucket = self._bucket("SourceBucket", removal_policy, access_log_bucket)
             source_action = actions.S3SourceAction(
@@ -101,24 +125,30 @@ class DeliveryPipeline(Construct):
                 output=source,
                 trigger=actions.S3Trigger.POLL,
             )
+            self._commit_variables = {}  # the zip carries its commit (python3 -m scripts.source_commit --archive)
         self.pipeline.add_stage(stage_name="Source", actions=[source_action])
 
         assembly = codepipeline.Artifact("CloudAssembly")
         synth_commands = [
-            f"npx cdk synth -c env={t.name} -c codeVersion=$CODEBUILD_RESOLVED_SOURCE_VERSION --all --quiet "
-            f"--output cdk.out/{t.name}"
+            f"npx cdk synth -c env={t.name} -c codeVersion=$CODE_VERSION --all --quiet --output cdk.out/{t.name}"
             for t in targets
         ]
         build = self._project(
             "Build",
-            "Lint, type-check, run every test, synthesize each target environment",
-            commands=["make test", *synth_commands],
+            "Lint, type-check, run every test but the browser test, synthesize each target environment",
+            commands=[RESOLVE_COMMIT, BUILD_TARGET, *synth_commands],
             artifacts_dir="cdk.out",
         )
         self.pipeline.add_stage(
             stage_name="Build",
             actions=[
-                actions.CodeBuildAction(action_name="TestAndSynth", project=build, input=source, outputs=[assembly])
+                actions.CodeBuildAction(
+                    action_name="TestAndSynth",
+                    project=build,
+                    input=source,
+                    outputs=[assembly],
+                    environment_variables=self._commit_variables or None,
+                )
             ],
         )
 
@@ -170,9 +200,10 @@ class DeliveryPipeline(Construct):
             f"Prompts{target.name.capitalize()}",
             f"Prompts as code: publish changed prompts to {target.name}'s catalog, evaluate them, move their aliases",
             commands=[
-                f"python3 -m scripts.prompt_release --env {target.name} "
-                "--source-version $CODEBUILD_RESOLVED_SOURCE_VERSION"
+                RESOLVE_COMMIT,
+                f"python3 -m scripts.prompt_release --env {target.name} --source-version $CODE_VERSION",
             ],
+            role_name=pipeline_prompt_stage_role_name(self._environment_name, target.name),
         )
         stack = Stack.of(self)
         project.add_to_role_policy(
@@ -184,7 +215,14 @@ class DeliveryPipeline(Construct):
         )
         self.pipeline.add_stage(
             stage_name=f"Prompts-{target.name}",
-            actions=[actions.CodeBuildAction(action_name="ReleasePrompts", project=project, input=source)],
+            actions=[
+                actions.CodeBuildAction(
+                    action_name="ReleasePrompts",
+                    project=project,
+                    input=source,
+                    environment_variables=self._commit_variables or None,
+                )
+            ],
         )
 
     # -- helpers -----------------------------------------------------------------------------------
@@ -213,12 +251,15 @@ class DeliveryPipeline(Construct):
         commands: list[str],
         artifacts_dir: str | None = None,
         privileged: bool = False,
+        role_name: str | None = None,
     ) -> codebuild.PipelineProject:
+        """A CodeBuild project on BUILD_IMAGE; `role_name` fixes its role's name where a target account's
+        role trusts that role by ARN (the test and prompt stages)."""
         spec: dict[str, object] = {
             "version": "0.2",
-            "env": {"variables": {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CDK_VALIDATION": "false"}},
+            "env": {"variables": {"CDK_VALIDATION": "false"}},
             "phases": {
-                "install": {"runtime-versions": {"python": "3.11", "nodejs": "20"}},
+                "install": {"runtime-versions": dict(RUNTIME_VERSIONS)},
                 "build": {"commands": commands},
             },
         }
@@ -233,6 +274,17 @@ class DeliveryPipeline(Construct):
                 build_image=BUILD_IMAGE, compute_type=codebuild.ComputeType.MEDIUM, privileged=privileged
             ),
             encryption_key=self.key,
+            role=(
+                iam.Role(
+                    self,
+                    f"{construct_id}Role",
+                    role_name=role_name,
+                    assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+                    description=f"CodeBuild: {description}",
+                )
+                if role_name
+                else None
+            ),
             timeout=Duration.minutes(60),
             logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.logs)),
         )
@@ -280,6 +332,7 @@ class DeliveryPipeline(Construct):
             f"Test{target.name.capitalize()}",
             f"Automated tests against {target.name}: the batch strategy's pass/fail report",
             commands=[f"python3 -m scripts.preprod_check --env {target.name}"],
+            role_name=pipeline_test_stage_role_name(self._environment_name, target.name),
         )
         stack = Stack.of(self)
         project.add_to_role_policy(

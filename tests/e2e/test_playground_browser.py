@@ -23,6 +23,7 @@ from scripts.local_env import PROJECT_ROOT, preflight
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.browser,
     pytest.mark.skipif(missing_cli_reason() is not None, reason=str(missing_cli_reason())),
 ]
 

@@ -92,8 +92,17 @@ def test_test_strategies_and_pipeline_role_only_where_configured(templates, synt
     roles = of_type(level2(templates, "preprod"), "AWS::IAM::Role")
     (test_role,) = [r for lid, r in roles.items() if lid.startswith("PipelineTestRole")]
     assert test_role["Properties"]["RoleName"] == "mlops-preprod-pipeline-tests"
-    principal = test_role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["AWS"]
-    assert "111111111111" in json.dumps(principal)
+    (trust,) = test_role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert "111111111111" in json.dumps(trust["Principal"]["AWS"])
+    # Not any principal of dev's account: its pipeline's test-stage role, and the GitHub deploy role.
+    assert trust["Condition"] == {
+        "ArnEquals": {
+            "aws:PrincipalArn": [
+                "arn:aws:iam::111111111111:role/mlops-dev-run-tests-preprod",
+                "arn:aws:iam::111111111111:role/mlops-github-deploy",
+            ]
+        }
+    }
 
 
 def test_dev_pipeline_deploys_preprod_then_waits_for_approval_before_prod(templates):
@@ -129,7 +138,8 @@ def test_prompt_stage_runs_the_release_tool_through_the_targets_release_role(tem
     project = template["Resources"][project_id]["Properties"]
     spec = json.loads(project["Source"]["BuildSpec"])
     assert spec["phases"]["build"]["commands"] == [
-        f"python3 -m scripts.prompt_release --env {target} --source-version $CODEBUILD_RESOLVED_SOURCE_VERSION"
+        'CODE_VERSION="$(python3 -m scripts.source_commit)"',
+        f"python3 -m scripts.prompt_release --env {target} --source-version $CODE_VERSION",
     ]
     role_id = project["ServiceRole"]["Fn::GetAtt"][0]
     assumed = [
@@ -157,6 +167,7 @@ def test_no_prompt_stage_for_a_target_without_llmops():
     pipeline = DeliveryPipeline(
         stack,
         "Delivery",
+        environment_name="dev",
         settings=configs["dev"].delivery,
         targets=[configs["preprod"], no_llmops],
         removal_policy=RemovalPolicy.DESTROY,

@@ -174,7 +174,16 @@ def test_prompt_release_role_trusts_the_pipeline_account_and_may_only_release(te
     role, granted = release_role(template)
     assert role["RoleName"] == f"mlops-{env}-prompt-release"
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}  # dev, where the pipeline runs
+    # dev's account, where the pipeline runs, and in it only the pipeline's prompt stage and the GitHub role.
+    assert "111111111111:root" in json.dumps(trust["Principal"])
+    assert trust["Condition"] == {
+        "ArnEquals": {
+            "aws:PrincipalArn": [
+                f"arn:aws:iam::111111111111:role/mlops-dev-release-prompts-{env}",
+                "arn:aws:iam::111111111111:role/mlops-github-deploy",
+            ]
+        }
+    }
     by_action = {s["Action"]: s["Resource"] for s in granted}
     assert set(by_action) == {
         "execute-api:Invoke",

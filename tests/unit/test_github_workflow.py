@@ -10,11 +10,20 @@ import yaml
 
 from stacks.components.github_deploy import GITHUB_DEPLOY_ROLE_NAME
 from stacks.config import load_all_environments, read_cdk_context
+from tests.runtime_lifecycle import NODE_END_OF_LIFE, PYTHON_END_OF_LIFE, unsupported_reason
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "deploy.yml"
 CONFIGS = {c.name: c for c in load_all_environments(read_cdk_context())}
 (TOOLING,) = [c for c in CONFIGS.values() if c.delivery.github_actions]
+# The first major of each action that runs on GitHub's Node 24 runtime (its action.yml says `using: node24`);
+# the majors before them run on Node 20, which GitHub removed from its runners on 2026-09-16.
+FIRST_NODE24_MAJOR = {
+    "actions/checkout": 5,
+    "actions/setup-python": 6,
+    "actions/setup-node": 5,
+    "aws-actions/configure-aws-credentials": 6,
+}
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +67,30 @@ def test_deploy_jobs_follow_the_delivery_targets_in_order_each_in_its_github_env
         assert any(f"scripts.prompt_release --env {target}" in c for c in commands) == config.llmops.enabled
         previous = f"deploy-{target}"
     assert workflow["env"]["DEPLOY_ROLE"].endswith(f":role/{GITHUB_DEPLOY_ROLE_NAME}")
+
+
+def steps_using(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job["steps"] if "uses" in step]
+
+
+def test_every_action_is_a_known_one_at_a_major_that_runs_on_node_24(workflow):
+    used = steps_using(workflow)
+    assert used
+    for step in used:
+        action, _, ref = step["uses"].partition("@")
+        assert action in FIRST_NODE24_MAJOR, f"{action}: add the first major that runs on Node 24 to the table"
+        assert ref.startswith("v") and ref[1:].isdigit(), f"{step['uses']}: pin a major version tag"
+        assert int(ref[1:]) >= FIRST_NODE24_MAJOR[action], f"{step['uses']} still runs on Node 20"
+
+
+def test_jobs_set_up_a_supported_node_and_python(workflow):
+    versions = [(s["uses"].split("@")[0], s.get("with", {})) for s in steps_using(workflow)]
+    nodes = [w["node-version"] for action, w in versions if action == "actions/setup-node"]
+    pythons = [w["python-version"] for action, w in versions if action == "actions/setup-python"]
+    assert len(nodes) == len(pythons) == len(workflow["jobs"])
+    for node in nodes:
+        assert unsupported_reason("Node.js", str(node), NODE_END_OF_LIFE) is None
+    for python in pythons:
+        assert unsupported_reason("Python", str(python), PYTHON_END_OF_LIFE) is None
+    # Nothing left that only silences the end-of-life warning of an old Node.
+    assert not any("END_OF_LIFE" in name for name in workflow["env"])

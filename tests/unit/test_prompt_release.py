@@ -677,7 +677,7 @@ def test_the_shipped_prompts_are_valid_for_every_environment_they_name(capsys: p
         assert f"prompt files valid for {env}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("module", ["scripts.prompt_release", "scripts.preprod_check"])
+@pytest.mark.parametrize("module", ["scripts.prompt_release", "scripts.preprod_check", "scripts.source_commit"])
 def test_pipeline_scripts_run_without_the_cdk(module: str) -> None:
     # CodeBuild runs them with plain python3 and boto3: importing aws_cdk (or constructs) there would fail.
     import subprocess
