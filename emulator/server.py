@@ -29,7 +29,7 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from emulator import alarm_actions, fixes, shims
+from emulator import alarm_actions, fixes, glue_jobs, shims
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -65,6 +65,11 @@ DROPPED_VARIABLES = (
 
 _running_lock = threading.Lock()
 _running: LocalAws | None = None
+
+
+def running_emulator() -> LocalAws | None:
+    """The LocalAws serving in this process, if one is (moto's state is per process: at most one)."""
+    return _running
 
 
 class EmulatorError(RuntimeError):
@@ -116,6 +121,7 @@ class LocalAws:
             shims.register()
             fixes.apply()
             alarm_actions.apply()
+            glue_jobs.apply()
             # A fresh account: no stacks or buckets left over from an earlier run in this process.
             moto_api_backend.reset()
             self._server = self._bind()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from emulator.fake_bedrock import FakeBedrock
-from emulator.glue_runner import STAND_IN_NOTE, run_deployed_job
+from emulator.glue_jobs import IMPORTABLE_PREFIX, LOG_GROUP_OUTPUT, SCRIPT_PREFIX
+from emulator.glue_runner import STAND_IN_NOTE
 from emulator.lambda_runner import LocalFunction, deployed_function, publish_emf, rest_api_event
 from emulator.pipeline_runner import LocalPipelineRun
 from emulator.policy_simulation import PolicySimulator
@@ -88,10 +90,9 @@ def tour_level0(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
 
     job = out["GlueEtlJobName"]
     run_id = glue.start_job_run(JobName=job)["JobRunId"]
-    run_state = glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]["JobRunState"]
-    yield TourLine(level, "start the ETL job", f"job run {run_id} is {run_state}; moto does not run the script", "stub")
+    yield TourLine(level, "start the ETL job", f"job run {run_id} started (StartJobRun runs the deployed job)", "real")
 
-    yield TourLine(level, "ETL job run, deployed script", _run_etl_job(aws, job, run_id, out), "in-process")
+    yield TourLine(level, "ETL job run, deployed script", _etl_job_outcome(aws, job, run_id, out), "in-process")
 
     workgroup = out["AthenaWorkgroupName"]
     config = athena.get_work_group(WorkGroup=workgroup)["WorkGroup"]["Configuration"]
@@ -120,18 +121,31 @@ def tour_level0(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
     )
 
 
-def _run_etl_job(aws: LocalAws, job: str, run_id: str, out: dict[str, str]) -> str:
-    """The job's deployed script and --extra-py-files, run as Glue would (emulator/glue_runner.py)."""
-    s3 = aws.client("s3")
-    result = run_deployed_job(aws.client("glue"), s3, job, run_id=run_id)
-    finished = next((line for line in result.log if "churn ETL finished:" in line), None)
-    if finished is None:
-        raise RuntimeError(f"the ETL job {job} ran but did not log its counts: {result.log}")
-    counts = finished.split("churn ETL finished:", 1)[1].strip()
+def _etl_job_outcome(aws: LocalAws, job: str, run_id: str, out: dict[str, str], timeout_s: float = 120.0) -> str:
+    """Wait for the run that StartJobRun began (emulator/glue_jobs.py) and read its log, as in AWS."""
+    glue, s3 = aws.client("glue"), aws.client("s3")
+    deadline = time.monotonic() + timeout_s
+    while (run := glue.get_job_run(JobName=job, RunId=run_id)["JobRun"])["JobRunState"] in ("STARTING", "RUNNING"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the ETL job {job} run {run_id} did not finish within {timeout_s:.0f} s")
+        time.sleep(0.2)
+    if run["JobRunState"] != "SUCCEEDED":
+        raise RuntimeError(f"the ETL job {job} run {run_id} is {run['JobRunState']}: {run.get('ErrorMessage')}")
+    events = aws.client("logs").get_log_events(logGroupName=LOG_GROUP_OUTPUT, logStreamName=run_id)["events"]
+    log = [event["message"] for event in events]
+
+    def line(prefix: str) -> str:
+        found = next((entry for entry in log if prefix in entry), None)
+        if found is None:
+            raise RuntimeError(f"the ETL job {job} run {run_id} did not log {prefix!r}: {log}")
+        return str(found).split(prefix, 1)[1].strip()
+
+    counts = line("churn ETL finished:")
+    script = line(SCRIPT_PREFIX).rsplit("/", 1)[-1]
     listed = s3.list_objects_v2(Bucket=out["CuratedBucketName"], Prefix=CURATED_DATASET_PREFIX).get("Contents", [])
     partitions = {item["Key"].rsplit("/", 1)[0] for item in listed if item["Key"].endswith(".parquet")}
     return (
-        f"{result.script_uri.rsplit('/', 1)[-1]} from its ScriptLocation, --extra-py-files {result.importable()}: "
+        f"{script} from its ScriptLocation, --extra-py-files {line(IMPORTABLE_PREFIX)}: "
         f"{counts}, {len(partitions)} Parquet partitions written; {STAND_IN_NOTE}"
     )
 
