@@ -31,8 +31,8 @@ What it does (deterministic, no model):
   :class:`StandInEmbedder`'s vector: a hashed bag of words, NOT an embedding;
 * ApplyGuardrail: the same policy screen on the ``guard_content`` (or unqualified) text, and with a
   ``grounding_source`` a contextual-grounding assessment whose GROUNDING score is the share of the
-  answer's words found in the source and RELEVANCE the share found in the query (token overlap, NOT
-  Bedrock's model), against ``grounding_threshold`` and ``relevance_threshold``;
+  answer's words found in the source and RELEVANCE the share found in the query or the source (token
+  overlap, NOT Bedrock's model), against ``grounding_threshold`` and ``relevance_threshold``;
 * every answer it makes up carries the header :data:`STAND_IN_HEADER` naming what made it, so the
   evaluation's scorecard says "stand-in" (real Bedrock never sends that header);
 * ``throttle_word`` in the text answers HTTP 429 ``ThrottlingException`` (to exercise error paths);
@@ -340,7 +340,7 @@ class FakeBedrock(LoopbackService):
             filters = []
             for kind, score, threshold in (
                 ("GROUNDING", _support(guarded, source), self.grounding_threshold),
-                ("RELEVANCE", _support(guarded, query), self.relevance_threshold),
+                ("RELEVANCE", _support(guarded, f"{query}\n{source}"), self.relevance_threshold),
             ):
                 blocked = score < threshold
                 filters.append(

@@ -180,6 +180,7 @@ def _score_item(
     threshold: float,
     grounder: Grounder | None,
     judge_pass_min: int,
+    instruction: str,
 ) -> ItemResult:
     parsed = parser(answer.text) if answer else ParsedAnswer(None, "")
     overlap = scorers.groundedness(parsed.text, item.context, threshold=threshold) if item.context else None
@@ -192,7 +193,7 @@ def _score_item(
             judged = scorers.parse_judge_output(judge(judge_prompt))
         except Exception as failure:  # a failing judge is recorded, never fatal and never a pass
             judged = JudgeResult(status="unparseable", raw="", error=f"judge call failed: {failure!r}")
-    grounding = _ground(item, prompt, parsed.text if answer else "", grounder, judged, judge_pass_min)
+    grounding = _ground(item, instruction, parsed.text if answer else "", grounder, judged, judge_pass_min)
     return ItemResult(
         item_id=item.id,
         model_id=model_id,
@@ -219,7 +220,7 @@ def _score_item(
 
 def _ground(
     item: GoldenItem,
-    prompt: str,
+    query: str,
     answer: str,
     grounder: Grounder | None,
     judged: JudgeResult | None,
@@ -229,7 +230,7 @@ def _ground(
     if not item.context:
         return None
     if grounder is not None:
-        return grounder.check(answer=answer, context=item.context, query=prompt)
+        return grounder.check(answer=answer, context=item.context, query=query)
     if judged is not None:
         # The judge grades faithfulness to the SOURCE (the context): grounded at the pass mark or above.
         ok = judged.status == "ok" and (judged.faithfulness or 0) >= judge_pass_min
@@ -343,6 +344,9 @@ def run(
         for attack in (red_team_set.items if red_team_set else ())
     }
     chosen = embedder
+    # The grounding check's query is the task, not the task with the source pasted in: the source goes
+    # in as the grounding source (and the query has a 1,000-character limit at Bedrock).
+    instruction = templating.render(template, variables, {name: f"[{name}]" for name in variables})
     red_results: list[RedTeamResult] = []
     all_results: list[ItemResult] = []
     scores: list[ModelScore] = []
@@ -369,6 +373,7 @@ def run(
                     threshold=groundedness_threshold,
                     grounder=grounder,
                     judge_pass_min=judge_pass_min,
+                    instruction=instruction,
                 )
             )
         attacked, attack_cost = _red_team(model_id, red_team_set, attacks, invoke, prices[model_id])

@@ -245,7 +245,15 @@ class GuardrailGrounder:
     ``grounded`` is the guardrail's own verdict: no GROUNDING or RELEVANCE filter with action BLOCKED,
     i.e. both scores at or above the thresholds configured on the guardrail (stacks/components/guardrail.py).
     ``text_units`` adds up every policy's text units from ``usage`` (what ApplyGuardrail bills).
+
+    Bedrock's documented limits for the check: 100,000 characters of grounding source, 1,000 of query,
+    5,000 of response. A longer query is cut (it is the task's instruction, whose head says what is
+    asked); a longer answer or source cannot be checked and counts as not grounded (never as grounded).
     """
+
+    MAX_SOURCE_CHARS = 100_000
+    MAX_QUERY_CHARS = 1_000
+    MAX_ANSWER_CHARS = 5_000
 
     def __init__(self, client: BedrockRuntimeClient, *, guardrail_id: str, guardrail_version: str) -> None:
         """Check answers with ``guardrail_id`` at ``guardrail_version``."""
@@ -262,12 +270,13 @@ class GuardrailGrounder:
         return f"{base} (stand-in: {self.stand_in})" if self.stand_in else base
 
     def check(self, *, answer: str, context: str, query: str) -> GroundingResult:
-        """Ground ``answer`` in ``context`` for ``query``; an empty answer asserts nothing and is not sent.
+        """Ground ``answer`` in ``context`` for ``query``; an empty answer asserts nothing and is not sent, nor
+        is one over the limits (see the class docstring).
 
         Raises:
             GroundingError: the response has no GROUNDING filter result.
         """
-        if not answer.strip():
+        if not answer.strip() or len(answer) > self.MAX_ANSWER_CHARS or len(context) > self.MAX_SOURCE_CHARS:
             return GroundingResult(score=None, relevance=None, grounded=False)
         response = self._client.apply_guardrail(
             guardrailIdentifier=self.guardrail_id,
@@ -275,7 +284,7 @@ class GuardrailGrounder:
             source="OUTPUT",
             content=[
                 {"text": {"text": context, "qualifiers": ["grounding_source"]}},
-                {"text": {"text": query, "qualifiers": ["query"]}},
+                {"text": {"text": query[: self.MAX_QUERY_CHARS], "qualifiers": ["query"]}},
                 {"text": {"text": answer, "qualifiers": ["guard_content"]}},
             ],
         )

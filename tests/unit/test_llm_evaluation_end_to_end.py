@@ -418,3 +418,26 @@ def test_malformed_red_team_sets_are_refused_naming_the_problem(raw, error):
 )
 def test_refusal_screen(text, refusal):
     assert red_team.is_refusal(text) is refusal
+
+
+def test_the_grounding_query_is_the_task_and_the_source_goes_separately():
+    seen: list[tuple[str, str]] = []
+
+    class Recording(FakeGrounder):
+        def check(self, *, answer: str, context: str, query: str) -> scorers.GroundingResult:
+            seen.append((context, query))
+            return super().check(answer=answer, context=context, query=query)
+
+    evaluation.run(
+        golden=GOLDEN,
+        template=TEMPLATE,
+        variables=["ticket"],
+        models=[FM1],
+        invoke=fake_invoke,
+        prices=PRICES,
+        embedder=StandInEmbedder(),
+        grounder=Recording(),
+    )
+    assert len(seen) == len(GOLDEN.items)
+    assert {query for _, query in seen} == {TEMPLATE.replace("{{ticket}}", "[ticket]")}
+    assert [context for context, _ in seen] == [item.context for item in GOLDEN.items]

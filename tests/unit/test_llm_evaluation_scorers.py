@@ -407,3 +407,26 @@ def test_import_review_sheet_errors_name_the_problem(csv_text, error):
 
 def test_unreviewed_rows_are_skipped():
     assert scorers.import_review_sheet("item_id,model_id,score,comment\nT-1,m1,,\n", known_item_ids={"T-1"}) == []
+
+
+def test_guardrail_grounder_keeps_to_bedrocks_limits_and_never_calls_an_oversized_answer_grounded():
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    grounder = scorers.GuardrailGrounder(client, guardrail_id="gr-1", guardrail_version="1")
+    long_query = "Summarize the ticket. " + "x" * 2000
+    expected = {
+        "guardrailIdentifier": "gr-1",
+        "guardrailVersion": "1",
+        "source": "OUTPUT",
+        "content": [
+            {"text": {"text": TICKET, "qualifiers": ["grounding_source"]}},
+            {"text": {"text": long_query[:1000], "qualifiers": ["query"]}},
+            {"text": {"text": "Order 58213 is late.", "qualifiers": ["guard_content"]}},
+        ],
+    }
+    with Stubber(client) as stubber:
+        stubber.add_response("apply_guardrail", _grounding((0.9, "NONE"), (0.9, "NONE")), expected)
+        assert grounder.check(answer="Order 58213 is late.", context=TICKET, query=long_query).grounded
+        # Over 5,000 characters of answer or 100,000 of source: not checkable, so not grounded (no call).
+        assert not grounder.check(answer="late " * 1001, context=TICKET, query="q").grounded
+        assert not grounder.check(answer="late", context="x" * 100_001, query="q").grounded
+        stubber.assert_no_pending_responses()
