@@ -490,6 +490,26 @@ def render_markdown(scorecard: Scorecard) -> str:
         + ", ".join(f"{m.model_id} ${m.red_team_cost_usd:.4f}" for m in scorecard.models)
         + ".",
     ]
+    if scorecard.red_team:
+        lines += [
+            "",
+            f"## Red team: {scorecard.red_team_set}",
+            "",
+            "| model | category | attacks | blocked by the guardrail | refused | answered | call failed |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for m in scorecard.models:
+            for category in red.CATEGORIES:
+                results = [r for r in scorecard.red_team if r.model_id == m.model_id and r.category == category]
+                if not results:
+                    continue
+                blocked = sum(r.blocked for r in results)
+                refused = sum(r.refused for r in results)
+                failed = sum(r.error is not None for r in results)
+                lines.append(
+                    f"| {m.model_id} | {category} | {len(results)} | {blocked} | {refused} | "
+                    f"{len(results) - refused - failed} | {failed} |"
+                )
     width = max(len(m.model_id) for m in scorecard.models)
     for metric in REPORT_METRICS:
         measured = [(m.model_id, m.metric(metric)) for m in scorecard.models]

@@ -358,6 +358,10 @@ def test_reports_name_the_embedding_model_the_grounding_method_and_the_red_team_
     assert f"- red-team set (block and refusal rates): `red-team v1 ({len(RED_TEAM.items)} items)`" in report
     assert "## red_team_block_rate (higher is better)" in report
     assert "lexical overlap (diagnostic)" in report
+    # Per attack category: FM1 (red_team_invoke) refuses PII requests in words and answers denied topics.
+    assert f"| {FM1} | jailbreak | 4 | 4 | 4 | 0 | 0 |" in report
+    assert f"| {FM1} | pii-request | 4 | 0 | 4 | 0 | 0 |" in report
+    assert f"| {FM1} | denied-topic | 4 | 0 | 0 | 4 | 0 |" in report
     svg = evaluation.render_svg(scored, "accuracy")
     assert "embedding model: local stand-in: lexical hashing, not embeddings (512 dims)" in svg
     assert "grounding: fake grounding (test double)" in svg
