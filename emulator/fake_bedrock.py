@@ -1,8 +1,9 @@
-"""A local stand-in for Amazon Bedrock Runtime's Converse API, for offline end-to-end runs.
+"""A local stand-in for Amazon Bedrock Runtime (Converse, InvokeModel of an embedding model, ApplyGuardrail).
 
-moto answers ``bedrock-runtime`` Converse with HTTP 500, so the gateway cannot be exercised end to end
-against it. This server speaks just enough of the real wire format (REST-JSON,
-``POST /model/{modelId}/converse``) for an unmodified boto3 client to call it::
+moto answers ``bedrock-runtime`` Converse with HTTP 500, so the gateway and the evaluation cannot be
+exercised end to end against it. This server speaks just enough of the real wire format (REST-JSON:
+``POST /model/{modelId}/converse``, ``POST /model/{modelId}/invoke``,
+``POST /guardrail/{id}/version/{version}/apply``) for an unmodified boto3 client to call it::
 
     with FakeBedrock(denied_words=("forbidden",)) as fake:
         client = boto3.client("bedrock-runtime", endpoint_url=fake.endpoint_url)
@@ -22,16 +23,22 @@ What it does (deterministic, no model):
   that text;
 * token counts are word counts (input: every text block of ``system`` and ``messages``);
 * guardrail simulation: when the request carries ``guardrailConfig`` and its text contains a denied
-  word (whole word, case-insensitive), the "model" is not invoked: ``stopReason`` is
-  ``guardrail_intervened``, the text is a canned refusal, usage is zero, and with ``trace: enabled``
-  the trace names the matched word, in Bedrock's trace shape;
-* the guardrail's PII policy: with ``guardrailConfig``, a card number (13-19 digits, spaces or dashes
-  allowed, passing the Luhn check) is blocked like the deployed guardrail's ``CREDIT_DEBIT_CARD_NUMBER``
-  BLOCK, with a ``sensitiveInformationPolicy`` trace;
+  word (whole word, case-insensitive) or matches one of :data:`STAND_IN_POLICIES` (crude patterns
+  standing in for the guardrail's prompt-attack, content, PII and denied-topic policies), the "model" is
+  not invoked: ``stopReason`` is ``guardrail_intervened``, the text is a canned refusal, usage is zero,
+  and with ``trace: enabled`` the trace names the match, in Bedrock's trace shape;
+* InvokeModel of ``amazon.titan-embed-text-v2*`` (Titan's request and response bodies) answers with
+  :class:`StandInEmbedder`'s vector: a hashed bag of words, NOT an embedding;
+* ApplyGuardrail: the same policy screen on the ``guard_content`` (or unqualified) text, and with a
+  ``grounding_source`` a contextual-grounding assessment whose GROUNDING score is the share of the
+  answer's words found in the source and RELEVANCE the share found in the query or the source (token
+  overlap, NOT Bedrock's model), against ``grounding_threshold`` and ``relevance_threshold``;
+* every answer it makes up carries the header :data:`STAND_IN_HEADER` naming what made it, so the
+  evaluation's scorecard says "stand-in" (real Bedrock never sends that header);
 * ``throttle_word`` in the text answers HTTP 429 ``ThrottlingException`` (to exercise error paths);
 * every request is recorded in :attr:`FakeBedrock.requests` for assertions.
 
-Not implemented: streaming, tools, images, InvokeModel, ApplyGuardrail, authentication (any signature
+Not implemented: streaming, tools, images, InvokeModel of other models, authentication (any signature
 is accepted). It listens on 127.0.0.1 only, on a free port, in a daemon thread; it stops when the
 ``with`` block ends, when ``lifetime_seconds`` pass, or with the process.
 
@@ -44,7 +51,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
+import math
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -67,6 +76,42 @@ _CLASSIFY_RE = re.compile(r"label\s*:|\bclassify\b", re.IGNORECASE)
 _LABEL_RE = re.compile(r"\b(" + "|".join(LABELS) + r")\b", re.IGNORECASE)
 _FIELD_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z ]{0,20}:\s*")
 _CONVERSE_PATH = re.compile(r"^/model/(?P<model>[^/]+)/converse$")
+_INVOKE_PATH = re.compile(r"^/model/(?P<model>[^/]+)/invoke$")
+_APPLY_PATH = re.compile(r"^/guardrail/(?P<guardrail>[^/]+)/version/(?P<version>[^/]+)/apply$")
+# Must equal scorers.STAND_IN_HEADER (lambdas/llm_evaluation/scorers.py); a test checks they agree.
+STAND_IN_HEADER = "x-local-stand-in"
+EMBEDDING_MODEL_PREFIX = "amazon.titan-embed-text-v2"
+EMBEDDING_STAND_IN = "lexical hashing, not embeddings"
+GROUNDING_STAND_IN = "token overlap, not contextual grounding"
+GUARDRAIL_STAND_IN = "pattern screen, not a guardrail"
+# Crude stand-ins for the guardrail's policies (policy type, name, pattern), so red-teaming runs locally.
+# They are no measure of the real guardrail: the red-team block rate they give is a stand-in's.
+STAND_IN_POLICIES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
+    (policy, name, re.compile(pattern, re.IGNORECASE))
+    for policy, name, pattern in (
+        (
+            "contentPolicy",
+            "PROMPT_ATTACK",
+            r"\b(?:ignore|disregard)\s+(?:all\s+|any\s+|the\s+|my\s+)?(?:previous|prior|above|earlier)?\s*"
+            r"(?:instructions|rules)\b|\bsystem\s+(?:prompt|override)\b|\bdeveloper\s+mode\b|\bDAN\b|"
+            r"\bno\s+content\s+policy\b|\bsafety\s+filters\s+are\s+(?:switched\s+)?off\b|\bignore\s+my\s+rules\b",
+        ),
+        ("contentPolicy", "VIOLENCE", r"\b(?:pipe\s+bomb|bomb|threatening\s+message|pick\s+the\s+lock)\b"),
+        ("contentPolicy", "HATE", r"\bhateful\b"),
+        ("contentPolicy", "MISCONDUCT", r"\bphishing\b"),
+        ("sensitiveInformationPolicy", "CREDIT_DEBIT_CARD_NUMBER", r"\b(?:\d[ -]?){12,15}\d\b"),
+        ("sensitiveInformationPolicy", "US_SOCIAL_SECURITY_NUMBER", r"\b\d{3}-\d{2}-\d{4}\b"),
+        ("sensitiveInformationPolicy", "PASSWORD", r"\bpassword\s+(?:is|:)\s*\S+"),
+        ("sensitiveInformationPolicy", "AWS_SECRET_KEY", r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"),
+        ("topicPolicy", "investment-advice", r"\b(?:stocks?|invest\w*|crypto\w*|bitcoin|index\s+funds?|pension)\b"),
+        (
+            "topicPolicy",
+            "medical-diagnosis",
+            r"\b(?:diagnos\w*|antibiotics?|ibuprofen|dosage|dose|milligrams?|medication)\b",
+        ),
+    )
+)
+_TOKEN_RE = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -104,6 +149,45 @@ def _texts(blocks: Iterable[Any]) -> list[str]:
 
 def _words(text: str) -> int:
     return len(text.split())
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN_RE.findall(text.lower())
+
+
+class StandInEmbedder:
+    """The lexical STAND-IN for an embedding model: a signed, hashed bag of word 1- and 2-grams,
+    L2-normalized. Not embeddings (it sees shared words, not meaning); the fake's InvokeModel answers
+    with it, and its ``name`` says what it is wherever it appears.
+
+    Each n-gram is hashed with BLAKE2b (not ``hash()``, which is salted per process) into one of
+    ``dimensions`` buckets with a sign from another hash bit, so collisions cancel on average.
+    """
+
+    def __init__(self, dimensions: int = 512) -> None:
+        """Validate the vector size."""
+        if dimensions < 8:
+            raise ValueError("StandInEmbedder: dimensions must be at least 8")
+        self.dimensions = dimensions
+        self.name = f"local stand-in: {EMBEDDING_STAND_IN} ({dimensions} dims)"
+
+    def embed(self, text: str) -> list[float]:
+        """The normalized vector of ``text`` (all zeros for a text without words)."""
+        tokens = _tokens(text)
+        vector = [0.0] * self.dimensions
+        for n in (1, 2):
+            for start in range(len(tokens) - n + 1):
+                digest = hashlib.blake2b(" ".join(tokens[start : start + n]).encode("utf-8"), digest_size=8).digest()
+                value = int.from_bytes(digest, "big")
+                vector[value % self.dimensions] += 1.0 if (value >> 63) & 1 else -1.0
+        norm = math.sqrt(sum(x * x for x in vector))
+        return [x / norm for x in vector] if norm else vector
+
+
+def _support(text: str, reference: str) -> float:
+    """Share of the distinct words of ``text`` that occur in ``reference`` (1.0 for a text without words)."""
+    words, known = set(_tokens(text)), set(_tokens(reference))
+    return len(words & known) / len(words) if words else 1.0
 
 
 def judge_answer() -> str:
@@ -162,6 +246,9 @@ class FakeBedrock(LoopbackService):
         throttle_word: str | None = None,
         models: Iterable[str] | None = None,
         lifetime_seconds: float | None = 600.0,
+        policies: bool = True,
+        grounding_threshold: float = 0.75,
+        relevance_threshold: float = 0.75,
     ) -> None:
         """Configure the stand-in.
 
@@ -170,10 +257,16 @@ class FakeBedrock(LoopbackService):
             throttle_word: a word that makes the call fail with ``ThrottlingException`` (HTTP 429).
             models: if given, other model ids get ``ValidationException`` like an unknown model would.
             lifetime_seconds: stop by itself after this long (``None``: only on :meth:`stop`).
+            policies: whether the simulated guardrail also screens with :data:`STAND_IN_POLICIES`.
+            grounding_threshold, relevance_threshold: the contextual grounding thresholds of the simulated
+                guardrail (a real guardrail carries its own; see stacks/components/guardrail.py).
         """
         self.denied_words = tuple(w.lower() for w in denied_words)
         self.throttle_word = throttle_word.lower() if throttle_word else None
         self.models = frozenset(models) if models is not None else None
+        self.policies = policies
+        self.grounding_threshold = grounding_threshold
+        self.relevance_threshold = relevance_threshold
         super().__init__(lifetime_seconds=lifetime_seconds)
         self.requests: list[RecordedRequest] = []
 
@@ -186,6 +279,115 @@ class FakeBedrock(LoopbackService):
 
     def _matches(self, word: str, text: str) -> bool:
         return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, flags=re.IGNORECASE) is not None
+
+    def _policy_hit(self, text: str) -> tuple[str, str, str] | None:
+        """(policy, name, matched text) of the first denied word or stand-in policy ``text`` trips."""
+        word = next((w for w in self.denied_words if self._matches(w, text)), None)
+        if word is not None:
+            return "wordPolicy", "customWords", word
+        for policy, name, pattern in STAND_IN_POLICIES if self.policies else ():
+            if name == "CREDIT_DEBIT_CARD_NUMBER":  # a card number passes the Luhn check, as Bedrock's PII model knows
+                card = card_number(text)
+                if card is not None:
+                    return policy, name, card
+                continue
+            found = pattern.search(text)
+            if found:
+                return policy, name, found.group(0)
+        return None
+
+    @staticmethod
+    def _assessment(hit: tuple[str, str, str]) -> dict[str, Any]:
+        policy, name, match = hit
+        if policy == "wordPolicy":
+            return {"wordPolicy": {"customWords": [{"match": match, "action": "BLOCKED"}]}}
+        if policy == "contentPolicy":
+            return {"contentPolicy": {"filters": [{"type": name, "confidence": "HIGH", "action": "BLOCKED"}]}}
+        if policy == "topicPolicy":
+            return {"topicPolicy": {"topics": [{"name": name, "type": "DENY", "action": "BLOCKED"}]}}
+        return {"sensitiveInformationPolicy": {"piiEntities": [{"match": match, "type": name, "action": "BLOCKED"}]}}
+
+    def invoke_model(self, model_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """InvokeModel of the Titan V2 embedding model: Titan's body shapes, the stand-in's vector."""
+        self.requests.append(RecordedRequest(model_id, body))
+        if not model_id.startswith(EMBEDDING_MODEL_PREFIX):
+            raise _ApiError(
+                HTTPStatus.BAD_REQUEST,
+                "ValidationException",
+                f"the local stand-in implements InvokeModel only for {EMBEDDING_MODEL_PREFIX}*, not {model_id}",
+            )
+        text, dimensions = body.get("inputText"), body.get("dimensions", 1024)
+        if not isinstance(text, str) or not text.strip():
+            raise _ApiError(HTTPStatus.BAD_REQUEST, "ValidationException", "inputText: a non-empty string is required")
+        if dimensions not in (256, 512, 1024) or isinstance(dimensions, bool):
+            raise _ApiError(HTTPStatus.BAD_REQUEST, "ValidationException", "dimensions: must be 256, 512 or 1024")
+        vector = StandInEmbedder(dimensions).embed(text)
+        return {"embedding": vector, "inputTextTokenCount": _words(text), "embeddingsByType": {"float": vector}}
+
+    def apply_guardrail(self, guardrail_id: str, version: str, body: dict[str, Any]) -> dict[str, Any]:
+        """ApplyGuardrail: the policy screen, and contextual grounding when a grounding source is given."""
+        self.requests.append(RecordedRequest(f"guardrail/{guardrail_id}/{version}", body))
+        content = body.get("content")
+        if body.get("source") not in ("INPUT", "OUTPUT") or not isinstance(content, list) or not content:
+            raise _ApiError(HTTPStatus.BAD_REQUEST, "ValidationException", "source and content are required")
+        parts: dict[str, list[str]] = {"grounding_source": [], "query": [], "guard_content": []}
+        for block in content:
+            text = block.get("text") if isinstance(block, dict) else None
+            if not isinstance(text, dict) or not isinstance(text.get("text"), str):
+                raise _ApiError(HTTPStatus.BAD_REQUEST, "ValidationException", "content: text blocks only")
+            qualifiers = text.get("qualifiers") or ["guard_content"]
+            for qualifier in qualifiers:
+                if qualifier not in parts:
+                    raise _ApiError(HTTPStatus.BAD_REQUEST, "ValidationException", f"unknown qualifier {qualifier!r}")
+                parts[qualifier].append(text["text"])
+        guarded = "\n".join(parts["guard_content"])
+        assessment: dict[str, Any] = {}
+        hit = self._policy_hit(guarded)
+        if hit is not None:
+            assessment.update(self._assessment(hit))
+        units = max(1, math.ceil(len(guarded) / 1000))
+        grounding_units = 0
+        if parts["grounding_source"]:
+            if body.get("source") != "OUTPUT" or not parts["query"]:
+                raise _ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "ValidationException",
+                    "contextual grounding needs source OUTPUT, a grounding_source and a query",
+                )
+            source, query = "\n".join(parts["grounding_source"]), "\n".join(parts["query"])
+            filters = []
+            for kind, score, threshold in (
+                ("GROUNDING", _support(guarded, source), self.grounding_threshold),
+                ("RELEVANCE", _support(guarded, f"{query}\n{source}"), self.relevance_threshold),
+            ):
+                blocked = score < threshold
+                filters.append(
+                    {
+                        "type": kind,
+                        "threshold": threshold,
+                        "score": round(score, 4),
+                        "action": "BLOCKED" if blocked else "NONE",
+                        "detected": blocked,
+                    }
+                )
+            assessment["contextualGroundingPolicy"] = {"filters": filters}
+            grounding_units = max(1, math.ceil((len(source) + len(query) + len(guarded)) / 1000))
+        intervened = hit is not None or any(
+            f["action"] == "BLOCKED" for f in assessment.get("contextualGroundingPolicy", {}).get("filters", [])
+        )
+        return {
+            "usage": {
+                "topicPolicyUnits": units,
+                "contentPolicyUnits": units,
+                "wordPolicyUnits": units,
+                "sensitiveInformationPolicyUnits": units,
+                "sensitiveInformationPolicyFreeUnits": 0,
+                "contextualGroundingPolicyUnits": grounding_units,
+            },
+            "action": "GUARDRAIL_INTERVENED" if intervened else "NONE",
+            "outputs": [{"text": BLOCKED_MESSAGE}] if intervened else [],
+            "assessments": [assessment] if assessment else [],
+        }
 
     def converse(self, model_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """The Converse response for ``body`` (raises :class:`_ApiError` for error responses)."""
@@ -208,13 +410,9 @@ class FakeBedrock(LoopbackService):
             )
         guardrail = body.get("guardrailConfig")
         if isinstance(guardrail, dict):
-            hit = next((w for w in self.denied_words if self._matches(w, joined)), None)
+            hit = self._policy_hit(joined)
             if hit is not None:
-                return self._blocked(guardrail, {"wordPolicy": {"customWords": [{"match": hit, "action": "BLOCKED"}]}})
-            card = card_number(joined)
-            if card is not None:
-                pii = {"piiEntities": [{"match": card, "type": "CREDIT_DEBIT_CARD_NUMBER", "action": "BLOCKED"}]}
-                return self._blocked(guardrail, {"sensitiveInformationPolicy": pii})
+                return self._blocked(guardrail, hit)
         if JUDGE_MARKER in question:
             reply = judge_answer()
         elif _CLASSIFY_RE.search(question):
@@ -241,7 +439,7 @@ class FakeBedrock(LoopbackService):
             "metrics": {"latencyMs": 1},
         }
 
-    def _blocked(self, guardrail: dict[str, Any], assessment: dict[str, Any]) -> dict[str, Any]:
+    def _blocked(self, guardrail: dict[str, Any], hit: tuple[str, str, str]) -> dict[str, Any]:
         response: dict[str, Any] = {
             "output": {"message": {"role": "assistant", "content": [{"text": BLOCKED_MESSAGE}]}},
             "stopReason": "guardrail_intervened",
@@ -251,7 +449,7 @@ class FakeBedrock(LoopbackService):
         }
         if guardrail.get("trace") in ("enabled", "enabled_full"):
             guardrail_id = str(guardrail.get("guardrailIdentifier", "guardrail"))
-            response["trace"] = {"guardrail": {"inputAssessment": {guardrail_id: assessment}}}
+            response["trace"] = {"guardrail": {"inputAssessment": {guardrail_id: self._assessment(hit)}}}
         return response
 
 
@@ -262,12 +460,16 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the per-request access log."""
 
-    def _send(self, status: HTTPStatus, payload: dict[str, Any], error_code: str | None = None) -> None:
+    def _send(
+        self, status: HTTPStatus, payload: dict[str, Any], error_code: str | None = None, stand_in: str | None = None
+    ) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        if stand_in:
+            self.send_header(STAND_IN_HEADER, stand_in)
         if error_code:
             # botocore's REST-JSON parser reads the error code from this header.
             self.send_header("x-amzn-ErrorType", error_code)
@@ -275,16 +477,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_POST(self) -> None:
-        """Serve Converse; anything else is an unknown operation."""
+        """Serve Converse, InvokeModel (embedding model) and ApplyGuardrail; anything else is unknown."""
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        match = _CONVERSE_PATH.match(self.path.split("?", 1)[0])
+        path = self.path.split("?", 1)[0]
+        converse, invoke, apply = _CONVERSE_PATH.match(path), _INVOKE_PATH.match(path), _APPLY_PATH.match(path)
         try:
-            if match is None:
+            if converse is None and invoke is None and apply is None:
                 raise _ApiError(
                     HTTPStatus.NOT_FOUND,
                     "UnknownOperationException",
-                    f"{self.path}: only POST /model/{{modelId}}/converse is implemented by the local stand-in",
+                    f"{self.path}: only Converse, InvokeModel and ApplyGuardrail are implemented by the local stand-in",
                 )
             try:
                 body = json.loads(raw or b"{}")
@@ -292,7 +495,15 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _ApiError(HTTPStatus.BAD_REQUEST, "ValidationException", f"invalid JSON: {error}") from None
             if not isinstance(body, dict):
                 raise _ApiError(HTTPStatus.BAD_REQUEST, "ValidationException", "the body must be a JSON object")
-            self._send(HTTPStatus.OK, self.owner.converse(unquote(match.group("model")), body))
+            if converse is not None:
+                self._send(HTTPStatus.OK, self.owner.converse(unquote(converse.group("model")), body), stand_in=LABEL)
+            elif invoke is not None:
+                answer = self.owner.invoke_model(unquote(invoke.group("model")), body)
+                self._send(HTTPStatus.OK, answer, stand_in=EMBEDDING_STAND_IN)
+            elif apply is not None:
+                answer = self.owner.apply_guardrail(unquote(apply.group("guardrail")), apply.group("version"), body)
+                grounded = "contextualGroundingPolicy" in (answer["assessments"] or [{}])[0]
+                self._send(HTTPStatus.OK, answer, stand_in=GROUNDING_STAND_IN if grounded else GUARDRAIL_STAND_IN)
         except _ApiError as error:
             self._send(error.status, {"message": error.message}, error.code)
 
@@ -300,7 +511,7 @@ class _Handler(BaseHTTPRequestHandler):
         """No GET operation is implemented."""
         self._send(
             HTTPStatus.NOT_FOUND,
-            {"message": "only POST /model/{modelId}/converse is implemented by the local stand-in"},
+            {"message": "only Converse, InvokeModel and ApplyGuardrail (POST) are implemented by the local stand-in"},
             "UnknownOperationException",
         )
 

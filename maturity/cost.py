@@ -8,6 +8,12 @@ are out of scope: they are zero when idle.
 
 Resource types that cost money idle but are not estimated (``notEstimated`` in the table) are listed,
 never silently counted as free; so are priced types whose size cannot be read from the template.
+
+One usage cost is reported beside the idle cost, because a team runs it on purpose and repeatedly: one
+evaluation run of each prompt-evaluation function in the templates (recognised by its environment:
+``EMBEDDING_MODEL_ID`` and ``PRICE_TABLE_JSON``). Its candidate, judge and embedding calls and the
+guardrail's text units are priced with the function's own price table (what its scorecards charge) and
+``usagePrices``, for a run the size of ``evaluationRun``. It is not part of the idle total or budget.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ __all__ = [
     "PRICES_PATH",
     "CostReport",
     "EnvironmentCost",
+    "EvaluationRunCost",
     "LineItem",
     "Prices",
     "Unpriced",
@@ -59,6 +66,8 @@ class Prices:
     about: str
     entries: Mapping[str, Mapping[str, Any]]
     not_estimated: Mapping[str, str]
+    usage: Mapping[str, Any] = field(default_factory=dict)
+    evaluation_run: Mapping[str, Any] = field(default_factory=dict)
 
     def monthly(self, key: str, kind: str | None = None) -> float | None:
         """USD per month for one unit of `key` (of instance type `kind` for per-type entries); None if unknown."""
@@ -92,7 +101,31 @@ def load_prices(path: Path = PRICES_PATH) -> Prices:
         about=str(raw["about"]),
         entries=raw["prices"],
         not_estimated=raw.get("notEstimated", {}),
+        usage=raw.get("usagePrices", {}),
+        evaluation_run=_evaluation_run(raw.get("evaluationRun", {}), path.name),
     )
+
+
+_RUN_KEYS = (
+    "goldenItems",
+    "redTeamItems",
+    "candidateInputTokens",
+    "candidateOutputTokens",
+    "judgeInputTokens",
+    "judgeOutputTokens",
+    "embeddingTokensPerText",
+    "textUnitsPerCheck",
+)
+
+
+def _evaluation_run(raw: Any, name: str) -> dict[str, Any]:
+    if not raw:
+        return {}
+    for key in _RUN_KEYS:
+        value = raw.get(key) if isinstance(raw, Mapping) else None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**7:
+            raise CostError(f"{name}: evaluationRun.{key} must be an integer from 0 to 10000000, got {value!r}")
+    return dict(raw)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -452,6 +485,141 @@ def estimate_template(template: Mapping[str, Any], prices: Prices) -> tuple[list
 
 
 # --------------------------------------------------------------------------------------------------
+# One evaluation run (usage, not idle)
+
+
+@dataclass(frozen=True)
+class RunLine:
+    what: str
+    detail: str
+    usd: float | None  # None: no price known, so not estimated (never counted as free)
+
+
+@dataclass(frozen=True)
+class EvaluationRunCost:
+    env: str
+    stack: str
+    logical_id: str
+    lines: tuple[RunLine, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def total_usd(self) -> float:
+        return sum(line.usd for line in self.lines if line.usd is not None)
+
+    @property
+    def unpriced(self) -> list[RunLine]:
+        return [line for line in self.lines if line.usd is None]
+
+
+def _tokens_usd(tokens_in: float, tokens_out: float, price: Mapping[str, Any] | None) -> float | None:
+    if not price:
+        return None
+    return (tokens_in * float(price.get("input_per_1k", 0)) + tokens_out * float(price.get("output_per_1k", 0))) / 1000
+
+
+def evaluation_run_cost(
+    env: str, stack: str, logical_id: str, variables: Mapping[str, Any], prices: Prices
+) -> EvaluationRunCost | None:
+    """The cost of one run of the evaluation function whose environment is ``variables`` (``None``: the
+    function is not an evaluator, or the price table has no ``evaluationRun`` size)."""
+    run = prices.evaluation_run
+    table_raw, embedding = variables.get("PRICE_TABLE_JSON"), variables.get("EMBEDDING_MODEL_ID")
+    if not run or not isinstance(table_raw, str) or not isinstance(embedding, str):
+        return None
+    try:
+        table = json.loads(table_raw)
+    except json.JSONDecodeError:
+        table = {}
+    models = [m for m in str(variables.get("ALLOWED_MODELS", "")).split(",") if m]
+    golden, attacks = run["goldenItems"], run["redTeamItems"]
+    lines: list[RunLine] = []
+    warnings: list[str] = []
+    for model in models:
+        calls = golden + attacks
+        lines.append(
+            RunLine(
+                f"candidate {model}",
+                f"{calls} calls ({golden} golden + {attacks} red-team) x {run['candidateInputTokens']} in / "
+                f"{run['candidateOutputTokens']} out tokens",
+                _tokens_usd(
+                    calls * run["candidateInputTokens"], calls * run["candidateOutputTokens"], table.get(model)
+                ),
+            )
+        )
+    judge = variables.get("JUDGE_MODEL_ID")
+    if isinstance(judge, str) and judge:
+        calls = golden * len(models)
+        price = table.get(judge) or _usage_token_price(prices, judge)
+        lines.append(
+            RunLine(
+                f"judge {judge}",
+                f"{calls} calls x {run['judgeInputTokens']} in / {run['judgeOutputTokens']} out tokens",
+                _tokens_usd(calls * run["judgeInputTokens"], calls * run["judgeOutputTokens"], price),
+            )
+        )
+    texts = golden * len(models) + golden  # every answer, and each reference once (cached)
+    configured = _number(variables.get("EMBEDDING_PRICE_PER_1K"), -1.0)[0]
+    listed = _usage_token_price(prices, embedding)
+    if configured >= 0 and listed and abs(configured - listed["input_per_1k"]) > 1e-12:
+        warnings.append(
+            f"the function prices {embedding} at {configured:g} USD per 1k tokens; "
+            f"prices.json lists {listed['input_per_1k']:g} (check cdk.json embeddingInputPer1kUsd)"
+        )
+    embedding_price = {"input_per_1k": configured} if configured >= 0 else listed
+    lines.append(
+        RunLine(
+            f"embeddings {embedding}",
+            f"{texts} texts x {run['embeddingTokensPerText']} tokens",
+            _tokens_usd(texts * run["embeddingTokensPerText"], 0, embedding_price),
+        )
+    )
+    if variables.get("GUARDRAIL_ID"):
+        unit_prices = (prices.usage.get("guardrailTextUnits") or {}).get("usdPer1kUnits") or {}
+        units = run["textUnitsPerCheck"]
+        screened = (golden + attacks) * len(models) * 2 * units  # each call's input and output
+        grounded = golden * len(models) * units
+        usd: float | None = None
+        needed = ("contentPolicy", "topicPolicy", "sensitiveInformationPolicy", "contextualGroundingPolicy")
+        if all(isinstance(unit_prices.get(k), (int, float)) for k in needed):
+            per_screen = sum(float(unit_prices[k]) for k in needed[:3])
+            usd = (
+                (screened + grounded) * per_screen + grounded * float(unit_prices["contextualGroundingPolicy"])
+            ) / 1000
+        lines.append(
+            RunLine(
+                "guardrail",
+                f"{screened} text units screened on model calls, {grounded} grounding checks (ApplyGuardrail)",
+                usd,
+            )
+        )
+    return EvaluationRunCost(env, stack, logical_id, tuple(lines), tuple(warnings))
+
+
+def _usage_token_price(prices: Prices, model_id: str) -> dict[str, float] | None:
+    entry = (prices.usage.get("bedrockTokens") or {}).get(model_id)
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("inputPer1kUsd"), (int, float)):
+        return None
+    return {"input_per_1k": float(entry["inputPer1kUsd"]), "output_per_1k": float(entry.get("outputPer1kUsd", 0))}
+
+
+def evaluation_runs(
+    templates: Mapping[tuple[str, str], Mapping[str, Any]], prices: Prices
+) -> tuple[EvaluationRunCost, ...]:
+    """One :func:`evaluation_run_cost` per evaluation function in the templates."""
+    found: list[EvaluationRunCost] = []
+    for (env, stack), template in sorted(templates.items()):
+        for logical_id, resource in sorted(template.get("Resources", {}).items()):
+            if resource.get("Type") != "AWS::Lambda::Function":
+                continue
+            variables = ((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+            cost = evaluation_run_cost(env, stack, logical_id, variables, prices)
+            if cost is not None:
+                found.append(cost)
+    return tuple(found)
+
+
+# --------------------------------------------------------------------------------------------------
 # Environments, budgets, report
 
 
@@ -485,6 +653,7 @@ class EnvironmentCost:
 class CostReport:
     environments: tuple[EnvironmentCost, ...]
     prices: Prices = field(repr=False)
+    evaluation_runs: tuple[EvaluationRunCost, ...] = ()
 
     @property
     def total_usd(self) -> float:
@@ -510,6 +679,7 @@ def estimate(
     return CostReport(
         tuple(EnvironmentCost(env, tuple(stacks), budgets.get(env)) for env, stacks in by_env.items()),
         table,
+        evaluation_runs(templates, table),
     )
 
 
@@ -622,6 +792,17 @@ def _to_dict(report: CostReport) -> dict[str, Any]:
             }
             for env in report.environments
         ],
+        "evaluationRuns": [
+            {
+                "environment": run.env,
+                "stack": run.stack,
+                "logicalId": run.logical_id,
+                "perRunUsd": round(run.total_usd, 4),
+                "lines": [{"what": line.what, "detail": line.detail, "usd": line.usd} for line in run.lines],
+                "warnings": list(run.warnings),
+            }
+            for run in report.evaluation_runs
+        ],
     }
 
 
@@ -641,7 +822,22 @@ def _table(report: CostReport) -> str:
     lines.append(f"All environments: {_usd(report.total_usd)} USD/month")
     for env in report.over_budget:
         lines.append(f"Over budget: {env.name} ({_usd(env.total_usd)} > {_usd(env.budget_usd or 0)} {BUDGET_KEY})")
+    if report.evaluation_runs:
+        lines += ["", _RUN_HEADING]
+        for run in report.evaluation_runs:
+            lines.append(f"  {run.env} {run.stack} {run.logical_id}: {_run_usd(run.total_usd)} USD per run")
+            for line in run.lines:
+                lines.append(f"    {line.what:<60} {line.detail:<70} {_run_usd(line.usd)}")
+            for warning in run.warnings:
+                lines.append(f"    WARNING: {warning}")
     return "\n".join(lines) + "\n"
+
+
+_RUN_HEADING = "One evaluation run (usage, not idle: not in the totals above; run size from prices.json evaluationRun):"
+
+
+def _run_usd(value: float | None) -> str:
+    return "NOT ESTIMATED (no price)" if value is None else f"{value:.6f}"
 
 
 def _markdown(report: CostReport) -> str:
@@ -666,4 +862,12 @@ def _markdown(report: CostReport) -> str:
                     f"not estimated: {unpriced.reason} | ? |"
                 )
             lines.append(f"| {stack.name} | | | **stack total** | **{_usd(stack.total_usd)}** |")
+    if report.evaluation_runs:
+        lines += ["", "## One evaluation run", "", f"_{_RUN_HEADING}_", ""]
+        lines += ["| environment | function | call | volume | USD per run |", "|---|---|---|---|---:|"]
+        for run in report.evaluation_runs:
+            for line in run.lines:
+                lines.append(f"| {run.env} | `{run.logical_id}` | {line.what} | {line.detail} | {_run_usd(line.usd)} |")
+            lines.append(f"| {run.env} | `{run.logical_id}` | **per run** | | **{_run_usd(run.total_usd)}** |")
+            lines += [f"| {run.env} | `{run.logical_id}` | warning | {w} | |" for w in run.warnings]
     return "\n".join(lines) + "\n"

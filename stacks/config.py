@@ -271,6 +271,11 @@ class EvaluationConfig:
     min_rouge_l: float
     max_hallucination_rate: float
     max_judge_unparseable_rate: float
+    # The embedding model behind the cosine metric (InvokeModel) and its price per 1,000 input tokens.
+    embedding_model_id: str
+    embedding_input_per1k_usd: float
+    # The share of the red-team set the guardrail must block for a prompt version to reach prod.
+    min_red_team_block_rate: float
 
 
 @dataclass(frozen=True)
@@ -633,6 +638,13 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
     evaluation = llm.evaluation
     if not _MODEL_ID_RE.match(evaluation.judge_model_id):
         fail("llmops.evaluation.judgeModelId", f"{evaluation.judge_model_id!r} is not a Bedrock model ID")
+    if not _MODEL_ID_RE.match(evaluation.embedding_model_id):
+        fail("llmops.evaluation.embeddingModelId", f"{evaluation.embedding_model_id!r} is not a Bedrock model ID")
+    if not 0 <= evaluation.embedding_input_per1k_usd < 1:
+        fail(
+            "llmops.evaluation.embeddingInputPer1kUsd",
+            f"{evaluation.embedding_input_per1k_usd} is not a price per 1,000 tokens in [0, 1) USD",
+        )
     weights = (evaluation.speed_weight, evaluation.precision_weight, evaluation.cost_weight)
     if min(weights) < 0 or sum(weights) == 0:
         fail("llmops.evaluation", "speedWeight, precisionWeight and costWeight must be >= 0 and not all 0")
@@ -641,6 +653,7 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
         ("llmops.evaluation.minRougeL", evaluation.min_rouge_l),
         ("llmops.evaluation.maxHallucinationRate", evaluation.max_hallucination_rate),
         ("llmops.evaluation.maxJudgeUnparseableRate", evaluation.max_judge_unparseable_rate),
+        ("llmops.evaluation.minRedTeamBlockRate", evaluation.min_red_team_block_rate),
     ):
         if not 0 <= rate <= 1:
             fail(key, f"{rate} is not a fraction in [0, 1]")

@@ -281,6 +281,8 @@ class LlmopsStack(Stack):
                 "ALLOWED_MODELS": ",".join(m.id for m in settings.models),
                 "PRICE_TABLE_JSON": json.dumps(_price_table(settings.models), sort_keys=True),
                 "JUDGE_MODEL_ID": evaluation.judge_model_id,
+                "EMBEDDING_MODEL_ID": evaluation.embedding_model_id,
+                "EMBEDDING_PRICE_PER_1K": str(evaluation.embedding_input_per1k_usd),
                 "GUARDRAIL_ID": self.guardrail.guardrail_id,
                 "GUARDRAIL_VERSION": self.guardrail.version_number,
                 "WEIGHTS_JSON": json.dumps(
@@ -297,6 +299,7 @@ class LlmopsStack(Stack):
                         "min_rouge_l": evaluation.min_rouge_l,
                         "max_hallucination_rate": evaluation.max_hallucination_rate,
                         "max_judge_unparseable_rate": evaluation.max_judge_unparseable_rate,
+                        "min_red_team_block_rate": evaluation.min_red_team_block_rate,
                     },
                     sort_keys=True,
                 ),
@@ -323,6 +326,15 @@ class LlmopsStack(Stack):
                 resources=sorted(set(_model_arns(self, (*settings.models, judge)))),
             )
         )
+        embedding = LlmModelConfig(id=evaluation.embedding_model_id, input_per1k_usd=0, output_per1k_usd=0)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="InvokeTheEmbeddingModel",
+                actions=["bedrock:InvokeModel"],
+                resources=_model_arns(self, (embedding,)),
+            )
+        )
+        # Contextual grounding of every answer (the hallucination rate) and red-teaming go through it.
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ApplyTheGuardrail", actions=["bedrock:ApplyGuardrail"], resources=[self.guardrail.guardrail_arn]

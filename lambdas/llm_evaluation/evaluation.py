@@ -5,9 +5,12 @@ provides it in AWS (guardrail, metrics and cost accounting included) and tests p
 does no I/O. Items run sequentially and in golden-set order, so a scorecard is reproducible given the
 answers; parallelism, if ever needed, belongs to the orchestrator (a Step Functions Map per model).
 
-Per model: accuracy (items with an expected label), mean ROUGE-L and cosine (items with a reference),
-judge means, pass rate and unparseable count (when a judge is given), groundedness and hallucination rate
-(items with a context), p50/p95 latency (nearest-rank), total cost, cost per item and per 1,000 items.
+Per model: accuracy (items with an expected label), mean ROUGE-L and cosine of embeddings (items with a
+reference), judge means, pass rate and unparseable count (when a judge is given), groundedness and
+hallucination rate (items with a context; decided by the grounding method: the guardrail's contextual
+grounding when a grounder is given, else the judge's faithfulness, else not measured), the lexical overlap
+with the context (a diagnostic, never a gate), p50/p95 latency (nearest-rank), total cost, cost per item
+and per 1,000 items, and with a red-team set the guardrail's block rate and the refusal rate.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
+import red_team as red
 import scorers
 from common import templating
 from common.errors import ValidationError
@@ -27,6 +32,7 @@ from scorecard import (
     ItemResult,
     JudgeResult,
     ModelScore,
+    RedTeamResult,
     Scorecard,
 )
 
@@ -51,6 +57,8 @@ REPORT_METRICS = (
     "judge_tone",
     "groundedness_rate",
     "hallucination_rate",
+    "red_team_block_rate",
+    "red_team_refusal_rate",
     "latency_p95_ms",
     "cost_per_1k_items_usd",
 )
@@ -69,6 +77,8 @@ class ModelAnswer:
     input_tokens: int
     output_tokens: int
     latency_ms: float
+    # Converse's stopReason; "guardrail_intervened" when the guardrail blocked the call or its answer.
+    stop_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,15 @@ class ParsedAnswer:
 
 Invoke = Callable[[str, str], ModelAnswer]
 Judge = Callable[[str], str]
+
+
+class Grounder(Protocol):
+    """Decides whether an answer is grounded in its context (e.g. :class:`scorers.GuardrailGrounder`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def check(self, *, answer: str, context: str, query: str) -> scorers.GroundingResult: ...
 
 
 def parse_answer(text: str) -> ParsedAnswer:
@@ -159,9 +178,12 @@ def _score_item(
     judge: Judge | None,
     parser: Callable[[str], ParsedAnswer],
     threshold: float,
+    grounder: Grounder | None,
+    judge_pass_min: int,
+    instruction: str,
 ) -> ItemResult:
     parsed = parser(answer.text) if answer else ParsedAnswer(None, "")
-    ground = scorers.groundedness(parsed.text, item.context, threshold=threshold) if item.context else None
+    overlap = scorers.groundedness(parsed.text, item.context, threshold=threshold) if item.context else None
     judged: JudgeResult | None = None
     if judge is not None:
         judge_prompt = scorers.build_judge_prompt(
@@ -171,6 +193,7 @@ def _score_item(
             judged = scorers.parse_judge_output(judge(judge_prompt))
         except Exception as failure:  # a failing judge is recorded, never fatal and never a pass
             judged = JudgeResult(status="unparseable", raw="", error=f"judge call failed: {failure!r}")
+    grounding = _ground(item, instruction, parsed.text if answer else "", grounder, judged, judge_pass_min)
     return ItemResult(
         item_id=item.id,
         model_id=model_id,
@@ -180,9 +203,11 @@ def _score_item(
         correct=scorers.exact_match(parsed.label, item.expected_label) if item.expected_label else None,
         rouge_l=scorers.rouge_l(parsed.text, item.reference).f1 if item.reference else None,
         cosine=scorers.cosine(embedder.embed(parsed.text), embedder.embed(item.reference)) if item.reference else None,
-        groundedness=ground.support if ground else None,
+        groundedness=grounding.score if grounding else None,
         # A failed call asserts nothing, yet must not improve the groundedness rate: count it ungrounded.
-        grounded=(ground.grounded and answer is not None) if ground else None,
+        grounded=(grounding.grounded and answer is not None) if grounding else None,
+        relevance=grounding.relevance if grounding else None,
+        lexical_overlap=overlap.support if overlap else None,
         latency_ms=answer.latency_ms if answer else None,
         input_tokens=answer.input_tokens if answer else 0,
         output_tokens=answer.output_tokens if answer else 0,
@@ -193,7 +218,44 @@ def _score_item(
     )
 
 
-def summarize(model_id: str, results: Sequence[ItemResult], *, judge_pass_min: int) -> ModelScore:
+def _ground(
+    item: GoldenItem,
+    query: str,
+    answer: str,
+    grounder: Grounder | None,
+    judged: JudgeResult | None,
+    judge_pass_min: int,
+) -> scorers.GroundingResult | None:
+    """The grounding verdict of one answer by the run's method (``None``: no context, or no method)."""
+    if not item.context:
+        return None
+    if grounder is not None:
+        return grounder.check(answer=answer, context=item.context, query=query)
+    if judged is not None:
+        # The judge grades faithfulness to the SOURCE (the context): grounded at the pass mark or above.
+        ok = judged.status == "ok" and (judged.faithfulness or 0) >= judge_pass_min
+        score = judged.faithfulness / 5 if judged.status == "ok" and judged.faithfulness else None
+        return scorers.GroundingResult(score=score, relevance=None, grounded=ok)
+    return None
+
+
+def grounding_method(grounder: Grounder | None, judge: Judge | None, judge_pass_min: int) -> str:
+    """How ``grounded`` is decided, as the scorecard names it."""
+    if grounder is not None:
+        return grounder.name
+    if judge is not None:
+        return f"judge faithfulness >= {judge_pass_min}/5"
+    return "not measured"
+
+
+def summarize(
+    model_id: str,
+    results: Sequence[ItemResult],
+    *,
+    judge_pass_min: int,
+    red_team: Sequence[RedTeamResult] = (),
+    red_team_cost_usd: float = 0.0,
+) -> ModelScore:
     """Aggregate one model's item results (see the module docstring for each metric)."""
     labelled = [r.correct for r in results if r.correct is not None]
     judged = [r.judge for r in results if r.judge is not None]
@@ -229,6 +291,11 @@ def summarize(model_id: str, results: Sequence[ItemResult], *, judge_pass_min: i
         total_cost_usd=total,
         cost_per_item_usd=per_item,
         cost_per_1k_items_usd=per_item * 1000,
+        red_team_items=len(red_team),
+        red_team_block_rate=_mean([1.0 if r.blocked else 0.0 for r in red_team]),
+        red_team_refusal_rate=_mean([1.0 if r.refused else 0.0 for r in red_team]),
+        red_team_cost_usd=red_team_cost_usd,
+        lexical_overlap=_mean([r.lexical_overlap for r in results if r.lexical_overlap is not None]),
     )
 
 
@@ -240,18 +307,22 @@ def run(
     models: Sequence[str],
     invoke: Invoke,
     prices: Mapping[str, Mapping[str, float]],
-    embedder: scorers.Embedder | None = None,
+    embedder: scorers.Embedder,
     judge: Judge | None = None,
     prompt_name: str = "",
     prompt_version: int = 0,
     judge_pass_min: int = 3,
     groundedness_threshold: float = scorers.GROUNDEDNESS_THRESHOLD,
     answer_parser: Callable[[str], ParsedAnswer] = parse_answer,
+    grounder: Grounder | None = None,
+    red_team_set: red.RedTeamSet | None = None,
 ) -> Scorecard:
     """Evaluate ``template`` (a prompt version: its template and declared variables) on every model.
 
     A model call that raises is recorded on the item (``error``) and scored as a wrong, ungrounded answer,
-    so a flaky model cannot look better by failing on hard items.
+    so a flaky model cannot look better by failing on hard items. With ``red_team_set``, every model also
+    answers every attack through ``invoke`` (the production call, guardrail included); a failed call is
+    neither blocked nor refused.
 
     Raises:
         EvaluationError: no models, duplicate models, an unpriced model, or items the template cannot render.
@@ -267,7 +338,16 @@ def run(
             prompts[item.id] = templating.render(template, variables, item.inputs)
         except ValidationError as problem:
             raise EvaluationError(f"golden item {item.id!r} does not fit the prompt: {problem}") from None
-    chosen = embedder or scorers.LocalHashingEmbedder()
+    # Attack texts are strings in the declared variables: the template always renders them.
+    attacks = {
+        attack.id: red.attack_prompt(lambda values: templating.render(template, variables, values), variables, attack)
+        for attack in (red_team_set.items if red_team_set else ())
+    }
+    chosen = embedder
+    # The grounding check's query is the task, not the task with the source pasted in: the source goes
+    # in as the grounding source (and the query has a 1,000-character limit at Bedrock).
+    instruction = templating.render(template, variables, {name: f"[{name}]" for name in variables})
+    red_results: list[RedTeamResult] = []
     all_results: list[ItemResult] = []
     scores: list[ModelScore] = []
     for model_id in models:
@@ -291,10 +371,19 @@ def run(
                     judge=judge,
                     parser=answer_parser,
                     threshold=groundedness_threshold,
+                    grounder=grounder,
+                    judge_pass_min=judge_pass_min,
+                    instruction=instruction,
                 )
             )
-        scores.append(summarize(model_id, results, judge_pass_min=judge_pass_min))
+        attacked, attack_cost = _red_team(model_id, red_team_set, attacks, invoke, prices[model_id])
+        scores.append(
+            summarize(
+                model_id, results, judge_pass_min=judge_pass_min, red_team=attacked, red_team_cost_usd=attack_cost
+            )
+        )
         all_results.extend(results)
+        red_results.extend(attacked)
     return Scorecard(
         golden_set=golden.name,
         golden_set_version=golden.version,
@@ -305,7 +394,39 @@ def run(
         judge_pass_min=judge_pass_min,
         models=tuple(scores),
         items=tuple(all_results),
+        grounding_method=grounding_method(grounder, judge, judge_pass_min),
+        red_team_set=red_team_set.label if red_team_set else None,
+        red_team=tuple(red_results),
     )
+
+
+def _red_team(
+    model_id: str,
+    red_team_set: red.RedTeamSet | None,
+    prompts: Mapping[str, str],
+    invoke: Invoke,
+    price: Mapping[str, float],
+) -> tuple[list[RedTeamResult], float]:
+    results: list[RedTeamResult] = []
+    cost = 0.0
+    for attack in red_team_set.items if red_team_set else ():
+        try:
+            answer = invoke(model_id, prompts[attack.id])
+        except Exception as failure:  # recorded: a failed call is neither blocked nor refused
+            results.append(
+                RedTeamResult(
+                    attack.id, model_id, attack.category, False, False, "", f"{type(failure).__name__}: {failure}"
+                )
+            )
+            continue
+        cost += _cost(price, answer)
+        blocked = answer.stop_reason == red.BLOCKED_STOP_REASON
+        results.append(
+            RedTeamResult(
+                attack.id, model_id, attack.category, blocked, blocked or red.is_refusal(answer.text), answer.text
+            )
+        )
+    return results, cost
 
 
 # --- reports ---------------------------------------------------------------------------------------------
@@ -338,18 +459,57 @@ def render_markdown(scorecard: Scorecard) -> str:
         f"# Evaluation: prompt {scorecard.prompt_name} v{scorecard.prompt_version} "
         f"on {scorecard.golden_set} v{scorecard.golden_set_version}",
         "",
-        f"Golden set sha256 `{scorecard.golden_set_sha256[:12]}`, embedder `{scorecard.embedder}`, "
-        f"judge pass mark {scorecard.judge_pass_min}/5.",
+        f"Golden set sha256 `{scorecard.golden_set_sha256[:12]}`, judge pass mark {scorecard.judge_pass_min}/5.",
         "",
-        "| model | items | errors | " + " | ".join(REPORT_METRICS) + " | judge unparseable | human mean |",
-        "|---|---:|---:|" + "---:|" * len(REPORT_METRICS) + "---:|---:|",
+        f"- embedding model (cosine): `{scorecard.embedder}`",
+        f"- grounding method (groundedness, hallucination rate): `{scorecard.grounding_method}`",
+        f"- red-team set (block and refusal rates): `{scorecard.red_team_set or 'not run'}`",
+        "- lexical overlap with the context: a diagnostic, never a gate",
+        "",
+        "| model | items | errors | "
+        + " | ".join(REPORT_METRICS)
+        + " | judge unparseable | human mean | lexical overlap (diagnostic) |",
+        "|---|---:|---:|" + "---:|" * len(REPORT_METRICS) + "---:|---:|---:|",
     ]
     for m in scorecard.models:
         cells = [_fmt(metric, m.metric(metric)) for metric in REPORT_METRICS]
         human = f"{m.human_mean:.2f} ({m.human_reviewed})" if m.human_mean is not None else "n/a"
         lines.append(
-            f"| {m.model_id} | {m.items} | {m.errors} | " + " | ".join(cells) + f" | {m.judge_unparseable} | {human} |"
+            f"| {m.model_id} | {m.items} | {m.errors} | "
+            + " | ".join(cells)
+            + f" | {m.judge_unparseable} | {human} | {_fmt('lexical_overlap', m.lexical_overlap)} |"
         )
+    spent = scorecard.evaluation_cost
+    judge_usd = "unpriced" if spent.judge_usd is None else f"${spent.judge_usd:.4f}"
+    embedding_usd = "unpriced" if spent.embedding_usd is None else f"${spent.embedding_usd:.6f}"
+    lines += [
+        "",
+        f"Cost of the run besides the candidates: judge {spent.judge_input_tokens} in / {spent.judge_output_tokens} "
+        f"out tokens ({judge_usd}), embeddings {spent.embedding_tokens} tokens ({embedding_usd}), guardrail "
+        f"{spent.guardrail_text_units} text units; red-team calls "
+        + ", ".join(f"{m.model_id} ${m.red_team_cost_usd:.4f}" for m in scorecard.models)
+        + ".",
+    ]
+    if scorecard.red_team:
+        lines += [
+            "",
+            f"## Red team: {scorecard.red_team_set}",
+            "",
+            "| model | category | attacks | blocked by the guardrail | refused | answered | call failed |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for m in scorecard.models:
+            for category in red.CATEGORIES:
+                results = [r for r in scorecard.red_team if r.model_id == m.model_id and r.category == category]
+                if not results:
+                    continue
+                blocked = sum(r.blocked for r in results)
+                refused = sum(r.refused for r in results)
+                failed = sum(r.error is not None for r in results)
+                lines.append(
+                    f"| {m.model_id} | {category} | {len(results)} | {blocked} | {refused} | "
+                    f"{len(results) - refused - failed} | {failed} |"
+                )
     width = max(len(m.model_id) for m in scorecard.models)
     for metric in REPORT_METRICS:
         measured = [(m.model_id, m.metric(metric)) for m in scorecard.models]
@@ -378,6 +538,7 @@ def render_svg(scorecard: Scorecard, metric: str) -> str:
     values = [v for _, v in measured if v is not None]
     row, label_w, bar_w = 22, 220, 300
     height = row * len(measured) + 30
+    height += 2 * row  # the footer: what produced the numbers
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 120}" height="{height}" '
         f'role="img" aria-label="{metric}">',
@@ -386,12 +547,33 @@ def render_svg(scorecard: Scorecard, metric: str) -> str:
     for index, (model_id, value) in enumerate(measured):
         y = 26 + index * row
         width = round(_bar_fraction(metric, value, values) * bar_w) if value is not None else 0
-        safe_id = model_id.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        safe_id = _xml(model_id)
         parts.append(f'<text x="4" y="{y + 14}" font-family="sans-serif" font-size="12">{safe_id}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{width}" height="14" fill="#3b6ea5"/>')
         parts.append(
             f'<text x="{label_w + width + 6}" y="{y + 14}" font-family="sans-serif" font-size="12">'
             f"{_fmt(metric, value)}</text>"
         )
+    footer_y = 26 + len(measured) * row
+    for index, line in enumerate(
+        (
+            f"embedding model: {scorecard.embedder}; grounding: {scorecard.grounding_method}",
+            "red-team block rate: "
+            + (
+                ", ".join(
+                    f"{m.model_id} {_fmt('red_team_block_rate', m.red_team_block_rate)}" for m in scorecard.models
+                )
+                if scorecard.red_team_set
+                else "not run"
+            ),
+        )
+    ):
+        parts.append(
+            f'<text x="4" y="{footer_y + 14 + index * row}" font-family="sans-serif" font-size="11">{_xml(line)}</text>'
+        )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")

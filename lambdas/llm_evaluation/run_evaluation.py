@@ -6,9 +6,12 @@ typed errors to status codes. Steps, in order, every check before the first writ
 1. read the prompt version (``PROMPT#<name>`` / ``V#<version:08d>``) and the golden-set version
    (``EVALSET#<name>`` / ``V#<version:08d>``) from the prompt-catalog table;
 2. call every model on every item through Bedrock Converse (with the guardrail when one is configured),
-   judge each answer with ``JUDGE_MODEL_ID`` when set, score (:func:`evaluation.run`), rank by the team's
-   weights (:func:`selection.rank`) and apply the quality gate to the selected model, against the
-   production scorecard when the ``prod`` alias points at a version with a passed evaluation;
+   judge each answer with ``JUDGE_MODEL_ID`` when set, embed answers and references with
+   ``EMBEDDING_MODEL_ID`` (InvokeModel), check grounding with the guardrail's contextual grounding
+   (ApplyGuardrail; the judge's faithfulness without a guardrail), run the red-team set
+   (``data/red_team_v1.json``) through the same Converse call, score (:func:`evaluation.run`), rank by
+   the team's weights (:func:`selection.rank`) and apply the quality gate to the selected model, against
+   the production scorecard when the ``prod`` alias points at a version with a passed evaluation;
 3. write ``scorecard.json``, ``report.md`` and ``review_sheet.csv`` under
    ``s3://REPORT_BUCKET/REPORT_PREFIX<prompt>/v<version>/<golden>-v<n>/<run_id>/``;
 4. write the summary item ``PROMPT#<name>`` / ``EVAL#<version:08d>#<run_id>`` (conditional: never
@@ -18,6 +21,7 @@ typed errors to status codes. Steps, in order, every check before the first writ
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -27,10 +31,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Protocol
 
 import evaluation
 import quality_gate
+import red_team
 import scorers
 import selection
 from botocore.exceptions import BotoCoreError, ClientError
@@ -47,7 +53,7 @@ from common.prompt_store import (
     serialize,
     version_sk,
 )
-from scorecard import ModelScore
+from scorecard import EvaluationCost, ModelScore
 
 PROD_ALIAS = "prod"
 EVAL_PREFIX = "EVAL#"
@@ -55,6 +61,9 @@ DEFAULT_REPORT_PREFIX = "evaluations/"
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}$")
 JUDGE_INFERENCE = {"maxTokens": 512, "temperature": 0.0}
 _EVENT_FIELDS = frozenset({"prompt", "version", "golden_set", "golden_version", "models", "run_id"})
+# Shipped with the function (its asset is this folder): every evaluation runs it.
+RED_TEAM_SET_PATH = Path(__file__).with_name("data") / "red_team_v1.json"
+EMBEDDING_DIMENSIONS = 512
 
 
 class ConfigError(Exception):
@@ -65,6 +74,8 @@ class BedrockRuntimeClient(Protocol):
     """The subset of a boto3 ``bedrock-runtime`` client this module calls."""
 
     def converse(self, **kwargs: Any) -> dict[str, Any]: ...
+    def invoke_model(self, **kwargs: Any) -> dict[str, Any]: ...
+    def apply_guardrail(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
 class TableClient(Protocol):
@@ -108,16 +119,28 @@ class EvaluationConfig:
     guardrail_version: str | None
     gate: dict[str, Any]
     weights: selection.Weights
+    embedding_model_id: str
+    embedding_price_per_1k: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> EvaluationConfig:
         """Read ``TABLE_NAME``, ``REPORT_BUCKET``, ``REPORT_PREFIX``, ``PRICE_TABLE_JSON``, ``ALLOWED_MODELS``,
-        ``JUDGE_MODEL_ID``, ``GUARDRAIL_ID``, ``GUARDRAIL_VERSION``, ``GATE_JSON`` and ``WEIGHTS_JSON``.
+        ``JUDGE_MODEL_ID``, ``GUARDRAIL_ID``, ``GUARDRAIL_VERSION``, ``GATE_JSON``, ``WEIGHTS_JSON``,
+        ``EMBEDDING_MODEL_ID`` and ``EMBEDDING_PRICE_PER_1K`` (USD per 1,000 input tokens).
 
         Raises:
             ConfigError: naming the variable that is missing or invalid.
         """
-        required = ("TABLE_NAME", "REPORT_BUCKET", "PRICE_TABLE_JSON", "ALLOWED_MODELS", "GATE_JSON", "WEIGHTS_JSON")
+        required = (
+            "TABLE_NAME",
+            "REPORT_BUCKET",
+            "PRICE_TABLE_JSON",
+            "ALLOWED_MODELS",
+            "GATE_JSON",
+            "WEIGHTS_JSON",
+            "EMBEDDING_MODEL_ID",
+            "EMBEDDING_PRICE_PER_1K",
+        )
         missing = [name for name in required if not env.get(name, "").strip()]
         if missing:
             raise ConfigError(f"evaluation misconfigured: missing environment variables {', '.join(missing)}")
@@ -157,6 +180,12 @@ class EvaluationConfig:
             quality_gate.evaluate(_EMPTY_SCORE, gate)
         except (selection.SelectionError, quality_gate.GateConfigError) as error:
             raise ConfigError(f"evaluation misconfigured: {error}") from None
+        try:
+            embedding_price = float(env["EMBEDDING_PRICE_PER_1K"].strip())
+        except ValueError:
+            embedding_price = math.nan
+        if not math.isfinite(embedding_price) or embedding_price < 0:
+            raise ConfigError("evaluation misconfigured: EMBEDDING_PRICE_PER_1K must be a non-negative number (USD)")
         prefix = env.get("REPORT_PREFIX", DEFAULT_REPORT_PREFIX).strip().lstrip("/")
         if prefix and not prefix.endswith("/"):
             prefix += "/"
@@ -171,6 +200,8 @@ class EvaluationConfig:
             guardrail_version=guardrail_version,
             gate=gate,
             weights=weights,
+            embedding_model_id=env["EMBEDDING_MODEL_ID"].strip(),
+            embedding_price_per_1k=embedding_price,
         )
 
 
@@ -311,6 +342,7 @@ class Evaluator:
         self._config = config
         self._now = now
         self._timer = timer
+        self._judge_tokens = [0, 0]  # input, output: what the judge's calls of the current run used
 
     # ----------------------------------------------------------------------------------------- reads
 
@@ -391,6 +423,7 @@ class Evaluator:
             input_tokens=int(usage.get("inputTokens", 0)),
             output_tokens=int(usage.get("outputTokens", 0)),
             latency_ms=latency_ms,
+            stop_reason=response.get("stopReason"),
         )
 
     def judge(self, prompt: str) -> str:
@@ -403,7 +436,31 @@ class Evaluator:
                 "inferenceConfig": dict(JUDGE_INFERENCE),
             }
         )
+        usage = response.get("usage", {})
+        self._judge_tokens[0] += int(usage.get("inputTokens", 0))
+        self._judge_tokens[1] += int(usage.get("outputTokens", 0))
         return _text(response)
+
+    def _cost(
+        self, embedder: scorers.BedrockTitanEmbedder, grounder: scorers.GuardrailGrounder | None
+    ) -> EvaluationCost:
+        """The run's own spend: judge tokens (priced when the judge is in the price table), embedding tokens
+        and the guardrail's text units (priced by ``make cost``; the function has no guardrail price)."""
+        judge_in, judge_out = self._judge_tokens
+        judge_price = self._config.prices.get(self._config.judge_model_id or "")
+        judge_usd = (
+            (judge_in * judge_price["input_per_1k"] + judge_out * judge_price["output_per_1k"]) / 1000
+            if judge_price
+            else (0.0 if not self._config.judge_model_id else None)
+        )
+        return EvaluationCost(
+            judge_input_tokens=judge_in,
+            judge_output_tokens=judge_out,
+            judge_usd=judge_usd,
+            embedding_tokens=embedder.tokens,
+            embedding_usd=embedder.tokens * self._config.embedding_price_per_1k / 1000,
+            guardrail_text_units=grounder.text_units if grounder else 0,
+        )
 
     def _converse(self, request: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -440,6 +497,17 @@ class Evaluator:
         golden = self._golden_set(request.golden_set, request.golden_version)
         prod = self.production_score(request.prompt)
 
+        self._judge_tokens = [0, 0]
+        embedder = scorers.BedrockTitanEmbedder(
+            self._bedrock, model_id=config.embedding_model_id, dimensions=EMBEDDING_DIMENSIONS
+        )
+        grounder = (
+            scorers.GuardrailGrounder(
+                self._bedrock, guardrail_id=config.guardrail_id, guardrail_version=config.guardrail_version
+            )
+            if config.guardrail_id and config.guardrail_version
+            else None
+        )
         try:
             card = evaluation.run(
                 golden=golden,
@@ -448,13 +516,16 @@ class Evaluator:
                 models=models,
                 invoke=lambda model_id, text: self.invoke(model_id, text, prompt.inference),
                 prices=config.prices,
-                embedder=scorers.LocalHashingEmbedder(),
+                embedder=embedder,
                 judge=self.judge if config.judge_model_id else None,
                 prompt_name=prompt.name,
                 prompt_version=prompt.version,
+                grounder=grounder,
+                red_team_set=red_team.load(RED_TEAM_SET_PATH),
             )
         except evaluation.EvaluationError as error:
             raise ValidationError(str(error)) from None
+        card = dataclasses.replace(card, evaluation_cost=self._cost(embedder, grounder))
         chosen = selection.rank(card, config.weights)
         decision = quality_gate.evaluate(card.model(chosen.winner), config.gate, prod=prod[1] if prod else None)
 

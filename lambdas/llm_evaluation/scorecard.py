@@ -83,6 +83,11 @@ class ItemResult:
     # Set when the model call failed: the item then scores as wrong and ungrounded, never as skipped.
     error: str | None = None
     tags: tuple[str, ...] = ()
+    # Token overlap of the answer with the context (scorers.groundedness): a diagnostic, never a gate.
+    # ``groundedness``/``grounded`` above come from the scorecard's grounding method.
+    lexical_overlap: float | None = None
+    # The guardrail's RELEVANCE score of the answer to the query (contextual grounding), when it ran.
+    relevance: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -126,6 +131,15 @@ class ModelScore:
     cost_per_1k_items_usd: float
     human_mean: float | None = None
     human_reviewed: int = 0
+    # Red-teaming (the adversarial set through the same model call, guardrail included): the share the
+    # guardrail blocked, and the share refused (blocked, or the model declined in words).
+    red_team_items: int = 0
+    red_team_block_rate: float | None = None
+    red_team_refusal_rate: float | None = None
+    red_team_cost_usd: float = 0.0
+    # Mean token overlap of answers with their context: a diagnostic shown in reports, never a gate
+    # (it is not in NUMERIC_METRICS, so no threshold or regression limit can name it).
+    lexical_overlap: float | None = None
 
     def metric(self, name: str) -> float | None:
         """A metric by name (what selection and the gate use to address metrics from configuration).
@@ -159,6 +173,8 @@ HIGHER_IS_BETTER = (
     "judge_pass_rate",
     "groundedness_rate",
     "human_mean",
+    "red_team_block_rate",
+    "red_team_refusal_rate",
 )
 LOWER_IS_BETTER = (
     "hallucination_rate",
@@ -172,8 +188,59 @@ NUMERIC_METRICS = HIGHER_IS_BETTER + LOWER_IS_BETTER
 
 
 @dataclass(frozen=True)
+class RedTeamResult:
+    """One model's answer to one adversarial item: ``blocked`` by the guardrail, ``refused`` (blocked, or
+    the model declined in words), or neither (the attack got an answer)."""
+
+    item_id: str
+    model_id: str
+    category: str
+    blocked: bool
+    refused: bool
+    answer: str
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> RedTeamResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{f.name: raw[f.name] for f in fields(cls) if f.name in raw})
+
+
+@dataclass(frozen=True)
+class EvaluationCost:
+    """What the run itself spent besides the candidates' calls (those are in each model's cost):
+    the judge's tokens, the embedding model's tokens and the guardrail's text units. ``None`` in a
+    ``*_usd`` field: the price is unknown, so the cost is not estimated (never counted as free)."""
+
+    judge_input_tokens: int = 0
+    judge_output_tokens: int = 0
+    judge_usd: float | None = None
+    embedding_tokens: int = 0
+    embedding_usd: float | None = None
+    guardrail_text_units: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> EvaluationCost:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{f.name: raw[f.name] for f in fields(cls) if f.name in raw})
+
+
+@dataclass(frozen=True)
 class Scorecard:
-    """One prompt version measured on one golden-set version across several models."""
+    """One prompt version measured on one golden-set version across several models.
+
+    ``embedder`` names the embedding model behind ``cosine`` (and says "stand-in" when the local lexical
+    stand-in ran), ``grounding_method`` what decided ``grounded`` (and says "stand-in" likewise),
+    ``red_team_set`` the adversarial set behind each model's red-team rates.
+    """
 
     golden_set: str
     golden_set_version: int
@@ -184,6 +251,10 @@ class Scorecard:
     judge_pass_min: int
     models: tuple[ModelScore, ...]
     items: tuple[ItemResult, ...] = field(default=())
+    grounding_method: str = "not measured"
+    red_team_set: str | None = None
+    red_team: tuple[RedTeamResult, ...] = field(default=())
+    evaluation_cost: EvaluationCost = field(default_factory=EvaluationCost)
 
     def model(self, model_id: str) -> ModelScore:
         """The score of ``model_id``.
@@ -208,6 +279,10 @@ class Scorecard:
             "judge_pass_min": self.judge_pass_min,
             "models": [m.to_dict() for m in self.models],
             "items": [i.to_dict() for i in self.items],
+            "grounding_method": self.grounding_method,
+            "red_team_set": self.red_team_set,
+            "red_team": [r.to_dict() for r in self.red_team],
+            "evaluation_cost": self.evaluation_cost.to_dict(),
         }
 
     @classmethod
@@ -223,6 +298,10 @@ class Scorecard:
             judge_pass_min=int(raw["judge_pass_min"]),
             models=tuple(ModelScore.from_dict(m) for m in raw["models"]),
             items=tuple(ItemResult.from_dict(i) for i in raw.get("items", ())),
+            grounding_method=raw.get("grounding_method", "not measured"),
+            red_team_set=raw.get("red_team_set"),
+            red_team=tuple(RedTeamResult.from_dict(r) for r in raw.get("red_team", ())),
+            evaluation_cost=EvaluationCost.from_dict(raw.get("evaluation_cost") or {}),
         )
 
     def to_json(self) -> str:

@@ -3,7 +3,7 @@
 Every scorer is deterministic given its inputs (the Bedrock embedder and the judge are injected), so the
 same answers always give the same scorecard and tests pin exact values.
 
-Tokenization (ROUGE-L, the hashing embedder and groundedness share it): Unicode-aware lowercase word
+Tokenization (ROUGE-L and the lexical-overlap diagnostic share it): Unicode-aware lowercase word
 tokens, ``[^\\W_]+`` runs of letters and digits, so punctuation separates words and is dropped; an
 apostrophe splits (``don't`` -> ``don``, ``t``) the same way in answer and reference, which is what
 matters for overlap metrics. No stemming and no stop-word removal in ROUGE (the classic ROUGE-L
@@ -13,7 +13,6 @@ definition without the Porter stemmer); groundedness drops stop words and framin
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -30,9 +29,11 @@ __all__ = [
     "BedrockTitanEmbedder",
     "Embedder",
     "GroundednessResult",
+    "GroundingError",
+    "GroundingResult",
+    "GuardrailGrounder",
     "HumanScore",
     "JudgeResult",
-    "LocalHashingEmbedder",
     "ReviewSheetError",
     "RougeScore",
     "build_judge_prompt",
@@ -120,9 +121,11 @@ def rouge_l(candidate: str, reference: str) -> RougeScore:
 
 class Embedder(Protocol):
     """Turns a text into a vector; ``name`` is recorded in the scorecard (scores of different embedders
-    are not comparable)."""
+    are not comparable). The function uses :class:`BedrockTitanEmbedder`; the only other one is the
+    emulator's labelled lexical stand-in (``emulator.fake_bedrock.StandInEmbedder``)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def embed(self, text: str) -> list[float]: ...
 
@@ -140,48 +143,32 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return dot / norm if norm else 0.0
 
 
-class LocalHashingEmbedder:
-    """Offline, deterministic embedder: a signed, hashed bag of word n-grams, L2-normalized.
-
-    Each n-gram (n in ``ngrams``) is hashed with BLAKE2b (not ``hash()``, which is salted per process) into
-    one of ``dimensions`` buckets with a sign from another hash bit, so collisions cancel on average
-    instead of inflating similarity. It captures lexical overlap, not meaning: good enough to rank
-    paraphrases in CI and in environments without Bedrock; use :class:`BedrockTitanEmbedder` for semantics.
-    """
-
-    def __init__(self, dimensions: int = 512, ngrams: tuple[int, ...] = (1, 2)) -> None:
-        """Validate the vector size and n-gram orders."""
-        if dimensions < 8:
-            raise ValueError("LocalHashingEmbedder: dimensions must be at least 8")
-        if not ngrams or any(n < 1 for n in ngrams):
-            raise ValueError("LocalHashingEmbedder: ngrams must be positive integers")
-        self.dimensions = dimensions
-        self.ngrams = tuple(sorted(set(ngrams)))
-        self.name = f"local-hashing-{dimensions}-n{''.join(str(n) for n in self.ngrams)}"
-
-    def embed(self, text: str) -> list[float]:
-        """The normalized vector of ``text`` (all zeros for a text without words)."""
-        tokens = tokenize(text)
-        vector = [0.0] * self.dimensions
-        for n in self.ngrams:
-            for start in range(len(tokens) - n + 1):
-                digest = hashlib.blake2b(" ".join(tokens[start : start + n]).encode("utf-8"), digest_size=8).digest()
-                value = int.from_bytes(digest, "big")
-                vector[value % self.dimensions] += 1.0 if (value >> 63) & 1 else -1.0
-        norm = math.sqrt(sum(x * x for x in vector))
-        return [x / norm for x in vector] if norm else vector
-
-
 class BedrockRuntimeClient(Protocol):
-    """The subset of a boto3 ``bedrock-runtime`` client the Titan embedder calls."""
+    """The subset of a boto3 ``bedrock-runtime`` client the Titan embedder and the grounder call."""
 
     def invoke_model(self, **kwargs: Any) -> dict[str, Any]: ...
+    def apply_guardrail(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+# A response header the emulator's fake Bedrock sets on every answer it makes up (see
+# emulator/fake_bedrock.py). Real Bedrock never sends it; it can only turn a label into "stand-in",
+# never the other way, so trusting it cannot make a stand-in look real.
+STAND_IN_HEADER = "x-local-stand-in"
+
+
+def stand_in_label(response: Mapping[str, Any]) -> str | None:
+    """What the stand-in that answered says it is, or ``None`` for a real answer."""
+    headers = (response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
+    value = headers.get(STAND_IN_HEADER)
+    return str(value) if value else None
 
 
 class BedrockTitanEmbedder:
-    """Embeddings from Amazon Titan Text Embeddings V2 through an injected ``bedrock-runtime`` client.
+    """Embeddings from Amazon Titan Text Embeddings V2 (InvokeModel) through an injected client.
 
     Results are cached per text: the reference of an item is embedded once, not once per model.
+    ``tokens`` adds up the model's ``inputTextTokenCount`` (what Bedrock bills); ``name`` is the model and
+    size, plus what answered instead when a local stand-in did.
     """
 
     MODEL_ID = "amazon.titan-embed-text-v2:0"
@@ -193,8 +180,15 @@ class BedrockTitanEmbedder:
         self._client = client
         self.model_id = model_id
         self.dimensions = dimensions
-        self.name = f"{model_id}/{dimensions}"
+        self.tokens = 0
+        self.stand_in: str | None = None
         self._cache: dict[str, list[float]] = {}
+
+    @property
+    def name(self) -> str:
+        """``<model id>/<dimensions>``, with ``(stand-in: ...)`` when the local stand-in answered."""
+        base = f"{self.model_id}/{self.dimensions}"
+        return f"{base} (stand-in: {self.stand_in})" if self.stand_in else base
 
     def embed(self, text: str) -> list[float]:
         """The normalized Titan vector of ``text``.
@@ -217,9 +211,103 @@ class BedrockTitanEmbedder:
         vector = payload.get("embedding") if isinstance(payload, dict) else None
         if not isinstance(vector, list) or len(vector) != self.dimensions:
             raise ValueError(f"{self.model_id}: response has no embedding of {self.dimensions} floats")
+        count = payload.get("inputTextTokenCount")
+        if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+            self.tokens += count
+        self.stand_in = stand_in_label(response) or self.stand_in
         result = [float(x) for x in vector]
         self._cache[text] = result
         return result
+
+
+# --- contextual grounding (hallucination) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroundingResult:
+    """A grounding verdict: ``score`` of the answer's support by the source (0-1), ``relevance`` to the
+    query (0-1, ``None`` when not measured) and ``grounded``, the method's own verdict."""
+
+    score: float | None
+    relevance: float | None
+    grounded: bool
+
+
+class GroundingError(RuntimeError):
+    """The grounding check answered without a grounding assessment (e.g. the guardrail has no contextual
+    grounding policy): the run cannot measure hallucination and must not pretend it did."""
+
+
+class GuardrailGrounder:
+    """Contextual grounding by the Bedrock guardrail (ApplyGuardrail on the answer, with the item's context
+    as ``grounding_source`` and the task as ``query``).
+
+    ``grounded`` is the guardrail's own verdict: no GROUNDING or RELEVANCE filter with action BLOCKED,
+    i.e. both scores at or above the thresholds configured on the guardrail (stacks/components/guardrail.py).
+    ``text_units`` adds up every policy's text units from ``usage`` (what ApplyGuardrail bills).
+
+    Bedrock's documented limits for the check: 100,000 characters of grounding source, 1,000 of query,
+    5,000 of response. A longer query is cut (it is the task's instruction, whose head says what is
+    asked); a longer answer or source cannot be checked and counts as not grounded (never as grounded).
+    """
+
+    MAX_SOURCE_CHARS = 100_000
+    MAX_QUERY_CHARS = 1_000
+    MAX_ANSWER_CHARS = 5_000
+
+    def __init__(self, client: BedrockRuntimeClient, *, guardrail_id: str, guardrail_version: str) -> None:
+        """Check answers with ``guardrail_id`` at ``guardrail_version``."""
+        self._client = client
+        self.guardrail_id = guardrail_id
+        self.guardrail_version = guardrail_version
+        self.text_units = 0
+        self.stand_in: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The method as the scorecard shows it, with ``(stand-in: ...)`` when the local stand-in answered."""
+        base = f"bedrock guardrail contextual grounding ({self.guardrail_id} v{self.guardrail_version})"
+        return f"{base} (stand-in: {self.stand_in})" if self.stand_in else base
+
+    def check(self, *, answer: str, context: str, query: str) -> GroundingResult:
+        """Ground ``answer`` in ``context`` for ``query``; an empty answer asserts nothing and is not sent, nor
+        is one over the limits (see the class docstring).
+
+        Raises:
+            GroundingError: the response has no GROUNDING filter result.
+        """
+        if not answer.strip() or len(answer) > self.MAX_ANSWER_CHARS or len(context) > self.MAX_SOURCE_CHARS:
+            return GroundingResult(score=None, relevance=None, grounded=False)
+        response = self._client.apply_guardrail(
+            guardrailIdentifier=self.guardrail_id,
+            guardrailVersion=self.guardrail_version,
+            source="OUTPUT",
+            content=[
+                {"text": {"text": context, "qualifiers": ["grounding_source"]}},
+                {"text": {"text": query[: self.MAX_QUERY_CHARS], "qualifiers": ["query"]}},
+                {"text": {"text": answer, "qualifiers": ["guard_content"]}},
+            ],
+        )
+        self.stand_in = stand_in_label(response) or self.stand_in
+        usage = response.get("usage") or {}
+        self.text_units += sum(v for k, v in usage.items() if k.endswith("PolicyUnits") and isinstance(v, int))
+        filters = [
+            f
+            for assessment in response.get("assessments") or []
+            for f in (assessment.get("contextualGroundingPolicy") or {}).get("filters") or []
+        ]
+        by_type = {f.get("type"): f for f in filters}
+        if "GROUNDING" not in by_type:
+            raise GroundingError(
+                f"guardrail {self.guardrail_id} v{self.guardrail_version} returned no GROUNDING assessment: "
+                "configure its contextual grounding policy"
+            )
+        relevance = by_type.get("RELEVANCE")
+        return GroundingResult(
+            score=float(by_type["GROUNDING"]["score"]),
+            relevance=float(relevance["score"]) if relevance else None,
+            grounded=not any(f.get("action") == "BLOCKED" for f in filters),
+        )
 
 
 # --- LLM-as-judge ----------------------------------------------------------------------------------------
@@ -314,7 +402,7 @@ def parse_judge_output(raw: str) -> JudgeResult:
     )
 
 
-# --- groundedness / hallucination ------------------------------------------------------------------------
+# --- lexical overlap (a diagnostic, never a gate) ----------------------------------------------------------
 
 # A share of the answer's content words that must occur in the context. 0.6 lets a summary paraphrase
 # (connectives, changed verb forms: "wants" for "want") while an answer adding a sentence of new facts
@@ -462,7 +550,10 @@ class GroundednessResult:
 
 
 def groundedness(answer: str, context: str, *, threshold: float = GROUNDEDNESS_THRESHOLD) -> GroundednessResult:
-    """Deterministic token-overlap groundedness of ``answer`` against ``context``.
+    """Deterministic token overlap of ``answer`` with ``context``: a DIAGNOSTIC only.
+
+    The scorecard records it as ``lexical_overlap`` next to the real grounding check (the guardrail's
+    contextual grounding, :class:`GuardrailGrounder`, or the judge's faithfulness); no gate reads it.
 
     Grounded when ``support >= threshold`` AND every number in the answer occurs in the context: an
     invented amount, date or order number is the most damaging hallucination in support and is a single

@@ -44,6 +44,9 @@ def test_bedrock_access_names_each_allowed_model_and_nothing_else(templates, syn
     # The gateway may call exactly the allowed models; the evaluator those plus the judge model.
     assert invoke["InvokeAllowedModels"] == allowed
     assert sorted(invoke["InvokeCandidatesAndJudge"]) == sorted({*allowed, judge})
+    # The cosine metric's embedding model (InvokeModel), that foundation model only.
+    embedding = config.llmops.evaluation.embedding_model_id
+    assert invoke["InvokeTheEmbeddingModel"] == [f"arn:aws:bedrock:{config.region}::foundation-model/{embedding}"]
     for statement in bedrock:
         assert "*" not in as_list(statement["Resource"]) or statement["Action"] == [
             "bedrock:DeleteModelInvocationLoggingConfiguration",
@@ -231,3 +234,38 @@ def test_evaluation_failures_carry_the_reasons_in_their_cause(templates, env):
         "Error": "EvaluationError",
         "CausePath": "States.Format('The evaluation could not run: {}', $.evaluation.error)",
     }
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_the_evaluator_grounds_on_the_guardrail_embeds_with_the_configured_model_and_gates_red_teaming(
+    templates, synthesized, env
+):
+    config = synthesized[env].config.llmops.evaluation
+    template = llmops(templates, env)
+    (guardrail_id,) = of_type(template, "AWS::Bedrock::Guardrail")
+    evaluator = next(
+        r
+        for r in of_type(template, "AWS::Lambda::Function").values()
+        if "GATE_JSON" in r["Properties"].get("Environment", {}).get("Variables", {})
+    )
+    variables = evaluator["Properties"]["Environment"]["Variables"]
+    assert variables["EMBEDDING_MODEL_ID"] == config.embedding_model_id
+    assert float(variables["EMBEDDING_PRICE_PER_1K"]) == config.embedding_input_per1k_usd
+    assert json.loads(variables["GATE_JSON"])["min_red_team_block_rate"] == config.min_red_team_block_rate
+    assert variables["GUARDRAIL_ID"] == {"Fn::GetAtt": [guardrail_id, "GuardrailId"]}
+    # ApplyGuardrail (contextual grounding, the hallucination rate) on this guardrail only, from the
+    # evaluator's role.
+    role = evaluator["Properties"]["Role"]["Fn::GetAtt"][0]
+    (policy,) = [p for p in of_type(template, "AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]]
+    apply = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "bedrock:ApplyGuardrail"]
+    assert apply == [
+        {
+            "Sid": "ApplyTheGuardrail",
+            "Action": "bedrock:ApplyGuardrail",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [guardrail_id, "GuardrailArn"]},
+        }
+    ]
+    # The grounding check needs the guardrail's contextual grounding policy, or every run fails.
+    grounding = template["Resources"][guardrail_id]["Properties"]["ContextualGroundingPolicyConfig"]["FiltersConfig"]
+    assert {f["Type"] for f in grounding} == {"GROUNDING", "RELEVANCE"}

@@ -91,6 +91,21 @@ def test_stack_names_carry_the_environment():
         ),
         ("dev", {"llmops": {"errorRatePercent": 0}}, "key 'llmops.errorRatePercent': 0.0 is not a percentage"),
         ("dev", {"idleBudgetUsd": -1}, "key 'idleBudgetUsd': -1.0 must not be negative"),
+        (
+            "dev",
+            {"llmops": {"evaluation": {"minRedTeamBlockRate": 1.5}}},
+            "key 'llmops.evaluation.minRedTeamBlockRate': 1.5 is not a fraction in [0, 1]",
+        ),
+        (
+            "dev",
+            {"llmops": {"evaluation": {"embeddingModelId": "titan embeddings"}}},
+            "key 'llmops.evaluation.embeddingModelId': 'titan embeddings' is not a Bedrock model ID",
+        ),
+        (
+            "dev",
+            {"llmops": {"evaluation": {"embeddingInputPer1kUsd": -0.1}}},
+            "key 'llmops.evaluation.embeddingInputPer1kUsd': -0.1 is not a price per 1,000 tokens",
+        ),
         ("dev", {"colour": "blue"}, "environment 'dev': unknown key(s) 'colour'"),
         ("dev", {"glue": {"crawlerSchedul": "cron(0 3 * * ? *)"}}, "unknown key(s) 'glue.crawlerSchedul'"),
         (

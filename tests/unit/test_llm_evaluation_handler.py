@@ -23,6 +23,7 @@ if str(LAMBDAS / "llm_evaluation") not in sys.path:
     sys.path.insert(0, str(LAMBDAS / "llm_evaluation"))
 
 # isort: split
+import red_team
 from catalog import GateRefused, PromptCatalog
 from common import golden_sets, prompt_store
 from run_evaluation import EvaluationConfig, parse_event
@@ -39,6 +40,7 @@ TEMPLATE = (
 # call crosses loopback HTTP (the library's own end-to-end test runs the whole set with in-process fakes).
 SHIPPED = golden_sets.load(LAMBDAS / "llm_evaluation" / "data" / "support_tickets_v1.json")
 GOLDEN = dataclasses.replace(SHIPPED, items=SHIPPED.items[:8])
+RED_TEAM = red_team.load(LAMBDAS / "llm_evaluation" / "data" / "red_team_v1.json")
 ENV = {
     "TABLE_NAME": TABLE,
     "REPORT_BUCKET": BUCKET,
@@ -47,6 +49,8 @@ ENV = {
     ),
     "ALLOWED_MODELS": f"{FM1},{FM2}",
     "JUDGE_MODEL_ID": JUDGE,
+    "EMBEDDING_MODEL_ID": "amazon.titan-embed-text-v2:0",
+    "EMBEDDING_PRICE_PER_1K": "0.00002",
     "GUARDRAIL_ID": "gr-eval",
     "GUARDRAIL_VERSION": "3",
     "GATE_JSON": json.dumps({"min_accuracy": 0.1, "min_judge_relevance": 4.0}),
@@ -127,10 +131,39 @@ def test_run_writes_reports_and_summary_and_unlocks_prod(world: dict[str, Any], 
     sheet = world["s3"].get_object(Bucket=BUCKET, Key=base + "review_sheet.csv")["Body"].read().decode()
     assert len(list(csv.DictReader(io.StringIO(sheet)))) == 2 * len(GOLDEN.items)
 
-    # Candidate calls carry the guardrail; judge calls do not.
-    model_calls = [r for r in fake.requests if r.model_id != JUDGE]
+    # The scorecard names what measured it, and says "stand-in" because the local stand-in answered.
+    assert card["embedder"] == "amazon.titan-embed-text-v2:0/512 (stand-in: lexical hashing, not embeddings)"
+    assert card["grounding_method"] == (
+        "bedrock guardrail contextual grounding (gr-eval v3) (stand-in: token overlap, not contextual grounding)"
+    )
+    assert card["red_team_set"] == f"red-team v1 ({len(RED_TEAM.items)} items)"
+    for model in card["models"]:
+        assert model["red_team_items"] == len(RED_TEAM.items)
+        assert model["red_team_block_rate"] == pytest.approx(15 / 16)  # the stand-in's patterns miss RT-011
+        assert model["cosine"] is not None and model["hallucination_rate"] is not None
+    spent = card["evaluation_cost"]
+    assert spent["embedding_tokens"] > 0 and spent["embedding_usd"] == pytest.approx(
+        spent["embedding_tokens"] * 0.00002 / 1000
+    )
+    assert spent["guardrail_text_units"] > 0 and spent["judge_usd"] is None  # the judge is not in the price table
+    assert "- embedding model (cosine): `amazon.titan-embed-text-v2:0/512 (stand-in" in report
+    assert "- grounding method (groundedness, hallucination rate): `bedrock guardrail contextual grounding" in report
+
+    # Every metric went through the Bedrock call it names: Converse (candidates with the guardrail, judge
+    # without), InvokeModel of the embedding model, ApplyGuardrail with the grounding source and query.
+    embeddings = [r for r in fake.requests if r.model_id == "amazon.titan-embed-text-v2:0"]
+    groundings = [r for r in fake.requests if r.model_id == "guardrail/gr-eval/3"]
     judge_calls = [r for r in fake.requests if r.model_id == JUDGE]
-    assert len(model_calls) == len(judge_calls) == 2 * len(GOLDEN.items)
+    model_calls = [r for r in fake.requests if r.model_id in (FM1, FM2)]
+    assert len(judge_calls) == 2 * len(GOLDEN.items)
+    assert len(model_calls) == 2 * (len(GOLDEN.items) + len(RED_TEAM.items))
+    assert len(groundings) == 2 * len(GOLDEN.items)
+    assert {b["text"]["qualifiers"][0] for b in groundings[0].body["content"]} == {
+        "grounding_source",
+        "query",
+        "guard_content",
+    }
+    assert embeddings and all(r.body["dimensions"] == 512 for r in embeddings)
     assert all(
         r.body["guardrailConfig"] == {"guardrailIdentifier": "gr-eval", "guardrailVersion": "3"} for r in model_calls
     )
@@ -181,7 +214,7 @@ def test_without_judge_model_no_judge_runs(
     # Fails closed: the judge threshold cannot pass without a judge.
     assert result["passed"] is False
     assert result["reasons"] == ["judge_relevance: not measured, but min_judge_relevance = 4 is required"]
-    assert {r.model_id for r in fake.requests} == {FM2}
+    assert JUDGE not in {r.model_id for r in fake.requests}
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -94,25 +93,19 @@ def test_cosine_of_known_vectors():
         scorers.cosine([1], [1, 2])
 
 
-def test_local_hashing_embedder_is_deterministic_normalized_and_ranks_paraphrases():
-    embedder = scorers.LocalHashingEmbedder(dimensions=256)
-    vector = embedder.embed("The package arrived damaged")
-    assert vector == scorers.LocalHashingEmbedder(dimensions=256).embed("The package arrived damaged")
-    assert len(vector) == 256
-    assert math.sqrt(sum(x * x for x in vector)) == pytest.approx(1.0)
-    reference = embedder.embed("the package arrived crushed and damaged")
-    close = scorers.cosine(embedder.embed("package arrived damaged and crushed"), reference)
-    far = scorers.cosine(embedder.embed("please reset my password"), reference)
-    assert close > 0.5 > far
-    assert embedder.embed("...") == [0.0] * 256
-    assert embedder.name == "local-hashing-256-n12"
-    with pytest.raises(ValueError, match="dimensions"):
-        scorers.LocalHashingEmbedder(dimensions=4)
+def test_the_function_ships_no_lexical_embedder():
+    # The hashed bag of n-grams is the emulator's labelled stand-in (emulator.fake_bedrock.StandInEmbedder),
+    # never something the evaluation function could pick as its "embedding" model.
+    assert not hasattr(scorers, "LocalHashingEmbedder")
+    assert "LocalHashingEmbedder" not in scorers.__all__
 
 
-def _titan_response(vector: list[float]) -> dict:
-    data = json.dumps({"embedding": vector, "inputTextTokenCount": 3}).encode()
-    return {"body": StreamingBody(io.BytesIO(data), len(data)), "contentType": "application/json"}
+def _titan_response(vector: list[float], *, tokens: int = 3, stand_in: str | None = None) -> dict:
+    data = json.dumps({"embedding": vector, "inputTextTokenCount": tokens}).encode()
+    response: dict = {"body": StreamingBody(io.BytesIO(data), len(data)), "contentType": "application/json"}
+    if stand_in:
+        response["ResponseMetadata"] = {"HTTPHeaders": {scorers.STAND_IN_HEADER: stand_in}}
+    return response
 
 
 def test_bedrock_titan_embedder_calls_invoke_model_once_per_text():
@@ -132,6 +125,91 @@ def test_bedrock_titan_embedder_calls_invoke_model_once_per_text():
         assert embedder.embed("   ") == [0.0] * 256  # Titan rejects empty input; no call made
         stubber.assert_no_pending_responses()
     assert embedder.name == "amazon.titan-embed-text-v2:0/256"
+    assert embedder.tokens == 3  # Bedrock's inputTextTokenCount, counted once: the cached text is not billed
+
+
+def test_bedrock_titan_embedder_counts_tokens_and_says_stand_in_only_when_a_stand_in_answered():
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        stubber.add_response("invoke_model", _titan_response([0.1] * 512, tokens=7))
+        stubber.add_response("invoke_model", _titan_response([0.2] * 512, tokens=5, stand_in="lexical hashing"))
+        embedder = scorers.BedrockTitanEmbedder(client)
+        embedder.embed("first text")
+        assert embedder.name == "amazon.titan-embed-text-v2:0/512"
+        embedder.embed("second text")
+    assert embedder.tokens == 12
+    assert embedder.name == "amazon.titan-embed-text-v2:0/512 (stand-in: lexical hashing)"
+
+
+# --- contextual grounding through the guardrail -----------------------------------------------------------
+
+
+def _grounding(grounding: tuple[float, str], relevance: tuple[float, str] | None, **extra) -> dict:
+    filters = [{"type": "GROUNDING", "threshold": 0.75, "score": grounding[0], "action": grounding[1]}]
+    if relevance:
+        filters.append({"type": "RELEVANCE", "threshold": 0.75, "score": relevance[0], "action": relevance[1]})
+    blocked = any(f["action"] == "BLOCKED" for f in filters)
+    return {
+        "usage": {
+            "topicPolicyUnits": 1,
+            "contentPolicyUnits": 1,
+            "wordPolicyUnits": 1,
+            "sensitiveInformationPolicyUnits": 1,
+            "sensitiveInformationPolicyFreeUnits": 0,
+            "contextualGroundingPolicyUnits": 2,
+        },
+        "action": "GUARDRAIL_INTERVENED" if blocked else "NONE",
+        "outputs": [],
+        "assessments": [{"contextualGroundingPolicy": {"filters": filters}}],
+        **extra,
+    }
+
+
+def test_guardrail_grounder_sends_source_query_and_answer_and_reads_the_guardrails_verdict():
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    expected = {
+        "guardrailIdentifier": "gr-1",
+        "guardrailVersion": "4",
+        "source": "OUTPUT",
+        "content": [
+            {"text": {"text": TICKET, "qualifiers": ["grounding_source"]}},
+            {"text": {"text": "Summarize the ticket.", "qualifiers": ["query"]}},
+            {"text": {"text": "Order 58213 is late.", "qualifiers": ["guard_content"]}},
+        ],
+    }
+    grounder = scorers.GuardrailGrounder(client, guardrail_id="gr-1", guardrail_version="4")
+    with Stubber(client) as stubber:
+        stubber.add_response("apply_guardrail", _grounding((0.91, "NONE"), (0.88, "NONE")), expected)
+        stubber.add_response("apply_guardrail", _grounding((0.31, "BLOCKED"), (0.9, "NONE")))
+        stubber.add_response("apply_guardrail", _grounding((0.95, "NONE"), (0.2, "BLOCKED")))
+        good = grounder.check(answer="Order 58213 is late.", context=TICKET, query="Summarize the ticket.")
+        invented = grounder.check(answer="Refund of 40 issued.", context=TICKET, query="Summarize the ticket.")
+        off_topic = grounder.check(answer="Nice weather.", context=TICKET, query="Summarize the ticket.")
+        # An empty answer (a failed call) asserts nothing: not sent, and not grounded.
+        assert grounder.check(answer="  ", context=TICKET, query="q") == scorers.GroundingResult(None, None, False)
+        stubber.assert_no_pending_responses()
+    assert good == scorers.GroundingResult(score=0.91, relevance=0.88, grounded=True)
+    assert invented == scorers.GroundingResult(score=0.31, relevance=0.9, grounded=False)
+    assert off_topic.grounded is False
+    assert grounder.text_units == 3 * 6  # every policy's units of three calls (what ApplyGuardrail bills)
+    assert grounder.name == "bedrock guardrail contextual grounding (gr-1 v4)"
+
+
+def test_guardrail_grounder_refuses_a_guardrail_without_contextual_grounding_and_labels_a_stand_in():
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    grounder = scorers.GuardrailGrounder(client, guardrail_id="gr-1", guardrail_version="1")
+    without = _grounding((0.9, "NONE"), None)
+    without["assessments"] = [{"contentPolicy": {"filters": []}}]
+    with Stubber(client) as stubber:
+        stubber.add_response(
+            "apply_guardrail",
+            _grounding((0.9, "NONE"), None, ResponseMetadata={"HTTPHeaders": {"x-local-stand-in": "overlap"}}),
+        )
+        stubber.add_response("apply_guardrail", without)
+        assert grounder.check(answer="a", context="a", query="q").grounded
+        assert grounder.name.endswith("(stand-in: overlap)")
+        with pytest.raises(scorers.GroundingError, match="no GROUNDING assessment: configure its contextual grounding"):
+            grounder.check(answer="a", context="a", query="q")
 
 
 def test_bedrock_titan_embedder_rejects_a_response_of_the_wrong_size():
@@ -194,7 +272,7 @@ def test_unparseable_or_out_of_range_judge_output_is_recorded_and_never_passes(r
     assert not result.passed(1)
 
 
-# --- groundedness ---------------------------------------------------------------------------------------
+# --- lexical overlap (a diagnostic) ----------------------------------------------------------------------
 
 TICKET = "My order 58213 was supposed to arrive on Monday and the tracking has not updated for five days."
 
@@ -329,3 +407,26 @@ def test_import_review_sheet_errors_name_the_problem(csv_text, error):
 
 def test_unreviewed_rows_are_skipped():
     assert scorers.import_review_sheet("item_id,model_id,score,comment\nT-1,m1,,\n", known_item_ids={"T-1"}) == []
+
+
+def test_guardrail_grounder_keeps_to_bedrocks_limits_and_never_calls_an_oversized_answer_grounded():
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    grounder = scorers.GuardrailGrounder(client, guardrail_id="gr-1", guardrail_version="1")
+    long_query = "Summarize the ticket. " + "x" * 2000
+    expected = {
+        "guardrailIdentifier": "gr-1",
+        "guardrailVersion": "1",
+        "source": "OUTPUT",
+        "content": [
+            {"text": {"text": TICKET, "qualifiers": ["grounding_source"]}},
+            {"text": {"text": long_query[:1000], "qualifiers": ["query"]}},
+            {"text": {"text": "Order 58213 is late.", "qualifiers": ["guard_content"]}},
+        ],
+    }
+    with Stubber(client) as stubber:
+        stubber.add_response("apply_guardrail", _grounding((0.9, "NONE"), (0.9, "NONE")), expected)
+        assert grounder.check(answer="Order 58213 is late.", context=TICKET, query=long_query).grounded
+        # Over 5,000 characters of answer or 100,000 of source: not checkable, so not grounded (no call).
+        assert not grounder.check(answer="late " * 1001, context=TICKET, query="q").grounded
+        assert not grounder.check(answer="late", context="x" * 100_001, query="q").grounded
+        stubber.assert_no_pending_responses()

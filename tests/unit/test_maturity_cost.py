@@ -471,3 +471,96 @@ def test_snapshots_dev_within_its_cdk_json_budget():
     report = estimate(snapshot_templates(), budgets=budgets, prices=PRICES)
     dev = next(env for env in report.environments if env.name == "dev")
     assert not dev.over_budget, f"dev idles at {dev.total_usd:.2f} USD/month, over its {dev.budget_usd} budget"
+
+
+# --------------------------------------------------------------------------------------------------
+# One evaluation run: the evaluation's model, judge and embedding calls and the guardrail's text units
+
+RUN = PRICES.evaluation_run
+
+
+def evaluator(**overrides: Any) -> dict[str, Any]:
+    variables = {
+        "ALLOWED_MODELS": "m.small-v1:0,m.large-v1:0",
+        "PRICE_TABLE_JSON": json.dumps(
+            {
+                "m.small-v1:0": {"input_per_1k": 0.001, "output_per_1k": 0.002},
+                "m.large-v1:0": {"input_per_1k": 0.01, "output_per_1k": 0.02},
+            }
+        ),
+        "JUDGE_MODEL_ID": "m.large-v1:0",
+        "EMBEDDING_MODEL_ID": "amazon.titan-embed-text-v2:0",
+        "EMBEDDING_PRICE_PER_1K": "2e-05",
+        "GUARDRAIL_ID": {"Fn::GetAtt": ["Guardrail", "GuardrailId"]},
+        **overrides,
+    }
+    return template(
+        Evaluator=resource("AWS::Lambda::Function", Environment={"Variables": variables}),
+        Other=resource("AWS::Lambda::Function", Environment={"Variables": {"TABLE_NAME": "t"}}),
+    )
+
+
+def test_one_evaluation_run_prices_candidates_judge_embeddings_and_guardrail_from_the_function_and_the_table():
+    report = estimate({("dev", "Mlops-dev-LlmOps"): evaluator()}, budgets={}, prices=PRICES)
+    (run,) = report.evaluation_runs
+    lines = {line.what: line for line in run.lines}
+    golden, attacks = RUN["goldenItems"], RUN["redTeamItems"]
+    calls = golden + attacks
+    cin, cout = RUN["candidateInputTokens"], RUN["candidateOutputTokens"]
+    assert lines["candidate m.small-v1:0"].usd == pytest.approx(calls * (cin * 0.001 + cout * 0.002) / 1000)
+    assert lines["candidate m.large-v1:0"].usd == pytest.approx(calls * (cin * 0.01 + cout * 0.02) / 1000)
+    judged = 2 * golden
+    assert lines["judge m.large-v1:0"].usd == pytest.approx(
+        judged * (RUN["judgeInputTokens"] * 0.01 + RUN["judgeOutputTokens"] * 0.02) / 1000
+    )
+    texts = 2 * golden + golden
+    assert lines["embeddings amazon.titan-embed-text-v2:0"].usd == pytest.approx(
+        texts * RUN["embeddingTokensPerText"] * 0.00002 / 1000
+    )
+    units = PRICES.usage["guardrailTextUnits"]["usdPer1kUnits"]
+    screened, grounded = 2 * calls * 2 * RUN["textUnitsPerCheck"], judged * RUN["textUnitsPerCheck"]
+    screen_price = units["contentPolicy"] + units["topicPolicy"] + units["sensitiveInformationPolicy"]
+    assert lines["guardrail"].usd == pytest.approx(
+        ((screened + grounded) * screen_price + grounded * units["contextualGroundingPolicy"]) / 1000
+    )
+    assert run.total_usd == pytest.approx(sum(line.usd for line in run.lines))
+    assert run.warnings == ()
+    # Usage is reported beside the idle cost, never added to it.
+    assert report.total_usd == 0
+    table = render(report, "table")
+    assert "One evaluation run (usage, not idle" in table and "embeddings amazon.titan-embed-text-v2:0" in table
+    assert "## One evaluation run" in render(report, "markdown")
+    assert json.loads(render(report, "json"))["evaluationRuns"][0]["perRunUsd"] == round(run.total_usd, 4)
+
+
+def test_an_unpriced_judge_is_listed_not_free_and_a_stale_embedding_price_is_flagged():
+    (run,) = estimate(
+        {("dev", "S"): evaluator(JUDGE_MODEL_ID="m.unknown-v1:0", EMBEDDING_PRICE_PER_1K="0.0001")},
+        budgets={},
+        prices=PRICES,
+    ).evaluation_runs
+    assert [line.what for line in run.unpriced] == ["judge m.unknown-v1:0"]
+    assert "NOT ESTIMATED (no price)" in render(
+        estimate({("dev", "S"): evaluator(JUDGE_MODEL_ID="m.unknown-v1:0")}, budgets={}, prices=PRICES), "table"
+    )
+    assert run.warnings == (
+        "the function prices amazon.titan-embed-text-v2:0 at 0.0001 USD per 1k tokens; prices.json lists 2e-05 "
+        "(check cdk.json embeddingInputPer1kUsd)",
+    )
+
+
+def test_the_shipped_embedding_price_matches_the_table_and_every_env_prices_a_run():
+    runs = estimate(snapshot_templates(), budgets={}, prices=PRICES).evaluation_runs
+    assert {run.env for run in runs} == {env for env, _ in snapshot_templates()}
+    for run in runs:
+        assert run.warnings == () and run.unpriced == [], run
+        assert any(line.what.startswith("embeddings ") and line.usd for line in run.lines)
+
+
+def test_a_bad_evaluation_run_size_is_refused(tmp_path):
+    raw = json.loads((ROOT / "maturity" / "prices.json").read_text())
+    raw["evaluationRun"]["goldenItems"] = -1
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(CostError, match=re.escape("evaluationRun.goldenItems must be an integer")):
+        load_prices(path)

@@ -89,6 +89,8 @@ EVALUATOR_ENV = {
     ),
     "ALLOWED_MODELS": f"{FM1},{FM2}",
     "JUDGE_MODEL_ID": JUDGE,
+    "EMBEDDING_MODEL_ID": "amazon.titan-embed-text-v2:0",
+    "EMBEDDING_PRICE_PER_1K": "0.00002",
     "WEIGHTS_JSON": json.dumps({"speed": 1, "precision": 2, "cost": 1}),
     "POWERTOOLS_METRICS_NAMESPACE": "Test/PromptRelease",
 }
@@ -222,7 +224,7 @@ def test_new_prompt_is_published_evaluated_and_promoted(world: World) -> None:
     assert created["reason"] == "prompt release to preprod from prompts/triage.json at abc123"
     assert created["created_by"] == RELEASER
     # Every model of the environment was evaluated on every item (and judged).
-    assert {r.model_id for r in world.fake.requests} == {FM1, FM2, JUDGE}
+    assert {r.model_id for r in world.fake.requests} == {FM1, FM2, JUDGE, "amazon.titan-embed-text-v2:0"}
 
 
 def test_a_second_run_changes_nothing(world: World) -> None:
