@@ -59,7 +59,7 @@ from common import golden_sets
 TABLE = "prompt-catalog"
 BUCKET = "eval-reports"
 RELEASER = "arn:aws:sts::222222222222:assumed-role/mlops-preprod-prompt-release/prompt-release"
-FM1, FM2, JUDGE = "amazon.nova-lite-v1:0", "anthropic.claude-3-haiku-20240307-v1:0", "judge.model-v1:0"
+FM1, FM2, JUDGE = "amazon.nova-lite-v1:0", "global.anthropic.claude-haiku-4-5-20251001-v1:0", "judge.model-v1:0"
 SHIPPED = golden_sets.load(LAMBDAS / "llm_evaluation" / "data" / "support_tickets_v1.json")
 # A small set keeps every evaluation here to a few dozen loopback calls; the shipped set is checked below.
 GOLDEN = dataclasses.replace(SHIPPED, name="tickets-small", items=SHIPPED.items[:3])
@@ -84,7 +84,7 @@ EVALUATOR_ENV = {
     "PRICE_TABLE_JSON": json.dumps(
         {
             FM1: {"input_per_1k": 0.00006, "output_per_1k": 0.00024},
-            FM2: {"input_per_1k": 0.00025, "output_per_1k": 0.00125},
+            FM2: {"input_per_1k": 0.001, "output_per_1k": 0.005},
         }
     ),
     "ALLOWED_MODELS": f"{FM1},{FM2}",
