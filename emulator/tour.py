@@ -358,7 +358,7 @@ def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> I
         f"HTTP {status}: {golden.get('name')} v{golden.get('version')}, {golden.get('items')} items",
         "in-process",
     )
-    with FakeBedrock(denied_words=("forbidden",)) as model:
+    with FakeBedrock(denied_words=("forbidden",), region=aws.region) as model:
         invocation = evaluator.invoke(
             {"prompt": TOUR_PROMPT, "version": 2, "golden_set": golden["name"], "golden_version": golden["version"]},
             {**to_emulator, **model.env()},
@@ -383,7 +383,7 @@ def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> I
     yield TourLine(level, "bad input is refused", f"HTTP {status}: {error.get('error')}", "in-process")
 
     # Prompts as code: what the pipeline's prompt stage runs, with the emulator's catalog as the transport.
-    with FakeBedrock(denied_words=("forbidden",)) as model:
+    with FakeBedrock(denied_words=("forbidden",), region=aws.region) as model:
         evaluations = _LocalEvaluations(evaluator, {**to_emulator, **model.env()})
         report = prompt_release.release(
             prompt_release.load_prompt_files(PROJECT_ROOT / prompt_release.DEFAULT_PROMPTS_DIR),
@@ -401,7 +401,7 @@ def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> I
         "in-process",
     )
 
-    with FakeBedrock(denied_words=("forbidden",)) as model:
+    with FakeBedrock(denied_words=("forbidden",), region=aws.region) as model:
         for ticket, what in (
             ("The export to CSV fails with a timeout since Monday; 40 agents are blocked.", "gateway call"),
             ("Please explain the forbidden workaround.", "gateway call the guardrail blocks"),

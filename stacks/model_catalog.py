@@ -98,8 +98,8 @@ class Catalog:
         if prefix is not None and not self.geography_serves(prefix, region):
             better = self.callable_id(base, region)
             return (
-                f"{model_id!r} is a {prefix.upper()} cross-Region inference profile, which cannot be called from "
-                f"{region}" + (f"; use {better!r}" if better else "")
+                f"{model_id!r} is a cross-Region inference profile of the {prefix!r} geography, which cannot be called "
+                f"from {region}" + (f"; use {better!r}" if better else "")
             )
         entry = self.models.get(base)
         if entry is None:

@@ -360,8 +360,8 @@ def _llmops_context(env: str, region: str, **llmops: Any) -> dict[str, Any]:
         (
             "eu-west-1",
             {"models": _models("us.amazon.nova-lite-v1:0")},
-            "key 'llmops.models[0].id': 'us.amazon.nova-lite-v1:0' is a US cross-Region inference profile, which "
-            "cannot be called from eu-west-1; use 'eu.amazon.nova-lite-v1:0'",
+            "key 'llmops.models[0].id': 'us.amazon.nova-lite-v1:0' is a cross-Region inference profile of the 'us' "
+            "geography, which cannot be called from eu-west-1; use 'eu.amazon.nova-lite-v1:0'",
         ),
         (
             "ca-central-1",
