@@ -36,7 +36,17 @@ What it does (deterministic, no model):
 * every answer it makes up carries the header :data:`STAND_IN_HEADER` naming what made it, so the
   evaluation's scorecard says "stand-in" (real Bedrock never sends that header);
 * ``throttle_word`` in the text answers HTTP 429 ``ThrottlingException`` (to exercise error paths);
-* every request is recorded in :attr:`FakeBedrock.requests` for assertions.
+* every request is recorded in :attr:`FakeBedrock.requests` for assertions;
+* model IDs are checked the way Bedrock checks them in ``region`` (default us-east-1, the local
+  environment's), with the model table AWS's state is read from (``stacks/bedrock_models.json``): a model
+  past end of life answers ``ResourceNotFoundException``; a bare model ID that Region serves only through
+  a cross-Region inference profile answers Bedrock's ``ValidationException`` asking for a profile; a
+  profile of another geography (``eu.`` from us-east-1), or one Bedrock does not define for the model,
+  is an invalid model identifier. IDs the table does not know are accepted;
+* ``guardContent`` blocks are validated as Bedrock's model does (a ``text`` with ``qualifiers`` among
+  ``grounding_source``, ``query``, ``guard_content``); as in Bedrock, once a message has such blocks the
+  simulated guardrail reads only them, and the answer is built from the ``query`` block. The contextual
+  grounding check itself is not simulated (nothing scores the answer against the grounding source).
 
 Not implemented: streaming, tools, images, InvokeModel of other models, authentication (any signature
 is accepted). It listens on 127.0.0.1 only, on a free port, in a daemon thread; it stops when the
@@ -64,6 +74,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from emulator.loopback import LoopbackService
+from stacks.model_catalog import Catalog, shipped_catalog
 
 LABEL = "[local stand-in model]"
 BLOCKED_MESSAGE = f"{LABEL} Sorry, I cannot respond to that request. (blocked by the simulated guardrail)"
@@ -112,6 +123,7 @@ STAND_IN_POLICIES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
     )
 )
 _TOKEN_RE = re.compile(r"[^\W_]+")
+GUARD_QUALIFIERS = frozenset({"grounding_source", "query", "guard_content"})
 
 
 @dataclass(frozen=True)
@@ -143,8 +155,78 @@ def card_number(text: str) -> str | None:
     return None
 
 
-def _texts(blocks: Iterable[Any]) -> list[str]:
-    return [block["text"] for block in blocks if isinstance(block, dict) and isinstance(block.get("text"), str)]
+def _texts(blocks: Iterable[Any], *, qualifier: str | None = None) -> list[str]:
+    """The text of plain ``text`` blocks and of ``guardContent`` blocks (only those with ``qualifier``, if given)."""
+    found = []
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        guarded = (block.get("guardContent") or {}).get("text") if isinstance(block.get("guardContent"), dict) else None
+        if isinstance(guarded, dict) and isinstance(guarded.get("text"), str):
+            if qualifier is None or qualifier in (guarded.get("qualifiers") or []):
+                found.append(guarded["text"])
+        elif qualifier is None and isinstance(block.get("text"), str):
+            found.append(block["text"])
+    return found
+
+
+def _guarded_texts(blocks: Iterable[Any]) -> list[str]:
+    """The text of the ``guardContent`` blocks only."""
+    return [
+        block["guardContent"]["text"]["text"]
+        for block in blocks
+        if isinstance(block, dict) and isinstance(block.get("guardContent"), dict)
+    ]
+
+
+def _check_guard_content(messages: list[Any]) -> bool:
+    """Validate every ``guardContent`` block as Bedrock does; whether there is any."""
+    seen = False
+    for m_index, message in enumerate(messages):
+        for c_index, block in enumerate((message.get("content") or []) if isinstance(message, dict) else []):
+            if not isinstance(block, dict) or "guardContent" not in block:
+                continue
+            seen = True
+            where = f"messages.{m_index}.content.{c_index}.guardContent"
+            guarded = block["guardContent"]
+            text = guarded.get("text") if isinstance(guarded, dict) else None
+            if not isinstance(text, dict) or not isinstance(text.get("text"), str):
+                raise _ApiError(HTTPStatus.BAD_REQUEST, "ValidationException", f"{where}: a text block is required")
+            qualifiers = text.get("qualifiers", [])
+            if not isinstance(qualifiers, list) or not set(qualifiers) <= GUARD_QUALIFIERS:
+                raise _ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "ValidationException",
+                    f"{where}.text.qualifiers: {qualifiers!r} is not a list of {', '.join(sorted(GUARD_QUALIFIERS))}",
+                )
+    return seen
+
+
+def model_refusal(catalog: Catalog, model_id: str, region: str) -> tuple[HTTPStatus, str, str] | None:
+    """What Bedrock in ``region`` answers for ``model_id`` when it cannot serve it (None: it can)."""
+    prefix, base = catalog.split(model_id)
+    entry = catalog.models.get(base)
+    if prefix is not None and (
+        not catalog.geography_serves(prefix, region) or (entry is not None and prefix not in entry.profiles)
+    ):
+        return HTTPStatus.BAD_REQUEST, "ValidationException", "The provided model identifier is invalid."
+    if entry is None:
+        return None
+    if entry.lifecycle_in(region) == "EOL":
+        return (
+            HTTPStatus.NOT_FOUND,
+            "ResourceNotFoundException",
+            "This model version has reached the end of its life. Please refer to the AWS documentation for more "
+            "details.",
+        )
+    if prefix is None and region not in entry.in_region:
+        return (
+            HTTPStatus.BAD_REQUEST,
+            "ValidationException",
+            f"Invocation of model ID {model_id} with on-demand throughput isn\u2019t supported. Retry your request "
+            "with the ID or ARN of an inference profile that contains this model.",
+        )
+    return None
 
 
 def _words(text: str) -> int:
@@ -245,6 +327,7 @@ class FakeBedrock(LoopbackService):
         denied_words: Sequence[str] = ("forbidden",),
         throttle_word: str | None = None,
         models: Iterable[str] | None = None,
+        region: str | None = "us-east-1",
         lifetime_seconds: float | None = 600.0,
         policies: bool = True,
         grounding_threshold: float = 0.75,
@@ -256,6 +339,7 @@ class FakeBedrock(LoopbackService):
             denied_words: words the simulated guardrail blocks (only when ``guardrailConfig`` is sent).
             throttle_word: a word that makes the call fail with ``ThrottlingException`` (HTTP 429).
             models: if given, other model ids get ``ValidationException`` like an unknown model would.
+            region: the Region whose model lifecycle and profile routing apply (None: accept any model ID).
             lifetime_seconds: stop by itself after this long (``None``: only on :meth:`stop`).
             policies: whether the simulated guardrail also screens with :data:`STAND_IN_POLICIES`.
             grounding_threshold, relevance_threshold: the contextual grounding thresholds of the simulated
@@ -267,6 +351,8 @@ class FakeBedrock(LoopbackService):
         self.policies = policies
         self.grounding_threshold = grounding_threshold
         self.relevance_threshold = relevance_threshold
+        self.region = region
+        self.catalog = shipped_catalog()
         super().__init__(lifetime_seconds=lifetime_seconds)
         self.requests: list[RecordedRequest] = []
 
@@ -394,14 +480,26 @@ class FakeBedrock(LoopbackService):
         self.requests.append(RecordedRequest(model_id, body))
         if self.models is not None and model_id not in self.models:
             raise _ApiError(HTTPStatus.BAD_REQUEST, "ValidationException", "The provided model identifier is invalid.")
+        refusal = model_refusal(self.catalog, model_id, self.region) if self.region else None
+        if refusal is not None:
+            raise _ApiError(*refusal)
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise _ApiError(HTTPStatus.BAD_REQUEST, "ValidationException", "messages: at least one message is required")
+        guarded_only = _check_guard_content(messages)
         system = _texts(body.get("system") or [])
         all_texts = system + [t for m in messages if isinstance(m, dict) for t in _texts(m.get("content") or [])]
         user_turns = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-        question = " ".join(_texts(user_turns[-1].get("content") or [])) if user_turns else ""
+        last_turn = (user_turns[-1].get("content") or []) if user_turns else []
+        # A grounded request asks its query; the grounding source is reference text, not the question.
+        question = " ".join(_texts(last_turn, qualifier="query") or _texts(last_turn))
         joined = "\n".join(all_texts)
+        # Bedrock's guardrail reads only the guardContent blocks of a message that has any.
+        screened = (
+            "\n".join(t for m in messages if isinstance(m, dict) for t in _guarded_texts(m.get("content") or []))
+            if guarded_only
+            else joined
+        )
         if self.throttle_word and self._matches(self.throttle_word, joined):
             raise _ApiError(
                 HTTPStatus.TOO_MANY_REQUESTS,
@@ -410,7 +508,7 @@ class FakeBedrock(LoopbackService):
             )
         guardrail = body.get("guardrailConfig")
         if isinstance(guardrail, dict):
-            hit = self._policy_hit(joined)
+            hit = self._policy_hit(screened)
             if hit is not None:
                 return self._blocked(guardrail, hit)
         if JUDGE_MARKER in question:
@@ -522,10 +620,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--deny", action="append", default=None, help="word the guardrail blocks (repeatable)")
     parser.add_argument("--throttle-word", default=None, help="word that triggers ThrottlingException")
     parser.add_argument("--lifetime", type=float, default=3600.0, help="stop after this many seconds")
+    parser.add_argument("--region", default="us-east-1", help="the Region whose model lifecycle and routing apply")
     args = parser.parse_args(argv)
     fake = FakeBedrock(
         denied_words=tuple(args.deny or ("forbidden",)),
         throttle_word=args.throttle_word,
+        region=args.region,
         lifetime_seconds=args.lifetime,
     )
     with fake:

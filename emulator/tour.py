@@ -296,6 +296,12 @@ TOUR_PROMPT = "ticket-summary"
 GOLDEN_SET_FILE = PROJECT_ROOT / "lambdas" / "llm_evaluation" / "data" / "support_tickets_v1.json"
 
 
+def _qualifiers(body: dict[str, Any]) -> str:
+    """The guardContent qualifiers of a Converse request's last message, as Bedrock's guardrail reads them."""
+    blocks = body["messages"][-1]["content"]
+    return ", ".join(q for b in blocks if "guardContent" in b for q in b["guardContent"]["text"].get("qualifiers", []))
+
+
 def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> Iterator[TourLine]:
     """Version and promote a prompt through the catalog API, release ``prompts/`` as the pipeline would, then
     call the gateway against a stand-in model."""
@@ -360,7 +366,7 @@ def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> I
         f"HTTP {status}: {golden.get('name')} v{golden.get('version')}, {golden.get('items')} items",
         "in-process",
     )
-    with FakeBedrock(denied_words=("forbidden",)) as model:
+    with FakeBedrock(denied_words=("forbidden",), region=aws.region) as model:
         invocation = evaluator.invoke(
             {"prompt": TOUR_PROMPT, "version": 2, "golden_set": golden["name"], "golden_version": golden["version"]},
             {**to_emulator, **model.env()},
@@ -385,7 +391,7 @@ def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> I
     yield TourLine(level, "bad input is refused", f"HTTP {status}: {error.get('error')}", "in-process")
 
     # Prompts as code: what the pipeline's prompt stage runs, with the emulator's catalog as the transport.
-    with FakeBedrock(denied_words=("forbidden",)) as model:
+    with FakeBedrock(denied_words=("forbidden",), region=aws.region) as model:
         evaluations = _LocalEvaluations(evaluator, {**to_emulator, **model.env()})
         report = prompt_release.release(
             prompt_release.load_prompt_files(PROJECT_ROOT / prompt_release.DEFAULT_PROMPTS_DIR),
@@ -403,14 +409,19 @@ def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> I
         "in-process",
     )
 
-    with FakeBedrock(denied_words=("forbidden",)) as model:
-        for ticket, what in (
-            ("The export to CSV fails with a timeout since Monday; 40 agents are blocked.", "gateway call"),
-            ("Please explain the forbidden workaround.", "gateway call the guardrail blocks"),
+    with FakeBedrock(denied_words=("forbidden",), region=aws.region) as model:
+        for ticket, what, context in (
+            ("The export to CSV fails with a timeout since Monday; 40 agents are blocked.", "gateway call", None),
+            ("Please explain the forbidden workaround.", "gateway call the guardrail blocks", None),
+            (
+                "The export to CSV fails with a timeout since Monday.",
+                "gateway call with a context (grounding source)",
+                "Known issue 4711: CSV exports over 10,000 rows time out; export in smaller date ranges.",
+            ),
         ):
+            request = {"prompt": TOUR_PROMPT, "alias": serving, "variables": {"ticket": ticket}, "team": "support"}
             invocation = gateway.invoke(
-                {"prompt": TOUR_PROMPT, "alias": serving, "variables": {"ticket": ticket}, "team": "support"},
-                {**to_emulator, **model.env()},
+                {**request, "context": context} if context else request, {**to_emulator, **model.env()}
             )
             published += publish_emf(cloudwatch, invocation.output)
             answer = invocation.response
@@ -422,7 +433,8 @@ def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> I
                 f"{usage.get('inputTokens')} in / {usage.get('outputTokens')} out tokens, "
                 f"${answer.get('cost_usd', 0):.6f}, {answer.get('latency_ms', 0):.0f} ms, "
                 f"guardrail intervened: {answer.get('guardrail_intervened')} | "
-                f"{' / '.join(str(answer.get('text', '')).splitlines())[:100]}",
+                f"{' / '.join(str(answer.get('text', '')).splitlines())[:100]}"
+                + (f" | guardContent sent: {_qualifiers(model.requests[-1].body)}" if context else ""),
                 "in-process",
             )
     yield TourLine(

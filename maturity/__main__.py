@@ -87,13 +87,22 @@ def _assess(args: argparse.Namespace) -> int:
 
     from maturity.assess import Format, assess, render
     from maturity.aws import CredentialsError, credentials_problem
+    from maturity.checks import CHECKS
+    from maturity.models import configured_models, models_current_check
 
+    # With --env, the environment's configured Bedrock models are checked against the live account too.
+    models = configured_models(PROJECT_ROOT / "cdk.json", args.env)
+    checks = (*CHECKS, models_current_check(models)) if models else CHECKS
     try:
         session = boto3.Session(profile_name=args.profile, region_name=args.region)
         if session.get_credentials() is None:
             return _fail(credentials_problem(NoCredentialsError()) or "No AWS credentials found.")
         result = assess(
-            session, env=args.env, endpoint_url=args.endpoint_url, max_attempts=1 if args.endpoint_url else 3
+            session,
+            env=args.env,
+            endpoint_url=args.endpoint_url,
+            max_attempts=1 if args.endpoint_url else 3,
+            checks=checks,
         )
     except CredentialsError as error:
         return _fail(str(error))

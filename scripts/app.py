@@ -235,7 +235,9 @@ def local_playground(
     with LocalAws(region=config.region) as aws:
         deploy_local(aws, output_dir, step)
         outputs = stack_outputs(aws, config.stack_name("LlmOps"))
-        with FakeBedrock(denied_words=(DENIED_WORD,), throttle_word=THROTTLE_WORD, lifetime_seconds=None) as model:
+        with FakeBedrock(
+            denied_words=(DENIED_WORD,), throttle_word=THROTTLE_WORD, region=config.region, lifetime_seconds=None
+        ) as model:
             step(
                 f"seed {len(SEED_PROMPTS)} prompts (alias dev) and evaluate {EVALUATED_PROMPT} v1",
                 lambda: seed(aws, outputs, model.env()),

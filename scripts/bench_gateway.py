@@ -36,14 +36,14 @@ from botocore.awsrequest import AWSResponse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LAMBDAS = PROJECT_ROOT / "lambdas"
-MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+MODEL = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
 GOAL_MS = 5.0
 ENV = {
     "TABLE_NAME": "prompt-catalog",
     "GUARDRAIL_ID": "gr-bench",
     "GUARDRAIL_VERSION": "1",
     "ALLOWED_MODELS": MODEL,
-    "PRICE_TABLE_JSON": json.dumps({MODEL: {"input_per_1k": 0.00025, "output_per_1k": 0.00125}}),
+    "PRICE_TABLE_JSON": json.dumps({MODEL: {"input_per_1k": 0.001, "output_per_1k": 0.005}}),
     "POWERTOOLS_METRICS_NAMESPACE": "Bench/LlmGateway",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from stacks.model_catalog import shipped_catalog
+
 ENVIRONMENTS_KEY = "mlops:environments"
 DEFAULTS_KEY = "mlops:defaults"
 SELECTED_ENV_KEY = "env"
@@ -97,9 +99,9 @@ _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 _SCHEDULE_RE = re.compile(r"^cron\((\S+ ){5}\S+\)$")
-# Foundation model IDs ("anthropic.claude-3-haiku-20240307-v1:0") and cross-region inference profiles
-# ("us.anthropic...", "eu.amazon.nova-lite-v1:0").
-_MODEL_ID_RE = re.compile(r"^([a-z]{2,4}\.)?[a-z0-9-]+\.[a-z0-9.:-]+$")
+# Foundation model IDs ("anthropic.claude-haiku-4-5-20251001-v1:0") and cross-region inference profiles
+# ("eu.amazon.nova-lite-v1:0", "global.anthropic..."); stacks/bedrock_models.json says which a Region needs.
+_MODEL_ID_RE = re.compile(r"^([a-z]{2,4}\.|global\.)?[a-z0-9-]+\.[a-z0-9.:-]+$")
 _REPOSITORY_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _CONNECTION_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]+$"
@@ -386,6 +388,7 @@ def load_environment(context: Mapping[str, Any], env_name: str | None = None) ->
     merged = _deep_merge(defaults, entry)
     config = _parse(EnvironmentConfig, merged, env=name, path="", preset={"name": name})
     _check_semantics(config)
+    _check_shared_account_settings(config, defaults, environments)
     return config
 
 
@@ -645,6 +648,16 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
             "llmops.evaluation.embeddingInputPer1kUsd",
             f"{evaluation.embedding_input_per1k_usd} is not a price per 1,000 tokens in [0, 1) USD",
         )
+    if llm.enabled:
+        # The model table (stacks/bedrock_models.json): EOL and Legacy models, and bare IDs that this Region
+        # serves only through a cross-Region inference profile, fail at the first call on AWS.
+        catalog = shipped_catalog()
+        for key, model_id in [(f"llmops.models[{i}].id", m.id) for i, m in enumerate(llm.models)] + [
+            ("llmops.evaluation.judgeModelId", evaluation.judge_model_id)
+        ]:
+            problem = catalog.problem(model_id, cfg.region)
+            if problem:
+                fail(key, problem)
     weights = (evaluation.speed_weight, evaluation.precision_weight, evaluation.cost_weight)
     if min(weights) < 0 or sum(weights) == 0:
         fail("llmops.evaluation", "speedWeight, precisionWeight and costWeight must be >= 0 and not all 0")
@@ -672,6 +685,34 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
     if not 2 <= cfg.studio.availability_zone_count <= 3:
         fail("studio.availabilityZoneCount", f"{cfg.studio.availability_zone_count} is outside 2-3")
     _check_teams(cfg, fail)
+
+
+def _check_shared_account_settings(
+    cfg: EnvironmentConfig, defaults: Mapping[str, Any], environments: Mapping[str, Any]
+) -> None:
+    """Settings that exist once per account and Region must be owned by one environment of cdk.json.
+
+    Bedrock model invocation logging is one configuration per account and Region: a second environment
+    that enables it would overwrite the first one's destinations, and deleting either stack would switch
+    logging off for both.
+    """
+    if not (cfg.llmops.enabled and cfg.llmops.invocation_logging):
+        return
+    for other_name, other_entry in environments.items():
+        if other_name == cfg.name or not isinstance(other_entry, Mapping):
+            continue
+        other = _deep_merge(defaults, other_entry)
+        llmops = other.get("llmops")
+        if not isinstance(llmops, Mapping):
+            continue
+        if (other.get("account"), other.get("region")) == (cfg.account, cfg.region) and (
+            llmops.get("enabled") is True and llmops.get("invocationLogging") is True
+        ):
+            raise ConfigError(
+                f"environment {cfg.name!r}, key 'llmops.invocationLogging': Bedrock invocation logging is one "
+                f"setting per account and Region, and environment {other_name!r} also enables it in "
+                f"{cfg.account}/{cfg.region}; set llmops.invocationLogging to false in one of them"
+            )
 
 
 def _check_app(cfg: EnvironmentConfig, fail: typing.Callable[[str, str], typing.NoReturn]) -> None:

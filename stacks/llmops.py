@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
@@ -25,6 +26,7 @@ from stacks.components.guardrail import Guardrail
 from stacks.components.iam_rest_api import STAGE, acknowledge_iam_auth, iam_rest_api
 from stacks.components.python_function import PythonFunction
 from stacks.config import EnvironmentConfig, LlmModelConfig, LlmopsConfig
+from stacks.model_catalog import shipped_catalog
 from stacks.nag import acknowledge
 from stacks.role_names import prompt_release_role_name
 
@@ -161,13 +163,12 @@ class LlmopsStack(Stack):
         )
         self.prompts.grant(self.gateway.role, "dynamodb:GetItem")
         key.grant(self.gateway.role, "kms:Decrypt")
-        self.gateway.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="InvokeAllowedModels",
-                # Converse and ConverseStream are authorized by these two actions.
-                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
-                resources=_model_arns(self, settings.models),
-            )
+        # Converse and ConverseStream are authorized by these two actions.
+        _grant_invoke(
+            self.gateway.role,
+            [m.id for m in settings.models],
+            actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+            sid="InvokeAllowedModels",
         )
         self.gateway.role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -318,21 +319,14 @@ class LlmopsStack(Stack):
         grant_objects(
             role, bucket, key, prefix=EVALUATIONS_PREFIX, write=True, purpose="Evaluation runs write scorecards"
         )
-        judge = LlmModelConfig(id=evaluation.judge_model_id, input_per1k_usd=0, output_per1k_usd=0)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="InvokeCandidatesAndJudge",
-                actions=["bedrock:InvokeModel"],
-                resources=sorted(set(_model_arns(self, (*settings.models, judge)))),
-            )
+        _grant_invoke(
+            role,
+            sorted({*(m.id for m in settings.models), evaluation.judge_model_id}),
+            actions=["bedrock:InvokeModel"],
+            sid="InvokeCandidatesAndJudge",
         )
-        embedding = LlmModelConfig(id=evaluation.embedding_model_id, input_per1k_usd=0, output_per1k_usd=0)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="InvokeTheEmbeddingModel",
-                actions=["bedrock:InvokeModel"],
-                resources=_model_arns(self, (embedding,)),
-            )
+        _grant_invoke(
+            role, [evaluation.embedding_model_id], actions=["bedrock:InvokeModel"], sid="InvokeTheEmbeddingModel"
         )
         # Contextual grounding of every answer (the hallucination rate) and red-teaming go through it.
         role.add_to_principal_policy(
@@ -558,15 +552,42 @@ def _price_table(models: tuple[LlmModelConfig, ...]) -> dict[str, dict[str, floa
     return {m.id: {"input_per_1k": m.input_per1k_usd, "output_per_1k": m.output_per1k_usd} for m in models}
 
 
-def _model_arns(stack: Stack, models: tuple[LlmModelConfig, ...]) -> list[str]:
-    """IAM resources for the allowed models: foundation models, and for inference profiles the profile
-    plus the foundation model in every region it routes to."""
-    arns: list[str] = []
-    for model in models:
-        prefix, _, base = model.id.partition(".")
-        if len(prefix) in (2, 3, 4) and prefix in ("us", "eu", "apac", "ca", "jp", "au", "global"):
-            arns.append(stack.format_arn(service="bedrock", resource="inference-profile", resource_name=model.id))
-            arns.append(f"arn:{stack.partition}:bedrock:*::foundation-model/{base}")
-        else:
-            arns.append(f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{model.id}")
-    return arns
+def _grant_invoke(role: iam.IRole, model_ids: Sequence[str], *, actions: list[str], sid: str) -> None:
+    """Let `role` call exactly these models (foundation model IDs or cross-Region inference profile IDs).
+
+    A foundation model is named by its ARN in this Region. An inference profile is named by its own ARN,
+    and Bedrock then also authorizes the call on the foundation model in whichever destination Region the
+    profile routes it to; that set of Regions is AWS's to change, so the foundation model's ARN has a
+    Region wildcard, fenced by the ``bedrock:InferenceProfileArn`` condition: it allows the model only
+    when the call comes through that one profile, never as a direct call in another Region.
+    """
+    stack = Stack.of(role)
+    catalog = shipped_catalog()
+    direct: list[str] = []
+    routed: list[tuple[str, str, str]] = []  # (profile ID, its ARN, the foundation model's ARN in any Region)
+    for model_id in model_ids:
+        prefix, base = catalog.split(model_id)
+        if prefix is None:
+            direct.append(f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{model_id}")
+            continue
+        profile = stack.format_arn(service="bedrock", resource="inference-profile", resource_name=model_id)
+        direct.append(profile)
+        routed.append((model_id, profile, f"arn:{stack.partition}:bedrock:*::foundation-model/{base}"))
+    role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=direct))
+    for index, (profile_id, profile, model_arn) in enumerate(routed, start=1):
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid=f"{sid}ViaProfile{index}",
+                actions=actions,
+                resources=[model_arn],
+                conditions={"StringEquals": {"bedrock:InferenceProfileArn": profile}},
+            )
+        )
+        assert isinstance(role, iam.Role)
+        acknowledge_wildcard_resource(
+            role,
+            model_arn,
+            f"The foundation model behind inference profile {profile_id} in whichever destination "
+            "Region the profile routes a call to (AWS may add Regions); allowed only through that profile "
+            "(bedrock:InferenceProfileArn condition), so it permits no direct call in any Region.",
+        )

@@ -24,6 +24,10 @@ from common.prompt_store import ALIAS_RE, PROMPT_NAME_RE, AliasRecord, DynamoDBC
 from pricing import PriceTable, PricingError, check_allowed, check_priced, parse_allowed_models
 
 TEAM_RE = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,63}$")
+# What the guardrail's contextual grounding check reads (Bedrock Guardrails quotas): the reference text the
+# answer must be grounded in, and the query the answer must be relevant to (here: the rendered prompt).
+MAX_GROUNDING_SOURCE_CHARS = 100_000
+MAX_GROUNDING_QUERY_CHARS = 1_000
 DEFAULT_CACHE_SECONDS = 30.0
 MAX_CACHE_SECONDS = 3600.0
 GUARDRAIL_INTERVENED = "guardrail_intervened"
@@ -103,23 +107,29 @@ class GatewayConfig:
 
 @dataclass(frozen=True)
 class GatewayRequest:
-    """A validated request: which prompt alias to call, with which variables, on behalf of which team."""
+    """A validated request: which prompt alias to call, with which variables, on behalf of which team.
+
+    ``context`` (optional) is the reference text the answer must be grounded in (retrieved passages, the
+    document to summarize): it is sent to the guardrail as the grounding source, so that its contextual
+    grounding and relevance thresholds are applied to the answer.
+    """
 
     prompt: str
     alias: str
     variables: dict[str, object]
     team: str
+    context: str | None = None
 
 
 def parse_request(payload: object) -> GatewayRequest:
-    """Validate ``{"prompt", "alias", "variables", "team"}``.
+    """Validate ``{"prompt", "alias", "variables", "team"}`` and the optional ``"context"``.
 
     Raises:
         ValidationError: naming the field that is missing, of the wrong type or malformed.
     """
     if not isinstance(payload, dict):
         raise ValidationError(f"request: must be a JSON object, got {type(payload).__name__}")
-    allowed = {"prompt", "alias", "variables", "team"}
+    allowed = {"prompt", "alias", "variables", "team", "context"}
     unknown = set(payload) - allowed
     if unknown:
         raise ValidationError(f"request: unknown fields {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -141,7 +151,18 @@ def parse_request(payload: object) -> GatewayRequest:
     variables = payload.get("variables", {})
     if not isinstance(variables, dict):
         raise ValidationError(f"variables: must be an object, got {type(variables).__name__}")
-    return GatewayRequest(values["prompt"], values["alias"], dict(variables), values["team"])
+    context = payload.get("context")
+    if context is not None:
+        if not isinstance(context, str):
+            raise ValidationError(f"context: must be a string, got {type(context).__name__}")
+        if not context.strip():
+            raise ValidationError("context: must not be blank (leave it out for a request without a reference text)")
+        if len(context) > MAX_GROUNDING_SOURCE_CHARS:
+            raise ValidationError(
+                f"context: {len(context)} characters; the guardrail's grounding check reads at most "
+                f"{MAX_GROUNDING_SOURCE_CHARS}"
+            )
+    return GatewayRequest(values["prompt"], values["alias"], dict(variables), values["team"], context)
 
 
 @dataclass(frozen=True)
@@ -240,11 +261,25 @@ class Gateway:
             self._cache.put(record)
         return record
 
-    def converse_request(self, record: AliasRecord, text: str) -> dict[str, Any]:
-        """The Converse parameters for ``text`` rendered from ``record``."""
+    def converse_request(self, record: AliasRecord, text: str, context: str | None = None) -> dict[str, Any]:
+        """The Converse parameters for ``text`` rendered from ``record``.
+
+        With a ``context``, the message is two ``guardContent`` blocks: the context qualified as the
+        grounding source and the rendered prompt as the query. The model reads both; the guardrail then
+        checks the answer against them (contextual grounding and relevance). Without them the guardrail has
+        nothing to ground against and those thresholds never run.
+        """
+        content: list[dict[str, Any]]
+        if context is None:
+            content = [{"text": text}]
+        else:
+            content = [
+                {"guardContent": {"text": {"text": context, "qualifiers": ["grounding_source"]}}},
+                {"guardContent": {"text": {"text": text, "qualifiers": ["query"]}}},
+            ]
         return {
             "modelId": record.model_id,
-            "messages": [{"role": "user", "content": [{"text": text}]}],
+            "messages": [{"role": "user", "content": content}],
             "inferenceConfig": dict(record.inference),
             "guardrailConfig": {
                 "guardrailIdentifier": self._config.guardrail_id,
@@ -263,9 +298,14 @@ class Gateway:
         """
         check_allowed(record.model_id, self._config.allowed_models)
         text = templating.render(record.template, record.variables, request.variables)
+        if request.context is not None and len(text) > MAX_GROUNDING_QUERY_CHARS:
+            raise ValidationError(
+                f"prompt {record.name!r} v{record.version} renders to {len(text)} characters; with a context, the "
+                f"rendered prompt is the guardrail's grounding query, which it reads up to {MAX_GROUNDING_QUERY_CHARS}"
+            )
         started = self._timer()
         try:
-            response = self._bedrock.converse(**self.converse_request(record, text))
+            response = self._bedrock.converse(**self.converse_request(record, text, request.context))
         except ClientError as error:
             details = error.response.get("Error", {})
             raise BedrockError(details.get("Code", "Unknown"), details.get("Message", str(error))) from error

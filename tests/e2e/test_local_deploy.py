@@ -201,6 +201,9 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli, monkeypatch: pytes
         answer.startswith("HTTP 200 v2 ") and "guardrail intervened: False" in answer and "label: technical" in answer
     )
     assert "guardrail intervened: True" in llm["gateway call the guardrail blocks (local stand-in model)"].outcome
+    # A context reaches the guardrail as its grounding source, with the rendered prompt as the query.
+    grounded = llm["gateway call with a context (grounding source) (local stand-in model)"].outcome
+    assert grounded.startswith("HTTP 200 v2 ") and grounded.endswith("guardContent sent: grounding_source, query")
     assert llm["Bedrock guardrail"].fidelity == "not emulated"  # said plainly
     assert llm["gateway alarms"].outcome.startswith("4 alarms")
     metrics = local.aws.client("cloudwatch").list_metrics(Namespace="Mlops/LLMOps")["Metrics"]

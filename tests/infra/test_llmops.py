@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from stacks.model_catalog import shipped_catalog
 from tests.infra.conftest import ENV_NAMES
 
 PINNED_TABLE_ID = "PromptTableB0F34A90"
@@ -32,26 +33,72 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def expected_invoke(config: Any, model_ids: list[str]) -> tuple[list[Any], dict[str, str]]:
+    """What IAM must name for these models: a foundation model in this Region, or an inference profile plus
+    (fenced by bedrock:InferenceProfileArn) its foundation model in any destination Region."""
+    catalog = shipped_catalog()
+    direct: list[Any] = []
+    routed: dict[str, str] = {}
+    for model_id in model_ids:
+        prefix, base = catalog.split(model_id)
+        if prefix is None:
+            direct.append(f"arn:aws:bedrock:{config.region}::foundation-model/{model_id}")
+        else:
+            profile = f"arn:aws:bedrock:{config.region}:{config.account}:inference-profile/{model_id}"
+            direct.append(profile)
+            routed[profile] = f"arn:aws:bedrock:*::foundation-model/{base}"
+    return direct, routed
+
+
+def resolved(value: Any, account: str) -> Any:
+    """Fn::Join of partition/account pseudo parameters -> the literal ARN (the tests know the account)."""
+    if isinstance(value, dict) and "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        pseudo = {"AWS::Partition": "aws", "AWS::AccountId": account}
+        return sep.join(pseudo[p["Ref"]] if isinstance(p, dict) else p for p in parts)
+    return value
+
+
 @pytest.mark.parametrize("env", ENV_NAMES)
 def test_bedrock_access_names_each_allowed_model_and_nothing_else(templates, synthesized, env):
     config = synthesized[env].config
     bedrock = [
         s for s in statements(llmops(templates, env)) if any(a.startswith("bedrock:") for a in as_list(s["Action"]))
     ]
-    allowed = [f"arn:aws:bedrock:{config.region}::foundation-model/{model.id}" for model in config.llmops.models]
-    judge = f"arn:aws:bedrock:{config.region}::foundation-model/{config.llmops.evaluation.judge_model_id}"
-    invoke = {s["Sid"]: as_list(s["Resource"]) for s in bedrock if "bedrock:InvokeModel" in as_list(s["Action"])}
-    # The gateway may call exactly the allowed models; the evaluator those plus the judge model.
-    assert invoke["InvokeAllowedModels"] == allowed
-    assert sorted(invoke["InvokeCandidatesAndJudge"]) == sorted({*allowed, judge})
+    invoke = {
+        s["Sid"]: s
+        for s in bedrock
+        if "bedrock:InvokeModel" in as_list(s["Action"]) and s["Sid"].startswith(("InvokeAllowed", "InvokeCandidates"))
+    }
+    models = [model.id for model in config.llmops.models]
+    for sid, ids in (
+        ("InvokeAllowedModels", models),
+        ("InvokeCandidatesAndJudge", sorted({*models, config.llmops.evaluation.judge_model_id})),
+    ):
+        direct, routed = expected_invoke(config, ids)
+        # The gateway may call exactly the allowed models; the evaluator those plus the judge model.
+        assert sorted(resolved(r, config.account) for r in as_list(invoke[sid]["Resource"])) == sorted(direct)
+        assert "Condition" not in invoke[sid]
+        fenced = {
+            resolved(s["Condition"]["StringEquals"]["bedrock:InferenceProfileArn"], config.account): s["Resource"]
+            for name, s in invoke.items()
+            if name.startswith(f"{sid}ViaProfile")
+        }
+        # A foundation model in another Region only through its profile: never an unconditioned wildcard.
+        assert fenced == routed
     # The cosine metric's embedding model (InvokeModel), that foundation model only.
     embedding = config.llmops.evaluation.embedding_model_id
-    assert invoke["InvokeTheEmbeddingModel"] == [f"arn:aws:bedrock:{config.region}::foundation-model/{embedding}"]
+    (embedding_statement,) = [s for s in bedrock if s.get("Sid") == "InvokeTheEmbeddingModel"]
+    assert as_list(embedding_statement["Resource"]) == [
+        f"arn:aws:bedrock:{config.region}::foundation-model/{embedding}"
+    ]
     for statement in bedrock:
         assert "*" not in as_list(statement["Resource"]) or statement["Action"] == [
             "bedrock:DeleteModelInvocationLoggingConfiguration",
             "bedrock:PutModelInvocationLoggingConfiguration",
         ], f"bedrock action on '*': {statement}"
+        if any(":bedrock:*:" in str(r) for r in as_list(statement["Resource"])):
+            assert "bedrock:InferenceProfileArn" in statement["Condition"]["StringEquals"], statement
 
 
 @pytest.mark.parametrize("env", ENV_NAMES)

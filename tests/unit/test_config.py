@@ -327,3 +327,118 @@ def test_the_app_needs_llmops_and_a_good_entry_loads():
         load_environment(context_with("dev", llmops={"enabled": False, "app": GOOD_APP}), "dev")
     app = load_environment(context_with("dev", llmops={"app": GOOD_APP}), "dev").llmops.app
     assert app.enabled and app.cpu == 512 and app.memory_mb == 1024 and app.waf
+
+
+# --------------------------------------------------------------------------------------------------
+# Bedrock models: lifecycle and inference profiles (stacks/bedrock_models.json)
+
+
+def _models(*ids: str) -> list[dict[str, Any]]:
+    return [{"id": model_id, "inputPer1kUsd": 0.001, "outputPer1kUsd": 0.002} for model_id in ids]
+
+
+def _llmops_context(env: str, region: str, **llmops: Any) -> dict[str, Any]:
+    context = copy.deepcopy(CONTEXT)
+    entry = context["mlops:environments"][env]
+    entry["region"] = region
+    entry["llmops"] = {**entry.get("llmops", {}), **llmops}
+    return context
+
+
+@pytest.mark.parametrize(
+    ("region", "llmops", "message"),
+    [
+        (
+            "eu-west-1",
+            {"models": _models("eu.amazon.nova-lite-v1:0", "anthropic.claude-3-haiku-20240307-v1:0")},
+            "environment 'dev', key 'llmops.models[1].id': 'anthropic.claude-3-haiku-20240307-v1:0' (Claude 3 Haiku) "
+            "reached end of life on Bedrock on 2026-09-10; use 'eu.anthropic.claude-haiku-4-5-20251001-v1:0' instead",
+        ),
+        (
+            "eu-west-1",
+            {"evaluation": {"judgeModelId": "anthropic.claude-3-haiku-20240307-v1:0"}},
+            "environment 'dev', key 'llmops.evaluation.judgeModelId': 'anthropic.claude-3-haiku-20240307-v1:0' "
+            "(Claude 3 Haiku) reached end of life on Bedrock on 2026-09-10; use "
+            "'eu.anthropic.claude-haiku-4-5-20251001-v1:0' instead",
+        ),
+        (
+            "us-east-2",
+            {"models": _models("us.amazon.nova-lite-v1:0", "anthropic.claude-3-haiku-20240307-v1:0")},
+            "use 'us.anthropic.claude-haiku-4-5-20251001-v1:0' instead",
+        ),
+        (
+            "eu-west-1",
+            {"models": _models("amazon.nova-lite-v1:0")},
+            "environment 'dev', key 'llmops.models[0].id': 'amazon.nova-lite-v1:0' (Amazon Nova Lite) is served in "
+            "eu-west-1 only through a cross-Region inference profile; use 'eu.amazon.nova-lite-v1:0'",
+        ),
+        (
+            "eu-west-1",
+            {"models": _models("us.amazon.nova-lite-v1:0")},
+            "key 'llmops.models[0].id': 'us.amazon.nova-lite-v1:0' is a cross-Region inference profile of the 'us' "
+            "geography, which cannot be called from eu-west-1; use 'eu.amazon.nova-lite-v1:0'",
+        ),
+        (
+            "ca-central-1",
+            {
+                "models": _models(
+                    "global.anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic.claude-3-haiku-20240307-v1:0"
+                )
+            },
+            "'anthropic.claude-3-haiku-20240307-v1:0' (Claude 3 Haiku) is a Legacy model on Bedrock in ca-central-1",
+        ),
+    ],
+)
+def test_models_that_bedrock_no_longer_serves_or_serves_only_through_a_profile_are_refused(region, llmops, message):
+    with pytest.raises(ConfigError) as caught:
+        load_environment(_llmops_context("dev", region, **llmops), "dev")
+    assert message in str(caught.value)
+    assert str(caught.value).count(". ") == 0, "one sentence"
+
+
+@pytest.mark.parametrize(
+    ("region", "model_id"),
+    [
+        ("eu-west-1", "eu.amazon.nova-lite-v1:0"),
+        ("us-east-1", "amazon.nova-lite-v1:0"),  # served in Region there
+        ("eu-west-1", "global.anthropic.claude-haiku-4-5-20251001-v1:0"),
+        ("ap-southeast-2", "au.anthropic.claude-haiku-4-5-20251001-v1:0"),
+        ("eu-west-1", "meta.llama3-1-8b-instruct-v1:0"),  # not in the table: nothing to say offline
+    ],
+)
+def test_active_models_called_the_way_the_region_needs_are_accepted(region, model_id):
+    judge = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+    config = load_environment(
+        _llmops_context("dev", region, models=_models(model_id), evaluation={"judgeModelId": judge}), "dev"
+    )
+    assert [m.id for m in config.llmops.models] == [model_id]
+
+
+def test_a_disabled_llmops_does_not_check_its_models():
+    context = _llmops_context("dev", "eu-west-1", enabled=False, models=_models("amazon.nova-lite-v1:0"))
+    assert not load_environment(context, "dev").llmops.enabled
+
+
+def test_two_environments_cannot_both_own_invocation_logging_in_one_account_and_region():
+    context = copy.deepcopy(CONTEXT)
+    environments = context["mlops:environments"]
+    environments["qa"] = {
+        **copy.deepcopy(environments["dev"]),
+        "llmops": {"invocationLogging": True},
+    }
+    for name in ("dev", "qa"):
+        environments[name]["llmops"] = {**environments[name].get("llmops", {}), "invocationLogging": True}
+    account, region = environments["dev"]["account"], environments["dev"]["region"]
+    with pytest.raises(ConfigError) as caught:
+        load_environment(context, "dev")
+    assert str(caught.value) == (
+        "environment 'dev', key 'llmops.invocationLogging': Bedrock invocation logging is one setting per account "
+        f"and Region, and environment 'qa' also enables it in {account}/{region}; set llmops.invocationLogging to "
+        "false in one of them"
+    )
+    # Off in one of them, or another Region of the same account: each owns its own setting.
+    environments["qa"]["llmops"]["invocationLogging"] = False
+    assert load_environment(context, "dev").llmops.invocation_logging
+    environments["qa"]["llmops"]["invocationLogging"] = True
+    environments["qa"]["region"] = "eu-central-1"
+    assert load_environment(context, "dev").llmops.invocation_logging

@@ -25,7 +25,7 @@ import scorers
 from catalog import PromptCatalog
 from scorers import cosine
 
-MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+MODEL = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
 GUARDRAIL = {"guardrailIdentifier": "gr-1", "guardrailVersion": "1", "trace": "enabled"}
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
 
@@ -120,6 +120,86 @@ def test_errors_use_bedrocks_error_codes(client: Any, fake: FakeBedrock) -> None
         client.invoke_model(modelId=MODEL, body=b"{}")
     assert not_implemented.value.response["Error"]["Code"] == "ValidationException"
     assert "only for amazon.titan-embed-text-v2" in not_implemented.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize(
+    ("region", "model_id", "code", "message"),
+    [
+        (
+            "us-east-1",
+            "anthropic.claude-3-haiku-20240307-v1:0",
+            "ResourceNotFoundException",
+            "reached the end of its life",
+        ),
+        ("eu-west-1", "amazon.nova-lite-v1:0", "ValidationException", "with on-demand throughput isn\u2019t supported"),
+        ("us-east-1", "anthropic.claude-haiku-4-5-20251001-v1:0", "ValidationException", "an inference profile"),
+        ("us-east-1", "eu.amazon.nova-lite-v1:0", "ValidationException", "The provided model identifier is invalid."),
+        (
+            "us-east-1",
+            "global.amazon.nova-lite-v1:0",
+            "ValidationException",
+            "The provided model identifier is invalid.",
+        ),
+    ],
+)
+def test_model_ids_bedrock_would_refuse_in_the_region_are_refused(region, model_id, code, message) -> None:
+    with FakeBedrock(region=region, lifetime_seconds=60) as fake:
+        client = boto3.client("bedrock-runtime", region_name=region, endpoint_url=fake.endpoint_url, config=NO_RETRIES)
+        with pytest.raises(ClientError) as refused:
+            client.converse(modelId=model_id, messages=user("hello"))
+    assert refused.value.response["Error"]["Code"] == code
+    assert message in refused.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize(
+    ("region", "model_id"),
+    [
+        ("us-east-1", "amazon.nova-lite-v1:0"),
+        ("us-east-1", "us.amazon.nova-lite-v1:0"),
+        ("eu-west-1", "eu.amazon.nova-lite-v1:0"),
+        ("eu-west-1", "global.anthropic.claude-haiku-4-5-20251001-v1:0"),
+        ("eu-west-1", "vendor.unknown-model-v1:0"),  # not in the table: accepted, as Bedrock may serve it
+    ],
+)
+def test_model_ids_the_region_serves_are_answered(region, model_id) -> None:
+    with FakeBedrock(region=region, lifetime_seconds=60) as fake:
+        client = boto3.client("bedrock-runtime", region_name=region, endpoint_url=fake.endpoint_url, config=NO_RETRIES)
+        assert client.converse(modelId=model_id, messages=user("hello"))["stopReason"] == "end_turn"
+
+
+def grounded(source: str, query: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"guardContent": {"text": {"text": source, "qualifiers": ["grounding_source"]}}},
+                {"guardContent": {"text": {"text": query, "qualifiers": ["query"]}}},
+            ],
+        }
+    ]
+
+
+def test_grounded_requests_answer_the_query_and_the_guardrail_reads_only_guard_content(client: Any) -> None:
+    answer = client.converse(
+        modelId=MODEL, messages=grounded("Parcels ship in two days.", "When does it ship?"), guardrailConfig=GUARDRAIL
+    )
+    assert answer["output"]["message"]["content"][0]["text"] == f"{LABEL} Summary: When does it ship?"
+    blocked = client.converse(
+        modelId=MODEL, messages=grounded("A forbidden source.", "When does it ship?"), guardrailConfig=GUARDRAIL
+    )
+    assert blocked["stopReason"] == "guardrail_intervened"
+    # Plain text next to guardContent blocks is not what the guardrail reads (as in Bedrock).
+    messages = grounded("Parcels ship in two days.", "When does it ship?")
+    messages[0]["content"].append({"text": "forbidden"})
+    assert client.converse(modelId=MODEL, messages=messages, guardrailConfig=GUARDRAIL)["stopReason"] == "end_turn"
+
+
+def test_malformed_guard_content_is_a_validation_error(fake: FakeBedrock) -> None:
+    body = {
+        "messages": [{"role": "user", "content": [{"guardContent": {"text": {"text": "x", "qualifiers": ["source"]}}}]}]
+    }
+    with pytest.raises(Exception, match="qualifiers"):
+        fake.converse(MODEL, body)
 
 
 def test_the_endpoint_variable_points_only_bedrock_runtime_at_it(
@@ -308,3 +388,24 @@ def test_no_golden_item_trips_the_stand_in_policies() -> None:
     fake = FakeBedrock()
     golden = json.loads((LAMBDAS / "llm_evaluation" / "data" / "support_tickets_v1.json").read_text())
     assert [item["id"] for item in golden["items"] if fake._policy_hit(item["inputs"]["ticket"])] == []
+
+
+def test_gateway_sends_a_context_as_the_grounding_source_end_to_end(gateway_env: Any, fake: FakeBedrock) -> None:
+    event = {
+        "prompt": "answer",
+        "alias": "prod",
+        "variables": {"question": "When does my parcel ship?"},
+        "team": "support",
+        "context": "Parcels ship within two working days.",
+    }
+
+    answered = gateway_env.handler(event, FakeLambdaContext())
+
+    assert answered["statusCode"] == 200
+    assert answered["text"] == f"{LABEL} Summary: Answer the customer: When does my parcel ship?"
+    [block_source, block_query] = fake.requests[0].body["messages"][0]["content"]
+    assert block_source["guardContent"]["text"]["qualifiers"] == ["grounding_source"]
+    assert block_query["guardContent"]["text"] == {
+        "text": "Answer the customer: When does my parcel ship?",
+        "qualifiers": ["query"],
+    }

@@ -510,3 +510,64 @@ def test_allowed_models_parsing() -> None:
     assert parse_allowed_models(f" {MODEL},,{CHEAP} ") == {MODEL, CHEAP}
     with pytest.raises(PricingError, match="ALLOWED_MODELS: must list at least one model id"):
         parse_allowed_models(" , ")
+
+
+# ------------------------------------------------------------------------------ contextual grounding
+
+
+def test_a_context_reaches_the_guardrail_as_grounding_source_and_the_prompt_as_its_query(harness: Harness) -> None:
+    context = "Q3 revenue was 12 million euros, up 8 percent on Q2."
+    # Botocore's Stubber checks the request against the bedrock-runtime model: guardContent blocks with the
+    # grounding_source and query qualifiers are what Converse accepts for contextual grounding.
+    expected = {
+        **expected_converse(),
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"guardContent": {"text": {"text": context, "qualifiers": ["grounding_source"]}}},
+                    {
+                        "guardContent": {
+                            "text": {
+                                "text": "Summarize in one sentence: The quarter went well.",
+                                "qualifiers": ["query"],
+                            }
+                        }
+                    },
+                ],
+            }
+        ],
+    }
+    harness.stubber.add_response("converse", converse_response(), expected)
+
+    response = harness({**REQUEST, "context": context})
+
+    harness.stubber.assert_no_pending_responses()
+    assert response["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        (7, "context: must be a string, got int"),
+        (" \n", "context: must not be blank"),
+        ("x" * 100_001, "context: 100001 characters; the guardrail's grounding check reads at most 100000"),
+    ],
+)
+def test_a_context_the_guardrail_cannot_read_is_a_400(harness: Harness, context: Any, message: str) -> None:
+    response = harness({**REQUEST, "context": context})
+
+    assert response["statusCode"] == 400
+    assert message in response["error"]
+    harness.stubber.assert_no_pending_responses()
+
+
+def test_a_grounded_prompt_longer_than_the_grounding_query_limit_is_a_400_before_bedrock(harness: Harness) -> None:
+    response = harness({**REQUEST, "variables": {"text": "word " * 300}, "context": "A source."})
+
+    assert response["statusCode"] == 400
+    assert (
+        "with a context, the rendered prompt is the guardrail's grounding query, which it reads up to 1000"
+        in (response["error"])
+    )
+    harness.stubber.assert_no_pending_responses()

@@ -40,6 +40,7 @@ from scripts.prompt_release import (
     main,
     release,
 )
+from stacks.config import load_environment, read_cdk_context
 from tests.unit.lambdas_path import (
     LAMBDAS,
     FakeLambdaContext,
@@ -59,7 +60,10 @@ from common import golden_sets
 TABLE = "prompt-catalog"
 BUCKET = "eval-reports"
 RELEASER = "arn:aws:sts::222222222222:assumed-role/mlops-preprod-prompt-release/prompt-release"
-FM1, FM2, JUDGE = "amazon.nova-lite-v1:0", "anthropic.claude-3-haiku-20240307-v1:0", "judge.model-v1:0"
+# `main --env preprod` checks prompt files against cdk.json's preprod models: the candidates are those, and the
+# stand-in Bedrock serves them the way preprod's Region does.
+PREPROD = load_environment(read_cdk_context(), "preprod")
+(FM1, FM2), JUDGE = [m.id for m in PREPROD.llmops.models][:2], "judge.model-v1:0"
 SHIPPED = golden_sets.load(LAMBDAS / "llm_evaluation" / "data" / "support_tickets_v1.json")
 # A small set keeps every evaluation here to a few dozen loopback calls; the shipped set is checked below.
 GOLDEN = dataclasses.replace(SHIPPED, name="tickets-small", items=SHIPPED.items[:3])
@@ -84,7 +88,7 @@ EVALUATOR_ENV = {
     "PRICE_TABLE_JSON": json.dumps(
         {
             FM1: {"input_per_1k": 0.00006, "output_per_1k": 0.00024},
-            FM2: {"input_per_1k": 0.00025, "output_per_1k": 0.00125},
+            FM2: {"input_per_1k": 0.001, "output_per_1k": 0.005},
         }
     ),
     "ALLOWED_MODELS": f"{FM1},{FM2}",
@@ -190,7 +194,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     (tmp_path / "prompts").mkdir()
     (tmp_path / "golden").mkdir()
     golden_sets.save(GOLDEN, tmp_path / "golden" / "tickets_small_v1.json")
-    with FakeBedrock(lifetime_seconds=120) as fake:
+    with FakeBedrock(region=PREPROD.region, lifetime_seconds=120) as fake:
         for name, value in {**EVALUATOR_ENV, **fake.env(), "MAX_TEMPLATE_BYTES": "4000"}.items():
             monkeypatch.setenv(name, value)
         with fast_mock_aws(passthrough_urls=[re.escape(fake.endpoint_url)]):
