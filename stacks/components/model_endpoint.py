@@ -272,7 +272,7 @@ class ModelEndpoint(Construct):
         key = kms.Key(
             self,
             "DeadLettersKey",
-            description=f"Encrypts the approval events EventBridge could not deliver to {self.endpoint_name}'s promotion",
+            description=f"Encrypts the events EventBridge could not deliver to {self.endpoint_name}'s promotion",
             enable_key_rotation=True,
             removal_policy=removal_policy,
         )
@@ -294,7 +294,7 @@ class ModelEndpoint(Construct):
             removal_policy=removal_policy,
         )
         acknowledge(
-            queue, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue of the promotion's EventBridge targets."
+            queue, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue of the promotion's event targets."
         )
         alerts.alarm(
             cloudwatch.Alarm(
