@@ -335,13 +335,14 @@ def _rule(checker: _Checker, rule: Node) -> None:
         if unknown:
             raise ValueError(f"{source}: target settings {sorted(unknown)} are not supported by this check")
         node = checker.target(simulator, target["Arn"], what=f"the target {target['Id']} of {source}")
-        role = None
+        role: Node | None = None
         if "RoleArn" in target:
-            role = checker.target(simulator, target["RoleArn"], what=f"the role of {source}")
-            if not isinstance(role, Node):
-                raise ValueError(f"{source}: its role {role} is not in this environment")
+            found = checker.target(simulator, target["RoleArn"], what=f"the role of {source}")
+            if not isinstance(found, Node):
+                raise ValueError(f"{source}: its role {found} is not in this environment")
+            role = found
         kind = env.kind(node) if isinstance(node, Node) else None
-        if kind in ("AWS::Lambda::Function", "AWS::SNS::Topic", "AWS::SQS::Queue"):
+        if isinstance(node, Node) and kind in ("AWS::Lambda::Function", "AWS::SNS::Topic", "AWS::SQS::Queue"):
             if role is not None:
                 # EventBridge documents that a role on these targets breaks delivery to encrypted ones.
                 checker.findings.append(
@@ -349,9 +350,8 @@ def _rule(checker: _Checker, rule: Node) -> None:
                     "the target's resource policy (a role there can make delivery fail)."
                 )
             action = {"AWS::Lambda::Function": "lambda:InvokeFunction", "AWS::SNS::Topic": "sns:Publish"}.get(
-                kind, "sqs:SendMessage"
+                str(kind), "sqs:SendMessage"
             )
-            assert isinstance(node, Node)
             checker.service_may(source, "events.amazonaws.com", action, node, context, verb="deliver to")
         elif (
             kind == "AWS::StepFunctions::StateMachine"
@@ -364,7 +364,7 @@ def _rule(checker: _Checker, rule: Node) -> None:
             action = (
                 "states:StartExecution"
                 if kind == "AWS::StepFunctions::StateMachine"
-                else ("sagemaker:StartPipelineExecution")
+                else "sagemaker:StartPipelineExecution"
             )
             if checker.service_may_assume(source, "events.amazonaws.com", role, context):
                 checker.role_may(source, role, [action], node, {}, verb="start")

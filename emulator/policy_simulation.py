@@ -371,12 +371,12 @@ def principal_match(statement: Mapping[str, Any], principal: str) -> str | None:
         raise ValueError(f"NotPrincipal is not supported by this evaluator: {statement}")
     if "Principal" not in statement:
         raise ValueError(f"a resource policy statement names no Principal: {statement}")
+    account = _role_account(principal)
     named = statement["Principal"]
     if named == "*":
         return "direct"
     if not isinstance(named, Mapping):
         raise ValueError(f"cannot read the Principal {named!r}")
-    account = _role_account(principal)
     match: str | None = None
     for kind, values in named.items():
         listed = [str(value) for value in _as_list(values)]
