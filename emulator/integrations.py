@@ -198,7 +198,7 @@ class _Checker:
         role_arn = self.env.arn(role)
         if isinstance(target, Node):
             arn, policy = self.env.arn(target), self.env.simulator(target).resource_policy(target.logical_id)
-            is_key, named = self.env.kind(target) == "AWS::KMS::Key", self._name(target)
+            is_key, named = self.env.kind(target) in ("AWS::KMS::Key", "AWS::IAM::Role"), self._name(target)
         else:
             arn, policy, is_key, named = target, None, False, target
         for action in actions:
@@ -654,7 +654,32 @@ def _task_calls(
         raise ValueError(f"{source}: the task resource {resource} is not supported by this check")
 
 
+def _pipeline(checker: _Checker, pipeline: Node) -> None:
+    """A manual approval's notification: CodePipeline publishes it through the action's role (which the
+    pipeline's role assumes), so that role needs sns:Publish on the topic and the use of its key."""
+    env, simulator = checker.env, checker.env.simulator(pipeline)
+    props = env.resource(pipeline)["Properties"]
+    for stage in props["Stages"]:
+        for action in stage["Actions"]:
+            if action["ActionTypeId"]["Category"] != "Approval" or "NotificationArn" not in action.get(
+                "Configuration", {}
+            ):
+                continue
+            source = f"approval {stage['Name']}/{action['Name']} of pipeline {env.describe(pipeline)}"
+            topic = checker.target(simulator, action["Configuration"]["NotificationArn"], what=f"the topic of {source}")
+            pipeline_role = checker.target(simulator, props["RoleArn"], what=f"the role of {source}")
+            role = checker.target(simulator, action.get("RoleArn", props["RoleArn"]), what=f"the role of {source}")
+            if not (isinstance(topic, Node) and isinstance(role, Node) and isinstance(pipeline_role, Node)):
+                raise ValueError(f"{source}: its topic or roles are not in this environment")
+            if role != pipeline_role and not checker.role_may(
+                source, pipeline_role, ["sts:AssumeRole"], role, {}, verb="assume"
+            ):
+                continue
+            checker.role_may(source, role, ["sns:Publish"], topic, {}, verb="notify")
+
+
 _HANDLERS = {
+    "AWS::CodePipeline::Pipeline": _pipeline,
     "AWS::CloudWatch::Alarm": _alarm,
     "AWS::Events::Rule": _rule,
     "AWS::S3::Bucket": _bucket,

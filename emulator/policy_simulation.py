@@ -436,7 +436,8 @@ def decide_request(
 ) -> Decision:
     """AWS's same-account decision for `principal` (a service principal or a role ARN) calling `action` on
     `resource`, whose own policy is `resource_policy` (None: the resource type has none). `identity` and
-    `boundary` are the role's policies; `key_policy` marks `resource_policy` as a KMS key policy."""
+    `boundary` are the role's policies; `key_policy` marks `resource_policy` as one that must grant the
+    caller itself or delegate to its account: a KMS key policy, or a role's trust policy."""
     context = {"aws:SecureTransport": "true", **context}
     service = _role_account(principal) is None
     if service and (identity or boundary is not None):
@@ -462,7 +463,7 @@ def decide_request(
     if service:
         return Decision(False, "no statement of its policy allows the service")
     if key_policy and answer != "account":
-        return Decision(False, "its key policy neither names the role nor delegates to the account")
+        return Decision(False, "its key or trust policy neither names the role nor delegates to the account")
     if not any(s["Effect"] == "Allow" and _matches(s, action, resource, context) for s in identity):
         return Decision(False, "no identity policy of the role allows it")
     if boundary_list is not None and not any(

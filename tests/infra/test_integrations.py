@@ -54,6 +54,10 @@ def assert_clean_and_complete(report: Report, templates: Templates) -> None:
     ):
         for path in paths(templates, cfn_type):
             assert f"for {noun} {path} " in asked or f"for {noun} {path}\n" in asked + "\n", f"{path} not checked"
+    for template in templates.values():
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::CodePipeline::Pipeline" and "NotificationArn" in str(resource):
+                assert f"of pipeline {path_of(resource)} on topic " in asked, "the approval notification"
 
 
 @pytest.mark.parametrize("env", ENV_NAMES)
@@ -173,3 +177,14 @@ def test_an_integration_the_check_does_not_know_fails_naming_it(dev):
     ]
     with pytest.raises(ValueError, match=r"task resource arn:aws:states:::batch:submitJob\.sync"):
         run(ours, synth)
+
+
+def test_the_approval_notification_needs_its_roles_grant_on_the_topics_key(dev):
+    ours, synth = dev
+    _, _, policy = one_of(ours, "AWS::IAM::Policy", "DeliveryPipelineApproveprodApprove")
+    document = policy["Properties"]["PolicyDocument"]
+    document["Statement"] = [s for s in document["Statement"] if "kms:Decrypt" not in str(s["Action"])]
+
+    (sentence,) = run(ours, synth).refused
+
+    assert "approval Approve-prod/Approve of pipeline" in sentence and "kms:GenerateDataKey" in sentence
