@@ -281,8 +281,9 @@ def tour_level2(aws: LocalAws, stack_name: str, registry_group: str) -> Iterator
     yield TourLine(
         level,
         "monitoring",
-        f"{len(alarms)} alarms (5xx, p99 latency, 4xx, data drift) notify the topic; the drift alarm's state "
-        f"change starts retraining ({len(rules)} rule); moto does not evaluate alarms",
+        f"{len(alarms)} alarms (5xx, p99 latency, 4xx, data drift, undelivered promotion events) notify the "
+        f"topic; the drift alarm's state change starts retraining ({len(rules)} rule); moto does not evaluate "
+        "alarms nor topic policies: emulator/integrations.py checks that CloudWatch may publish and encrypt",
         "real",
     )
     if "PipelineName" in out:

@@ -12,6 +12,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from pipelines.training import images
@@ -20,6 +21,7 @@ from stacks.components.access import acknowledge_wildcard_resource, grant_object
 from stacks.components.alerts import Alerts
 from stacks.components.python_function import PythonFunction
 from stacks.config import EndpointConfig
+from stacks.nag import acknowledge
 
 VARIANT = "AllTraffic"
 CAPTURE_PREFIX = "data-capture"
@@ -183,6 +185,9 @@ class ModelEndpoint(Construct):
             targets=[retraining],
         )
 
+        # --- where an approval event goes when the promotion cannot be invoked -------------------------
+        self.dead_letters = self._dead_letter_queue(alerts, removal_policy)
+
         # --- promotion ---------------------------------------------------------------------------------
         self.promotion = PythonFunction(
             self,
@@ -242,12 +247,73 @@ class ModelEndpoint(Construct):
                 self,
                 rule_id,
                 event_pattern=pattern,
-                targets=[targets.LambdaFunction(self.promotion.function, retry_attempts=4)],
+                targets=[
+                    targets.LambdaFunction(
+                        self.promotion.function,
+                        retry_attempts=4,
+                        max_event_age=Duration.hours(6),
+                        dead_letter_queue=self.dead_letters,
+                    )
+                ],
             )
 
         # --- dashboard ---------------------------------------------------------------------------------
         if dashboard:
             self._dashboard(endpoint_metric)
+
+    def _dead_letter_queue(self, alerts: Alerts, removal_policy: RemovalPolicy) -> sqs.Queue:
+        """A KMS-encrypted, SSL-only queue for the events EventBridge could not deliver, and its alarm.
+
+        EventBridge sends a target's failed events here after its retries (the rule's target adds the
+        queue policy statement, scoped to the rule by ``aws:SourceArn``). Its key is the queue's own:
+        the KMS request EventBridge makes through SQS carries no ``aws:SourceArn``/``aws:SourceAccount``,
+        so the key policy cannot scope the EventBridge principal further than to this one key.
+        """
+        key = kms.Key(
+            self,
+            "DeadLettersKey",
+            description=f"Encrypts the events EventBridge could not deliver to {self.endpoint_name}'s promotion",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventBridgeSendsFailedEvents",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+            )
+        )
+        queue = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            queue, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue of the promotion's event targets."
+        )
+        alerts.alarm(
+            cloudwatch.Alarm(
+                self,
+                "PromotionEventsUndelivered",
+                metric=queue.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(5), statistic="Maximum"
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=(
+                    f"An approval or endpoint event never reached {self.endpoint_name}'s promotion function: "
+                    "read it from the dead-letter queue and promote by hand"
+                ),
+            )
+        )
+        return queue
 
     def _dashboard(self, endpoint_metric: Callable[[str, str], cloudwatch.Metric]) -> None:
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{self.endpoint_name}-operations")

@@ -153,7 +153,7 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli, monkeypatch: pytes
     )
     assert "mlops-local-churn is InService" in level2["the endpoint"].outcome
     assert level2["promotion of a missing version"].outcome.startswith("rejected: model package not found")
-    assert level2["monitoring"].outcome.startswith("4 alarms")
+    assert level2["monitoring"].outcome.startswith("5 alarms")
     assert (
         "Source -> Build -> Deploy-preprod -> Test-preprod -> Prompts-preprod -> Approve-prod -> Deploy-prod -> "
         "Prompts-prod" in level2["delivery pipeline"].outcome

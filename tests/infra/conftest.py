@@ -69,3 +69,20 @@ def opted_in_dev(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEnviron
         },
     }
     return synthesize(load_environment(context, "dev"), context, tmp_path_factory.mktemp("cdk.out-opted-in"))
+
+
+# MSK streaming bills every hour, so no environment of cdk.json turns it on: one more synth, of preprod with
+# it on (LLMOps off: only Level 0-2 are needed), shared by tests/infra/test_msk_stream.py and the
+# integration-permission check.
+MSK_ENV = "preprod"
+
+
+@pytest.fixture(scope="session")
+def msk_synth(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEnvironment:
+    context = copy.deepcopy(CONTEXT)
+    entry = context["mlops:environments"][MSK_ENV]
+    entry["mskStreaming"] = True
+    entry["llmops"] = {**entry.get("llmops", {}), "enabled": False}
+    config = load_environment(context, MSK_ENV)
+    assert config.msk_streaming and config.test_strategies
+    return synthesize(config, context, tmp_path_factory.mktemp("cdk.out-msk"))

@@ -41,6 +41,43 @@ def test_approval_deploys_through_the_promotion_function(templates, synthesized,
     assert in_service and in_service[0]["detail"]["EndpointStatus"] == ["IN_SERVICE"]
 
 
+def target_id(arn: Any) -> str | None:
+    """The logical ID behind ``{"Fn::GetAtt": [id, "Arn"]}``; None for a literal ARN or a reference."""
+    return str(arn["Fn::GetAtt"][0]) if isinstance(arn, dict) and "Fn::GetAtt" in arn else None
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+@pytest.mark.parametrize("level", ["Level2Reliable", "Level3Scalable"])
+def test_a_promotion_event_that_cannot_be_delivered_waits_in_an_alarmed_dead_letter_queue(templates, env, level):
+    """After its retries EventBridge drops an event whose target has no dead-letter queue: an approval would
+    then never deploy, silently. (That EventBridge may send to the queue and use its key is proven by
+    tests/infra/test_integrations.py.)"""
+    template = templates[(env, f"Mlops-{env}-{level}")]
+    functions = of_type(template, "AWS::Lambda::Function")
+    promotion_rules = [
+        rule
+        for rule in of_type(template, "AWS::Events::Rule").values()
+        if any(target_id(t["Arn"]) in functions for t in rule["Properties"]["Targets"])
+    ]
+    assert len(promotion_rules) % 2 == 0 and promotion_rules, "approval and in-service rules per endpoint"
+    queues = of_type(template, "AWS::SQS::Queue")
+    alarms = of_type(template, "AWS::CloudWatch::Alarm").values()
+    for rule in promotion_rules:
+        (target,) = rule["Properties"]["Targets"]
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+        assert 0 < target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 24 * 3600
+        queue_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+        assert "KmsMasterKeyId" in queues[queue_id]["Properties"], "encrypted with a customer-managed key"
+        (watching,) = [
+            a["Properties"]
+            for a in alarms
+            if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+            and a["Properties"]["Dimensions"]
+            == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+        ]
+        assert watching["Threshold"] == 1 and watching["AlarmActions"]
+
+
 def test_serverless_in_dev_provisioned_with_autoscaling_in_prod(templates):
     assert function_env(level2(templates, "dev"), "EndpointPromotion")["ENDPOINT_MODE"] == "serverless"
     prod = function_env(level2(templates, "prod"), "EndpointPromotion")

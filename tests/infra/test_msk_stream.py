@@ -7,7 +7,6 @@ cdk-nag on as always; reaching the assertions means zero unacknowledged findings
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -18,26 +17,14 @@ from cfnlint.api import ManualArgs, lint_by_config
 from maturity.cost import estimate_template, load_prices
 from stacks.components.msk_stream import HTTPS_PORT, IAM_PORT, TOPIC
 from stacks.components.python_function import VPC_NETWORK_ACTIONS
-from stacks.config import load_environment
-from stacks.synth import SynthesizedEnvironment, synthesize
-from tests.infra.conftest import CONTEXT
+from stacks.synth import SynthesizedEnvironment
+from tests.infra.conftest import MSK_ENV
 from tests.infra.test_cfn_lint import IGNORED_CHECKS
 from tests.infra.test_nag import ACK_METADATA, OUR_RULES
 
-ENV = "preprod"
+ENV = MSK_ENV
 STACK = f"Mlops-{ENV}-Level2Reliable"
 ACK_PREFIX = "Annotation::"
-
-
-@pytest.fixture(scope="session")
-def msk_synth(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEnvironment:
-    context = copy.deepcopy(CONTEXT)
-    entry = context["mlops:environments"][ENV]
-    entry["mskStreaming"] = True
-    entry["llmops"] = {**entry.get("llmops", {}), "enabled": False}
-    config = load_environment(context, ENV)
-    assert config.msk_streaming and config.test_strategies
-    return synthesize(config, context, tmp_path_factory.mktemp("cdk.out-msk"))
 
 
 @pytest.fixture(scope="session")
