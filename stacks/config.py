@@ -271,6 +271,8 @@ class EvaluationConfig:
     min_rouge_l: float
     max_hallucination_rate: float
     max_judge_unparseable_rate: float
+    # The fewest items a golden set needs to count for `prod`; prompt versions may require more.
+    min_golden_set_items: int
 
 
 @dataclass(frozen=True)
@@ -644,6 +646,13 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
     ):
         if not 0 <= rate <= 1:
             fail(key, f"{rate} is not a fraction in [0, 1]")
+    if evaluation.min_accuracy <= 0 and evaluation.min_rouge_l <= 0:
+        fail(
+            "llmops.evaluation",
+            "minAccuracy or minRougeL must be above 0: a gate without a quality floor passes any model",
+        )
+    if not 1 <= evaluation.min_golden_set_items <= 5000:
+        fail("llmops.evaluation.minGoldenSetItems", f"{evaluation.min_golden_set_items} is outside 1-5000")
     _check_app(cfg, fail)
     if llm.hourly_cost_budget_usd <= 0:
         fail("llmops.hourlyCostBudgetUsd", f"{llm.hourly_cost_budget_usd} must be positive")

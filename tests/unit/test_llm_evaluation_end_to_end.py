@@ -123,7 +123,9 @@ def test_quality_gate_on_the_scorecard(card):
     assert not decision.passed
     assert decision.reasons[0].startswith("accuracy 0.6667 is below min_accuracy 0.85")
     assert any(r.startswith("judge_unparseable_rate 0.06667 is above") for r in decision.reasons)
-    regression = quality_gate.evaluate(card.model(FM2), {"max_regression": {"accuracy": 0.05}}, prod=card.model(FM1))
+    regression = quality_gate.evaluate(
+        card.model(FM2), {"min_accuracy": 0.5, "max_regression": {"accuracy": 0.05}}, prod=card.model(FM1)
+    )
     assert regression.reasons == ["regression: accuracy 0.9 vs prod 1: drop 0.1, allowed 0.05"]
 
 
