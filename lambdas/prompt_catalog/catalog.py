@@ -763,9 +763,8 @@ class PromptCatalog:
         for requirement in target.golden_sets:
             golden = f"golden set {requirement.name} v{requirement.version}"
             sk = gate_sk(target.version, requirement.name, requirement.version, model)
-            item = self._client.get_item(TableName=self._table, Key=key(prompt_pk(name), sk), ConsistentRead=True).get(
-                "Item"
-            )
+            response = self._client.get_item(TableName=self._table, Key=key(prompt_pk(name), sk), ConsistentRead=True)
+            item = response.get("Item")
             if not item:
                 raise GateRefused(
                     f"{refused}: no evaluation of v{target.version} on {model} (the model {alias!r} would call) "
