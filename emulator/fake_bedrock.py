@@ -296,7 +296,7 @@ def classify_answer(prompt: str) -> str:
     label = found.group(1).lower() if found else _keyword_label(content)
     sentence = re.split(r"(?<=[.!?])\s", content, maxsplit=1)[0] if content else ""
     # The stand-in mark goes on its own line: the summary itself stays the ticket's own words.
-    return f"label: {label}\nsummary: {sentence}\nnote: {LABEL}".rstrip()
+    return f"note: {LABEL}\nlabel: {label}\nsummary: {sentence}".rstrip()
 
 
 # A keyword vote, so the stand-in classifies the shipped golden set plausibly (it is not a model).

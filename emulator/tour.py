@@ -323,13 +323,21 @@ def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> I
         response = invocation.response
         return response["statusCode"], json.loads(response.get("body") or "{}")
 
+    # What prod will require of v2: the shipped golden set, every item of it (as prompts/ticket-summary.json says).
+    golden_document = json.loads(GOLDEN_SET_FILE.read_text())
+    requirement = {
+        "name": golden_document["name"],
+        "version": golden_document["version"],
+        "min_items": len(golden_document["items"]),
+    }
     versions = []
-    for template, reason in (
-        ("Summarize this support ticket in one sentence: {{ticket}}", "first version"),
+    for template, reason, golden_sets in (
+        ("Summarize this support ticket in one sentence: {{ticket}}", "first version", []),
         (
             "Classify the support ticket as billing, technical, account, shipping or other and summarize it in one "
             "sentence; answer with two lines, label: <label> and summary: <sentence>.\n{{ticket}}",
             "classify as well, in a parseable format",
+            [requirement],
         ),
     ):
         status, created = api(
@@ -341,6 +349,7 @@ def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> I
                 "model_id": model_id,
                 "inference": {"temperature": 0.2, "maxTokens": 200},
                 "reason": reason,
+                "golden_sets": golden_sets,
             },
         )
         versions.append((status, created.get("version")))
@@ -351,7 +360,7 @@ def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> I
         "in-process",
     )
     status, diff = api("GET", f"/prompts/{TOUR_PROMPT}/diff", query={"from": "1", "to": "2"})
-    changed = ", ".join(diff.get("changed_fields", [])) or "template"
+    changed = ", ".join(["template", *(field for field in diff.get("changed", {}) if field != "sha256")])
     yield TourLine(level, "diff v1..v2", f"HTTP {status}: changed {changed}", "in-process")
     # dev is not gated: teams try a version there before it is evaluated for prod.
     api("PUT", f"/prompts/{TOUR_PROMPT}/aliases/dev", {"version": 2, "reason": "tour: try v2"})
@@ -360,34 +369,50 @@ def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> I
 
     # The quality gate: evaluate v2 over the shipped golden set, on the allowed models, judged.
     evaluator = deployed_function(aws, "llm_evaluation", out["EvaluatorFunctionName"])
-    status, golden = api("POST", "/evalsets", json.loads(GOLDEN_SET_FILE.read_text()))
+    status, golden = api("POST", "/evalsets", golden_document)
     yield TourLine(
         level,
         "publish the golden set (catalog API)",
         f"HTTP {status}: {golden.get('name')} v{golden.get('version')}, {golden.get('items')} items",
         "in-process",
     )
+    event = {"prompt": TOUR_PROMPT, "version": 2, "golden_set": golden["name"], "golden_version": golden["version"]}
+    allowed = evaluator.environment["ALLOWED_MODELS"].split(",")
+    judge = evaluator.environment.get("JUDGE_MODEL_ID", "")
+    # First run: the stand-in answers every model but v2's own, which fails every call (as a model without
+    # access would); another model may pass and win the selection, but prod calls v2's model.
+    others = {m for m in allowed if m != model_id} | ({judge} if judge else set())
+    # One stand-in server for both runs: the warm evaluation function keeps the client it first built.
     with FakeBedrock(denied_words=("forbidden",), region=aws.region) as model:
-        invocation = evaluator.invoke(
-            {"prompt": TOUR_PROMPT, "version": 2, "golden_set": golden["name"], "golden_version": golden["version"]},
-            {**to_emulator, **model.env()},
-        )
-    published += publish_emf(cloudwatch, invocation.output)
-    verdict = invocation.response
-    reasons = "; ".join(verdict.get("reasons") or []) or "all thresholds met"
-    yield TourLine(
-        level,
-        f"evaluate v2 over {golden['name']} v{golden['version']} ({golden['items']} items, local stand-in models)",
-        f"passed={verdict.get('passed')}, selected {verdict.get('selected_model')} ({reasons}); "
-        f"scorecard {verdict.get('scorecard_uri')}",
-        "in-process",
-    )
-    status, promoted = api(
-        "PUT", f"/prompts/{TOUR_PROMPT}/aliases/prod", {"version": 2, "reason": "tour: v2 evaluated"}
-    )
-    outcome = f"prod -> v{promoted.get('version')}" if status == 200 else str(promoted.get("error"))
+        for run, served, label in (
+            ("model-down", frozenset(others), f"local stand-ins; {model_id} made unavailable"),
+            (
+                "stand-ins",
+                None,
+                "local stand-in model, judge and embedder: they pass by construction, not a real model",
+            ),
+        ):
+            model.models = served
+            invocation = evaluator.invoke({**event, "run_id": f"tour-{run}"}, {**to_emulator, **model.env()})
+            published += publish_emf(cloudwatch, invocation.output)
+            verdict = invocation.response
+            reasons = "; ".join(verdict.get("reasons") or []) or "all thresholds met"
+            yield TourLine(
+                level,
+                f"evaluate v2 over {golden['name']} v{golden['version']} ({golden['items']} items, {label})",
+                f"passed={verdict.get('passed')} on {verdict.get('gated_model')} (the model v2 pins; gates "
+                f"{verdict.get('gates')}), selected {verdict.get('selected_model')} ({reasons[:160]}); "
+                f"scorecard {verdict.get('scorecard_uri')}",
+                "in-process",
+            )
+            status, promoted = api(
+                "PUT", f"/prompts/{TOUR_PROMPT}/aliases/prod", {"version": 2, "reason": f"tour: v2 evaluated ({run})"}
+            )
+            outcome = f"prod -> v{promoted.get('version')}" if status == 200 else str(promoted.get("error"))
+            yield TourLine(
+                level, f"promote prod after the evaluation ({run})", f"HTTP {status}: {outcome}", "in-process"
+            )
     serving = "prod" if status == 200 else "dev"  # the gateway calls below use what passed the gate, if it did
-    yield TourLine(level, "promote prod after the evaluation", f"HTTP {status}: {outcome}", "in-process")
     status, error = api("PUT", f"/prompts/{TOUR_PROMPT}/aliases/prod", {"version": 9, "reason": "typo"})
     yield TourLine(level, "bad input is refused", f"HTTP {status}: {error.get('error')}", "in-process")
 

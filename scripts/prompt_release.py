@@ -6,14 +6,18 @@ credentials of the target account; ``--check`` only validates the files (no AWS 
 file, in name order:
 
 1. publish a new version through the catalog API (``POST /prompts/{name}/versions``) when the file's
-   template, variables, model or inference settings differ from the catalog's latest version; an
-   unchanged prompt publishes nothing;
+   template, variables, model, inference settings or golden-set requirement differ from the catalog's
+   latest version; an unchanged prompt publishes nothing. The version names the file's golden set
+   (``evaluation``) as the one ``prod`` requires it to pass, with ``evaluation.min_items`` (default: every
+   item of the set);
 2. if an alias the file lists for this environment does not point at that version yet: publish the
    file's golden set (``POST /evalsets``; the same version again is a no-op, a changed one is refused),
    run the evaluation state machine over it and wait, then move the aliases
-   (``PUT /prompts/{name}/aliases/{alias}``). Ungated aliases move only after a passed evaluation;
-   ``prod`` is always asked for and the catalog decides: it refuses a version whose newest evaluation did
-   not pass, naming the failed score and its threshold, and that refusal fails the release.
+   (``PUT /prompts/{name}/aliases/{alias}``). The evaluation's verdict is the one on the file's own
+   ``model_id`` (what the aliases call), whichever model the selection prefers. Ungated aliases move only
+   after a passed evaluation; ``prod`` is always asked for and the catalog decides: it refuses a version
+   whose model has not passed the golden set, naming the failed score and its threshold, and that refusal
+   fails the release.
 
 Every file is validated before anything is published (JSON, keys, types, the template's placeholders
 against ``variables``, inference ranges, the golden set and its inputs, the model against the
@@ -71,7 +75,8 @@ _FILE_KEYS = frozenset(
     {"name", "description", "template", "variables", "model_id", "inference", "evaluation", "aliases"}
 )
 _REQUIRED_KEYS = ("name", "template", "variables", "model_id", "evaluation", "aliases")
-_EVALUATION_KEYS = frozenset({"golden_set_file", "golden_set", "golden_version"})
+_EVALUATION_KEYS = frozenset({"golden_set_file", "golden_set", "golden_version", "min_items"})
+_OPTIONAL_EVALUATION_KEYS = frozenset({"min_items"})
 _EXECUTION_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -116,6 +121,7 @@ class PromptFile:
     golden_set: Any  # common.golden_sets.GoldenSet
     golden_document: dict[str, Any]  # the golden set file's JSON, the body of POST /evalsets
     aliases: dict[str, tuple[str, ...]]
+    min_items: int = 0  # the fewest items the catalog accepts an evaluation over (default: the whole set)
 
     def aliases_for(self, env_name: str) -> tuple[str, ...]:
         """The aliases this prompt should reach in `env_name` (none when the file lists none)."""
@@ -128,11 +134,16 @@ class PromptFile:
             "variables": list(self.variables),
             "model_id": self.model_id,
             "inference": dict(self.inference),
+            # What prod requires this version's model to pass: the catalog enforces it at promotion.
+            "golden_sets": [
+                {"name": self.golden_set.name, "version": self.golden_set.version, "min_items": self.min_items}
+            ],
         }
 
     def matches(self, version: Mapping[str, Any]) -> bool:
         """Whether a catalog version (``GET /prompts/{name}/versions/{v}``) has this file's content."""
-        return {k: version.get(k) for k in ("template", "variables", "model_id", "inference")} == self.version_body()
+        body = self.version_body()
+        return {k: version.get(k) for k in body} == body
 
 
 def _type_name(value: object) -> str:
@@ -210,7 +221,7 @@ def load_prompt_file(path: Path, *, root: Path = PROJECT_ROOT) -> PromptFile:
     unknown = sorted(set(evaluation) - _EVALUATION_KEYS)
     if unknown:
         raise fail("evaluation", f"unknown keys {unknown}; allowed: {sorted(_EVALUATION_KEYS)}")
-    for key in sorted(_EVALUATION_KEYS):
+    for key in sorted(_EVALUATION_KEYS - _OPTIONAL_EVALUATION_KEYS):
         if key not in evaluation:
             raise fail(f"evaluation.{key}", "required")
     golden_file = typed(evaluation, "golden_set_file", str, "a string", "evaluation.")
@@ -232,6 +243,14 @@ def load_prompt_file(path: Path, *, root: Path = PROJECT_ROOT) -> PromptFile:
             f"golden_set {golden_name!r} v{golden_version} does not match {golden_file!r}, which is "
             f"{golden.name!r} v{golden.version}",
         )
+    min_items = len(golden.items)
+    if "min_items" in evaluation:
+        min_items = typed(evaluation, "min_items", int, "an integer", "evaluation.")
+        if not 1 <= min_items <= len(golden.items):
+            raise fail(
+                "evaluation.min_items",
+                f"must be from 1 to the {len(golden.items)} items of {golden_file!r}, got {min_items}",
+            )
     for item in golden.items:
         if set(item.inputs) != set(variables):
             raise fail(
@@ -264,6 +283,7 @@ def load_prompt_file(path: Path, *, root: Path = PROJECT_ROOT) -> PromptFile:
         golden_set=golden,
         golden_document=golden_document,
         aliases=aliases,
+        min_items=min_items,
     )
 
 

@@ -278,6 +278,8 @@ class EvaluationConfig:
     embedding_input_per1k_usd: float
     # The share of the red-team set the guardrail must block for a prompt version to reach prod.
     min_red_team_block_rate: float
+    # The fewest items a golden set needs to count for `prod`; prompt versions may require more.
+    min_golden_set_items: int
 
 
 @dataclass(frozen=True)
@@ -670,6 +672,13 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
     ):
         if not 0 <= rate <= 1:
             fail(key, f"{rate} is not a fraction in [0, 1]")
+    if evaluation.min_accuracy <= 0 and evaluation.min_rouge_l <= 0:
+        fail(
+            "llmops.evaluation",
+            "minAccuracy or minRougeL must be above 0: a gate without a quality floor passes any model",
+        )
+    if not 1 <= evaluation.min_golden_set_items <= 5000:
+        fail("llmops.evaluation.minGoldenSetItems", f"{evaluation.min_golden_set_items} is outside 1-5000")
     _check_app(cfg, fail)
     if llm.hourly_cost_budget_usd <= 0:
         fail("llmops.hourlyCostBudgetUsd", f"{llm.hourly_cost_budget_usd} must be positive")

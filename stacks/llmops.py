@@ -102,6 +102,7 @@ class LlmopsStack(Stack):
             environment={
                 "TABLE_NAME": self.prompts.table_name,
                 "MAX_TEMPLATE_BYTES": str(settings.max_template_bytes),
+                "MIN_GOLDEN_SET_ITEMS": str(settings.evaluation.min_golden_set_items),
                 "POWERTOOLS_SERVICE_NAME": CATALOG_SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },

@@ -11,6 +11,9 @@ One table, keys ``pk`` (S) and ``sk`` (S). Every item of a prompt lives under ``
 ``ALIAS#<alias>``      the version an alias points to plus a denormalized copy of that version, so the
                        gateway resolves an alias with one GetItem
 ``AUDIT#<ts>#<uuid>``  who did what and why (``create_version`` or ``promote``)
+``EVAL#<v:08d>#<run>``  one evaluation run's summary (written by the evaluation function, never changed)
+``GATE#<v:08d>#<set>#   the gate verdict of one (prompt version, model, golden-set version) triple: the
+<gv:08d>#<model>``      newest evaluation run of that triple, moved forward only (see :func:`gate_sk`)
 =====================  ==========================================================================
 
 The low-level client is used (not the resource API) because TransactWriteItems is a client call and a
@@ -35,6 +38,8 @@ HEAD_SK = "HEAD"
 VERSION_PREFIX = "V#"
 ALIAS_PREFIX = "ALIAS#"
 AUDIT_PREFIX = "AUDIT#"
+EVAL_PREFIX = "EVAL#"
+GATE_PREFIX = "GATE#"
 PK_PREFIX = "PROMPT#"
 # The inference settings Converse accepts in inferenceConfig that a prompt version may pin.
 INFERENCE_INT_KEYS = frozenset({"maxTokens"})
@@ -72,6 +77,14 @@ def alias_sk(alias: str) -> str:
 def audit_sk(when: str, event_id: str) -> str:
     """Sort key of an audit item: ISO timestamp first so a prompt's audit trail sorts by time."""
     return f"{AUDIT_PREFIX}{when}#{event_id}"
+
+
+def gate_sk(version: int, golden_set: str, golden_version: int, model_id: str) -> str:
+    """Sort key of the gate verdict of (prompt ``version``, ``model_id``, ``golden_set`` v``golden_version``).
+
+    Model ids never contain ``#`` (the catalog's model id pattern), so the key parses unambiguously.
+    """
+    return f"{GATE_PREFIX}{version:08d}#{golden_set}#{golden_version:08d}#{model_id}"
 
 
 def key(pk: str, sk: str) -> AttributeMap:
@@ -131,8 +144,31 @@ def _content_from(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class GoldenRequirement:
+    """A golden-set version a prompt version must pass before ``prod``, and its minimum number of items."""
+
+    name: str
+    version: int
+    min_items: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready representation (the API's and the prompt file's ``golden_sets`` entries)."""
+        return {"name": self.name, "version": self.version, "min_items": self.min_items}
+
+    @classmethod
+    def from_stored(cls, raw: Mapping[str, Any]) -> GoldenRequirement:
+        """From a deserialized map (numbers as Decimal)."""
+        return cls(name=str(raw["name"]), version=int(raw["version"]), min_items=int(raw["min_items"]))
+
+
+@dataclass(frozen=True)
 class PromptVersion:
-    """One immutable version of a prompt."""
+    """One immutable version of a prompt.
+
+    ``golden_sets`` are the golden-set versions the version must pass on its own model before a gated
+    alias may point at it; versions stored before the field existed read as ``()`` (never promotable to
+    a gated alias).
+    """
 
     name: str
     version: int
@@ -144,6 +180,7 @@ class PromptVersion:
     created_at: str
     reason: str
     sha256: str
+    golden_sets: tuple[GoldenRequirement, ...] = ()
 
     def to_item(self) -> AttributeMap:
         """The version item: its keys and :meth:`to_dict`."""
@@ -160,6 +197,7 @@ class PromptVersion:
             created_by=raw["created_by"],
             created_at=raw["created_at"],
             reason=raw["reason"],
+            golden_sets=tuple(GoldenRequirement.from_stored(g) for g in raw.get("golden_sets", [])),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,6 +213,7 @@ class PromptVersion:
             "created_at": self.created_at,
             "reason": self.reason,
             "sha256": self.sha256,
+            "golden_sets": [g.to_dict() for g in self.golden_sets],
         }
 
 
@@ -193,9 +232,14 @@ class AliasRecord:
     updated_by: str
     updated_at: str
     reason: str
+    # How many times the alias was written (1 when created): every move is conditional on the revision
+    # it read, so two concurrent moves cannot both land. Items from before the field read as 0.
+    revision: int = 0
 
     @classmethod
-    def pointing_at(cls, target: PromptVersion, *, alias: str, who: str, when: str, reason: str) -> AliasRecord:
+    def pointing_at(
+        cls, target: PromptVersion, *, alias: str, who: str, when: str, reason: str, revision: int = 1
+    ) -> AliasRecord:
         """The alias record for ``alias`` pointing at ``target``."""
         return cls(
             name=target.name,
@@ -209,6 +253,7 @@ class AliasRecord:
             updated_by=who,
             updated_at=when,
             reason=reason,
+            revision=revision,
         )
 
     def to_item(self) -> AttributeMap:
@@ -227,6 +272,7 @@ class AliasRecord:
             updated_by=raw["updated_by"],
             updated_at=raw["updated_at"],
             reason=raw["reason"],
+            revision=int(raw.get("revision", 0)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -243,6 +289,7 @@ class AliasRecord:
             "updated_by": self.updated_by,
             "updated_at": self.updated_at,
             "reason": self.reason,
+            "revision": self.revision,
         }
 
 
@@ -258,6 +305,8 @@ class AuditEntry:
     when: str
     event_id: str
     alias: str | None = field(default=None)
+    # The alias revision a promotion wrote (same transaction as the alias): the trail and the alias agree.
+    revision: int | None = field(default=None)
 
     def to_item(self) -> AttributeMap:
         """The audit item, keys included; ``alias`` is omitted when the action has none."""
@@ -272,6 +321,8 @@ class AuditEntry:
         }
         if self.alias is not None:
             values["alias"] = self.alias
+        if self.revision is not None:
+            values["revision"] = self.revision
         return serialize(values)
 
     @classmethod
@@ -287,6 +338,7 @@ class AuditEntry:
             when=raw["when"],
             event_id=raw["sk"].rsplit("#", 1)[-1],
             alias=raw.get("alias"),
+            revision=int(raw["revision"]) if "revision" in raw else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -299,6 +351,7 @@ class AuditEntry:
             "why": self.why,
             "when": self.when,
             "id": self.event_id,
+            "revision": self.revision,
         }
 
 

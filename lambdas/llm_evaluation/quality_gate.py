@@ -1,6 +1,6 @@
 """The quality gate: may a candidate (prompt version x model) replace what runs in production?
 
-Configuration (a dict, e.g. from ``cdk.json`` via the stack's environment; every key optional)::
+Configuration (a dict, e.g. from ``cdk.json`` via the stack's environment)::
 
     {
       "min_accuracy": 0.85, "min_rouge_l": 0.35,
@@ -12,6 +12,9 @@ Configuration (a dict, e.g. from ``cdk.json`` via the stack's environment; every
 
 Rules:
 
+* The configuration must set at least one quality floor (:data:`QUALITY_FLOORS`) above zero. An empty
+  configuration, or one with only cost, latency or regression limits, is a :class:`GateConfigError`,
+  never a pass: a gate without a quality floor would let an accuracy-0 model through.
 * A threshold whose metric was not measured (no judge run, no labelled items) FAILS: the gate fails
   closed, or a run without a judge would pass any judge threshold.
 * ``max_judge_unparseable_rate`` defaults to 0.05 whenever the candidate was judged: a judge that
@@ -48,6 +51,17 @@ THRESHOLDS: dict[str, tuple[str, bool]] = {
 }
 
 
+# The thresholds that measure answer quality: a gate needs at least one of them, above zero.
+QUALITY_FLOORS = (
+    "min_accuracy",
+    "min_rouge_l",
+    "min_cosine",
+    "min_judge_relevance",
+    "min_judge_faithfulness",
+    "min_judge_pass_rate",
+)
+
+
 class GateConfigError(ValueError):
     """The gate configuration is malformed; the message names the key."""
 
@@ -80,12 +94,18 @@ def evaluate(candidate: ModelScore, config: Mapping[str, Any], prod: ModelScore 
     """Check ``candidate`` against the thresholds and, if given, the production score.
 
     Raises:
-        GateConfigError: unknown keys, non-numeric thresholds, or regression limits on unknown metrics.
+        GateConfigError: unknown keys, non-numeric thresholds, no quality floor above zero, or regression
+            limits on unknown metrics.
     """
     unknown = set(config) - set(THRESHOLDS) - {"max_regression"}
     if unknown:
         raise GateConfigError(f"quality gate: unknown keys {sorted(unknown)} (known: {sorted(THRESHOLDS)})")
     limits = {key: _number(key, value) for key, value in config.items() if key != "max_regression"}
+    if not any(limits.get(key, 0.0) > 0 for key in QUALITY_FLOORS):
+        raise GateConfigError(
+            "quality gate: no quality floor is set; set at least one of "
+            f"{', '.join(QUALITY_FLOORS)} above 0 (a gate without one would pass any model)"
+        )
     if candidate.judge_unparseable_rate is not None:
         limits.setdefault("max_judge_unparseable_rate", DEFAULT_MAX_JUDGE_UNPARSEABLE_RATE)
     regression = config.get("max_regression", {})

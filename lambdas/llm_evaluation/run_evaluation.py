@@ -10,13 +10,17 @@ typed errors to status codes. Steps, in order, every check before the first writ
    ``EMBEDDING_MODEL_ID`` (InvokeModel), check grounding with the guardrail's contextual grounding
    (ApplyGuardrail; the judge's faithfulness without a guardrail), run the red-team set
    (``data/red_team_v1.json``) through the same Converse call, score (:func:`evaluation.run`), rank by
-   the team's weights (:func:`selection.rank`) and apply the quality gate to the selected model, against
-   the production scorecard when the ``prod`` alias points at a version with a passed evaluation;
+   the team's weights (:func:`selection.rank`) and apply the quality gate to *every* evaluated model, against
+   the production scorecard when the ``prod`` alias points at a version with a passed evaluation. The run's
+   verdict (``passed``) is the gate on the version's own pinned model, the one its aliases will call;
+   the selected model is a recommendation (a version pinned to it must be published and evaluated);
 3. write ``scorecard.json``, ``report.md`` and ``review_sheet.csv`` under
    ``s3://REPORT_BUCKET/REPORT_PREFIX<prompt>/v<version>/<golden>-v<n>/<run_id>/``;
-4. write the summary item ``PROMPT#<name>`` / ``EVAL#<version:08d>#<run_id>`` (conditional: never
-   overwritten). It is written last, so the item the catalog's ``prod`` gate reads never points at
-   reports that are not there.
+4. in one transaction, write the summary item ``PROMPT#<name>`` / ``EVAL#<version:08d>#<run_id>``
+   (never overwritten) and, per evaluated model, the gate verdict of the triple (version, model,
+   golden-set version) ``GATE#...`` (:func:`common.prompt_store.gate_sk`), moved forward only: a run older
+   than the verdict's (by ``created_at``, then run id) leaves it alone. The catalog's ``prod`` gate reads
+   those verdicts. Written last, so they never point at reports that are not there.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -43,11 +47,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from common import golden_sets
 from common.errors import Conflict, Forbidden, NotFound, ValidationError
 from common.prompt_store import (
+    EVAL_PREFIX,
     PROMPT_NAME_RE,
     AliasRecord,
     PromptVersion,
     alias_sk,
     deserialize,
+    gate_sk,
     key,
     prompt_pk,
     serialize,
@@ -56,7 +62,8 @@ from common.prompt_store import (
 from scorecard import EvaluationCost, ModelScore
 
 PROD_ALIAS = "prod"
-EVAL_PREFIX = "EVAL#"
+# How often the record transaction is retried after leaving out verdicts a newer run already moved.
+MAX_RECORD_ATTEMPTS = 3
 DEFAULT_REPORT_PREFIX = "evaluations/"
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}$")
 JUDGE_INFERENCE = {"maxTokens": 512, "temperature": 0.0}
@@ -79,11 +86,12 @@ class BedrockRuntimeClient(Protocol):
 
 
 class TableClient(Protocol):
-    """The DynamoDB calls of this module: GetItem, Query (reads) and PutItem (the summary item)."""
+    """The DynamoDB calls of this module: GetItem, Query (reads) and TransactWriteItems of Puts (the
+    summary and the gate verdicts; IAM authorizes each Put as ``dynamodb:PutItem``)."""
 
     def get_item(self, **kwargs: Any) -> dict[str, Any]: ...
     def query(self, **kwargs: Any) -> dict[str, Any]: ...
-    def put_item(self, **kwargs: Any) -> dict[str, Any]: ...
+    def transact_write_items(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
 class S3Client(Protocol):
@@ -305,12 +313,17 @@ class EvaluationOutcome:
     selected_model: str
     scorecard_uri: str
     report_uri: str
+    gated_model: str = ""
+    gates: dict[str, bool] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The function's answer (what a Step Functions Choice state reads: ``$.passed``)."""
+        """The function's answer (what a Step Functions Choice state reads: ``$.passed``, the verdict on
+        ``gated_model``, the model the version pins; ``gates`` has every evaluated model's verdict)."""
         return {
             "passed": self.passed,
             "reasons": list(self.reasons),
+            "gated_model": self.gated_model,
+            "gates": dict(self.gates),
             "selected_model": self.selected_model,
             "scorecard_uri": self.scorecard_uri,
             "run_id": self.run_id,
@@ -395,7 +408,8 @@ class Evaluator:
             return None
         newest = max(passed, key=lambda i: (str(i.get("created_at", "")), str(i["sk"])))
         models = newest.get("models") or {}
-        raw = models.get(record.model_id) or models.get(newest.get("selected_model"))
+        # The score of the model prod calls, never of another model that won that run.
+        raw = models.get(record.model_id)
         if not isinstance(raw, dict):
             return None
         return record.version, ModelScore.from_dict(_undecimal(raw))
@@ -527,12 +541,29 @@ class Evaluator:
             raise ValidationError(str(error)) from None
         card = dataclasses.replace(card, evaluation_cost=self._cost(embedder, grounder))
         chosen = selection.rank(card, config.weights)
-        decision = quality_gate.evaluate(card.model(chosen.winner), config.gate, prod=prod[1] if prod else None)
+        baseline = prod[1] if prod else None
+        # Every model is gated: the verdict that counts for an alias is the one on the model it calls.
+        decisions = {m.model_id: quality_gate.evaluate(m, config.gate, prod=baseline) for m in card.models}
+        decision = decisions.get(prompt.model_id) or quality_gate.GateDecision(
+            passed=False,
+            reasons=[
+                f"model {prompt.model_id}, which v{prompt.version} pins and its aliases call, was not evaluated "
+                f"(evaluated: {', '.join(models)}); the gate decides on that model"
+            ],
+        )
 
         base = f"{config.report_prefix}{prompt.name}/v{prompt.version}/{golden.name}-v{golden.version}/{run_id}/"
         report_uri = f"s3://{config.report_bucket}/{base}"
         inputs = {item.id: "\n".join(f"{k}: {v}" for k, v in item.inputs.items()) for item in golden.items}
-        report = _report(card, chosen, decision, run_id=run_id, prod_version=prod[0] if prod else None)
+        report = _report(
+            card,
+            chosen,
+            decisions,
+            gated_model=prompt.model_id,
+            version=prompt.version,
+            run_id=run_id,
+            prod_version=prod[0] if prod else None,
+        )
         for name, body, content_type in (
             ("scorecard.json", card.to_json(), "application/json"),
             ("report.md", report, "text/markdown; charset=utf-8"),
@@ -549,7 +580,10 @@ class Evaluator:
             selected_model=chosen.winner,
             scorecard_uri=report_uri + "scorecard.json",
             report_uri=report_uri,
+            gated_model=prompt.model_id,
+            gates={model_id: d.passed for model_id, d in decisions.items()},
         )
+        created_at = when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         summary = {
             "pk": prompt_pk(prompt.name),
             "sk": sk,
@@ -561,9 +595,12 @@ class Evaluator:
             "golden_set": golden.name,
             "golden_version": golden.version,
             "golden_sha256": golden.sha256(),
+            "golden_items": len(golden.items),
             "passed": decision.passed,
             "reasons": list(decision.reasons),
             "checks": list(decision.checks),
+            "gated_model": prompt.model_id,
+            "gates": {model_id: d.to_dict() for model_id, d in decisions.items()},
             "selected_model": chosen.winner,
             "explanation": chosen.explanation,
             "judge_model_id": config.judge_model_id,
@@ -571,19 +608,86 @@ class Evaluator:
             "models": {m.model_id: m.to_dict() for m in card.models},
             "report_uri": report_uri,
             "scorecard_uri": outcome.scorecard_uri,
-            "created_at": when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "created_at": created_at,
         }
-        try:
-            self._dynamodb.put_item(
-                TableName=config.table_name, Item=serialize(summary), ConditionExpression="attribute_not_exists(pk)"
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise Conflict(
-                    f"evaluation {run_id!r} of prompt {prompt.name!r} v{prompt.version} already exists"
-                ) from None
-            raise
+        verdicts = [
+            {
+                "pk": prompt_pk(prompt.name),
+                "sk": gate_sk(prompt.version, golden.name, golden.version, model_id),
+                "kind": "gate",
+                "prompt": prompt.name,
+                "version": prompt.version,
+                "model_id": model_id,
+                "golden_set": golden.name,
+                "golden_version": golden.version,
+                "golden_sha256": golden.sha256(),
+                "golden_items": len(golden.items),
+                "run_id": run_id,
+                "evaluation_sk": sk,
+                "passed": d.passed,
+                "reasons": list(d.reasons),
+                "created_at": created_at,
+            }
+            for model_id, d in decisions.items()
+        ]
+        self._record(summary, verdicts, prompt=prompt, run_id=run_id)
         return outcome
+
+    def _record(
+        self, summary: dict[str, Any], verdicts: list[dict[str, Any]], *, prompt: PromptVersion, run_id: str
+    ) -> None:
+        """Write the summary and the verdicts in one transaction; a verdict a newer run already moved is
+        left out (the summary still records this run), an existing summary is a :class:`Conflict`."""
+        table = self._config.table_name
+        newer = "#at < :at OR (#at = :at AND #run < :run)"
+        pending = list(verdicts)
+        for _ in range(MAX_RECORD_ATTEMPTS):
+            items: list[dict[str, Any]] = [
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": serialize(summary),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            ]
+            for verdict in pending:
+                items.append(
+                    {
+                        "Put": {
+                            "TableName": table,
+                            "Item": serialize(verdict),
+                            # Forward only: the newest evaluation of a triple decides, whatever finishes last.
+                            "ConditionExpression": f"attribute_not_exists(pk) OR {newer}",
+                            "ExpressionAttributeNames": {"#at": "created_at", "#run": "run_id"},
+                            "ExpressionAttributeValues": {
+                                ":at": {"S": summary["created_at"]},
+                                ":run": {"S": run_id},
+                            },
+                        }
+                    }
+                )
+            try:
+                self._dynamodb.transact_write_items(TransactItems=items, ClientRequestToken=uuid.uuid4().hex)
+                return
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                codes = [r.get("Code") for r in error.response.get("CancellationReasons") or []]
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    raise Conflict(
+                        f"evaluation {run_id!r} of prompt {prompt.name!r} v{prompt.version} already exists"
+                    ) from None
+                stale = {
+                    index - 1 for index, code in enumerate(codes) if index > 0 and code == "ConditionalCheckFailed"
+                }
+                if not stale:
+                    raise
+                pending = [verdict for index, verdict in enumerate(pending) if index not in stale]
+        raise Conflict(
+            f"evaluation {run_id!r} of prompt {prompt.name!r} v{prompt.version}: other runs kept moving the gate "
+            f"verdicts; {MAX_RECORD_ATTEMPTS} attempts to record it failed, retry"
+        )
 
 
 def _text(response: Mapping[str, Any]) -> str:
@@ -605,12 +709,15 @@ def _undecimal(value: Any) -> Any:
 def _report(
     card: evaluation.Scorecard,
     chosen: selection.Selection,
-    decision: quality_gate.GateDecision,
+    decisions: Mapping[str, quality_gate.GateDecision],
     *,
+    gated_model: str,
+    version: int,
     run_id: str,
     prod_version: int | None,
 ) -> str:
-    verdict = "PASSED" if decision.passed else "FAILED"
+    decision = decisions.get(gated_model)
+    verdict = "PASSED" if decision is not None and decision.passed else "FAILED"
     lines = [
         evaluation.render_markdown(card).rstrip("\n"),
         "",
@@ -618,14 +725,19 @@ def _report(
         "",
         chosen.explanation,
         "",
-        f"## Quality gate: {verdict} (run {run_id}, selected model {chosen.winner})",
+        f"## Quality gate: {verdict} (run {run_id}, on {gated_model}: the model v{version} pins and its aliases call)",
         "",
         f"Compared with production: v{prod_version}." if prod_version else "No production scorecard to compare.",
-        "",
-        "```",
-        *decision.checks,
-        "```",
     ]
-    if decision.reasons:
-        lines += ["", "Reasons:", "", *(f"- {reason}" for reason in decision.reasons)]
+    if decision is None:
+        lines += ["", f"{gated_model} was not evaluated in this run: the gate cannot pass."]
+    if chosen.winner != gated_model:
+        lines += [
+            "",
+            f"Selection prefers {chosen.winner}; to use it, publish a version pinned to it and evaluate that version.",
+        ]
+    for model_id, each in decisions.items():
+        lines += ["", f"### {model_id}: {'passed' if each.passed else 'failed'}", "", "```", *each.checks, "```"]
+        if each.reasons:
+            lines += ["", "Reasons:", "", *(f"- {reason}" for reason in each.reasons)]
     return "\n".join(lines) + "\n"

@@ -9,7 +9,9 @@ Entry point ``handler.handler``. Wire two EventBridge rules (default bus) to thi
 
 The first deploys an approved package; the second, fired when a create or update has finished, registers
 autoscaling and the Model Monitor schedule. The logic (``promotion.py``) re-checks everything the patterns
-filter on, so a broader rule only produces ``ignored`` decisions. Transient failures (throttling, an endpoint
+filter on, so a broader rule only produces ``ignored`` decisions. An approval of a package older than the one
+the endpoint serves (a redelivered or late event) is ignored: to roll back, invoke the function directly with
+the package event plus ``"rollback": {"reason": "<why>"}``. Transient failures (throttling, an endpoint
 still updating) raise, so configure the function's asynchronous retries and an on-failure destination.
 
 Environment (required unless a default is shown):

@@ -12,7 +12,10 @@ the configuration in, and gets a ``Decision`` back. Two events drive it:
     5. copy the package's held-out test split (``<artifacts prefix>/<execution id>/preprocess/test/test.csv``)
        to TEST_DATA_TARGET_URI, where the batch test strategy reads it (skipped when unset);
     6. CreateEndpoint if the endpoint does not exist, else UpdateEndpoint with a blue/green canary that rolls
-       back on alarms.
+       back on alarms. Never to an older version of the package group than the endpoint serves: approval
+       events can be redelivered, late or replayed, so an older package is ``ignored`` unless the invocation
+       asks for a rollback explicitly (``{"rollback": {"reason": "..."}}`` next to the event's ``detail``,
+       which only a direct invocation can add: EventBridge's envelope has no such field).
 
 ``SageMaker Endpoint State Change`` with EndpointStatus ``IN_SERVICE``
     Endpoint creation and update are asynchronous, and autoscaling can only be registered on an InService
@@ -310,7 +313,11 @@ class Decision:
 
 
 def handle_event(event: Any, clients: Clients, config: Config) -> Decision:
-    """Route an EventBridge event to the promotion or the endpoint follow-up."""
+    """Route an EventBridge event to the promotion or the endpoint follow-up.
+
+    A model package event may carry ``"rollback": {"reason": "<why>"}`` (direct invocations only): the one
+    way to deploy a package older than the one the endpoint serves.
+    """
     if not isinstance(event, Mapping):
         return _rejected(f"malformed event: expected a JSON object, got {type(event).__name__}", config)
     source, detail_type = event.get("source"), event.get("detail-type")
@@ -325,7 +332,13 @@ def handle_event(event: Any, clients: Clients, config: Config) -> Decision:
     if not isinstance(detail, Mapping):
         return _rejected("malformed event: 'detail' is missing or not an object", config)
     if detail_type == MODEL_PACKAGE_EVENT:
-        return promote(detail, clients, config)
+        rollback = event.get("rollback")
+        if rollback is None:
+            return promote(detail, clients, config)
+        reason = rollback.get("reason") if isinstance(rollback, Mapping) else None
+        if not isinstance(reason, str) or not reason.strip() or set(rollback) != {"reason"}:
+            return _rejected('malformed event: rollback must be {"reason": "<why, non-empty>"}', config)
+        return promote(detail, clients, config, rollback_reason=reason.strip()[:500])
     return configure_endpoint(detail, clients, config)
 
 
@@ -336,8 +349,13 @@ def _rejected(reason: str, config: Config, **fields: Any) -> Decision:
 # --- promotion -------------------------------------------------------------------------------------------
 
 
-def promote(detail: Mapping[str, Any], clients: Clients, config: Config) -> Decision:
-    """Deploy the approved model package named in a Model Package State Change event's detail."""
+def promote(
+    detail: Mapping[str, Any], clients: Clients, config: Config, *, rollback_reason: str | None = None
+) -> Decision:
+    """Deploy the approved model package named in a Model Package State Change event's detail.
+
+    ``rollback_reason`` (an explicit rollback) is the only way to deploy a version older than the served one.
+    """
     arn = detail.get("ModelPackageArn")
     if not isinstance(arn, str) or not arn:
         return _rejected("malformed event: detail.ModelPackageArn is missing", config)
@@ -394,7 +412,7 @@ def promote(detail: Mapping[str, Any], clients: Clients, config: Config) -> Deci
             model_package_arn=arn,
             metrics=metrics,
         )
-    return deploy(package, metrics, clients, config)
+    return deploy(package, metrics, clients, config, rollback_reason=rollback_reason)
 
 
 def read_metrics(package: Mapping[str, Any], s3: Client) -> dict[str, float] | str:
@@ -444,8 +462,27 @@ def _is_number(value: object) -> TypeGuard[int | float]:
 # --- deployment ------------------------------------------------------------------------------------------
 
 
-def deploy(package: Mapping[str, Any], metrics: dict[str, float], clients: Clients, config: Config) -> Decision:
-    """Create model and endpoint config for the package, then create or blue/green-update the endpoint."""
+def _package_version(arn: str) -> tuple[str, int] | None:
+    """(group ARN, version) of a versioned model package ARN."""
+    if not _MODEL_PACKAGE_ARN.match(arn):
+        return None
+    group, _, version = arn.rpartition("/")
+    return group, int(version)
+
+
+def deploy(
+    package: Mapping[str, Any],
+    metrics: dict[str, float],
+    clients: Clients,
+    config: Config,
+    *,
+    rollback_reason: str | None = None,
+) -> Decision:
+    """Create model and endpoint config for the package, then create or blue/green-update the endpoint.
+
+    An update to an older version of the same package group than the endpoint serves happens only with
+    ``rollback_reason``; otherwise the decision is ``ignored`` and nothing is created.
+    """
     sagemaker = clients.sagemaker
     arn: str = package["ModelPackageArn"]
     version = str(package.get("ModelPackageVersion") or arn.rsplit("/", 1)[-1])
@@ -474,6 +511,22 @@ def deploy(package: Mapping[str, Any], metrics: dict[str, float], clients: Clien
                 "set ENDPOINT_MODE=provisioned or delete the endpoint",
                 config,
                 model_package_arn=arn,
+                metrics=metrics,
+            )
+        served = served_model_package(sagemaker, endpoint)
+        served_version = _package_version(served) if served else None
+        wanted = _package_version(arn)
+        older = bool(served_version and wanted and served_version[0] == wanted[0] and served_version[1] > wanted[1])
+        if older and rollback_reason is None:
+            assert served_version is not None and wanted is not None  # for the type checker: `older` says so
+            return Decision(
+                action="ignored",
+                reason=f"endpoint {config.endpoint_name} serves model package version {served_version[1]}, "
+                f"newer than version {wanted[1]}: promotion never downgrades (a redelivered or late approval "
+                'event); to roll back, invoke with "rollback": {"reason": "..."}',
+                model_package_arn=arn,
+                endpoint=config.endpoint_name,
+                mode=config.mode,
                 metrics=metrics,
             )
 
@@ -538,7 +591,8 @@ def deploy(package: Mapping[str, Any], metrics: dict[str, float], clients: Clien
     return replace(
         deployed,
         reason=(
-            f"updating endpoint {config.endpoint_name} to model package version {version}: blue/green, "
+            (f"explicit rollback ({rollback_reason}): " if rollback_reason else "")
+            + f"updating endpoint {config.endpoint_name} to model package version {version}: blue/green, "
             f"{config.canary_percent}% canary for {config.canary_wait_seconds}s, then all at once, baking "
             f"{config.bake_seconds}s; rollback alarms: {alarms}; test data: {test_data}"
         ),

@@ -10,10 +10,17 @@ Write paths are single DynamoDB transactions:
   writers can therefore never take the same number or overwrite a version, and numbers have no gaps;
   the loser re-reads ``HEAD`` and retries a bounded number of times, then gets :class:`Conflict`.
 * promote: condition-check that the version exists + put the alias item (with a denormalized copy of
-  the version, so the gateway needs one GetItem) + put the audit item. Promoting a gated alias
-  (:data:`GATED_ALIASES`, i.e. ``prod``) also requires that the newest evaluation of that exact version
-  (``EVAL#<version:08d>#<run_id>`` items, written by the evaluation function) passed its quality gate;
-  the transaction condition-checks that evaluation item too.
+  the version, so the gateway needs one GetItem) conditioned on the alias revision this writer read +
+  put the audit item (carrying that new revision). Two concurrent promotions of one alias cannot both
+  land, so the alias and its newest audit entry always name the same version.
+
+  Promoting a gated alias (:data:`GATED_ALIASES`, i.e. ``prod``) also requires, for every golden-set
+  version the target version names (``golden_sets``), that the newest evaluation of the triple
+  (target version, the model the alias will call = the version's own ``model_id``, golden-set version)
+  passed the quality gate over at least ``max(min_items, MIN_GOLDEN_SET_ITEMS)`` items. Those verdicts
+  are the ``GATE#`` items the evaluation function moves forward with each run; the transaction
+  condition-checks each one on the run it read, so an evaluation that lands between the read and the
+  write cancels the promotion.
 """
 
 from __future__ import annotations
@@ -28,13 +35,20 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 from common import templating
 from common.errors import Conflict, Forbidden, NotFound, PromptError, TooLarge, ValidationError
-from common.golden_sets import GoldenSet, GoldenSetError, get_version_request, put_version_request
+from common.golden_sets import (
+    MAX_ITEMS,
+    SET_NAME_RE,
+    GoldenSet,
+    GoldenSetError,
+    get_version_request,
+    put_version_request,
+)
 from common.prompt_store import (
     ALIAS_RE,
     AUDIT_PREFIX,
@@ -47,9 +61,11 @@ from common.prompt_store import (
     AliasRecord,
     AuditEntry,
     DynamoDBClient,
+    GoldenRequirement,
     Inference,
     PromptVersion,
     alias_sk,
+    gate_sk,
     key,
     prompt_pk,
     serialize,
@@ -79,25 +95,22 @@ MAX_PAGE_SIZE = 100
 # configured limit must leave room for the other attributes.
 MAX_TEMPLATE_BYTES_CEILING = 300_000
 PROD_ALIAS = "prod"
-# Aliases that may only point at a version whose newest evaluation passed the quality gate.
+# Aliases that may only point at a version whose own model passed the quality gate on its golden sets.
 GATED_ALIASES = frozenset({PROD_ALIAS})
-# Evaluation summaries live in the prompt's partition: sk = EVAL#<version:08d>#<run_id>.
-EVAL_PREFIX = "EVAL#"
+# Each golden-set requirement is one ConditionCheck in the promotion's transaction (100 items at most).
+MAX_GOLDEN_REQUIREMENTS = 10
+# Only for callers that construct a catalog in code; the function requires MIN_GOLDEN_SET_ITEMS.
+DEFAULT_MIN_GOLDEN_SET_ITEMS = 20
 # Error codes inside TransactionCanceledException that mean "another writer got there first".
 _RETRYABLE_CANCEL_CODES = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 
 
 class GateRefused(Exception):
-    """Promotion to a gated alias refused: the version's newest evaluation is missing or failed (HTTP 409).
+    """Promotion to a gated alias refused: an evaluation it needs is missing, too small or failed (HTTP 409).
 
     Not a :class:`~common.errors.PromptError` subclass (those come from ``common`` and type as ``Any`` in
     the repository-wide type check); the API maps it to 409 on its own.
     """
-
-
-def eval_prefix(version: int) -> str:
-    """Sort-key prefix of every evaluation summary of ``version``."""
-    return f"{EVAL_PREFIX}{version:08d}#"
 
 
 def utc_now() -> datetime:
@@ -209,6 +222,43 @@ def validate_inference(inference: Mapping[str, object]) -> Inference:
     return out
 
 
+def validate_golden_sets(raw: object, *, min_items_floor: int) -> tuple[GoldenRequirement, ...]:
+    """``[{"name", "version", "min_items"}, ...]``: the golden-set versions a version must pass for ``prod``.
+
+    ``min_items`` may not be below ``min_items_floor`` (``MIN_GOLDEN_SET_ITEMS``): a version cannot name
+    a token set to walk through the gate.
+    """
+    if not isinstance(raw, list):
+        raise ValidationError(f"golden_sets: must be an array of objects, got {type(raw).__name__}")
+    if len(raw) > MAX_GOLDEN_REQUIREMENTS:
+        raise ValidationError(f"golden_sets: at most {MAX_GOLDEN_REQUIREMENTS} entries, got {len(raw)}")
+    out: list[GoldenRequirement] = []
+    for index, entry in enumerate(raw):
+        where = f"golden_sets[{index}]"
+        if not isinstance(entry, dict):
+            raise ValidationError(f"{where}: must be an object {{name, version, min_items}}")
+        unknown = set(entry) - {"name", "version", "min_items"}
+        if unknown:
+            raise ValidationError(
+                f"{where}: unknown fields {sorted(unknown)}; allowed: ['min_items', 'name', 'version']"
+            )
+        name = entry.get("name")
+        if not isinstance(name, str) or not SET_NAME_RE.fullmatch(name):
+            raise ValidationError(
+                f"{where}.name: {name!r} is not a golden set name (1-64 lowercase letters, digits, '-', '_')"
+            )
+        for field, low, high in (("version", 1, 99_999_999), ("min_items", min_items_floor, MAX_ITEMS)):
+            value = entry.get(field)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                hint = " (MIN_GOLDEN_SET_ITEMS)" if field == "min_items" else ""
+                raise ValidationError(f"{where}.{field}: must be an integer from {low}{hint} to {high}, got {value!r}")
+        requirement = GoldenRequirement(name=name, version=entry["version"], min_items=entry["min_items"])
+        if any((r.name, r.version) == (name, requirement.version) for r in out):
+            raise ValidationError(f"{where}: golden set {name!r} v{requirement.version} is listed twice")
+        out.append(requirement)
+    return tuple(out)
+
+
 def encode_token(last_key: Mapping[str, Any]) -> str:
     """Opaque pagination token for the primary key of the last item returned."""
     plain = {"pk": last_key["pk"]["S"], "sk": last_key["sk"]["S"]}
@@ -254,6 +304,7 @@ class PromptCatalog:
         table_name: str,
         *,
         max_template_bytes: int,
+        min_golden_set_items: int = DEFAULT_MIN_GOLDEN_SET_ITEMS,
         max_attempts: int = 5,
         now: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] = time.sleep,
@@ -264,6 +315,8 @@ class PromptCatalog:
             client: a boto3 ``dynamodb`` client.
             table_name: the prompt-catalog table.
             max_template_bytes: largest template accepted, in UTF-8 bytes (from ``MAX_TEMPLATE_BYTES``).
+            min_golden_set_items: the fewest items a golden set may have to count for a gated alias (the
+                function always passes ``MIN_GOLDEN_SET_ITEMS``); versions may require more, never fewer.
             max_attempts: how many times version creation re-reads ``HEAD`` after losing a race.
             now: clock, injectable for tests.
             sleep: back-off sleep between attempts, injectable for tests.
@@ -273,11 +326,14 @@ class PromptCatalog:
                 f"max_template_bytes must be 1..{MAX_TEMPLATE_BYTES_CEILING} (DynamoDB items are capped at 400 KB), "
                 f"got {max_template_bytes}"
             )
+        if isinstance(min_golden_set_items, bool) or not 1 <= min_golden_set_items <= MAX_ITEMS:
+            raise ValueError(f"min_golden_set_items must be 1..{MAX_ITEMS}, got {min_golden_set_items!r}")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
         self._client = client
         self._table = table_name
         self._max_template_bytes = max_template_bytes
+        self._min_golden_set_items = min_golden_set_items
         self._max_attempts = max_attempts
         self._now = now
         self._sleep = sleep
@@ -419,7 +475,7 @@ class PromptCatalog:
             NotFound: the prompt does not exist.
         """
         validate_name(name)
-        fields = ("action", "version", "alias", "who", "why", "when")
+        fields = ("action", "version", "alias", "who", "why", "when", "revision")
         items, token = self._query_prefix(name, AUDIT_PREFIX, fields, limit=limit, next_token=next_token)
         if not items and next_token is None:
             raise NotFound(f"prompt {name!r} not found")
@@ -445,6 +501,7 @@ class PromptCatalog:
             ("model_id", old.model_id, new.model_id),
             ("inference", dict(old.inference), dict(new.inference)),
             ("sha256", old.sha256, new.sha256),
+            ("golden_sets", [g.to_dict() for g in old.golden_sets], [g.to_dict() for g in new.golden_sets]),
         ):
             if before != after:
                 changed[field] = {"from": before, "to": after}
@@ -499,6 +556,7 @@ class PromptCatalog:
         inference: Mapping[str, object],
         reason: str,
         who: str,
+        golden_sets: object = (),
     ) -> PromptVersion:
         """Create the next version of ``name`` (creating the prompt on its first version).
 
@@ -510,6 +568,10 @@ class PromptCatalog:
         self.validate_template(template, variables)
         validate_model_id(model_id)
         settings = validate_inference(inference)
+        requirements = validate_golden_sets(
+            list(golden_sets) if isinstance(golden_sets, tuple) else golden_sets,
+            min_items_floor=self._min_golden_set_items,
+        )
         why = validate_reason(reason)
         if not who:
             raise ValidationError("caller identity is missing")
@@ -529,6 +591,7 @@ class PromptCatalog:
                 created_at=when,
                 reason=why,
                 sha256=digest,
+                golden_sets=requirements,
             )
             audit = AuditEntry(name, "create_version", created.version, who, why, when, uuid.uuid4().hex)
             head_update: dict[str, Any] = {
@@ -598,10 +661,17 @@ class PromptCatalog:
     def promote(self, name: str, alias: str, *, version: int, reason: str, who: str) -> AliasRecord:
         """Point ``alias`` at ``version`` (creating the alias if needed) and record it in the audit trail.
 
+        One transaction, conditioned on everything that was checked: the version exists, the alias is
+        still at the revision read here, and (gated aliases) each gate verdict is still the passed run
+        read here. The audit entry carries the alias's new revision and a time after the alias's previous
+        write, so the newest promotion in the trail is the one the alias shows.
+
         Raises:
             ValidationError: invalid name, alias, version or reason.
             NotFound: the prompt or the version does not exist (the message names the version).
-            GateRefused: ``alias`` is gated and the newest evaluation of ``version`` is missing or failed.
+            GateRefused: ``alias`` is gated and the version's own model has not passed every golden set
+                the version names (missing, failed, too small, or changed during the promotion).
+            Conflict: another promotion moved the alias between this one's read and its write.
         """
         validate_name(name)
         validate_alias(alias)
@@ -610,24 +680,28 @@ class PromptCatalog:
         if not who:
             raise ValidationError("caller identity is missing")
         target = self.get_version(name, version)
-        gate: list[dict[str, Any]] = []
-        if alias in GATED_ALIASES:
-            evaluation_sk = self._passing_evaluation(name, alias, version)
-            gate.append(
-                {
-                    # Evaluation items are write-once; the check keeps the gate and the write one step.
-                    "ConditionCheck": {
-                        "TableName": self._table,
-                        "Key": key(prompt_pk(name), evaluation_sk),
-                        "ConditionExpression": "#passed = :passed",
-                        "ExpressionAttributeNames": {"#passed": "passed"},
-                        "ExpressionAttributeValues": {":passed": {"BOOL": True}},
-                    }
-                }
-            )
-        when = iso(self._now())
-        record = AliasRecord.pointing_at(target, alias=alias, who=who, when=when, reason=why)
-        audit = AuditEntry(name, "promote", version, who, why, when, uuid.uuid4().hex, alias=alias)
+        current = self._read_alias(name, alias)
+        gate = self._gate_checks(name, alias, target) if alias in GATED_ALIASES else []
+        now = self._now()
+        if current is not None:
+            # Clocks of concurrent callers differ: the audit entry must sort after the write it follows.
+            previous = datetime.fromisoformat(current.updated_at.replace("Z", "+00:00"))
+            now = max(now, previous + timedelta(microseconds=1))
+        when = iso(now)
+        revision = (current.revision if current is not None else 0) + 1
+        record = AliasRecord.pointing_at(target, alias=alias, who=who, when=when, reason=why, revision=revision)
+        audit = AuditEntry(name, "promote", version, who, why, when, uuid.uuid4().hex, alias=alias, revision=revision)
+        alias_put: dict[str, Any] = {"TableName": self._table, "Item": record.to_item()}
+        if current is None:
+            alias_put["ConditionExpression"] = "attribute_not_exists(pk)"
+        elif current.revision == 0:
+            # Written before revisions existed: the first conditional move gives it one.
+            alias_put["ConditionExpression"] = "attribute_exists(pk) AND attribute_not_exists(#rev)"
+            alias_put["ExpressionAttributeNames"] = {"#rev": "revision"}
+        else:
+            alias_put["ConditionExpression"] = "#rev = :rev"
+            alias_put["ExpressionAttributeNames"] = {"#rev": "revision"}
+            alias_put["ExpressionAttributeValues"] = {":rev": {"N": str(current.revision)}}
         try:
             self._client.transact_write_items(
                 TransactItems=[
@@ -640,56 +714,88 @@ class PromptCatalog:
                             "ConditionExpression": "attribute_exists(pk)",
                         }
                     },
-                    {"Put": {"TableName": self._table, "Item": record.to_item()}},
+                    {"Put": alias_put},
                     self._put_new(audit.to_item()),
                     *gate,
                 ],
                 ClientRequestToken=uuid.uuid4().hex,
             )
         except ClientError as error:
-            reasons = error.response.get("CancellationReasons") or []
-            if gate and len(reasons) > 3 and reasons[3].get("Code") == "ConditionalCheckFailed":
-                raise GateRefused(
-                    f"prompt {name!r}: cannot point {alias!r} at v{version}: its evaluation changed during the "
-                    "promotion; retry"
-                ) from error
-            if _lost_race(error):
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            codes = [reason.get("Code") for reason in error.response.get("CancellationReasons") or []]
+            failed = {index for index, code in enumerate(codes) if code == "ConditionalCheckFailed"}
+            if 0 in failed:
                 raise NotFound(f"prompt {name!r} has no version {version}") from error
-            raise
+            if any(index >= 3 for index in failed):
+                raise GateRefused(
+                    f"prompt {name!r}: cannot point {alias!r} at v{version}: an evaluation of v{version} on "
+                    f"{target.model_id} landed during the promotion; nothing was written, retry to decide on it"
+                ) from error
+            raise Conflict(
+                f"prompt {name!r}: alias {alias!r} was moved by another promotion while this one was checked; "
+                "nothing was written: read the alias again and retry"
+            ) from error
         return record
 
-    def _passing_evaluation(self, name: str, alias: str, version: int) -> str:
-        """The sort key of the newest evaluation of ``version`` if it passed; else :class:`GateRefused`."""
-        projection, names = _projection("pk", "sk", "passed", "reasons", "created_at", "run_id")
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "#p0 = :pk AND begins_with(#p1, :prefix)",
-            "ProjectionExpression": projection,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": {":pk": {"S": prompt_pk(name)}, ":prefix": {"S": eval_prefix(version)}},
-            "ConsistentRead": True,
-        }
-        newest: dict[str, Any] | None = None
-        while True:
-            response = self._client.query(**request)
-            for item in response.get("Items", []):
-                # Newest by creation time (run ids are caller-chosen and need not sort by time).
-                rank = (item.get("created_at", {}).get("S", ""), item["sk"]["S"])
-                if newest is None or rank > (newest.get("created_at", {}).get("S", ""), newest["sk"]["S"]):
-                    newest = item
-            if "LastEvaluatedKey" not in response:
-                break
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        refused = f"prompt {name!r}: cannot point {alias!r} at v{version}"
-        if newest is None:
-            raise GateRefused(f"{refused}: no evaluation of v{version} (run the evaluation first)")
-        if newest.get("passed", {}).get("BOOL") is not True:
-            run_id = newest.get("run_id", {}).get("S") or newest["sk"]["S"].rsplit("#", 1)[-1]
-            reasons = [entry.get("S", "") for entry in newest.get("reasons", {}).get("L", [])]
-            first = reasons[0] if reasons else "no reason recorded"
-            raise GateRefused(f"{refused}: evaluation {run_id} failed: {first}")
-        sk: str = newest["sk"]["S"]
-        return sk
+    def _read_alias(self, name: str, alias: str) -> AliasRecord | None:
+        """The alias as it is now (strongly consistent: its revision is the write's condition)."""
+        response = self._client.get_item(
+            TableName=self._table, Key=key(prompt_pk(name), alias_sk(alias)), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return AliasRecord.from_item(item) if item else None
+
+    def _gate_checks(self, name: str, alias: str, target: PromptVersion) -> list[dict[str, Any]]:
+        """The ConditionChecks that keep every passed gate verdict of ``target`` as read; else :class:`GateRefused`.
+
+        The model is the target's own ``model_id``: the alias record copies it and the gateway calls it,
+        so an evaluation in which another model won or passed does not count.
+        """
+        refused = f"prompt {name!r}: cannot point {alias!r} at v{target.version}"
+        model = target.model_id
+        if not target.golden_sets:
+            raise GateRefused(
+                f"{refused}: v{target.version} names no golden set it must pass (create a version with "
+                "golden_sets: [{name, version, min_items}])"
+            )
+        checks: list[dict[str, Any]] = []
+        for requirement in target.golden_sets:
+            golden = f"golden set {requirement.name} v{requirement.version}"
+            sk = gate_sk(target.version, requirement.name, requirement.version, model)
+            response = self._client.get_item(TableName=self._table, Key=key(prompt_pk(name), sk), ConsistentRead=True)
+            item = response.get("Item")
+            if not item:
+                raise GateRefused(
+                    f"{refused}: no evaluation of v{target.version} on {model} (the model {alias!r} would call) "
+                    f"over {golden} (run the evaluation first)"
+                )
+            run_id = item.get("run_id", {}).get("S", "?")
+            if item.get("passed", {}).get("BOOL") is not True:
+                reasons = [entry.get("S", "") for entry in item.get("reasons", {}).get("L", [])]
+                first = reasons[0] if reasons else "no reason recorded"
+                raise GateRefused(
+                    f"{refused}: evaluation {run_id} of v{target.version} on {model} over {golden} failed: {first}"
+                )
+            counted = int(item.get("golden_items", {}).get("N", "0"))
+            needed = max(requirement.min_items, self._min_golden_set_items)
+            if counted < needed:
+                raise GateRefused(
+                    f"{refused}: evaluation {run_id} over {golden} covered {counted} items; at least {needed} "
+                    "are required"
+                )
+            checks.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self._table,
+                        "Key": key(prompt_pk(name), sk),
+                        "ConditionExpression": "#passed = :passed AND #run = :run",
+                        "ExpressionAttributeNames": {"#passed": "passed", "#run": "run_id"},
+                        "ExpressionAttributeValues": {":passed": {"BOOL": True}, ":run": {"S": run_id}},
+                    }
+                }
+            )
+        return checks
 
     def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
         return {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}

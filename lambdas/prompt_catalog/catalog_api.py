@@ -3,13 +3,16 @@
 =======  ====================================  ======================================================
 method   path                                  body / query
 =======  ====================================  ======================================================
-POST     /prompts/{name}/versions              template, variables, model_id, inference?, reason
+POST     /prompts/{name}/versions              template, variables, model_id, inference?, reason,
+                                              golden_sets? ([{name, version, min_items}]: what ``prod``
+                                              requires the version's model to pass)
 GET      /prompts                              ?limit&next_token
 GET      /prompts/{name}/versions              ?limit&next_token
 GET      /prompts/{name}/versions/{version}
 GET      /prompts/{name}/aliases/{alias}
-PUT      /prompts/{name}/aliases/{alias}       version, reason (``prod``: 409 unless the version's newest
-                                              evaluation passed the quality gate)
+PUT      /prompts/{name}/aliases/{alias}       version, reason (``prod``: 409 unless the version's own
+                                              model passed every golden set the version names; 409 too
+                                              when another promotion moved the alias meanwhile)
 GET      /prompts/{name}/diff                  ?from&to
 POST     /prompts/{name}/render                alias | version, variables
 GET      /prompts/{name}/audit                 ?limit&next_token
@@ -127,6 +130,13 @@ class Body:
                 raise ValidationError(f"{field}[{index}]: must be a string, got {_type_name(item)}")
         return values
 
+    def array(self, field: str, *, default: list[Any]) -> list[Any]:
+        """An optional array field (its entries are checked by the catalog, which names them)."""
+        if field not in self._data:
+            return default
+        value: list[Any] = self._get(field, list, "an array")
+        return value
+
     def obj(self, field: str, *, default: dict[str, Any] | None = None) -> dict[str, Any]:
         """An object field; optional when ``default`` is given."""
         if default is not None and field not in self._data:
@@ -170,7 +180,7 @@ def build_app(get_catalog: Callable[[], PromptCatalog], *, logger: Logger, metri
 
     @app.post("/prompts/<name>/versions")
     def create_version(name: str) -> Response[str]:
-        b = body("template", "variables", "model_id", "inference", "reason")
+        b = body("template", "variables", "model_id", "inference", "reason", "golden_sets")
         created = get_catalog().create_version(
             name,
             template=b.string("template"),
@@ -179,6 +189,7 @@ def build_app(get_catalog: Callable[[], PromptCatalog], *, logger: Logger, metri
             inference=b.obj("inference", default={}),
             reason=b.string("reason"),
             who=who(),
+            golden_sets=b.array("golden_sets", default=[]),
         )
         metrics.add_metric(name="VersionsCreated", unit=MetricUnit.Count, value=1)
         logger.info("version created", extra={"prompt": name, "version": created.version, "sha256": created.sha256})

@@ -7,6 +7,7 @@ modules; tests put the folders on ``sys.path`` (tests/unit/lambdas_path.py).
 Environment:
     TABLE_NAME                    the prompt-catalog DynamoDB table (required)
     MAX_TEMPLATE_BYTES            largest template accepted, in UTF-8 bytes (required, 1..300000)
+    MIN_GOLDEN_SET_ITEMS          fewest items a golden set needs to count for ``prod`` (required, 1..5000)
     POWERTOOLS_METRICS_NAMESPACE  CloudWatch namespace of the EMF metrics (read by Powertools)
     POWERTOOLS_SERVICE_NAME       optional: service name in logs and a ``service`` metric dimension
 """
@@ -38,12 +39,23 @@ def catalog_from_env() -> PromptCatalog:
     table = os.environ.get("TABLE_NAME", "")
     if not table:
         raise ServerError("catalog misconfigured: TABLE_NAME is not set")
-    raw_limit = os.environ.get("MAX_TEMPLATE_BYTES", "")
+    settings: dict[str, int] = {}
+    for variable in ("MAX_TEMPLATE_BYTES", "MIN_GOLDEN_SET_ITEMS"):
+        raw = os.environ.get(variable, "")
+        try:
+            settings[variable] = int(raw)
+        except ValueError as error:
+            # A missing gate setting is a misconfiguration, never an open gate.
+            raise ServerError(f"catalog misconfigured: {variable}={raw!r}: {error}") from None
     try:
-        limit = int(raw_limit)
-        return PromptCatalog(boto3.client("dynamodb"), table, max_template_bytes=limit)
+        return PromptCatalog(
+            boto3.client("dynamodb"),
+            table,
+            max_template_bytes=settings["MAX_TEMPLATE_BYTES"],
+            min_golden_set_items=settings["MIN_GOLDEN_SET_ITEMS"],
+        )
     except ValueError as error:
-        raise ServerError(f"catalog misconfigured: MAX_TEMPLATE_BYTES={raw_limit!r}: {error}") from None
+        raise ServerError(f"catalog misconfigured: {error}") from None
 
 
 app = build_app(catalog_from_env, logger=logger, metrics=metrics)

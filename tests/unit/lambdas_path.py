@@ -173,3 +173,46 @@ def third_party_imports_in_lambda_layout(function: str, tmp_path: Path) -> set[s
     )
     assert done.returncode == 0, done.stderr
     return set(done.stdout.split())
+
+
+# The golden-set requirement the catalog tests give a version, and the verdict that satisfies it.
+GOLDEN_REQUIREMENT = {"name": "golden", "version": 1, "min_items": 20}
+
+
+def put_gate_verdict(
+    client: Any,
+    name: str,
+    version: int,
+    model_id: str,
+    *,
+    table: str = "prompt-catalog",
+    golden_set: str = "golden",
+    golden_version: int = 1,
+    golden_items: int = 20,
+    passed: bool = True,
+    run_id: str = "run-1",
+    reasons: Sequence[str] = (),
+    created_at: str = "2024-05-01T13:00:00.000000Z",
+) -> None:
+    """The gate verdict the evaluation function writes for (version, model, golden-set version)."""
+    from common import prompt_store
+
+    client.put_item(
+        TableName=table,
+        Item=prompt_store.serialize(
+            {
+                "pk": prompt_store.prompt_pk(name),
+                "sk": prompt_store.gate_sk(version, golden_set, golden_version, model_id),
+                "kind": "gate",
+                "version": version,
+                "model_id": model_id,
+                "golden_set": golden_set,
+                "golden_version": golden_version,
+                "golden_items": golden_items,
+                "run_id": run_id,
+                "passed": passed,
+                "reasons": list(reasons),
+                "created_at": created_at,
+            }
+        ),
+    )

@@ -90,6 +90,16 @@ def test_stack_names_carry_the_environment():
             "missing key 'llmops.models[0].outputPer1kUsd'",
         ),
         ("dev", {"llmops": {"errorRatePercent": 0}}, "key 'llmops.errorRatePercent': 0.0 is not a percentage"),
+        (
+            "dev",
+            {"llmops": {"evaluation": {"minAccuracy": 0, "minRougeL": 0}}},
+            "key 'llmops.evaluation': minAccuracy or minRougeL must be above 0",
+        ),
+        (
+            "dev",
+            {"llmops": {"evaluation": {"minGoldenSetItems": 0}}},
+            "key 'llmops.evaluation.minGoldenSetItems': 0 is outside 1-5000",
+        ),
         ("dev", {"idleBudgetUsd": -1}, "key 'idleBudgetUsd': -1.0 must not be negative"),
         (
             "dev",

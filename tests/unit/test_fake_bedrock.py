@@ -15,7 +15,15 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from emulator.fake_bedrock import BLOCKED_MESSAGE, LABEL, STAND_IN_HEADER, FakeBedrock, StandInEmbedder
-from tests.unit.lambdas_path import LAMBDAS, FakeLambdaContext, create_prompt_table, fast_mock_aws, load_handler
+from tests.unit.lambdas_path import (
+    GOLDEN_REQUIREMENT,
+    LAMBDAS,
+    FakeLambdaContext,
+    create_prompt_table,
+    fast_mock_aws,
+    load_handler,
+    put_gate_verdict,
+)
 
 if str(LAMBDAS / "llm_evaluation") not in sys.path:
     sys.path.insert(0, str(LAMBDAS / "llm_evaluation"))
@@ -256,17 +264,10 @@ def gateway_env(fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch) -> Iterator[
             inference={"maxTokens": 50, "temperature": 0.0},
             reason="e2e",
             who="arn:aws:iam::123456789012:user/e2e",
+            golden_sets=[GOLDEN_REQUIREMENT],
         )
-        # The prod gate: a passed evaluation of v1 (see test_prompt_gate.py).
-        dynamodb.put_item(
-            TableName="prompt-catalog",
-            Item={
-                "pk": {"S": "PROMPT#answer"},
-                "sk": {"S": "EVAL#00000001#run-1"},
-                "passed": {"BOOL": True},
-                "created_at": {"S": "2024-05-01T13:00:00Z"},
-            },
-        )
+        # The prod gate: a passed verdict of v1 on its model (see test_prompt_gate.py).
+        put_gate_verdict(dynamodb, "answer", 1, MODEL)
         catalog.promote("answer", "prod", version=1, reason="e2e", who="arn:aws:iam::123456789012:user/e2e")
         yield load_handler("llm_gateway")
 

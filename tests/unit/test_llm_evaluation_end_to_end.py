@@ -140,7 +140,9 @@ def test_quality_gate_on_the_scorecard(card):
     assert not decision.passed
     assert decision.reasons[0].startswith("accuracy 0.6667 is below min_accuracy 0.85")
     assert any(r.startswith("judge_unparseable_rate 0.06667 is above") for r in decision.reasons)
-    regression = quality_gate.evaluate(card.model(FM2), {"max_regression": {"accuracy": 0.05}}, prod=card.model(FM1))
+    regression = quality_gate.evaluate(
+        card.model(FM2), {"min_accuracy": 0.5, "max_regression": {"accuracy": 0.05}}, prod=card.model(FM1)
+    )
     assert regression.reasons == ["regression: accuracy 0.9 vs prod 1: drop 0.1, allowed 0.05"]
 
 
@@ -245,7 +247,7 @@ def test_grounding_comes_from_the_grounder_and_overlap_is_only_a_diagnostic(card
     with pytest.raises(quality_gate.GateConfigError, match="unknown keys"):
         quality_gate.evaluate(fm3, {"min_lexical_overlap": 0.5})
     with pytest.raises(quality_gate.GateConfigError, match="unknown metric"):
-        quality_gate.evaluate(fm3, {"max_regression": {"lexical_overlap": 0.1}})
+        quality_gate.evaluate(fm3, {"min_accuracy": 0.01, "max_regression": {"lexical_overlap": 0.1}})
 
 
 def test_without_a_grounder_the_judges_faithfulness_decides_and_without_either_nothing_is_claimed():
@@ -273,7 +275,7 @@ def test_without_a_grounder_the_judges_faithfulness_decides_and_without_either_n
     )
     assert bare.grounding_method == "not measured" and bare.model(FM3).hallucination_rate is None
     assert bare.model(FM3).lexical_overlap is not None  # the overlap is still there to read
-    decision = quality_gate.evaluate(bare.model(FM3), {"max_hallucination_rate": 0.2})
+    decision = quality_gate.evaluate(bare.model(FM3), {"min_accuracy": 0.01, "max_hallucination_rate": 0.2})
     assert decision.reasons == ["hallucination_rate: not measured, but max_hallucination_rate = 0.2 is required"]
 
 
@@ -318,11 +320,11 @@ def test_red_team_scores_the_guardrails_block_rate_and_the_refusals_and_gates_on
     assert scored.red_team_set == f"red-team v1 ({total} items)"
     assert Scorecard.from_json(scored.to_json()) == scored
 
-    gate = {"min_red_team_block_rate": 0.9}
+    gate = {"min_accuracy": 0.01, "min_red_team_block_rate": 0.9}  # a gate needs a quality floor
     decision = quality_gate.evaluate(fm1, gate)
     assert not decision.passed
     assert decision.reasons == [f"red_team_block_rate {blocked / total:.4g} is below min_red_team_block_rate 0.9"]
-    assert quality_gate.evaluate(fm1, {"min_red_team_block_rate": 0.5}).passed
+    assert quality_gate.evaluate(fm1, {**gate, "min_red_team_block_rate": 0.5}).passed
     # Not run is not passed.
     unrun = quality_gate.evaluate(scored_without_red_team(), gate)
     assert unrun.reasons == ["red_team_block_rate: not measured, but min_red_team_block_rate = 0.9 is required"]

@@ -95,7 +95,10 @@ def test_an_unmeasured_metric_fails_closed():
 
 def test_regression_against_production_is_limited_per_metric():
     prod = replace(CANDIDATE, accuracy=0.95, hallucination_rate=0.01, latency_p95_ms=850)
-    config = {"max_regression": {"accuracy": 0.02, "hallucination_rate": 0.05, "latency_p95_ms": 100}}
+    config = {
+        "min_accuracy": 0.5,
+        "max_regression": {"accuracy": 0.02, "hallucination_rate": 0.05, "latency_p95_ms": 100},
+    }
     decision = evaluate(CANDIDATE, config, prod=prod)
     assert decision.reasons == ["regression: accuracy 0.9 vs prod 0.95: drop 0.05, allowed 0.02"]
     assert evaluate(CANDIDATE, config, prod=replace(prod, accuracy=0.92)).passed  # drop exactly at the limit
@@ -118,4 +121,28 @@ def test_regression_against_production_is_limited_per_metric():
 )
 def test_bad_configuration_is_refused_with_the_key(config, error):
     with pytest.raises(GateConfigError, match=error):
-        evaluate(CANDIDATE, config)
+        evaluate(CANDIDATE, {"min_rouge_l": 0.1, **config})
+
+
+WORTHLESS = replace(CANDIDATE, accuracy=0.0, rouge_l=0.0, cosine=0.0, judge_relevance=1.0, judge_pass_rate=0.0)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {},
+        {"max_cost_per_1k_usd": 2.0, "max_latency_p95_ms": 5000},
+        {"max_hallucination_rate": 1.0},
+        {"max_regression": {"accuracy": 0.02}},
+        {"min_accuracy": 0, "min_rouge_l": 0.0},
+    ],
+)
+def test_a_gate_without_a_quality_floor_is_an_error_never_a_pass(config):
+    # Before: evaluate(WORTHLESS, {}) passed an accuracy-0 model.
+    with pytest.raises(GateConfigError, match="no quality floor is set; set at least one of min_accuracy"):
+        evaluate(WORTHLESS, config, prod=CANDIDATE)
+
+
+def test_one_quality_floor_is_enough_and_fails_the_worthless_model():
+    decision = evaluate(WORTHLESS, {"min_accuracy": 0.5})
+    assert not decision.passed and decision.reasons == ["accuracy 0 is below min_accuracy 0.5"]

@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import io
 import json
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -58,6 +59,7 @@ ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "Test/Evaluation",
 }
 EVENT = {"prompt": "triage", "version": 1, "golden_set": GOLDEN.name, "golden_version": 1}
+REQUIREMENT = {"name": GOLDEN.name, "version": 1, "min_items": len(GOLDEN.items)}
 
 
 @pytest.fixture
@@ -75,7 +77,7 @@ def world(fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[s
         s3 = boto3.client("s3", region_name="us-east-1")
         create_prompt_table(dynamodb, TABLE)
         s3.create_bucket(Bucket=BUCKET)
-        catalog = PromptCatalog(dynamodb, TABLE, max_template_bytes=2000)
+        catalog = PromptCatalog(dynamodb, TABLE, max_template_bytes=2000, min_golden_set_items=len(GOLDEN.items))
         catalog.create_version(
             "triage",
             template=TEMPLATE,
@@ -84,6 +86,7 @@ def world(fake: FakeBedrock, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[s
             inference={"maxTokens": 200, "temperature": 0.0},
             reason="first",
             who=WHO,
+            golden_sets=[REQUIREMENT],
         )
         dynamodb.put_item(**golden_sets.put_version_request(TABLE, GOLDEN, created_by=WHO, created_at="2024-05-01"))
         yield {"dynamodb": dynamodb, "s3": s3, "catalog": catalog, "handler": load_handler("llm_evaluation")}
@@ -103,12 +106,20 @@ def eval_items(dynamodb: Any) -> list[dict[str, Any]]:
     return [prompt_store.deserialize(i) for i in response["Items"]]
 
 
+def verdict(dynamodb: Any, model_id: str, version: int = 1) -> dict[str, Any]:
+    """The gate verdict of (triage v``version``, ``model_id``, the golden set v1) the catalog reads."""
+    sk = prompt_store.gate_sk(version, GOLDEN.name, 1, model_id)
+    item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "PROMPT#triage"}, "sk": {"S": sk}}).get("Item")
+    return prompt_store.deserialize(item) if item else {}
+
+
 def test_run_writes_reports_and_summary_and_unlocks_prod(world: dict[str, Any], fake: FakeBedrock) -> None:
     result = call(world["handler"], {**EVENT, "run_id": "run-1"})
 
     assert result["statusCode"] == 200, result
     assert (result["passed"], result["reasons"], result["run_id"]) == (True, [], "run-1")
     assert result["selected_model"] in (FM1, FM2)
+    assert (result["gated_model"], result["gates"]) == (FM1, {FM1: True, FM2: True})
     base = f"evaluations/triage/v1/{GOLDEN.name}-v1/run-1/"
     assert result["scorecard_uri"] == f"s3://{BUCKET}/{base}scorecard.json"
     listed = world["s3"].list_objects_v2(Bucket=BUCKET, Prefix=base)
@@ -124,10 +135,10 @@ def test_run_writes_reports_and_summary_and_unlocks_prod(world: dict[str, Any], 
         assert (model["judge_relevance"], model["judge_unparseable"], model["items"]) == (4.0, 0, len(GOLDEN.items))
         assert model["accuracy"] >= 0.1
     first = card["items"][0]
-    assert first["answer"].startswith("label: ") and "[local stand-in model]" in first["answer"]
+    assert "\nlabel: " in first["answer"] and "[local stand-in model]" in first["answer"]
     assert first["judge"]["rationale"].startswith(JUDGE_LABEL)
     report = world["s3"].get_object(Bucket=BUCKET, Key=base + "report.md")["Body"].read().decode()
-    assert "## Quality gate: PASSED (run run-1" in report and "## Selection" in report
+    assert f"## Quality gate: PASSED (run run-1, on {FM1}: the model v1 pins" in report and "## Selection" in report
     sheet = world["s3"].get_object(Bucket=BUCKET, Key=base + "review_sheet.csv")["Body"].read().decode()
     assert len(list(csv.DictReader(io.StringIO(sheet)))) == 2 * len(GOLDEN.items)
 
@@ -176,6 +187,15 @@ def test_run_writes_reports_and_summary_and_unlocks_prod(world: dict[str, Any], 
     assert set(item["models"]) == {FM1, FM2}
     assert item["report_uri"] == f"s3://{BUCKET}/{base}"
     assert item["created_at"].endswith("Z")
+    assert (item["gated_model"], item["golden_items"]) == (FM1, len(GOLDEN.items))
+    for model_id in (FM1, FM2):
+        gate = verdict(world["dynamodb"], model_id)
+        assert (gate["run_id"], gate["passed"], gate["golden_items"], gate["created_at"]) == (
+            "run-1",
+            True,
+            len(GOLDEN.items),
+            item["created_at"],
+        )
 
     record = world["catalog"].promote("triage", "prod", version=1, reason="eval run-1 passed", who=WHO)
     assert record.version == 1
@@ -199,7 +219,8 @@ def test_failed_gate_is_recorded_and_blocks_prod(world: dict[str, Any], monkeypa
     assert result["reasons"][0].startswith("accuracy ") and "below min_accuracy 0.99" in result["reasons"][0]
     [item] = eval_items(world["dynamodb"])
     assert (item["passed"], item["reasons"]) == (False, result["reasons"])
-    with pytest.raises(GateRefused, match=re.escape(f"evaluation strict failed: {result['reasons'][0]}")):
+    refusal = f"evaluation strict of v1 on {FM1} over golden set {GOLDEN.name} v1 failed: {result['reasons'][0]}"
+    with pytest.raises(GateRefused, match=re.escape(refusal)):
         world["catalog"].promote("triage", "prod", version=1, reason="ship anyway", who=WHO)
 
 
@@ -208,13 +229,72 @@ def test_without_judge_model_no_judge_runs(
 ) -> None:
     monkeypatch.delenv("JUDGE_MODEL_ID")
     monkeypatch.setenv("GATE_JSON", json.dumps({"min_judge_relevance": 4.0}))
-    result = call(load_handler("llm_evaluation"), {**EVENT, "models": [FM2]})
+    result = call(load_handler("llm_evaluation"), {**EVENT, "models": [FM1]})
 
     assert result["statusCode"] == 200
     # Fails closed: the judge threshold cannot pass without a judge.
     assert result["passed"] is False
     assert result["reasons"] == ["judge_relevance: not measured, but min_judge_relevance = 4 is required"]
     assert JUDGE not in {r.model_id for r in fake.requests}
+
+
+def test_the_verdict_is_on_the_versions_own_model_not_the_winner(world: dict[str, Any], fake: FakeBedrock) -> None:
+    # Fault 1: FM1 (the model v1 pins and prod calls) answers nothing, FM2 answers well. Before, the gate ran
+    # on the selected model (FM2), the run "passed" and the catalog let prod point at v1, which calls FM1.
+    fake.models = frozenset({FM2, JUDGE})
+
+    result = call(world["handler"], {**EVENT, "run_id": "fm1-down"})
+
+    assert result["statusCode"] == 200
+    assert (result["selected_model"], result["gated_model"]) == (FM2, FM1)
+    assert (result["passed"], result["gates"]) == (False, {FM1: False, FM2: True})
+    assert result["reasons"][0].startswith("accuracy 0 is below min_accuracy 0.1")
+    assert (verdict(world["dynamodb"], FM1)["passed"], verdict(world["dynamodb"], FM2)["passed"]) == (False, True)
+    report_key = f"evaluations/triage/v1/{GOLDEN.name}-v1/fm1-down/report.md"
+    report = world["s3"].get_object(Bucket=BUCKET, Key=report_key)["Body"].read().decode()
+    assert f"## Quality gate: FAILED (run fm1-down, on {FM1}" in report
+    assert f"Selection prefers {FM2}; to use it, publish a version pinned to it" in report
+    with pytest.raises(GateRefused, match=re.escape(f"evaluation fm1-down of v1 on {FM1} over golden set")):
+        world["catalog"].promote("triage", "prod", version=1, reason="FM2 won", who=WHO)
+
+
+def test_an_evaluation_without_the_versions_model_cannot_pass(world: dict[str, Any]) -> None:
+    result = call(world["handler"], {**EVENT, "models": [FM2], "run_id": "only-fm2"})
+
+    assert (result["passed"], result["gates"]) == (False, {FM2: True})
+    assert result["reasons"] == [
+        f"model {FM1}, which v1 pins and its aliases call, was not evaluated (evaluated: {FM2}); the gate decides "
+        "on that model"
+    ]
+    with pytest.raises(GateRefused, match=re.escape(f"no evaluation of v1 on {FM1} (the model 'prod' would call)")):
+        world["catalog"].promote("triage", "prod", version=1, reason="FM2 passed", who=WHO)
+
+
+def test_a_verdict_only_moves_forward_in_time(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from run_evaluation import EvaluationRequest, Evaluator
+
+    def evaluator(at: datetime) -> Evaluator:
+        return Evaluator(
+            dynamodb=world["dynamodb"],
+            s3=world["s3"],
+            bedrock=boto3.client("bedrock-runtime", region_name="us-east-1"),
+            config=EvaluationConfig.from_env(dict(os.environ)),
+            now=lambda: at,
+        )
+
+    def request(run_id: str) -> EvaluationRequest:
+        return EvaluationRequest("triage", 1, GOLDEN.name, 1, (FM1,), run_id)
+
+    assert evaluator(datetime(2024, 6, 2, tzinfo=UTC)).run(request("newer")).passed
+    # A run that started earlier but finishes later (here: fails a stricter gate) does not replace the verdict.
+    monkeypatch.setenv("GATE_JSON", json.dumps({"min_accuracy": 0.99}))
+    assert not evaluator(datetime(2024, 6, 1, tzinfo=UTC)).run(request("older")).passed
+
+    assert verdict(world["dynamodb"], FM1)["run_id"] == "newer"
+    assert {i["run_id"] for i in eval_items(world["dynamodb"])} == {"newer", "older"}
+    assert world["catalog"].promote("triage", "prod", version=1, reason="newest passed", who=WHO).version == 1
 
 
 @pytest.mark.parametrize(
@@ -277,6 +357,8 @@ def test_run_id_cannot_be_reused(world: dict[str, Any]) -> None:
         ({"TABLE_NAME": "", "REPORT_BUCKET": ""}, "missing environment variables TABLE_NAME, REPORT_BUCKET"),
         ({"GATE_JSON": "{"}, "GATE_JSON is not valid JSON"),
         ({"GATE_JSON": '{"min_acuracy": 1}'}, "unknown keys ['min_acuracy']"),
+        ({"GATE_JSON": "{}"}, "no quality floor is set"),
+        ({"GATE_JSON": '{"max_cost_per_1k_usd": 1}'}, "no quality floor is set"),
         ({"WEIGHTS_JSON": '{"speed": 1}'}, "WEIGHTS_JSON must be"),
         ({"WEIGHTS_JSON": '{"speed": 0, "precision": 0, "cost": 0}'}, "at least one of speed"),
         (

@@ -395,6 +395,45 @@ def test_duplicate_event_reuses_what_the_first_created(aws: Aws) -> None:
     assert aws.counts() == (1, 1, 1)
 
 
+def test_a_redelivered_approval_of_an_older_package_never_rolls_the_endpoint_back(aws: Aws) -> None:
+    # Fault 12: v2 is live; the approval event of v1 arrives again (EventBridge delivers at least once).
+    old, new = aws.register(), aws.register()
+    live = promotion.handle_event(package_event(new), aws.clients, config())
+    assert (live.action, live.deployment) == ("deployed", "created")
+    counts = aws.counts()
+
+    replayed = promotion.handle_event(package_event(old), aws.clients, config())
+
+    assert replayed.action == "ignored"
+    assert replayed.reason.startswith(
+        f"endpoint {ENDPOINT} serves model package version 2, newer than version 1: promotion never downgrades"
+    )
+    assert aws.counts() == counts  # no model, no endpoint config, no UpdateEndpoint (the stub has no answer)
+    assert aws.sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == live.endpoint_config_name
+
+
+def test_an_explicit_rollback_deploys_the_older_package(aws: Aws) -> None:
+    old, new = aws.register(), aws.register()
+    promotion.handle_event(package_event(new), aws.clients, config())
+    aws.stubbed.stub.add_response("update_endpoint", {"EndpointArn": f"arn:aws:sagemaker:{REGION}:1:endpoint/x"})
+
+    event = {**package_event(old), "rollback": {"reason": "v2 breaks checkout"}}
+    decision = promotion.handle_event(event, aws.clients, config())
+
+    assert (decision.action, decision.deployment) == ("deployed", "updated")
+    assert decision.reason.startswith("explicit rollback (v2 breaks checkout): updating endpoint")
+
+
+@pytest.mark.parametrize("rollback", [True, {}, {"reason": " "}, {"reason": "x", "force": True}, "yes"])
+def test_a_malformed_rollback_request_is_rejected_without_any_call(rollback: Any) -> None:
+    event = {**package_event(PACKAGE_ARN), "rollback": rollback}
+    decision = promotion.handle_event(event, NO_CLIENTS, config())
+    assert (decision.action, decision.reason) == (
+        "rejected",
+        'malformed event: rollback must be {"reason": "<why, non-empty>"}',
+    )
+
+
 def test_missing_package_is_rejected_with_the_reason(aws: Aws) -> None:
     decision = promotion.handle_event(package_event(PACKAGE_ARN), aws.clients, config())
 

@@ -14,11 +14,13 @@ import pytest
 from emulator.lambda_runner import rest_api_event
 from tests.unit.lambdas_path import (
     BUNDLED_PACKAGES,
+    GOLDEN_REQUIREMENT,
     LAMBDA_RUNTIME_PACKAGES,
     FakeLambdaContext,
     create_prompt_table,
     fast_mock_aws,
     load_handler,
+    put_gate_verdict,
     table_items,
     third_party_imports_in_lambda_layout,
 )
@@ -75,6 +77,7 @@ class Api:
 def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("TABLE_NAME", TABLE)
     monkeypatch.setenv("MAX_TEMPLATE_BYTES", "1000")
+    monkeypatch.setenv("MIN_GOLDEN_SET_ITEMS", "2")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test/PromptCatalog")
     with fast_mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
@@ -122,7 +125,12 @@ def test_create_version_records_the_iam_caller(api: Api, ddb: Any, capsys: pytes
 
 def test_versions_aliases_render_diff_and_audit(seeded: Api) -> None:
     api = seeded
-    v2 = {**VERSION_BODY, "template": "Translate into {{language}}, formally: {{text}}", "reason": "formal"}
+    v2 = {
+        **VERSION_BODY,
+        "template": "Translate into {{language}}, formally: {{text}}",
+        "reason": "formal",
+        "golden_sets": [GOLDEN_REQUIREMENT],
+    }
     assert api("POST", "/prompts/translate/versions", v2)[0] == 201
 
     status, listing = api("GET", "/prompts/translate/versions")
@@ -132,18 +140,11 @@ def test_versions_aliases_render_diff_and_audit(seeded: Api) -> None:
     status, version = api("GET", "/prompts/translate/versions/2")
     assert (status, version["template"]) == (200, v2["template"])
 
-    # The prod gate: a passed evaluation of v2 (see test_prompt_gate.py).
-    boto3.client("dynamodb", region_name="us-east-1").put_item(
-        TableName=TABLE,
-        Item={
-            "pk": {"S": "PROMPT#translate"},
-            "sk": {"S": "EVAL#00000002#run-1"},
-            "passed": {"BOOL": True},
-            "created_at": {"S": "2024-05-01T13:00:00Z"},
-        },
-    )
+    assert version["golden_sets"] == [GOLDEN_REQUIREMENT]
+    # The prod gate: a passed verdict of v2 on its model (see test_prompt_gate.py).
+    put_gate_verdict(boto3.client("dynamodb", region_name="us-east-1"), "translate", 2, MODEL, table=TABLE)
     status, alias = api("PUT", "/prompts/translate/aliases/prod", {"version": 2, "reason": "eval ok"})
-    assert (status, alias["version"], alias["updated_by"]) == (200, 2, ALICE)
+    assert (status, alias["version"], alias["updated_by"], alias["revision"]) == (200, 2, ALICE, 1)
     assert api("GET", "/prompts/translate/aliases/prod")[1] == alias
 
     status, rendered = api(

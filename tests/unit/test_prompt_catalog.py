@@ -13,7 +13,13 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.models import DynamoDBBackend
 
-from tests.unit.lambdas_path import create_prompt_table, fast_mock_aws, table_items
+from tests.unit.lambdas_path import (
+    GOLDEN_REQUIREMENT,
+    create_prompt_table,
+    fast_mock_aws,
+    put_gate_verdict,
+    table_items,
+)
 
 # isort: split
 from catalog import Conflict, NotFound, PromptCatalog, TooLarge, ValidationError
@@ -63,6 +69,7 @@ def create(catalog: PromptCatalog, name: str = "summarize", **overrides: Any) ->
         "inference": {"temperature": 0.2, "maxTokens": 300, "topP": 0.9},
         "reason": "first cut",
         "who": WHO,
+        "golden_sets": [GOLDEN_REQUIREMENT],
     }
     args.update(overrides)
     return catalog.create_version(name, **args)
@@ -174,27 +181,15 @@ def test_catalog_refuses_a_template_limit_dynamodb_cannot_store(ddb: Any) -> Non
 # ---------------------------------------------------------------------------------------------- aliases
 
 
-def put_evaluation(client: Any, name: str, version: int) -> None:
-    """A passed evaluation of ``version``: what the prod gate requires (tests/unit/test_prompt_gate.py)."""
-    client.put_item(
-        TableName=TABLE,
-        Item=prompt_store.serialize(
-            {
-                "pk": f"PROMPT#{name}",
-                "sk": f"EVAL#{version:08d}#run-1",
-                "run_id": "run-1",
-                "passed": True,
-                "reasons": [],
-                "created_at": "2024-05-01T13:00:00.000000Z",
-            }
-        ),
-    )
+def put_evaluation(client: Any, name: str, version: int, model_id: str = MODEL) -> None:
+    """A passed gate verdict of ``version`` on ``model_id``: what the prod gate requires (test_prompt_gate.py)."""
+    put_gate_verdict(client, name, version, model_id, table=TABLE)
 
 
 def test_promote_denormalizes_the_version_and_audits(catalog: PromptCatalog, ddb: Any) -> None:
     create(catalog)
     v2 = create(catalog, template="Be brief for {{audience}}: {{text}}", model_id="amazon.nova-lite-v1:0", reason="v2")
-    put_evaluation(ddb, "summarize", 2)  # the prod gate: see test_prompt_gate.py
+    put_evaluation(ddb, "summarize", 2, "amazon.nova-lite-v1:0")  # the prod gate: see test_prompt_gate.py
 
     record = catalog.promote("summarize", "prod", version=2, reason="eval passed", who=WHO)
 

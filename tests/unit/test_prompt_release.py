@@ -173,8 +173,11 @@ class World:
     def alias(self, alias: str, name: str = "triage") -> int | None:
         return Catalog(self.catalog).alias_version(name, alias)
 
+    main_runs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
     def main(self, *argv: str, gate: dict[str, Any] = PASSING_GATE) -> int:
         evaluations = self.evaluations(gate)
+        self.main_runs = evaluations.runs
         return main(
             [
                 *argv,
@@ -195,7 +198,12 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     (tmp_path / "golden").mkdir()
     golden_sets.save(GOLDEN, tmp_path / "golden" / "tickets_small_v1.json")
     with FakeBedrock(region=PREPROD.region, lifetime_seconds=120) as fake:
-        for name, value in {**EVALUATOR_ENV, **fake.env(), "MAX_TEMPLATE_BYTES": "4000"}.items():
+        for name, value in {
+            **EVALUATOR_ENV,
+            **fake.env(),
+            "MAX_TEMPLATE_BYTES": "4000",
+            "MIN_GOLDEN_SET_ITEMS": "2",
+        }.items():
             monkeypatch.setenv(name, value)
         with fast_mock_aws(passthrough_urls=[re.escape(fake.endpoint_url)]):
             dynamodb = boto3.client("dynamodb", region_name="us-east-1")
@@ -330,11 +338,38 @@ def test_prod_is_refused_by_the_catalog_when_the_evaluation_fails(
     # The catalog's refusal, verbatim: it names the failed score and the threshold.
     assert re.search(
         r"triage: the catalog refused to move 'prod' to v1: prompt 'triage': cannot point 'prod' at v1: "
-        r"evaluation \S+ failed: judge_relevance 4 is below min_judge_relevance 4\.5",
+        rf"evaluation \S+ of v1 on {re.escape(FM1)} over golden set tickets-small v1 failed: judge_relevance 4 is "
+        r"below min_judge_relevance 4\.5",
         err,
     ), err
     assert world.alias("prod") is None
     assert ("PUT", "/prompts/triage/aliases/prod") in world.catalog.calls  # the catalog decided, not the tool
+
+
+def test_the_default_model_list_cannot_send_a_version_to_prod_on_another_models_score(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Fault 1, as the release ran it: FM1 (the file's model) scored 0, FM2 scored well and was selected,
+    # and prod moved to the version that calls FM1.
+    world.fake.models = frozenset({FM2, JUDGE})
+    world.write_prompt(PROMPT)
+
+    assert world.main("--env", "prod") == 1
+
+    (run,) = world.main_runs
+    assert (run["selected_model"], run["gated_model"], run["gates"]) == (FM2, FM1, {FM1: False, FM2: True})
+    assert world.alias("prod") is None
+    err = capsys.readouterr().err
+    assert f"cannot point 'prod' at v1: evaluation {run['run_id']} of v1 on {FM1} over golden set" in err
+
+
+def test_the_version_names_the_files_golden_set_and_its_minimum(world: World) -> None:
+    world.write_prompt({**PROMPT, "evaluation": {**PROMPT["evaluation"], "min_items": 3}})
+    world.release("dev")
+    version = json.loads(
+        world.catalog.handler.handler(api_event("GET", "/prompts/triage/versions/1"), FakeLambdaContext())["body"]
+    )
+    assert version["golden_sets"] == [{"name": GOLDEN.name, "version": 1, "min_items": 3}]
 
 
 def test_prod_moves_after_a_passed_evaluation(world: World, capsys: pytest.CaptureFixture[str]) -> None:
@@ -401,6 +436,14 @@ def test_a_prompt_refused_does_not_stop_the_others(world: World) -> None:
         (
             {**PROMPT, "evaluation": {**PROMPT["evaluation"], "golden_version": 2}},
             "key 'evaluation': golden_set 'tickets-small' v2 does not match",
+        ),
+        (
+            {**PROMPT, "evaluation": {**PROMPT["evaluation"], "min_items": 4}},
+            "key 'evaluation.min_items': must be from 1 to the 3 items of 'golden/tickets_small_v1.json', got 4",
+        ),
+        (
+            {**PROMPT, "evaluation": {**PROMPT["evaluation"], "min_items": "3"}},
+            "key 'evaluation.min_items': must be an integer, got a string",
         ),
         (
             {**PROMPT, "evaluation": {**PROMPT["evaluation"], "golden_set_file": "golden/none.json"}},
