@@ -23,7 +23,7 @@ from common.errors import NotFound, ValidationError
 from common.prompt_store import ALIAS_RE, PROMPT_NAME_RE, AliasRecord, DynamoDBClient, get_alias
 from pricing import PriceTable, PricingError, check_allowed, check_priced, parse_allowed_models
 
-TEAM_RE = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,63}$")
+TEAM_RE = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,63}\Z")
 DEFAULT_CACHE_SECONDS = 30.0
 MAX_CACHE_SECONDS = 3600.0
 GUARDRAIL_INTERVENED = "guardrail_intervened"

@@ -42,6 +42,7 @@ from common.prompt_store import (
     HEAD_SK,
     INFERENCE_FLOAT_KEYS,
     INFERENCE_INT_KEYS,
+    MAX_TOKENS_CEILING,
     PK_PREFIX,
     PROMPT_NAME_RE,
     VERSION_PREFIX,
@@ -77,10 +78,6 @@ MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,2047}\Z")
 MAX_REASON_CHARS = 1000
 # Version numbers are stored zero-padded to 8 digits (V#00000001): a longer number would break key order.
 MAX_VERSION = 99_999_999
-# Converse types maxTokens as a 32-bit integer with no other documented maximum; the largest output any
-# model it serves accepts is 128K tokens (Claude's extended output). Each model refuses less on its own,
-# which the evaluation exercises before a version can reach prod.
-MAX_TOKENS_CEILING = 131_072
 MAX_PAGE_SIZE = 100
 # A version item and its alias copy each hold the template; DynamoDB items are capped at 400 KB, so the
 # configured limit must leave room for the other attributes.

@@ -170,7 +170,8 @@ def build_app(get_catalog: Callable[[], PromptCatalog], *, logger: Logger, metri
 
     def raw_body() -> str:
         event = app.current_event
-        return safe_json.decode_body(event.body, is_base64=event.is_base64_encoded)
+        text: str = safe_json.decode_body(event.body, is_base64=bool(event.is_base64_encoded))
+        return text
 
     def body(*fields: str) -> Body:
         return Body(raw_body(), allowed=set(fields))

@@ -439,3 +439,36 @@ def test_inference_settings_are_range_checked_without_overflowing(inference: dic
     with pytest.raises(ValidationError) as raised:
         validate_inference(inference)
     assert str(raised.value).startswith(words)
+
+
+@pytest.mark.parametrize("field", ["template", "reason"])
+def test_unpaired_surrogates_in_templates_and_reasons_are_400(catalog: ModuleType, field: str) -> None:
+    # The JSON escape arrives as a Python str that cannot be encoded: UTF-8 sizing, hashing and boto3 fail.
+    body = json.dumps(VERSION_BODY).replace(
+        json.dumps(VERSION_BODY[field]), json.dumps(VERSION_BODY[field])[:-1] + '\\udc80"'
+    )
+    status, answer, _ = call_catalog(catalog, "POST", "/prompts/p/versions", raw_body=body)
+    assert (status, answer["error"]) == (
+        400,
+        f"request body: at $.{field}: the string contains an unpaired surrogate (\\udc80); send valid Unicode text",
+    )
+
+
+def test_evaluator_keeps_bedrock_messages_out_of_the_scorecard(caplog: pytest.LogCaptureFixture) -> None:
+    from botocore.exceptions import ClientError
+    from run_evaluation import Evaluator
+
+    role = "arn:aws:sts::123456789012:assumed-role/Mlops-dev-LlmOps-EvaluationRole-XYZ/evaluation-fn"
+
+    class Denied:
+        def converse(self, **_: Any) -> dict[str, Any]:
+            message = f"User: {role} is not authorized to perform: bedrock:InvokeModel"
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, "Converse")
+
+    with pytest.raises(RuntimeError) as raised:
+        Evaluator._converse(SimpleNamespace(_bedrock=Denied()), {"modelId": MODEL})  # type: ignore[arg-type]
+    # What evaluation.run records on the item, and so what the scorecard's readers see.
+    assert (
+        str(raised.value) == "AccessDeniedException: the model call failed (details in the evaluation function's log)"
+    )
+    assert any(role in record.getMessage() for record in caplog.records)
