@@ -131,7 +131,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         # log only. The caller gets the error code, which is stable and documented, and the request id.
         code = error.code if _ERROR_CODE.fullmatch(error.code) else "Unknown"
         logger.warning("bedrock call failed", extra={"code": error.code, "reason": str(error), **dimensions})
-        message = f"the model call failed ({code}); see the gateway log for request {context.aws_request_id}"
+        message = f"Bedrock Converse failed: {code}; see the gateway log for request {context.aws_request_id}"
         return _respond(502, {"error": message, "code": code}, function_url=function_url)
     except ConfigError as error:
         _emit(dimensions, Errors=1)

@@ -257,7 +257,7 @@ def test_bedrock_throttling_is_a_502_with_the_code_and_an_error_metric(
 
     assert response == {
         "statusCode": 502,
-        "error": "the model call failed (ThrottlingException); see the gateway log for request "
+        "error": "Bedrock Converse failed: ThrottlingException; see the gateway log for request "
         + FakeLambdaContext.aws_request_id,
         "code": "ThrottlingException",
     }
