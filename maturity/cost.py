@@ -266,7 +266,7 @@ def _vpc_endpoint(logical_id: str, props: dict[str, Any], template: dict[str, An
     return [_item(prices, logical_id, "AWS::EC2::VPCEndpoint", "interfaceEndpointAz", count, what)]
 
 
-_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]\Z")
 
 
 def _service(props: dict[str, Any]) -> str:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 import time
@@ -62,6 +63,7 @@ from common.prompt_store import (  # noqa: E402 - importable only once lambdas/ 
     ALIAS_RE,
     INFERENCE_FLOAT_KEYS,
     INFERENCE_INT_KEYS,
+    MAX_TOKENS_CEILING,
     PROMPT_NAME_RE,
 )
 
@@ -298,13 +300,17 @@ def _inference(raw: object, fail: Callable[[str, str], PromptFileError]) -> dict
             raise fail(f"inference.{key}", f"unknown setting; allowed: {sorted(allowed)} (Converse inferenceConfig)")
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise fail(f"inference.{key}", f"must be a number, got {_type_name(value)}")
+        # Compared as given: float() of a 400-digit integer raises OverflowError.
+        shown = repr(value) if isinstance(value, float) or value.bit_length() < 64 else "a larger number"
         if key in INFERENCE_INT_KEYS:
-            if not isinstance(value, int) or value < 1:
-                raise fail(f"inference.{key}", f"must be a positive integer, got {value!r}")
+            if not isinstance(value, int) or not 1 <= value <= MAX_TOKENS_CEILING:
+                raise fail(
+                    f"inference.{key}", f"must be a positive integer of at most {MAX_TOKENS_CEILING}, got {shown}"
+                )
             out[key] = value
         else:
-            if not 0.0 <= float(value) <= 1.0:
-                raise fail(f"inference.{key}", f"must be between 0 and 1, got {value!r}")
+            if (isinstance(value, float) and not math.isfinite(value)) or not 0 <= value <= 1:
+                raise fail(f"inference.{key}", f"must be between 0 and 1, got {shown}")
             out[key] = float(value)
     return out
 

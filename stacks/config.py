@@ -95,20 +95,20 @@ LOG_RETENTION_DAYS = (
 
 ATHENA_MIN_CUTOFF_BYTES = 10 * 1024 * 1024  # the smallest per-query limit Athena accepts
 
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
-_SCHEDULE_RE = re.compile(r"^cron\((\S+ ){5}\S+\)$")
+_ACCOUNT_RE = re.compile(r"^[0-9]{12}\Z")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+_ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,15}\Z")
+_SCHEDULE_RE = re.compile(r"^cron\((\S+ ){5}\S+\)\Z")
 # Foundation model IDs ("anthropic.claude-haiku-4-5-20251001-v1:0") and cross-region inference profiles
 # ("eu.amazon.nova-lite-v1:0", "global.anthropic..."); stacks/bedrock_models.json says which a Region needs.
-_MODEL_ID_RE = re.compile(r"^([a-z]{2,4}\.|global\.)?[a-z0-9-]+\.[a-z0-9.:-]+$")
-_REPOSITORY_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_MODEL_ID_RE = re.compile(r"^([a-z]{2,4}\.|global\.)?[a-z0-9-]+\.[a-z0-9.:-]+\Z")
+_REPOSITORY_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 _CONNECTION_ARN_RE = re.compile(
-    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]+$"
+    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]+\Z"
 )
-_CERTIFICATE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[0-9a-f-]+$")
-_DOMAIN_NAME_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_COGNITO_PREFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_CERTIFICATE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):[0-9]{12}:certificate/[0-9a-f-]+\Z")
+_DOMAIN_NAME_RE = re.compile(r"^(?=.{4,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z")
+_COGNITO_PREFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 # Fargate's CPU units and the memory (MiB) each allows.
 FARGATE_MEMORY_MB = {
     256: (512, 2048),
@@ -118,16 +118,16 @@ FARGATE_MEMORY_MB = {
     4096: (8192, 30720),
 }
 _GITHUB_PROVIDER_ARN_RE = re.compile(
-    r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$"
+    r"^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/token\.actions\.githubusercontent\.com\Z"
 )
-_INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+_INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+\Z")
 # Team names become parts of S3 prefixes, role names, tags and Studio profile names.
-_TEAM_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
+_TEAM_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,19}\Z")
 # Who may assume a team role: an IAM role ARN, or an IAM Identity Center permission set ("sso:Name"),
 # whose provisioned role names are generated and are therefore matched by pattern.
-_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+\Z", re.ASCII)
 RESERVED_PROFILE_NAME = "explorer"  # Level 0's shared Studio profile
-_SSO_PERMISSION_SET_RE = re.compile(r"^sso:[\w+=,.@-]{1,32}$")
+_SSO_PERMISSION_SET_RE = re.compile(r"^sso:[\w+=,.@-]{1,32}\Z", re.ASCII)
 
 RemovalPolicyName = Literal["retain", "destroy"]
 StudioNetwork = Literal["PublicInternetOnly", "VpcOnly"]

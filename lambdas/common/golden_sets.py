@@ -27,15 +27,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,63}$")
-ITEM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}$")
-VARIABLE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-TAG_RE = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,31}$")
+from common import safe_json
+from common.errors import TooLarge, ValidationError
+
+SET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,63}\Z")
+ITEM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}\Z")
+VARIABLE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+TAG_RE = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,31}\Z")
 PK_PREFIX = "EVALSET#"
 VERSION_PREFIX = "V#"
 FORMAT = "golden-set/v1"
 # DynamoDB's item limit is 400 KB; keep headroom for the other attributes and attribute names.
 MAX_ITEMS_JSON_BYTES = 350_000
+# DynamoDB's limit on one item (attribute names and values together), which to_item checks as a whole:
+# the description and labels count too. "400 KB" read as 400,000 bytes, the strictest reading: AWS was
+# measured to refuse between 409 and 410 KB, moto refuses above 405,000 bytes.
+MAX_ITEM_BYTES = 400_000
+# A golden-set document (file or request body) can be larger than its compact stored form (indentation).
+MAX_DOCUMENT_BYTES = safe_json.MAX_BODY_BYTES
 MAX_ITEMS = 5_000
 
 _SET_FIELDS = frozenset({"format", "name", "version", "description", "labels", "items"})
@@ -44,6 +53,10 @@ _ITEM_FIELDS = frozenset({"id", "inputs", "expected_label", "reference", "contex
 
 class GoldenSetError(ValueError):
     """The golden set is malformed; the message names the item and field at fault."""
+
+
+class GoldenSetTooLarge(GoldenSetError):
+    """The golden set does not fit the document or DynamoDB item size limit (HTTP 413)."""
 
 
 def evalset_pk(name: str) -> str:
@@ -174,9 +187,11 @@ class GoldenSet:
             GoldenSetError: invalid JSON or an invalid set.
         """
         try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise GoldenSetError(f"golden set: invalid JSON at line {error.lineno}: {error.msg}") from None
+            raw = safe_json.loads(text, where="golden set", max_bytes=MAX_DOCUMENT_BYTES)
+        except TooLarge as error:
+            raise GoldenSetTooLarge(str(error)) from None
+        except ValidationError as error:
+            raise GoldenSetError(str(error)) from None
         return cls.from_dict(raw)
 
     def items_json(self) -> str:
@@ -191,13 +206,13 @@ class GoldenSet:
         """The DynamoDB item (attribute-value form, keys included) of this version.
 
         Raises:
-            GoldenSetError: the items do not fit one DynamoDB item.
+            GoldenSetTooLarge: the set does not fit one DynamoDB item.
         """
         items_json = self.items_json()
         size = len(items_json.encode("utf-8"))
         if size > MAX_ITEMS_JSON_BYTES:
-            raise GoldenSetError(f"items: {size} bytes of JSON exceed the {MAX_ITEMS_JSON_BYTES}-byte item budget")
-        return {
+            raise GoldenSetTooLarge(f"items: {size} bytes of JSON exceed the {MAX_ITEMS_JSON_BYTES}-byte item budget")
+        item = {
             "pk": {"S": evalset_pk(self.name)},
             "sk": {"S": version_sk(self.version)},
             "name": {"S": self.name},
@@ -210,6 +225,14 @@ class GoldenSet:
             "created_by": {"S": created_by},
             "created_at": {"S": created_at},
         }
+        total = item_size(item)
+        if total > MAX_ITEM_BYTES:
+            raise GoldenSetTooLarge(
+                f"golden set {self.name!r} v{self.version}: {total} bytes as a DynamoDB item exceed its "
+                f"{MAX_ITEM_BYTES}-byte limit (items {size} bytes, description "
+                f"{len(self.description.encode('utf-8'))} bytes, {len(self.labels)} labels)"
+            )
+        return item
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> GoldenSet:
@@ -233,6 +256,29 @@ class GoldenSet:
         if stored is not None and stored != golden.sha256():
             raise GoldenSetError(f"golden set {golden.name!r} v{golden.version}: items do not match their sha256")
         return golden
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """An upper bound of the size DynamoDB counts for ``item`` (attribute-value form) against its 400 KB limit.
+
+    DynamoDB counts each attribute name's UTF-8 bytes plus its value: a string's UTF-8 bytes, a number's
+    significant digits / 2 + 1 (bounded here by its length + 1), 1 byte for a boolean or null, and for a
+    list or map 3 bytes plus 1 byte per element plus the elements themselves.
+    """
+    return sum(len(name.encode("utf-8")) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: Mapping[str, Any]) -> int:
+    (kind, content), *_ = value.items()
+    if kind == "S":
+        return len(str(content).encode("utf-8"))
+    if kind == "N":
+        return len(str(content)) + 1
+    if kind == "L":
+        return 3 + sum(1 + _value_size(entry) for entry in content)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode("utf-8")) + _value_size(v) for k, v in content.items())
+    return 1
 
 
 def put_version_request(table_name: str, golden: GoldenSet, *, created_by: str, created_at: str) -> dict[str, Any]:

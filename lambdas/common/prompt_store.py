@@ -32,8 +32,8 @@ from typing import Any, Protocol
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-PROMPT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,63}$")
-ALIAS_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+PROMPT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,63}\Z")
+ALIAS_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}\Z")
 HEAD_SK = "HEAD"
 VERSION_PREFIX = "V#"
 ALIAS_PREFIX = "ALIAS#"
@@ -44,6 +44,10 @@ PK_PREFIX = "PROMPT#"
 # The inference settings Converse accepts in inferenceConfig that a prompt version may pin.
 INFERENCE_INT_KEYS = frozenset({"maxTokens"})
 INFERENCE_FLOAT_KEYS = frozenset({"temperature", "topP"})
+# Converse types maxTokens as a 32-bit integer with no other documented maximum; the largest output any
+# model it serves accepts is 128K tokens (Claude's extended output). Each model refuses less on its own,
+# which the evaluation exercises before a version can reach prod.
+MAX_TOKENS_CEILING = 131_072
 
 AttributeMap = dict[str, Any]
 Inference = dict[str, int | float]

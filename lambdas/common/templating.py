@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from common.errors import ValidationError
 
-VARIABLE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+VARIABLE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 MAX_VARIABLES = 100
 # Non-greedy and single-line: ``{{a}} and {{b}}`` is two placeholders, never one spanning both.
 _BRACES_RE = re.compile(r"\{\{(.*?)\}\}")

@@ -31,7 +31,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+from common import safe_json
 from common.errors import Conflict, Forbidden, NotFound, PromptError
+from common.prompt_store import PROMPT_NAME_RE
 from run_evaluation import ConfigError, EvaluationConfig, Evaluator, parse_event
 
 logger = Logger()
@@ -63,7 +65,11 @@ def _status(error: PromptError) -> int:
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     """Run one evaluation."""
     prompt = event.get("prompt") if isinstance(event, dict) and isinstance(event.get("prompt"), str) else None
+    # Only a valid name goes into the log record (a metric dimension later): not 1 MB of text or a surrogate.
+    prompt = prompt if prompt is not None and PROMPT_NAME_RE.match(prompt) else None
     try:
+        # The runtime has parsed the event already: check its depth, numbers and text before reading it.
+        safe_json.check(event, where="event")
         request = parse_event(event)
         outcome = evaluator_from_env().run(request)
     except PromptError as error:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import re
 import time
@@ -61,11 +62,14 @@ from common.prompt_store import (
 )
 from scorecard import EvaluationCost, ModelScore
 
+_log = logging.getLogger(__name__)
 PROD_ALIAS = "prod"
 # How often the record transaction is retried after leaving out verdicts a newer run already moved.
 MAX_RECORD_ATTEMPTS = 3
 DEFAULT_REPORT_PREFIX = "evaluations/"
-RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}$")
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}\Z")
+# Versions are stored zero-padded to 8 digits (V#00000001), like the catalog's.
+MAX_VERSION = 99_999_999
 JUDGE_INFERENCE = {"maxTokens": 512, "temperature": 0.0}
 _EVENT_FIELDS = frozenset({"prompt", "version", "golden_set", "golden_version", "models", "run_id"})
 # Shipped with the function (its asset is this folder): every evaluation runs it.
@@ -252,8 +256,9 @@ def _positive_int(payload: Mapping[str, Any], name: str) -> int:
     value = payload.get(name)
     if value is None:
         raise ValidationError(f"{name}: required")
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(f"{name}: must be a positive integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_VERSION:
+        shown = repr(value) if not isinstance(value, int) or value.bit_length() < 64 else "a larger number"
+        raise ValidationError(f"{name}: must be a positive integer, got {shown} (at most {MAX_VERSION})")
     return value
 
 
@@ -481,8 +486,12 @@ class Evaluator:
             return self._bedrock.converse(**request)
         except ClientError as error:
             details = error.response.get("Error", {})
-            # Recorded on the item by evaluation.run; the message is what the scorecard shows.
-            raise RuntimeError(f"{details.get('Code', 'Unknown')}: {details.get('Message', str(error))}") from error
+            code = str(details.get("Code", "Unknown"))
+            # Recorded on the item by evaluation.run, so it is what the scorecard shows its readers: the
+            # stable error code only. Bedrock's message can name this function's role ARN and account, so
+            # it goes to the function's log.
+            _log.warning("bedrock call to %s failed: %s: %s", request.get("modelId"), code, details.get("Message"))
+            raise RuntimeError(f"{code}: the model call failed (details in the evaluation function's log)") from error
         except BotoCoreError as error:
             raise RuntimeError(f"{type(error).__name__}: {error}") from error
 

@@ -23,7 +23,7 @@ from common.errors import NotFound, ValidationError
 from common.prompt_store import ALIAS_RE, PROMPT_NAME_RE, AliasRecord, DynamoDBClient, get_alias
 from pricing import PriceTable, PricingError, check_allowed, check_priced, parse_allowed_models
 
-TEAM_RE = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,63}$")
+TEAM_RE = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,63}\Z")
 # What the guardrail's contextual grounding check reads (Bedrock Guardrails quotas): the reference text the
 # answer must be grounded in, and the query the answer must be relevant to (here: the rendered prompt).
 MAX_GROUNDING_SOURCE_CHARS = 100_000

@@ -26,11 +26,10 @@ Average is an error rate), ClientErrors on 4xx answers.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import json
 import os
+import re
 from typing import Any
 
 import boto3
@@ -38,13 +37,18 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
-from common.errors import Forbidden, NotFound, PromptError, ValidationError
+from common import safe_json
+from common.errors import Forbidden, NotFound, PromptError, TooLarge
 from gateway import BedrockError, ConfigError, Gateway, GatewayConfig, parse_request
 
 logger = Logger()
 metrics = Metrics()
 
 UNKNOWN = "none"
+# Function URL requests must POST their JSON body; any other method gets 405 with this Allow header.
+ALLOWED_METHODS = "POST"
+# Bedrock's error codes are AWS error type names; anything else is reported as "Unknown".
+_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9.]{0,63}")
 
 
 @functools.cache
@@ -64,25 +68,30 @@ def _is_function_url(event: object) -> bool:
 
 
 def _payload(event: Any, function_url: bool) -> object:
-    """The request object: the event itself, or the JSON body of a function URL request."""
+    """The request object: the event itself, or the JSON body of a function URL request.
+
+    Both are held to the same bounds (:mod:`common.safe_json`): the runtime has already parsed a direct
+    invocation's event, so that one is checked rather than parsed.
+    """
     if not function_url:
+        safe_json.check(event, where="request")
         return event
-    body = event.get("body") or ""
-    try:
-        if event.get("isBase64Encoded"):
-            body = base64.b64decode(body).decode("utf-8")
-        return json.loads(body)
-    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValidationError(f"request body: invalid JSON ({error})") from None
+    body = safe_json.decode_body(event.get("body"), is_base64=bool(event.get("isBase64Encoded")))
+    return safe_json.loads(body)
 
 
 def _respond(status: int, payload: dict[str, Any], *, function_url: bool) -> dict[str, Any]:
     if function_url:
-        return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": json.dumps(payload)}
+        headers = {"content-type": "application/json"}
+        if status == 405:
+            headers["allow"] = ALLOWED_METHODS
+        return {"statusCode": status, "headers": headers, "body": json.dumps(payload)}
     return {"statusCode": status, **payload}
 
 
 def _status(error: PromptError) -> int:
+    if isinstance(error, TooLarge):
+        return 413
     if isinstance(error, NotFound):
         return 404
     if isinstance(error, Forbidden):
@@ -96,6 +105,14 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     """Serve one gateway request."""
     dimensions = {"prompt": UNKNOWN, "model": UNKNOWN, "team": UNKNOWN}
     function_url = _is_function_url(event)
+    http = event["requestContext"]["http"] if function_url else None
+    method = http.get("method") if isinstance(http, dict) else None
+    if function_url and method != ALLOWED_METHODS:
+        _emit(dimensions, ClientErrors=1)
+        shown = repr(method)[:20] if method is not None else "no method"
+        message = f"method not allowed: {shown}; the gateway takes {ALLOWED_METHODS}"
+        logger.info("request rejected", extra={"status": 405, "reason": message, **dimensions})
+        return _respond(405, {"error": message}, function_url=True)
     try:
         request = parse_request(_payload(event, function_url))
         dimensions["team"] = request.team
@@ -110,8 +127,12 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         return _respond(status, {"error": str(error)}, function_url=function_url)
     except BedrockError as error:
         _emit(dimensions, Errors=1)
+        # Bedrock's message can name this function's role ARN, account and model access: it goes to the
+        # log only. The caller gets the error code, which is stable and documented, and the request id.
+        code = error.code if _ERROR_CODE.fullmatch(error.code) else "Unknown"
         logger.warning("bedrock call failed", extra={"code": error.code, "reason": str(error), **dimensions})
-        return _respond(502, {"error": str(error), "code": error.code}, function_url=function_url)
+        message = f"Bedrock Converse failed: {code}; see the gateway log for request {context.aws_request_id}"
+        return _respond(502, {"error": message, "code": code}, function_url=function_url)
     except ConfigError as error:
         _emit(dimensions, Errors=1)
         logger.error("misconfigured", extra={"reason": str(error)})

@@ -47,6 +47,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeGuard
 
 from botocore.exceptions import ClientError
+from common import safe_json
+from common.errors import ValidationError
 
 # boto3 ships no type stubs in the Lambda runtime or this project's dependencies; clients are typed Any.
 Client = Any
@@ -72,7 +74,7 @@ _MISSING_OBJECT_CODES = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
 MONITOR_LOCAL_INPUT = "/opt/ml/processing/input/endpoint"
 MONITOR_LOCAL_OUTPUT = "/opt/ml/processing/output"
 
-_MODEL_PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[^/]+/\d+$")
+_MODEL_PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/[^/]+/[0-9]+\Z")
 _NOT_FOUND_CODES = {"ValidationException", "ResourceNotFound", "ResourceNotFoundException"}
 # Transitional endpoint states: the change in flight must finish before another update is accepted.
 _BUSY_STATUSES = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
@@ -320,6 +322,11 @@ def handle_event(event: Any, clients: Clients, config: Config) -> Decision:
     """
     if not isinstance(event, Mapping):
         return _rejected(f"malformed event: expected a JSON object, got {type(event).__name__}", config)
+    try:
+        # Same bounds as every handler's input: nesting, numbers, unpaired surrogates (common.safe_json).
+        safe_json.check(event, where="malformed event")
+    except ValidationError as error:
+        return _rejected(str(error), config)
     source, detail_type = event.get("source"), event.get("detail-type")
     if source != SOURCE or detail_type not in (MODEL_PACKAGE_EVENT, ENDPOINT_EVENT):
         return Decision(

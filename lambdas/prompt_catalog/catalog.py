@@ -29,6 +29,7 @@ import base64
 import binascii
 import difflib
 import json
+import math
 import random
 import re
 import time
@@ -46,6 +47,7 @@ from common.golden_sets import (
     SET_NAME_RE,
     GoldenSet,
     GoldenSetError,
+    GoldenSetTooLarge,
     get_version_request,
     put_version_request,
 )
@@ -55,6 +57,7 @@ from common.prompt_store import (
     HEAD_SK,
     INFERENCE_FLOAT_KEYS,
     INFERENCE_INT_KEYS,
+    MAX_TOKENS_CEILING,
     PK_PREFIX,
     PROMPT_NAME_RE,
     VERSION_PREFIX,
@@ -88,8 +91,10 @@ __all__ = [
     "ValidationError",
 ]
 
-MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,2047}$")
+MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,2047}\Z")
 MAX_REASON_CHARS = 1000
+# Version numbers are stored zero-padded to 8 digits (V#00000001): a longer number would break key order.
+MAX_VERSION = 99_999_999
 MAX_PAGE_SIZE = 100
 # A version item and its alias copy each hold the template; DynamoDB items are capped at 400 KB, so the
 # configured limit must leave room for the other attributes.
@@ -177,8 +182,9 @@ def validate_alias(alias: str) -> None:
 
 def validate_version_number(version: int, field: str = "version") -> None:
     """Raise :class:`ValidationError` unless ``version`` is a positive integer."""
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValidationError(f"{field}: must be a positive integer, got {version!r}")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
+        shown = repr(version) if not isinstance(version, int) or version.bit_length() < 64 else "a larger number"
+        raise ValidationError(f"{field}: must be a positive integer, got {shown} (at most {MAX_VERSION})")
 
 
 def validate_reason(reason: str) -> str:
@@ -211,13 +217,18 @@ def validate_inference(inference: Mapping[str, object]) -> Inference:
     for name, value in inference.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValidationError(f"inference.{name}: must be a number, got {type(value).__name__}")
+        # Range checks compare the value as given: float() of a 400-digit integer raises OverflowError,
+        # and repr() of a huge one would flood the message.
+        shown = repr(value) if isinstance(value, float) or value.bit_length() < 64 else "a larger number"
         if name in INFERENCE_INT_KEYS:
-            if not isinstance(value, int) or value < 1:
-                raise ValidationError(f"inference.{name}: must be a positive integer, got {value!r}")
+            if not isinstance(value, int) or not 1 <= value <= MAX_TOKENS_CEILING:
+                raise ValidationError(
+                    f"inference.{name}: must be a positive integer of at most {MAX_TOKENS_CEILING}, got {shown}"
+                )
             out[name] = value
         else:
-            if not 0.0 <= float(value) <= 1.0:
-                raise ValidationError(f"inference.{name}: must be between 0 and 1, got {value!r}")
+            if (isinstance(value, float) and not math.isfinite(value)) or not 0 <= value <= 1:
+                raise ValidationError(f"inference.{name}: must be between 0 and 1, got {shown}")
             out[name] = float(value)
     return out
 
@@ -641,9 +652,12 @@ class PromptCatalog:
         """
         try:
             golden = GoldenSet.from_json(document)
+            # Sized before the write: DynamoDB would refuse an item over 400 KB with a ValidationException.
+            request = put_version_request(self._table, golden, created_by=who, created_at=self._now().isoformat())
+        except GoldenSetTooLarge as error:
+            raise TooLarge(str(error)) from None
         except GoldenSetError as error:
             raise ValidationError(str(error)) from None
-        request = put_version_request(self._table, golden, created_by=who, created_at=self._now().isoformat())
         try:
             self._client.put_item(**request)
         except ClientError as error:

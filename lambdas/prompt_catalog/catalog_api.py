@@ -26,13 +26,14 @@ The caller ("who" in the audit trail) is ``requestContext.identity.userArn``, se
 
 from __future__ import annotations
 
-import binascii
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.metrics import MetricUnit
 from catalog import (
     Conflict,
@@ -44,6 +45,7 @@ from catalog import (
     TooLarge,
     ValidationError,
 )
+from common import safe_json
 
 _JSON_TYPE_NAMES: dict[type, str] = {
     str: "string",
@@ -54,6 +56,29 @@ _JSON_TYPE_NAMES: dict[type, str] = {
     dict: "object",
     type(None): "null",
 }
+
+
+# Versions are stored zero-padded to 8 digits (V#00000001), and query integers are small page sizes or
+# versions: anything longer is refused before it can reach a key.
+_DIGITS = re.compile(r"[0-9]{1,8}")
+_SHOWN = 40
+
+
+def _control_character(path: str) -> str | None:
+    """The first control character of ``path`` as ``U+XXXX``, or ``None``.
+
+    Powertools anchors its route patterns with ``$``, which also matches before a trailing newline, so
+    ``PUT /prompts/p/aliases/prod\\n`` would otherwise reach the route as alias ``prod``.
+    """
+    for char in path:
+        if ord(char) < 0x20 or ord(char) == 0x7F:
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def _shown(raw: str) -> str:
+    """``raw`` quoted for an error message, shortened when long (a path may be thousands of characters)."""
+    return repr(raw) if len(raw) <= _SHOWN else f"{raw[:_SHOWN]!r}... ({len(raw)} characters)"
 
 
 class ServerError(Exception):
@@ -84,12 +109,7 @@ class Body:
         """Parse ``raw``; reject non-objects and unknown fields (a typo must not be silently ignored)."""
         if raw is None or not raw.strip():
             raise ValidationError("request body: required, a JSON object")
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise ValidationError(
-                f"request body: invalid JSON ({error.msg} at line {error.lineno} column {error.colno})"
-            ) from None
+        data = safe_json.loads(raw)
         if not isinstance(data, dict):
             raise ValidationError(f"request body: must be a JSON object, got {_type_name(data)}")
         unknown = set(data) - allowed
@@ -149,12 +169,22 @@ def build_app(get_catalog: Callable[[], PromptCatalog], *, logger: Logger, metri
     """The resolver with every route; ``get_catalog`` is called per request (it may cache)."""
     app = APIGatewayRestResolver()
 
+    def path_check(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:
+        bad = _control_character(app.current_event.path)
+        if bad:
+            return json_response(400, {"error": f"path: contains the control character {bad}"})
+        response: Response[str] = next_middleware(app)
+        return response
+
+    app.use(middlewares=[path_check])
+
+    def raw_body() -> str:
+        event = app.current_event
+        text: str = safe_json.decode_body(event.body, is_base64=bool(event.is_base64_encoded))
+        return text
+
     def body(*fields: str) -> Body:
-        try:
-            raw = app.current_event.decoded_body
-        except (binascii.Error, UnicodeDecodeError):
-            raise ValidationError("request body: invalid base64 or not UTF-8") from None
-        return Body(raw, allowed=set(fields))
+        return Body(raw_body(), allowed=set(fields))
 
     def who() -> str:
         arn = app.current_event.request_context.identity.user_arn
@@ -168,14 +198,14 @@ def build_app(get_catalog: Callable[[], PromptCatalog], *, logger: Logger, metri
             if default is None:
                 raise ValidationError(f"query parameter {name!r}: required")
             return default
-        try:
-            return int(raw)
-        except ValueError:
-            raise ValidationError(f"query parameter {name!r}: must be an integer, got {raw!r}") from None
+        if not _DIGITS.fullmatch(raw):
+            raise ValidationError(f"query parameter {name!r}: must be an integer, got {_shown(raw)} (1-8 digits 0-9)")
+        return int(raw)
 
     def path_version(raw: str) -> int:
-        if not raw.isdigit():
-            raise ValidationError(f"version: must be a positive integer, got {raw!r}")
+        # Full match on ASCII digits: str.isdigit() accepts '²' and other digits int() then refuses.
+        if not _DIGITS.fullmatch(raw):
+            raise ValidationError(f"version: must be a positive integer, got {_shown(raw)} (1-8 digits 0-9)")
         return int(raw)
 
     @app.post("/prompts/<name>/versions")
@@ -198,7 +228,7 @@ def build_app(get_catalog: Callable[[], PromptCatalog], *, logger: Logger, metri
     @app.post("/evalsets")
     def create_golden_set() -> Response[str]:
         # The whole body is the golden set: its items are nested objects the field parser does not model.
-        golden, created = get_catalog().create_golden_set(app.current_event.body or "", who=who())
+        golden, created = get_catalog().create_golden_set(raw_body(), who=who())
         if created:
             logger.info("golden set created", extra={"golden_set": golden.name, "version": golden.version})
         # 200: this exact version was already stored (publishing it again changes nothing).
@@ -292,6 +322,22 @@ def build_app(get_catalog: Callable[[], PromptCatalog], *, logger: Logger, metri
     @app.not_found
     def no_route(_: Exception) -> Response[str]:
         event = app.current_event
-        return json_response(404, {"error": f"no route for {event.http_method} {event.path}"})
+        bad = _control_character(event.path)
+        if bad:
+            return json_response(400, {"error": f"path: contains the control character {bad}"})
+        # Powertools answers 404 for a known path with another method; HTTP says 405 with the methods
+        # the path does take. Its own compiled rules decide the match, so the two can never disagree.
+        allowed = sorted(
+            {route.method for route in (*app._static_routes, *app._dynamic_routes) if route.rule.match(event.path)}
+        )
+        where = f"{event.http_method} {event.path if len(event.path) <= 200 else event.path[:200] + '...'}"
+        if allowed:
+            return Response(
+                status_code=405,
+                content_type=content_types.APPLICATION_JSON,
+                body=json.dumps({"error": f"method not allowed: {where}; allowed: {', '.join(allowed)}"}),
+                headers={"Allow": ", ".join(allowed)},
+            )
+        return json_response(404, {"error": f"no route for {where}"})
 
     return app

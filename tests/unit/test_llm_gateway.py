@@ -257,13 +257,33 @@ def test_bedrock_throttling_is_a_502_with_the_code_and_an_error_metric(
 
     assert response == {
         "statusCode": 502,
-        "error": "Bedrock Converse failed: ThrottlingException: Rate exceeded",
+        "error": "Bedrock Converse failed: ThrottlingException; see the gateway log for request "
+        + FakeLambdaContext.aws_request_id,
         "code": "ThrottlingException",
     }
     blob = emf(capsys.readouterr().out)
     assert blob["Errors"] == [1.0]
     assert (blob["prompt"], blob["model"], blob["team"]) == ("summarize", MODEL, "risk")
     assert "InputTokens" not in blob
+
+
+def test_bedrock_access_denied_keeps_the_role_arn_in_the_log_only(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    role = "arn:aws:sts::123456789012:assumed-role/Mlops-dev-LlmOps-GatewayRole-ABC/gateway-fn"
+    detail = f"User: {role} is not authorized to perform: bedrock:InvokeModel on resource: {MODEL}"
+    harness.stubber.add_client_error(
+        "converse", service_error_code="AccessDeniedException", service_message=detail, http_status_code=403
+    )
+
+    response = harness(REQUEST)
+
+    assert response["statusCode"] == 502
+    assert response["code"] == "AccessDeniedException"
+    assert "AccessDeniedException" in response["error"] and FakeLambdaContext.aws_request_id in response["error"]
+    assert "123456789012" not in json.dumps(response) and "assumed-role" not in json.dumps(response)
+    [logged] = [record for record in caplog.records if record.getMessage() == "bedrock call failed"]
+    assert role in logged.reason
 
 
 @pytest.mark.parametrize(

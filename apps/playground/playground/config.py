@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from playground.errors import ConfigError
 
 #: The gateway turns the team into a metric dimension and accepts only this shape (lambdas/llm_gateway).
-TEAM_RE = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,63}$")
+TEAM_RE = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,63}\Z")
 DEFAULT_TEAM = "playground"
 REQUIRED = ("TABLE_NAME", "GATEWAY_FUNCTION_NAME")
 

@@ -118,7 +118,10 @@ def load_items(s3: S3Reader, scorecard_uri: str) -> list[dict[str, Any]]:
         raise PlaygroundError(describe_aws_error(error, f"read the scorecard {scorecard_uri}")) from None
     try:
         document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except RecursionError:
+        raise PlaygroundError(f"The scorecard {scorecard_uri} is nested too deeply to be a scorecard.") from None
+    except ValueError:
+        # JSONDecodeError, UnicodeDecodeError, and integers over Python's 4300-digit limit.
         raise PlaygroundError(f"The scorecard {scorecard_uri} is not JSON.") from None
     items = document.get("items") if isinstance(document, Mapping) else None
     if not isinstance(items, list):
