@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -148,3 +149,57 @@ def test_pipeline_role_passes_only_itself_and_only_to_sagemaker(templates, env):
 
 def _logical_ids(template: dict[str, Any], cfn_type: str) -> list[str]:
     return [lid for lid, r in template["Resources"].items() if r["Type"] == cfn_type]
+
+
+# --- the retraining state machine's call to SageMaker, evaluated as Step Functions would -------------
+
+# SageMaker StartPipelineExecution: ClientRequestToken, length 32-128 (API reference).
+_TOKEN_LENGTHS = range(32, 129)
+_HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+
+
+def _evaluate(expression: str, context: dict[str, str]) -> str:
+    """A payload-template value (a `"<key>.$"` field) as Step Functions evaluates it, for the forms used here:
+    a context path (`$$.Execution.Id`) or `States.Hash(<path>, '<algorithm>')`. Anything else raises."""
+    expression = expression.strip()
+    if expression in context:
+        return context[expression]
+    if expression.startswith("States.Hash(") and expression.endswith(")"):
+        data, _, algorithm = expression.removeprefix("States.Hash(").removesuffix(")").rpartition(",")
+        algorithm = algorithm.strip()
+        if not (algorithm.startswith("'") and algorithm.endswith("'") and algorithm[1:-1] in _HASHES):
+            raise ValueError(f"States.Hash algorithm {algorithm} is not one Step Functions supports")
+        return hashlib.new(_HASHES[algorithm[1:-1]], _evaluate(data, context).encode()).hexdigest()
+    raise ValueError(f"this evaluator does not understand {expression!r}")
+
+
+def _start_pipeline_parameters(template: dict[str, Any]) -> dict[str, Any]:
+    machine = one(template, "AWS::StepFunctions::StateMachine")["Properties"]
+    states = json.loads(flatten(machine["DefinitionString"]))["States"]
+    (task,) = [s for s in states.values() if s.get("Resource", "").endswith(":sagemaker:startPipelineExecution")]
+    parameters: dict[str, Any] = task["Parameters"]
+    return parameters
+
+
+@pytest.mark.parametrize("env", LEVEL1_ENVS)
+def test_the_pipeline_start_token_fits_sagemaker_for_any_execution_name(templates, synthesized, env):
+    config = synthesized[env].config
+    parameters = _start_pipeline_parameters(level1(templates, env))
+    assert "ClientRequestToken" not in parameters, "a literal token would make every execution the same request"
+    machine_arn = f"arn:aws:states:{config.region}:{config.account}:stateMachine:RetrainingStateMachine-AbCdEf"
+
+    def token(name: str) -> str:
+        execution = {
+            "$$.Execution.Name": name,
+            "$$.Execution.Id": machine_arn.replace(":stateMachine:", ":execution:") + f":{name}",
+        }
+        return _evaluate(parameters["ClientRequestToken.$"], execution)
+
+    # Hand-started (`aws stepfunctions start-execution --name retrain-now`), console (a UUID), EventBridge,
+    # and the longest name Step Functions allows (80 characters).
+    names = ["retrain-now", "1", "0b6f2a54-3e0c-4d7e-9d65-4a8b3f6c2e11", "a" * 80]
+    tokens = [token(name) for name in names]
+    for name, value in zip(names, tokens, strict=True):
+        assert len(value) in _TOKEN_LENGTHS, f"execution {name!r}: token {value!r} has {len(value)} characters"
+        assert value == token(name), "a retry of the same execution sends the same token"
+    assert len(set(tokens)) == len(tokens), "each execution gets its own token"
