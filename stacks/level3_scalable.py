@@ -179,6 +179,7 @@ class Level3ScalableStack(Stack):
             role_name=team_role_name(config.name, team.name, "pipeline"),
         )
         pipeline.pipeline.node.add_dependency(registry.group)
+        registry.grant_artifact_readers(bucket=self.bucket, key=team.key, prefix=pipeline.artifacts_prefix)
         self.team_pipelines[team.name] = pipeline
         if config.max_level >= 2:
             # The team's copy of Level 2: approving a version deploys it to the team's endpoint; drift

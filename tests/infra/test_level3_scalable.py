@@ -346,3 +346,25 @@ def test_instance_types_outside_the_teams_list_are_denied(dev):
             role, "sagemaker:CreateTrainingJob", other_team_job, {"sagemaker:InstanceTypes": ["ml.m5.large"]}
         ).allowed
     assert "sagemaker:CreateTrainingJob" in COMPUTE_ACTIONS
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_registry_readers_read_a_teams_model_artifacts_only(templates, synthesized, env):
+    config = synthesized[env].config
+    template = level3(templates, env)
+    simulator = PolicySimulator(template, account=config.account, region=config.region)
+    readers = sorted(f"arn:aws:iam::{account}:root" for account in config.training.registry_reader_accounts)
+    (policy,) = of_type(template, "AWS::S3::BucketPolicy").values()
+    granted = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Principal", {}) != "*"]
+    granted = [s for s in granted if isinstance(s["Principal"], dict) and s["Principal"].get("AWS") == readers]
+    expected = [team.name for team in config.teams if team.pipelines] if readers else []
+    bucket = simulator.arn_of("TeamDataBucket49D28CA1")
+    assert sorted(simulator.resolve(s["Resource"]) for s in granted) == sorted(
+        f"{bucket}/{team_prefix(name)}training-pipeline/*" for name in expected
+    )
+    assert all(sorted(s["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"] for s in granted)
+    for name in expected:
+        key = template["Resources"][team_logical_id(template, name, "Key", "AWS::KMS::Key")]
+        (decrypt,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s["Principal"].get("AWS") == readers]
+        assert decrypt["Action"] == "kms:Decrypt"
+        assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{config.region}.amazonaws.com"}}
