@@ -738,6 +738,14 @@ def _check_teams(cfg: EnvironmentConfig, fail: typing.Callable[[str, str], typin
                     f"{key}.allowedInstanceTypes",
                     f"team {team.name!r} runs its own pipelines, which use {', '.join(missing)}: allow them too",
                 )
+        if team.document_db and cfg.studio.network_access != "VpcOnly":
+            # PublicInternetOnly apps send everything but EFS through SageMaker's own VPC: no route to ours.
+            fail(
+                f"{key}.documentDb",
+                f"team {team.name!r}: DocumentDB runs in the Studio VPC, which Studio apps only reach with "
+                "studio.networkAccess 'VpcOnly' (it adds interface endpoints that cost money every hour); "
+                "set it in this environment or turn documentDb off",
+            )
         if not 1 <= team.monthly_budget_usd <= 1_000_000:
             fail(f"{key}.monthlyBudgetUsd", f"{team.monthly_budget_usd} is outside 1-1000000")
         if not _EMAIL_RE.match(team.budget_email):

@@ -117,6 +117,8 @@ class Level0ExplorationStack(Stack):
             glue_job_name=self.glue.job.ref,
             network_access=config.studio.network_access,
             availability_zones=self.availability_zones,
+            # Level 3 teams' DocumentDB clusters live in this VPC; their credentials are secrets.
+            secrets_manager_endpoint=config.max_level >= 3 and any(team.document_db for team in config.teams),
             log_retention=lifecycle.log_retention(config),
             removal_policy=removal_policy,
         )

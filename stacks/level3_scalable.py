@@ -125,7 +125,7 @@ class Level3ScalableStack(Stack):
                     removal_policy=removal_policy,
                     deletion_protection=config.is_production,
                 )
-                docdb.grant_connect(team.data_scientist_role)
+                docdb.grant_connect(team.data_scientist_role, boundary=team.boundary)
                 outputs[f"Team{out}DocumentDbSecretArn"] = (docdb.secret_arn, "DocumentDB credentials")
 
         if config.delivery.github_actions:

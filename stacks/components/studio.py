@@ -42,6 +42,9 @@ class StudioDomain(Construct):
     Studio apps; nothing else. The data-scientist role is what people assume to open Studio and to
     load data; it can start the crawler and the ETL job.
 
+    With `secrets_manager_endpoint` (a team's DocumentDB, whose credentials are a secret, needs it)
+    ``VpcOnly`` also gets a Secrets Manager endpoint.
+
     Per environment: network access mode, availability zones, flow-log retention and removal policy.
     """
 
@@ -61,6 +64,7 @@ class StudioDomain(Construct):
         glue_job_name: str,
         network_access: StudioNetwork,
         availability_zones: list[str],
+        secrets_manager_endpoint: bool = False,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
     ) -> None:
@@ -119,7 +123,11 @@ class StudioDomain(Construct):
                 allow_all_outbound=False,
             )
             endpoints_sg.add_ingress_rule(ec2.Peer.ipv4(VPC_CIDR), ec2.Port.HTTPS, "HTTPS from the Studio VPC")
-            for endpoint_id, service in VPC_ONLY_INTERFACE_ENDPOINTS.items():
+            endpoints = dict(VPC_ONLY_INTERFACE_ENDPOINTS)
+            if secrets_manager_endpoint:
+                # A team's DocumentDB credentials are a secret: notebooks read them from inside the VPC.
+                endpoints["SecretsManager"] = ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER
+            for endpoint_id, service in endpoints.items():
                 self.vpc.add_interface_endpoint(
                     endpoint_id,
                     service=service,

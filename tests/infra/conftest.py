@@ -48,14 +48,16 @@ APP_SETTINGS = {
 
 @pytest.fixture(scope="session")
 def opted_in_dev(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEnvironment:
-    """dev with every opt-in on, synthesized once with cdk-nag: DocumentDB for the first team, an existing
-    GitHub OIDC provider, and the LLMOps app (ECS, load balancer, Cognito, WAF)."""
+    """dev with every opt-in on, synthesized once with cdk-nag: DocumentDB for the first team (with the
+    VpcOnly Studio it needs), an existing GitHub OIDC provider, and the LLMOps app (ECS, load balancer,
+    Cognito, WAF)."""
     context = copy.deepcopy(CONTEXT)
     dev = context["mlops:environments"]["dev"]
     dev["delivery"] = {**dev.get("delivery", {}), "githubOidcProviderArn": PROVIDER_ARN}
     teams = [dict(team) for team in context["mlops:defaults"]["teams"]]
     teams[0]["documentDb"] = True
     dev["teams"] = teams
+    dev["studio"] = {**dev.get("studio", {}), "networkAccess": "VpcOnly"}  # DocumentDB needs it
     dev["llmops"] = {**dev.get("llmops", {}), "app": APP_SETTINGS}
     # A pipeline target with the app: its deploy project must be able to build the image.
     preprod = context["mlops:environments"]["preprod"]

@@ -258,6 +258,20 @@ def test_teams_may_be_empty_below_level_3_and_members_may_be_role_arns():
     assert config.teams[0].data_scientists == (role, "sso:Churn")
 
 
+def test_document_db_needs_a_studio_that_reaches_the_vpc():
+    public = context_with("dev", teams=_teams(documentDb=True), studio={"networkAccess": "PublicInternetOnly"})
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "environment 'dev', key 'teams[0].documentDb': team 'churn': DocumentDB runs in the Studio VPC, which "
+            "Studio apps only reach with studio.networkAccess 'VpcOnly'"
+        ),
+    ):
+        load_environment(public, "dev")
+    vpc_only = context_with("dev", teams=_teams(documentDb=True), studio={"networkAccess": "VpcOnly"})
+    assert load_environment(vpc_only, "dev").teams[0].document_db
+
+
 @pytest.mark.parametrize(
     ("delivery", "max_level", "message"),
     [
