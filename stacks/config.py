@@ -322,6 +322,8 @@ class StudioConfig:
 
     network_access: StudioNetwork
     availability_zone_count: int
+    # Who may assume the Level 0 data-scientist role: IAM role ARNs or ``sso:<PermissionSetName>``.
+    data_scientists: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -658,6 +660,14 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
 
     if not 2 <= cfg.studio.availability_zone_count <= 3:
         fail("studio.availabilityZoneCount", f"{cfg.studio.availability_zone_count} is outside 2-3")
+    if not cfg.studio.data_scientists:
+        fail("studio.dataScientists", "list who may assume the data-scientist role")
+    for index, member in enumerate(cfg.studio.data_scientists):
+        if not (_ROLE_ARN_RE.match(member) or _SSO_PERMISSION_SET_RE.match(member)):
+            fail(
+                f"studio.dataScientists[{index}]",
+                f"{member!r} is neither an IAM role ARN nor 'sso:<PermissionSetName>'",
+            )
     _check_teams(cfg, fail)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Resource, Stack
 from aws_cdk import aws_docdb as docdb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -115,6 +115,10 @@ class TeamDocumentDb(Construct):
         )
         secret = self.cluster.secret
         assert secret is not None  # a Login without a password always gets a generated secret
+        # The master credentials outlive the cluster when it is kept (snapshot): a restore needs them.
+        generated = self.cluster.node.find_child("Secret")
+        assert isinstance(generated, Resource)
+        generated.apply_removal_policy(removal_policy)
         self.secret = secret
         self.secret_arn = secret.secret_arn
         acknowledge(

@@ -71,3 +71,27 @@ def opted_in_dev(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEnviron
         },
     }
     return synthesize(load_environment(context, "dev"), context, tmp_path_factory.mktemp("cdk.out-opted-in"))
+
+
+@pytest.fixture(scope="session")
+def opted_in_prod(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEnvironment:
+    """prod with every opt-in that adds state on: DocumentDB for every team, the LLMOps app, MSK streaming
+    and the test strategies; synthesized once with cdk-nag, for the retention checks."""
+    context = copy.deepcopy(CONTEXT)
+    prod = context["mlops:environments"]["prod"]
+    config = load_environment(context, "prod")
+    prod["teams"] = [{**team, "documentDb": True} for team in context["mlops:defaults"]["teams"]]
+    prod["studio"] = {**prod.get("studio", {}), "networkAccess": "VpcOnly"}  # DocumentDB needs it
+    prod["mskStreaming"] = True
+    prod["testStrategies"] = True
+    prod["llmops"] = {
+        **prod.get("llmops", {}),
+        "app": {
+            **APP_SETTINGS,
+            "domainName": "llm.prod.example.com",
+            "certificateArn": f"arn:aws:acm:{config.region}:{config.account}:certificate/"
+            "0f0e0d0c-0b0a-4909-8807-060504030201",
+            "cognitoDomainPrefix": "mlops-prod-playground",
+        },
+    }
+    return synthesize(load_environment(context, "prod"), context, tmp_path_factory.mktemp("cdk.out-opted-in-prod"))

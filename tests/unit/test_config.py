@@ -258,6 +258,23 @@ def test_teams_may_be_empty_below_level_3_and_members_may_be_role_arns():
     assert config.teams[0].data_scientists == (role, "sso:Churn")
 
 
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ([], "key 'studio.dataScientists': list who may assume the data-scientist role"),
+        (["*"], "key 'studio.dataScientists[0]': '*' is neither an IAM role ARN nor 'sso:<PermissionSetName>'"),
+        (
+            ["sso:Ok", "arn:aws:iam::111111111111:root"],
+            "key 'studio.dataScientists[1]': 'arn:aws:iam::111111111111:root' is neither an IAM role ARN",
+        ),
+    ],
+)
+def test_the_level0_data_scientists_are_named_people_not_the_account(members, message):
+    context = context_with("dev", studio={"dataScientists": members})
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_environment(context, "dev")
+
+
 def test_document_db_needs_a_studio_that_reaches_the_vpc():
     public = context_with("dev", teams=_teams(documentDb=True), studio={"networkAccess": "PublicInternetOnly"})
     with pytest.raises(
