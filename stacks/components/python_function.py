@@ -13,7 +13,8 @@ pure-Python distributions are accepted: the asset is built on any machine for ar
 
 The asset hash is computed from every file that goes into the bundle (`bundle_hash`), not from the
 function's folder alone: a change to `lambdas/common` or to a vendored package gives a new asset, so
-a warm `cdk.out` cannot deploy a stale bundle.
+a warm `cdk.out` cannot deploy a stale bundle. Every bundled distribution must be installed at the
+version `uv.lock` pins (`make setup` syncs it), so the hash of its files stands for the locked version.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import importlib.metadata
 import importlib.util
 import re
 import shutil
+import tomllib
 import typing
 from pathlib import Path, PurePosixPath
 
@@ -40,6 +42,7 @@ from constructs import Construct
 from stacks.nag import acknowledge
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
+LOCK_FILE = Path(__file__).resolve().parents[2] / "uv.lock"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 # Import names of the runtime dependencies copied into every function (boto3 is in the Lambda runtime).
 VENDORED_PACKAGES = ("aws_lambda_powertools", "typing_extensions")
@@ -126,8 +129,33 @@ def _distribution_files(name: str) -> list[tuple[PurePosixPath, Path]]:
     return found
 
 
+def locked_versions(lock_file: Path) -> dict[str, set[str]]:
+    """The versions `uv.lock` pins, by normalized distribution name (a name may have several by marker)."""
+    versions: dict[str, set[str]] = {}
+    for package in tomllib.loads(lock_file.read_text())["package"]:
+        versions.setdefault(normalized(package["name"]), set()).add(str(package.get("version", "")))
+    return versions
+
+
+def check_locked(distributions: list[str], lock_file: Path) -> None:
+    """Refuse to bundle an installed distribution whose version is not the one `lock_file` pins."""
+    locked = locked_versions(lock_file)
+    for name in distributions:
+        installed = importlib.metadata.version(name)
+        pinned = locked.get(normalized(name), set())
+        if installed not in pinned:
+            raise RuntimeError(
+                f"{name} {installed} is installed but {lock_file.name} pins {', '.join(sorted(pinned)) or 'nothing'}; "
+                "run `make setup` so that the Lambda bundle holds the locked version"
+            )
+
+
 def bundle_files(
-    function_dir: Path, packages: tuple[str, ...] = (), *, lambdas_dir: Path | None = None
+    function_dir: Path,
+    packages: tuple[str, ...] = (),
+    *,
+    lambdas_dir: Path | None = None,
+    lock_file: Path = LOCK_FILE,
 ) -> list[tuple[PurePosixPath, Path]]:
     """Every file of a function's bundle: (its path in the bundle, the file it is copied from), sorted.
 
@@ -146,8 +174,11 @@ def bundle_files(
             files += _tree_files(origin.parent, PurePosixPath(package))
         else:
             files.append((PurePosixPath(origin.name), origin))
-    for distribution in distribution_closure(packages) if packages else []:
+    closure = distribution_closure(packages) if packages else []
+    for distribution in closure:
         files += _distribution_files(distribution)
+    # What is copied comes from this environment: it must be what the lock file pins.
+    check_locked([normalized(package) for package in VENDORED_PACKAGES] + closure, lock_file)
     by_target = dict(files)  # a later source of the same bundle path wins, as it did when copying in order
     return sorted(by_target.items())
 

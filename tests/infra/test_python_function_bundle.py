@@ -144,3 +144,19 @@ def test_a_warm_cdk_out_rebundles_after_a_change_to_the_shared_code(
     assert second_hash != first_hash
     assert "FIXED_IN_COMMON" in (second_asset / "common" / "errors.py").read_text(), "the new code is deployed"
     assert "FIXED_IN_COMMON" not in (first_asset / "common" / "errors.py").read_text()
+
+
+def test_a_bundled_distribution_must_be_the_locked_version(lambdas_copy: Path, tmp_path: Path) -> None:
+    function_dir = lambdas_copy / "prompt_catalog"
+    installed = importlib.metadata.version("typing-extensions")
+    lock = python_function.LOCK_FILE.read_text()
+    stale = tmp_path / "uv.lock"
+    stale.write_text(
+        lock.replace(
+            f'name = "typing-extensions"\nversion = "{installed}"', 'name = "typing-extensions"\nversion = "0.0.1"'
+        )
+    )
+    assert stale.read_text() != lock
+    with pytest.raises(RuntimeError, match=f"typing-extensions {installed} is installed but uv.lock pins 0.0.1"):
+        bundle_files(function_dir, lambdas_dir=lambdas_copy, lock_file=stale)
+    assert bundle_files(function_dir, lambdas_dir=lambdas_copy)  # the project's own lock matches
