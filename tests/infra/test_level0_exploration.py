@@ -220,7 +220,7 @@ def test_only_the_configured_data_scientists_assume_the_data_scientist_role(temp
         if member.startswith("sso:"):
             # The account, but only its Identity Center role of that permission set: never the bare root.
             name = member.removeprefix("sso:")
-            assert statement["Condition"] == {
+            assert statement.get("Condition") == {
                 "ArnLike": {
                     "aws:PrincipalArn": f"arn:aws:iam::{config.account}:role/aws-reserved/sso.amazonaws.com/"
                     f"*AWSReservedSSO_{name}_*"
