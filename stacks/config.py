@@ -331,6 +331,8 @@ class StudioConfig:
 
     network_access: StudioNetwork
     availability_zone_count: int
+    # Who may assume the Level 0 data-scientist role: IAM role ARNs or ``sso:<PermissionSetName>``.
+    data_scientists: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -693,6 +695,14 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
 
     if not 2 <= cfg.studio.availability_zone_count <= 3:
         fail("studio.availabilityZoneCount", f"{cfg.studio.availability_zone_count} is outside 2-3")
+    if not cfg.studio.data_scientists:
+        fail("studio.dataScientists", "list who may assume the data-scientist role")
+    for index, member in enumerate(cfg.studio.data_scientists):
+        if not (_ROLE_ARN_RE.match(member) or _SSO_PERMISSION_SET_RE.match(member)):
+            fail(
+                f"studio.dataScientists[{index}]",
+                f"{member!r} is neither an IAM role ARN nor 'sso:<PermissionSetName>'",
+            )
     _check_teams(cfg, fail)
 
 
@@ -801,6 +811,14 @@ def _check_teams(cfg: EnvironmentConfig, fail: typing.Callable[[str, str], typin
                     f"{key}.allowedInstanceTypes",
                     f"team {team.name!r} runs its own pipelines, which use {', '.join(missing)}: allow them too",
                 )
+        if team.document_db and cfg.studio.network_access != "VpcOnly":
+            # PublicInternetOnly apps send everything but EFS through SageMaker's own VPC: no route to ours.
+            fail(
+                f"{key}.documentDb",
+                f"team {team.name!r}: DocumentDB runs in the Studio VPC, which Studio apps only reach with "
+                "studio.networkAccess 'VpcOnly' (it adds interface endpoints that cost money every hour); "
+                "set it in this environment or turn documentDb off",
+            )
         if not 1 <= team.monthly_budget_usd <= 1_000_000:
             fail(f"{key}.monthlyBudgetUsd", f"{team.monthly_budget_usd} is outside 1-1000000")
         if not _EMAIL_RE.match(team.budget_email):

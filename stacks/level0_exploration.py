@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, CfnOutput, Fn, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnOutput, CfnResource, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -103,6 +103,12 @@ class Level0ExplorationStack(Stack):
             delete_with_history=removal_policy == RemovalPolicy.DESTROY,
         )
 
+        # Prod retains what it would lose on a stack delete like the rest of its data: the alarm topic
+        # (its subscriptions), the catalog database (the crawled tables) and the workgroup (query history).
+        for stateful in (self.alerts.topic.node.default_child, self.glue.database, self.athena.workgroup):
+            assert isinstance(stateful, CfnResource)
+            stateful.apply_removal_policy(removal_policy)
+
         self.studio = StudioDomain(
             self,
             "Studio",
@@ -117,6 +123,9 @@ class Level0ExplorationStack(Stack):
             glue_job_name=self.glue.job.ref,
             network_access=config.studio.network_access,
             availability_zones=self.availability_zones,
+            data_scientists=config.studio.data_scientists,
+            # Level 3 teams' DocumentDB clusters live in this VPC; their credentials are secrets.
+            secrets_manager_endpoint=config.max_level >= 3 and any(team.document_db for team in config.teams),
             log_retention=lifecycle.log_retention(config),
             removal_policy=removal_policy,
         )

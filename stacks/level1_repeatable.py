@@ -75,6 +75,7 @@ class Level1RepeatableStack(Stack):
             removal_policy=removal_policy,
         )
         self.training.pipeline.node.add_dependency(self.registry.group)
+        self.registry.grant_artifact_readers(bucket=artifacts_bucket, key=key, prefix=self.training.artifacts_prefix)
         self.retraining = RetrainingTriggers(
             self,
             "Retraining",

@@ -125,7 +125,7 @@ class Level3ScalableStack(Stack):
                     removal_policy=removal_policy,
                     deletion_protection=config.is_production,
                 )
-                docdb.grant_connect(team.data_scientist_role)
+                docdb.grant_connect(team.data_scientist_role, boundary=team.boundary)
                 outputs[f"Team{out}DocumentDbSecretArn"] = (docdb.secret_arn, "DocumentDB credentials")
 
         if config.delivery.github_actions:
@@ -179,6 +179,7 @@ class Level3ScalableStack(Stack):
             role_name=team_role_name(config.name, team.name, "pipeline"),
         )
         pipeline.pipeline.node.add_dependency(registry.group)
+        registry.grant_artifact_readers(bucket=self.bucket, key=team.key, prefix=pipeline.artifacts_prefix)
         self.team_pipelines[team.name] = pipeline
         if config.max_level >= 2:
             # The team's copy of Level 2: approving a version deploys it to the team's endpoint; drift

@@ -225,3 +225,21 @@ def ecr_repository_arn(stack: Stack, image_uri: str) -> str:
     return stack.format_arn(
         service="ecr", account=account, resource="repository", resource_name=rest.split("/", 1)[1].split(":", 1)[0]
     )
+
+
+def member_principal(stack: Stack, member: str) -> iam.IPrincipal:
+    """The principal of a configured member: an IAM role ARN, or an Identity Center permission set.
+
+    Identity Center provisions a role named ``AWSReservedSSO_<Name>_<random>`` in each account, so a
+    permission set (``sso:<Name>``) is trusted through the account with a condition on the caller's
+    role ARN.
+    """
+    if not member.startswith("sso:"):
+        return iam.ArnPrincipal(member)
+    pattern = stack.format_arn(
+        service="iam",
+        region="",
+        resource="role",
+        resource_name=f"aws-reserved/sso.amazonaws.com/*AWSReservedSSO_{member.removeprefix('sso:')}_*",
+    )
+    return iam.AccountPrincipal(stack.account).with_conditions({"ArnLike": {"aws:PrincipalArn": pattern}})

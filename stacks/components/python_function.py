@@ -10,19 +10,28 @@ copied file by file as its wheel installed it (its RECORD, including the ``.dist
 which carries the licence and the version `importlib.metadata` reads), with the distributions it
 requires, except those the Lambda runtime already provides (boto3 and its dependencies). Only
 pure-Python distributions are accepted: the asset is built on any machine for arm64 Lambda.
+
+The asset hash is computed from every file that goes into the bundle (`bundle_hash`), not from the
+function's folder alone: a change to `lambdas/common` or to a vendored package gives a new asset, so
+a warm `cdk.out` cannot deploy a stale bundle. Every bundled distribution must be installed at the
+version `uv.lock` pins (`make setup` syncs it), so the hash of its files stands for the locked version.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import functools
+import hashlib
 import importlib.metadata
 import importlib.util
 import re
 import shutil
+import tomllib
 import typing
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import jsii
-from aws_cdk import BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -33,6 +42,7 @@ from constructs import Construct
 from stacks.nag import acknowledge
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
+LOCK_FILE = Path(__file__).resolve().parents[2] / "uv.lock"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 # Import names of the runtime dependencies copied into every function (boto3 is in the Lambda runtime).
 VENDORED_PACKAGES = ("aws_lambda_powertools", "typing_extensions")
@@ -49,7 +59,7 @@ VPC_NETWORK_ACTIONS = (
     "ec2:UnassignPrivateIpAddresses",
 )
 _REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
+_IGNORED = ("__pycache__", "*.pyc", "tests")  # file or folder names left out of a bundle
 
 
 def normalized(name: str) -> str:
@@ -89,44 +99,122 @@ def distribution_closure(names: tuple[str, ...]) -> list[str]:
     return sorted(found)
 
 
-def _copy_distribution(name: str, out: Path) -> None:
+def _tree_files(root: Path, prefix: PurePosixPath) -> list[tuple[PurePosixPath, Path]]:
+    """The files of `root` as the bundle holds them under `prefix`, minus caches and tests."""
+    found = []
+    for path in root.rglob("*"):
+        relative = path.relative_to(root)
+        if any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in _IGNORED):
+            continue
+        if path.is_file():
+            found.append((prefix / relative.as_posix(), path))
+    return found
+
+
+def _distribution_files(name: str) -> list[tuple[PurePosixPath, Path]]:
+    """The files of an installed distribution as its wheel installed them (its RECORD), for the bundle."""
     distribution = importlib.metadata.distribution(name)
     files = distribution.files
     if not files:
         raise RuntimeError(f"{name} has no RECORD of its files; reinstall it with `make setup`")
+    found = []
     for file in files:
-        relative = Path(str(file))
+        relative = PurePosixPath(str(file))
         # Scripts installed outside site-packages (bin/...) and bytecode caches stay behind.
         if relative.parts[0] == ".." or "__pycache__" in relative.parts:
             continue
         if relative.suffix in (".so", ".pyd", ".dylib"):
             raise RuntimeError(f"{name} is not pure Python ({relative}); it cannot be bundled for arm64 here")
-        target = out / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(Path(str(file.locate())), target)
+        found.append((relative, Path(str(file.locate()))))
+    return found
+
+
+def locked_versions(lock_file: Path) -> dict[str, set[str]]:
+    """The versions `uv.lock` pins, by normalized distribution name (a name may have several by marker)."""
+    versions: dict[str, set[str]] = {}
+    for package in tomllib.loads(lock_file.read_text())["package"]:
+        versions.setdefault(normalized(package["name"]), set()).add(str(package.get("version", "")))
+    return versions
+
+
+def check_locked(distributions: list[str], lock_file: Path) -> None:
+    """Refuse to bundle an installed distribution whose version is not the one `lock_file` pins."""
+    locked = locked_versions(lock_file)
+    for name in distributions:
+        installed = importlib.metadata.version(name)
+        pinned = locked.get(normalized(name), set())
+        if installed not in pinned:
+            raise RuntimeError(
+                f"{name} {installed} is installed but {lock_file.name} pins {', '.join(sorted(pinned)) or 'nothing'}; "
+                "run `make setup` so that the Lambda bundle holds the locked version"
+            )
+
+
+def bundle_files(
+    function_dir: Path,
+    packages: tuple[str, ...] = (),
+    *,
+    lambdas_dir: Path | None = None,
+    lock_file: Path = LOCK_FILE,
+) -> list[tuple[PurePosixPath, Path]]:
+    """Every file of a function's bundle: (its path in the bundle, the file it is copied from), sorted.
+
+    The function's folder, `lambdas/common/` as ``common/``, the vendored runtime dependencies and
+    the closure of `packages`. The bundler copies exactly these files and the asset hash is computed
+    from exactly these files, so the two cannot disagree.
+    """
+    lambdas_dir = lambdas_dir if lambdas_dir is not None else LAMBDAS_DIR
+    files = _tree_files(function_dir, PurePosixPath()) + _tree_files(lambdas_dir / "common", PurePosixPath("common"))
+    for package in VENDORED_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            raise RuntimeError(f"{package} is not installed in this environment; run `make setup`")
+        origin = Path(spec.origin)
+        if origin.name == "__init__.py":
+            files += _tree_files(origin.parent, PurePosixPath(package))
+        else:
+            files.append((PurePosixPath(origin.name), origin))
+    closure = distribution_closure(packages) if packages else []
+    for distribution in closure:
+        files += _distribution_files(distribution)
+    # What is copied comes from this environment: it must be what the lock file pins.
+    check_locked([normalized(package) for package in VENDORED_PACKAGES] + closure, lock_file)
+    by_target = dict(files)  # a later source of the same bundle path wins, as it did when copying in order
+    return sorted(by_target.items())
+
+
+@functools.cache
+def _file_digest(path: Path, size: int, mtime_ns: int) -> bytes:
+    """A file's SHA-256, cached by its size and modification time (the vendored packages do not change)."""
+    return hashlib.sha256(path.read_bytes()).digest()
+
+
+def bundle_hash(function_dir: Path, packages: tuple[str, ...] = (), *, lambdas_dir: Path | None = None) -> str:
+    """The asset hash of a function's bundle: every bundled file's path and content (see `bundle_files`).
+
+    CDK's default source hash covers only the function's folder: after a change to `lambdas/common`
+    or to a vendored package, a warm `cdk.out` would keep (and deploy) the old bundle.
+    """
+    digest = hashlib.sha256()
+    for target, source in bundle_files(function_dir, packages, lambdas_dir=lambdas_dir):
+        stat = source.stat()
+        digest.update(str(target).encode() + b"\0" + _file_digest(source, stat.st_size, stat.st_mtime_ns))
+    return digest.hexdigest()
 
 
 @jsii.implements(ILocalBundling)
 class _CopyBundler:
-    def __init__(self, function_dir: Path, packages: tuple[str, ...] = ()) -> None:
+    def __init__(self, function_dir: Path, packages: tuple[str, ...] = (), *, lambdas_dir: Path | None = None) -> None:
         self._function_dir = function_dir
         self._packages = packages
+        self._lambdas_dir = lambdas_dir
 
     def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
         out = Path(output_dir)
-        shutil.copytree(self._function_dir, out, dirs_exist_ok=True, ignore=_IGNORED)
-        shutil.copytree(LAMBDAS_DIR / "common", out / "common", dirs_exist_ok=True, ignore=_IGNORED)
-        for package in VENDORED_PACKAGES:
-            spec = importlib.util.find_spec(package)
-            if spec is None or spec.origin is None:
-                raise RuntimeError(f"{package} is not installed in this environment; run `make setup`")
-            origin = Path(spec.origin)
-            if origin.name == "__init__.py":
-                shutil.copytree(origin.parent, out / package, dirs_exist_ok=True, ignore=_IGNORED)
-            else:
-                shutil.copy2(origin, out / origin.name)
-        for distribution in distribution_closure(self._packages) if self._packages else []:
-            _copy_distribution(distribution, out)
+        for target, source in bundle_files(self._function_dir, self._packages, lambdas_dir=self._lambdas_dir):
+            destination = out / target
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination)
         return True
 
 
@@ -183,6 +271,9 @@ class PythonFunction(Construct):
             handler=f"{handler_module}.handler",
             code=lambda_.Code.from_asset(
                 str(function_dir),
+                # The hash covers the whole bundle, not only the function's folder (see bundle_hash).
+                asset_hash=bundle_hash(function_dir, packages),
+                asset_hash_type=AssetHashType.CUSTOM,
                 bundling=BundlingOptions(
                     # Never pulled: the local bundler always succeeds; CDK requires an image anyway.
                     image=DockerImage.from_registry("local-bundling-only"),

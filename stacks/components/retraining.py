@@ -63,8 +63,10 @@ class RetrainingTriggers(Construct):
             iam_resources=[pipeline_arn],
             parameters={
                 "PipelineName": pipeline_name,
-                # The execution name is unique per execution: an idempotent token for retries.
-                "ClientRequestToken.$": "$$.Execution.Name",
+                # An idempotent token for retries, the same for every attempt of one execution. Not the
+                # execution name itself: SageMaker wants 32-128 characters and a hand-started run may be
+                # named "retrain-now". The SHA-256 of the execution ARN is 64 hex characters, always.
+                "ClientRequestToken.$": "States.Hash($$.Execution.Id, 'SHA-256')",
                 "PipelineExecutionDescription.$": "States.Format('Started by {}', $$.Execution.Id)",
             },
         )

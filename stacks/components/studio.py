@@ -11,7 +11,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from stacks.components.access import acknowledge_wildcard_resource, grant_objects
+from stacks.components.access import acknowledge_wildcard_resource, grant_objects, member_principal
 from stacks.config import StudioNetwork
 
 VPC_CIDR = "10.40.0.0/16"
@@ -40,7 +40,11 @@ class StudioDomain(Construct):
     Roles: the domain's default execution role reads raw and curated data, writes to the artifacts
     bucket, queries through the Athena workgroup and reads the Glue catalog, and manages its own
     Studio apps; nothing else. The data-scientist role is what people assume to open Studio and to
-    load data; it can start the crawler and the ETL job.
+    load data (only the configured `data_scientists`: IAM role ARNs or Identity Center permission
+    sets); it can start the crawler and the ETL job.
+
+    With `secrets_manager_endpoint` (a team's DocumentDB, whose credentials are a secret, needs it)
+    ``VpcOnly`` also gets a Secrets Manager endpoint.
 
     Per environment: network access mode, availability zones, flow-log retention and removal policy.
     """
@@ -61,6 +65,8 @@ class StudioDomain(Construct):
         glue_job_name: str,
         network_access: StudioNetwork,
         availability_zones: list[str],
+        data_scientists: tuple[str, ...],
+        secrets_manager_endpoint: bool = False,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
     ) -> None:
@@ -119,7 +125,11 @@ class StudioDomain(Construct):
                 allow_all_outbound=False,
             )
             endpoints_sg.add_ingress_rule(ec2.Peer.ipv4(VPC_CIDR), ec2.Port.HTTPS, "HTTPS from the Studio VPC")
-            for endpoint_id, service in VPC_ONLY_INTERFACE_ENDPOINTS.items():
+            endpoints = dict(VPC_ONLY_INTERFACE_ENDPOINTS)
+            if secrets_manager_endpoint:
+                # A team's DocumentDB credentials are a secret: notebooks read them from inside the VPC.
+                endpoints["SecretsManager"] = ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER
+            for endpoint_id, service in endpoints.items():
                 self.vpc.add_interface_endpoint(
                     endpoint_id,
                     service=service,
@@ -136,12 +146,20 @@ class StudioDomain(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Default execution role of Studio apps: data-lake access for exploration only",
         )
+        # Only the configured people: the account root with no condition would let any principal of the
+        # account that may call sts:AssumeRole take this role.
         self.data_scientist_role = iam.Role(
             self,
             "DataScientistRole",
-            assumed_by=iam.AccountRootPrincipal(),
+            assumed_by=member_principal(stack, data_scientists[0]),
             description="Assumed by data scientists to open Studio, load raw data and run the crawler and ETL",
         )
+        assert self.data_scientist_role.assume_role_policy is not None  # a Role always has one
+        for member in data_scientists[1:]:
+            # One statement per member, so that one member's condition never applies to another.
+            self.data_scientist_role.assume_role_policy.add_statements(
+                iam.PolicyStatement(actions=["sts:AssumeRole"], principals=[member_principal(stack, member)])
+            )
         for role, who in (
             (self.execution_role, "Studio notebooks"),
             (self.data_scientist_role, "Data scientists"),
@@ -188,6 +206,7 @@ class StudioDomain(Construct):
             domain_id=self.domain.attr_domain_id,
             user_profile_name="explorer",
         )
+        self.explorer_profile.apply_removal_policy(removal_policy)
 
         domain_id = self.domain.attr_domain_id
         apps_arn = stack.format_arn(service="sagemaker", resource="app", resource_name=f"{domain_id}/*")

@@ -12,7 +12,12 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IValidation
 
-from stacks.components.access import IAM_WILDCARD_RULE, acknowledge_wildcard_resource, nag_rendering
+from stacks.components.access import (
+    IAM_WILDCARD_RULE,
+    acknowledge_wildcard_resource,
+    member_principal,
+    nag_rendering,
+)
 from stacks.config import TeamConfig
 from stacks.nag import acknowledge
 
@@ -103,6 +108,8 @@ class Team(Construct):
                 point_in_time_recovery_enabled=True
             ),
             removal_policy=removal_policy,
+            # Where the environment retains data, a delete of the table itself is refused too.
+            deletion_protection=removal_policy == RemovalPolicy.RETAIN,
         )
 
         objects_arn = bucket.arn_for_objects(f"{self.prefix}*")
@@ -145,7 +152,7 @@ class Team(Construct):
             self,
             "MlEngineerRole",
             role_name=team_role_name(env_name, team.name, "ml-engineer"),
-            assumed_by=_member_principal(stack, team.ml_engineers[0]),
+            assumed_by=member_principal(stack, team.ml_engineers[0]),
             description=f"Team {team.name}'s ML engineers: run and approve the team's pipelines",
             max_session_duration=Duration.hours(8),
         )
@@ -157,7 +164,7 @@ class Team(Construct):
                 # One statement per member, so that one member's condition never applies to another.
                 assert role.assume_role_policy is not None  # a Role always has one
                 role.assume_role_policy.add_statements(
-                    iam.PolicyStatement(actions=["sts:AssumeRole"], principals=[_member_principal(stack, member)])
+                    iam.PolicyStatement(actions=["sts:AssumeRole"], principals=[member_principal(stack, member)])
                 )
 
         self.profile = sagemaker.CfnUserProfile(
@@ -354,24 +361,6 @@ class Team(Construct):
 
 def pascal(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("-"))
-
-
-def _member_principal(stack: Stack, member: str) -> iam.IPrincipal:
-    """The principal of a configured member: an IAM role ARN, or an Identity Center permission set.
-
-    Identity Center provisions a role named ``AWSReservedSSO_<Name>_<random>`` in each account, so a
-    permission set (``sso:<Name>``) is trusted through the account with a condition on the caller's
-    role ARN.
-    """
-    if not member.startswith("sso:"):
-        return iam.ArnPrincipal(member)
-    pattern = stack.format_arn(
-        service="iam",
-        region="",
-        resource="role",
-        resource_name=f"aws-reserved/sso.amazonaws.com/*AWSReservedSSO_{member.removeprefix('sso:')}_*",
-    )
-    return iam.AccountPrincipal(stack.account).with_conditions({"ArnLike": {"aws:PrincipalArn": pattern}})
 
 
 # Why each wildcard of a team's boundary is acceptable, by statement ID.

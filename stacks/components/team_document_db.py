@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Resource, Stack
 from aws_cdk import aws_docdb as docdb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -16,6 +16,7 @@ from stacks.nag import acknowledge
 PORT = 27117
 PARAMETER_FAMILY = "docdb5.0"
 INSTANCE_TYPE = ec2.InstanceType.of(ec2.InstanceClass.BURSTABLE3, ec2.InstanceSize.MEDIUM)
+SECRET_READ_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
 
 
 class TeamDocumentDb(Construct):
@@ -23,8 +24,10 @@ class TeamDocumentDb(Construct):
 
     Storage, the credentials secret and the exported audit/profiler logs are encrypted with the team
     key; the cluster sits in the Studio VPC's isolated subnets and accepts connections only from the
-    Studio apps' security group, on a non-default port, with TLS (DocumentDB's default). Backups are
-    kept 7 days; in prod deletion protection is on and a snapshot is taken on removal.
+    Studio apps' security group (which gets the matching egress rule), on a non-default port, with TLS
+    (DocumentDB's default). Studio apps reach the VPC only in a ``VpcOnly`` domain (config validation
+    requires it). Backups are kept 7 days; in prod deletion protection is on and a snapshot is taken
+    on removal.
     """
 
     def __init__(
@@ -49,7 +52,9 @@ class TeamDocumentDb(Construct):
             description=f"DocumentDB of team {team_name}: connections from Studio apps only",
             allow_all_outbound=False,
         )
-        security_group.add_ingress_rule(clients, ec2.Port.tcp(PORT), "Studio apps")
+        # Both sides: the cluster accepts the Studio apps, and the Studio apps' group (which allows no
+        # outbound traffic by default) may reach the cluster. The egress rule lives in this stack.
+        security_group.connections.allow_from(clients, ec2.Port.tcp(PORT), "Studio apps to DocumentDB")
         cluster_name = f"mlops-{env_name}-{team_name}"
         # audit_logs=enabled logs authentication, DDL (createIndex, dropCollection ...) and role changes.
         parameters = docdb.ClusterParameterGroup(
@@ -110,14 +115,18 @@ class TeamDocumentDb(Construct):
         )
         secret = self.cluster.secret
         assert secret is not None  # a Login without a password always gets a generated secret
+        # The master credentials outlive the cluster when it is kept (snapshot): a restore needs them.
+        generated = self.cluster.node.find_child("Secret")
+        assert isinstance(generated, Resource)
+        generated.apply_removal_policy(removal_policy)
         self.secret = secret
         self.secret_arn = secret.secret_arn
         acknowledge(
             self.cluster.node.find_child("Secret"),
             "AwsSolutions-SMG4",
-            "Rotation runs a Lambda that must reach both the cluster and Secrets Manager; the Studio VPC is "
-            "isolated (no NAT, no Secrets Manager endpoint, which would cost money idle). Rotate by hand or add "
-            "the endpoint and cluster.add_rotation_single_user() when the team turns DocumentDB on for real.",
+            "Rotation runs a Lambda that must reach both the cluster and Secrets Manager from inside the isolated "
+            "Studio VPC (no NAT); none is deployed yet. Rotate by hand, or add cluster.add_rotation_single_user() "
+            "in the VPC (the VpcOnly domain already has a Secrets Manager endpoint).",
         )
         acknowledge(
             self.cluster,
@@ -133,15 +142,19 @@ class TeamDocumentDb(Construct):
                 finding=f"LogExport::{event}",
             )
 
-    def grant_connect(self, role: iam.IRole) -> None:
+    def grant_connect(self, role: iam.IRole, *, boundary: iam.ManagedPolicy) -> None:
         """Let `role` read the credentials; the team already grants its roles the team key they need.
 
+        `boundary` is the role's permission boundary: AWS allows a call only when the identity policy
+        AND the boundary allow it, so the boundary gets the same statement (this secret only).
         Not ``secret.grant_read``: it would also name the role in the key policy, and the key policy
         and the role's boundary (which names the key) would then depend on each other.
         """
         role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(SECRET_READ_ACTIONS), resources=[self.secret_arn])
+        )
+        boundary.add_statements(
             iam.PolicyStatement(
-                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                resources=[self.secret_arn],
+                sid="TeamDocumentDbSecret", actions=list(SECRET_READ_ACTIONS), resources=[self.secret_arn]
             )
         )

@@ -54,6 +54,7 @@ class TrainingPipeline(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.pipeline_name = pipeline_name
+        self.artifacts_prefix = artifacts_prefix  # where its runs write models, metrics and baselines
 
         self.role = iam.Role(
             self,

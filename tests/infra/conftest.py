@@ -48,14 +48,16 @@ APP_SETTINGS = {
 
 @pytest.fixture(scope="session")
 def opted_in_dev(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEnvironment:
-    """dev with every opt-in on, synthesized once with cdk-nag: DocumentDB for the first team, an existing
-    GitHub OIDC provider, and the LLMOps app (ECS, load balancer, Cognito, WAF)."""
+    """dev with every opt-in on, synthesized once with cdk-nag: DocumentDB for the first team (with the
+    VpcOnly Studio it needs), an existing GitHub OIDC provider, and the LLMOps app (ECS, load balancer,
+    Cognito, WAF)."""
     context = copy.deepcopy(CONTEXT)
     dev = context["mlops:environments"]["dev"]
     dev["delivery"] = {**dev.get("delivery", {}), "githubOidcProviderArn": PROVIDER_ARN}
     teams = [dict(team) for team in context["mlops:defaults"]["teams"]]
     teams[0]["documentDb"] = True
     dev["teams"] = teams
+    dev["studio"] = {**dev.get("studio", {}), "networkAccess": "VpcOnly"}  # DocumentDB needs it
     dev["llmops"] = {**dev.get("llmops", {}), "app": APP_SETTINGS}
     # A pipeline target with the app: its deploy project must be able to build the image.
     preprod = context["mlops:environments"]["preprod"]
@@ -86,3 +88,27 @@ def msk_synth(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEnvironmen
     config = load_environment(context, MSK_ENV)
     assert config.msk_streaming and config.test_strategies
     return synthesize(config, context, tmp_path_factory.mktemp("cdk.out-msk"))
+
+
+@pytest.fixture(scope="session")
+def opted_in_prod(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEnvironment:
+    """prod with every opt-in that adds state on: DocumentDB for every team, the LLMOps app, MSK streaming
+    and the test strategies; synthesized once with cdk-nag, for the retention checks."""
+    context = copy.deepcopy(CONTEXT)
+    prod = context["mlops:environments"]["prod"]
+    config = load_environment(context, "prod")
+    prod["teams"] = [{**team, "documentDb": True} for team in context["mlops:defaults"]["teams"]]
+    prod["studio"] = {**prod.get("studio", {}), "networkAccess": "VpcOnly"}  # DocumentDB needs it
+    prod["mskStreaming"] = True
+    prod["testStrategies"] = True
+    prod["llmops"] = {
+        **prod.get("llmops", {}),
+        "app": {
+            **APP_SETTINGS,
+            "domainName": "llm.prod.example.com",
+            "certificateArn": f"arn:aws:acm:{config.region}:{config.account}:certificate/"
+            "0f0e0d0c-0b0a-4909-8807-060504030201",
+            "cognitoDomainPrefix": "mlops-prod-playground",
+        },
+    }
+    return synthesize(load_environment(context, "prod"), context, tmp_path_factory.mktemp("cdk.out-opted-in-prod"))

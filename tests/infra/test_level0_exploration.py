@@ -275,3 +275,27 @@ def test_studio_runs_in_isolated_subnets_without_idle_network_cost(templates, en
     assert domain["Properties"]["AuthMode"] == "IAM"
     assert domain["Properties"]["AppNetworkAccessType"] == network
     assert domain["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["DataKey17AFBB84", "Arn"]}
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_only_the_configured_data_scientists_assume_the_data_scientist_role(templates, synthesized, env):
+    config = synthesized[env].config
+    template = level0(templates, env)
+    (role,) = [
+        r for lid, r in resources_of(template, "AWS::IAM::Role").items() if lid.startswith("StudioDataScientistRole")
+    ]
+    statements = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert len(statements) == len(config.studio.data_scientists)
+    for statement, member in zip(statements, config.studio.data_scientists, strict=True):
+        assert statement["Action"] == "sts:AssumeRole"
+        if member.startswith("sso:"):
+            # The account, but only its Identity Center role of that permission set: never the bare root.
+            name = member.removeprefix("sso:")
+            assert statement.get("Condition") == {
+                "ArnLike": {
+                    "aws:PrincipalArn": f"arn:aws:iam::{config.account}:role/aws-reserved/sso.amazonaws.com/"
+                    f"*AWSReservedSSO_{name}_*"
+                }
+            }
+        else:
+            assert statement["Principal"] == {"AWS": member} and "Condition" not in statement

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import json
 from typing import Any
 
 import pytest
 
+from emulator.policy_simulation import PolicySimulator
 from pipelines.training import images
 from tests.infra.conftest import ENV_NAMES
 
@@ -148,3 +151,124 @@ def test_pipeline_role_passes_only_itself_and_only_to_sagemaker(templates, env):
 
 def _logical_ids(template: dict[str, Any], cfn_type: str) -> list[str]:
     return [lid for lid, r in template["Resources"].items() if r["Type"] == cfn_type]
+
+
+# --- the retraining state machine's call to SageMaker, evaluated as Step Functions would -------------
+
+# SageMaker StartPipelineExecution: ClientRequestToken, length 32-128 (API reference).
+_TOKEN_LENGTHS = range(32, 129)
+_HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+
+
+def _evaluate(expression: str, context: dict[str, str]) -> str:
+    """A payload-template value (a `"<key>.$"` field) as Step Functions evaluates it, for the forms used here:
+    a context path (`$$.Execution.Id`) or `States.Hash(<path>, '<algorithm>')`. Anything else raises."""
+    expression = expression.strip()
+    if expression in context:
+        return context[expression]
+    if expression.startswith("States.Hash(") and expression.endswith(")"):
+        data, _, algorithm = expression.removeprefix("States.Hash(").removesuffix(")").rpartition(",")
+        algorithm = algorithm.strip()
+        if not (algorithm.startswith("'") and algorithm.endswith("'") and algorithm[1:-1] in _HASHES):
+            raise ValueError(f"States.Hash algorithm {algorithm} is not one Step Functions supports")
+        return hashlib.new(_HASHES[algorithm[1:-1]], _evaluate(data, context).encode()).hexdigest()
+    raise ValueError(f"this evaluator does not understand {expression!r}")
+
+
+def _start_pipeline_parameters(template: dict[str, Any]) -> dict[str, Any]:
+    machine = one(template, "AWS::StepFunctions::StateMachine")["Properties"]
+    states = json.loads(flatten(machine["DefinitionString"]))["States"]
+    (task,) = [s for s in states.values() if s.get("Resource", "").endswith(":sagemaker:startPipelineExecution")]
+    parameters: dict[str, Any] = task["Parameters"]
+    return parameters
+
+
+@pytest.mark.parametrize("env", LEVEL1_ENVS)
+def test_the_pipeline_start_token_fits_sagemaker_for_any_execution_name(templates, synthesized, env):
+    config = synthesized[env].config
+    parameters = _start_pipeline_parameters(level1(templates, env))
+    assert "ClientRequestToken" not in parameters, "a literal token would make every execution the same request"
+    machine_arn = f"arn:aws:states:{config.region}:{config.account}:stateMachine:RetrainingStateMachine-AbCdEf"
+
+    def token(name: str) -> str:
+        execution = {
+            "$$.Execution.Name": name,
+            "$$.Execution.Id": machine_arn.replace(":stateMachine:", ":execution:") + f":{name}",
+        }
+        return _evaluate(parameters["ClientRequestToken.$"], execution)
+
+    # Hand-started (`aws stepfunctions start-execution --name retrain-now`), console (a UUID), EventBridge,
+    # and the longest name Step Functions allows (80 characters).
+    names = ["retrain-now", "1", "0b6f2a54-3e0c-4d7e-9d65-4a8b3f6c2e11", "a" * 80]
+    tokens = [token(name) for name in names]
+    for name, value in zip(names, tokens, strict=True):
+        assert len(value) in _TOKEN_LENGTHS, f"execution {name!r}: token {value!r} has {len(value)} characters"
+        assert value == token(name), "a retry of the same execution sends the same token"
+    assert len(set(tokens)) == len(tokens), "each execution gets its own token"
+
+
+# --- registry readers: the model package is not enough, its artifacts must be readable too ----------
+
+
+def _statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    props = resource["Properties"]
+    document = props.get("PolicyDocument") or props["KeyPolicy"]
+    return list(document["Statement"])
+
+
+def _reader_grants(template: dict[str, Any], config: Any, bucket_id: str) -> tuple[list[Any], list[Any]]:
+    """The statements of `bucket_id`'s policy and of its KMS key's policy that name a registry reader."""
+    readers = {f"arn:aws:iam::{account}:root" for account in config.training.registry_reader_accounts}
+    resources = template["Resources"]
+    (policy,) = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    (encryption,) = resources[bucket_id]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    key_id = encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]["Fn::GetAtt"][0]
+
+    def naming_readers(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        found = []
+        for statement in statements:
+            principals = statement.get("Principal", {})
+            aws = principals.get("AWS", []) if isinstance(principals, dict) else []
+            named = {json.dumps(p) if not isinstance(p, str) else p for p in (aws if isinstance(aws, list) else [aws])}
+            if named & readers:
+                assert named == readers, statement
+                found.append(statement)
+        return found
+
+    return naming_readers(_statements(policy)), naming_readers(_statements(resources[key_id]))
+
+
+@pytest.mark.parametrize("env", LEVEL1_ENVS)
+def test_registry_readers_can_read_the_model_artifacts_and_nothing_else(templates, synthesized, env):
+    config = synthesized[env].config
+    level0 = templates[(env, f"Mlops-{env}-Level0Exploration")]
+    simulator = PolicySimulator(level0, account=config.account, region=config.region)
+    (bucket_id,) = [
+        lid
+        for lid in level0["Resources"]
+        if lid.startswith("DataLakeArtifactsBucket") and level0["Resources"][lid]["Type"] == "AWS::S3::Bucket"
+    ]
+    bucket_statements, key_statements = _reader_grants(level0, config, bucket_id)
+    if not config.training.registry_reader_accounts:
+        assert not bucket_statements and not key_statements
+        return
+    bucket_arn = simulator.arn_of(bucket_id)
+    # Where the model a version points at is written: s3://<this bucket>/training-pipeline/<execution>/train
+    steps = {s["Name"]: s for s in definition(templates, env)["Steps"]}
+    output_root = steps["Train"]["Arguments"]["OutputDataConfig"]["S3OutputPath"]["Std:Join"]["Values"][0]
+    assert output_root.startswith(f"s3://<import Mlops-{env}-Level0Exploration:ExportsOutputRef{bucket_id}")
+    assert output_root.endswith(">/training-pipeline")
+    (statement,) = bucket_statements
+    assert statement["Effect"] == "Allow" and "Condition" not in statement
+    assert sorted(statement["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"]
+    (resource,) = [simulator.resolve(statement["Resource"])]
+    assert resource == f"{bucket_arn}/training-pipeline/*"
+    assert fnmatch.fnmatchcase(f"{bucket_arn}/training-pipeline/run-1/train/output/model.tar.gz", resource)
+    assert not fnmatch.fnmatchcase(f"{bucket_arn}/athena-results/q.csv", resource)
+    (decrypt,) = key_statements
+    assert decrypt["Effect"] == "Allow" and decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{config.region}.amazonaws.com"}}

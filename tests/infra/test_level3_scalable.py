@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from emulator.policy_simulation import PolicySimulator
 from stacks.components.github_deploy import GITHUB_DEPLOY_ROLE_NAME
+from stacks.components.studio import VPC_CIDR
 from stacks.components.team import COMPUTE_ACTIONS, team_prefix
 from tests.infra.conftest import ENV_NAMES, PROVIDER_ARN
 
@@ -237,6 +239,113 @@ def test_document_db_is_opt_in_per_team_encrypted_private_and_lint_clean(opted_i
     assert not [f"{m.rule.id} {m.message}" for m in findings]
 
 
+def _group(value: Any, stack: str, exports: dict[str, str]) -> str:
+    """A security group reference as '<stack>/<logical id>', across an Fn::ImportValue of Level 0."""
+    if "Fn::GetAtt" in value:
+        return f"{stack}/{value['Fn::GetAtt'][0]}"
+    return exports[value["Fn::ImportValue"]]
+
+
+def _rules(templates: dict[str, dict[str, Any]], exports: dict[str, str]) -> list[dict[str, Any]]:
+    """Every security group rule of the stacks, inline or standalone, as {direction, group, peer, ports}."""
+    rules = []
+    for stack, template in templates.items():
+        for lid, resource in template["Resources"].items():
+            props = resource.get("Properties", {})
+            if resource["Type"] == "AWS::EC2::SecurityGroup":
+                for direction, key in (("egress", "SecurityGroupEgress"), ("ingress", "SecurityGroupIngress")):
+                    for rule in props.get(key, []):
+                        rules.append({"direction": direction, "group": f"{stack}/{lid}", "stack": stack, **rule})
+            elif resource["Type"] in ("AWS::EC2::SecurityGroupEgress", "AWS::EC2::SecurityGroupIngress"):
+                direction = "egress" if resource["Type"].endswith("Egress") else "ingress"
+                group = _group(props["GroupId"], stack, exports)
+                rules.append({**props, "direction": direction, "group": group, "stack": stack})
+    for rule in rules:
+        for key in ("SourceSecurityGroupId", "DestinationSecurityGroupId"):
+            if key in rule:
+                rule["peer"] = _group(rule[key], rule["stack"], exports)
+    return rules
+
+
+def _reaches(rules: list[dict[str, Any]], source: str, target: str, port: int) -> bool:
+    """Both rules AWS needs for a TCP connection from `source`'s members to `target`'s on `port`."""
+
+    def covers(rule: dict[str, Any], direction: str, group: str, peer: str) -> bool:
+        return (
+            rule["direction"] == direction
+            and rule["group"] == group
+            # Studio apps' interfaces are in the Studio VPC: a rule for its CIDR covers them.
+            and (rule.get("peer") == peer or rule.get("CidrIp") in ("0.0.0.0/0", VPC_CIDR))
+            and rule["IpProtocol"] in ("tcp", "-1")
+            and (rule["IpProtocol"] == "-1" or rule["FromPort"] <= port <= rule["ToPort"])
+        )
+
+    egress = any(covers(rule, "egress", source, target) for rule in rules)
+    ingress = any(covers(rule, "ingress", target, source) for rule in rules)
+    return egress and ingress
+
+
+def test_studio_apps_reach_their_teams_document_db(opted_in_dev):
+    by_name = {s.stack_name: opted_in_dev.template(s) for s in opted_in_dev.stacks}
+    level0_name, level3_name = "Mlops-dev-Level0Exploration", "Mlops-dev-Level3Scalable"
+    level0, template = by_name[level0_name], by_name[level3_name]
+    exports = {
+        output["Export"]["Name"]: f"{level0_name}/{output['Value']['Fn::GetAtt'][0]}"
+        for output in level0["Outputs"].values()
+        if "Export" in output and "Fn::GetAtt" in output["Value"]
+    }
+    rules = _rules({level0_name: level0, level3_name: template}, exports)
+    (domain,) = of_type(level0, "AWS::SageMaker::Domain").values()
+    # PublicInternetOnly apps route everything but EFS through SageMaker's VPC: only VpcOnly reaches the cluster.
+    assert domain["Properties"]["AppNetworkAccessType"] == "VpcOnly"
+    (apps,) = domain["Properties"]["DefaultUserSettings"]["SecurityGroups"]
+    studio = _group(apps, level0_name, exports)
+    (cluster,) = of_type(template, "AWS::DocDB::DBCluster").values()
+    (cluster_group,) = cluster["Properties"]["VpcSecurityGroupIds"]
+    docdb = _group(cluster_group, level3_name, exports)
+    port = cluster["Properties"]["Port"]
+    assert _reaches(rules, studio, docdb, port), f"Studio apps ({studio}) cannot connect to {docdb} on {port}"
+    assert not _reaches(rules, studio, docdb, 27017), "only the cluster's port"
+    # Credentials are a secret: in a VpcOnly domain the notebook reaches Secrets Manager through an endpoint.
+    services = [json.dumps(e["Properties"]["ServiceName"]) for e in of_type(level0, "AWS::EC2::VPCEndpoint").values()]
+    assert any("secretsmanager" in service for service in services)
+    assert _reaches(rules, studio, _endpoints_group(level0, level0_name), 443)
+
+
+def _endpoints_group(level0: dict[str, Any], stack: str) -> str:
+    (lid,) = [
+        lid for lid in of_type(level0, "AWS::EC2::SecurityGroup") if lid.startswith("StudioEndpointsSecurityGroup")
+    ]
+    return f"{stack}/{lid}"
+
+
+def test_the_team_role_may_read_its_document_db_secret_through_its_boundary(opted_in):
+    template = opted_in["template"]
+    simulator = PolicySimulator(template, account="111111111111", region="eu-west-1")
+    # The ARN the team is told to use (the stack output), evaluated against role policy AND boundary.
+    secret = simulator.resolve(template["Outputs"]["TeamChurnDocumentDbSecretArn"]["Value"])
+    churn = role_id(template, "mlops-dev-churn-data-scientist")
+    for action in ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"):
+        decision = simulator.decide(churn, action, secret)
+        assert decision.allowed, decision.why
+    # Secrets Manager decrypts the secret with the team key on the caller's behalf.
+    key = simulator.arn_of(team_logical_id(template, "churn", "Key", "AWS::KMS::Key"))
+    via = {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}
+    assert simulator.decide(churn, "kms:Decrypt", key, via).allowed
+    # Another team's roles, and the churn team's other secrets, stay out.
+    assert not simulator.decide(
+        role_id(template, "mlops-dev-fraud-data-scientist"), "secretsmanager:GetSecretValue", secret
+    ).allowed
+    other = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:someone-else-AbCdEf"
+    decision = simulator.decide(
+        churn,
+        "secretsmanager:GetSecretValue",
+        other,
+        extra_identity=[{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    )
+    assert not decision.allowed and "boundary" in decision.why
+
+
 # --- policy simulation: a team cannot reach another team's data ---------------------------------------
 
 
@@ -346,3 +455,25 @@ def test_instance_types_outside_the_teams_list_are_denied(dev):
             role, "sagemaker:CreateTrainingJob", other_team_job, {"sagemaker:InstanceTypes": ["ml.m5.large"]}
         ).allowed
     assert "sagemaker:CreateTrainingJob" in COMPUTE_ACTIONS
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_registry_readers_read_a_teams_model_artifacts_only(templates, synthesized, env):
+    config = synthesized[env].config
+    template = level3(templates, env)
+    simulator = PolicySimulator(template, account=config.account, region=config.region)
+    readers = sorted(f"arn:aws:iam::{account}:root" for account in config.training.registry_reader_accounts)
+    (policy,) = of_type(template, "AWS::S3::BucketPolicy").values()
+    granted = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Principal", {}) != "*"]
+    granted = [s for s in granted if isinstance(s["Principal"], dict) and s["Principal"].get("AWS") == readers]
+    expected = [team.name for team in config.teams if team.pipelines] if readers else []
+    bucket = simulator.arn_of("TeamDataBucket49D28CA1")
+    assert sorted(simulator.resolve(s["Resource"]) for s in granted) == sorted(
+        f"{bucket}/{team_prefix(name)}training-pipeline/*" for name in expected
+    )
+    assert all(sorted(s["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"] for s in granted)
+    for name in expected:
+        key = template["Resources"][team_logical_id(template, name, "Key", "AWS::KMS::Key")]
+        (decrypt,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s["Principal"].get("AWS") == readers]
+        assert decrypt["Action"] == "kms:Decrypt"
+        assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{config.region}.amazonaws.com"}}

@@ -284,6 +284,37 @@ def test_teams_may_be_empty_below_level_3_and_members_may_be_role_arns():
 
 
 @pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ([], "key 'studio.dataScientists': list who may assume the data-scientist role"),
+        (["*"], "key 'studio.dataScientists[0]': '*' is neither an IAM role ARN nor 'sso:<PermissionSetName>'"),
+        (
+            ["sso:Ok", "arn:aws:iam::111111111111:root"],
+            "key 'studio.dataScientists[1]': 'arn:aws:iam::111111111111:root' is neither an IAM role ARN",
+        ),
+    ],
+)
+def test_the_level0_data_scientists_are_named_people_not_the_account(members, message):
+    context = context_with("dev", studio={"dataScientists": members})
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_environment(context, "dev")
+
+
+def test_document_db_needs_a_studio_that_reaches_the_vpc():
+    public = context_with("dev", teams=_teams(documentDb=True), studio={"networkAccess": "PublicInternetOnly"})
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "environment 'dev', key 'teams[0].documentDb': team 'churn': DocumentDB runs in the Studio VPC, which "
+            "Studio apps only reach with studio.networkAccess 'VpcOnly'"
+        ),
+    ):
+        load_environment(public, "dev")
+    vpc_only = context_with("dev", teams=_teams(documentDb=True), studio={"networkAccess": "VpcOnly"})
+    assert load_environment(vpc_only, "dev").teams[0].document_db
+
+
+@pytest.mark.parametrize(
     ("delivery", "max_level", "message"),
     [
         ({"githubActions": True}, 2, "key 'delivery.githubActions': GitHub Actions deployment is part of Level 3"),
