@@ -381,7 +381,8 @@ def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> I
     judge = evaluator.environment.get("JUDGE_MODEL_ID", "")
     # First run: the stand-in answers every model but v2's own, which fails every call (as a model without
     # access would); another model may pass and win the selection, but prod calls v2's model.
-    others = {m for m in allowed if m != model_id} | ({judge} if judge else set())
+    # The judge may be the same model (it is in the shipped cdk.json): then it is down for this run too.
+    others = ({*allowed} | ({judge} if judge else set())) - {model_id}
     # One stand-in server for both runs: the warm evaluation function keeps the client it first built.
     with FakeBedrock(denied_words=("forbidden",), region=aws.region) as model:
         for run, served, label in (

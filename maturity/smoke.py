@@ -41,6 +41,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CSV = PROJECT_ROOT / "pipelines" / "glue" / "sample" / "customers.csv"
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 SMOKE_PREFIX = "smoke/"
+#: The calling team the gateway records (metrics dimension) for the smoke test's calls.
+SMOKE_TEAM = "platform-smoke"
 
 Status = Literal["pass", "fail", "skip"]
 
@@ -285,7 +287,12 @@ def check_gateway(deployment: Deployment, *, env_name: str, prompts_dir: Path = 
     function = llmops["GatewayFunctionName"]
 
     def request(text: str) -> dict[str, Any]:
-        return {"prompt": prompt.name, "alias": prompt.alias, "variables": dict.fromkeys(prompt.variables, text)}
+        return {
+            "prompt": prompt.name,
+            "alias": prompt.alias,
+            "variables": dict.fromkeys(prompt.variables, text),
+            "team": SMOKE_TEAM,
+        }
 
     target = f"{prompt.name}@{prompt.alias}"
     try:

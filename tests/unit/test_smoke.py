@@ -323,7 +323,12 @@ def gateway_answer(session: StubSession, request_text: str, payload: dict[str, A
         {
             "FunctionName": "gw",
             "Payload": json.dumps(
-                {"prompt": "ticket-summary", "alias": "dev", "variables": {"ticket": request_text}}
+                {
+                    "prompt": "ticket-summary",
+                    "alias": "dev",
+                    "variables": {"ticket": request_text},
+                    "team": smoke.SMOKE_TEAM,
+                }
             ).encode(),
         },
     )
