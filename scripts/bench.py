@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from emulator.node import with_node_on_path
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 EMPTY_APP = """
@@ -53,7 +55,7 @@ def main() -> int:
     args = parser.parse_args()
 
     env = {
-        **os.environ,
+        **with_node_on_path(os.environ),  # the venv's Node 24, also when run without make
         "CDK_VALIDATION": "false",
         "PYTHONPATH": str(PROJECT_ROOT),
     }

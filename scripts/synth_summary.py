@@ -13,7 +13,10 @@ import sys
 import time
 from collections import Counter
 
+from emulator.node import with_node_on_path
+
 os.environ.setdefault("CDK_VALIDATION", "false")
+os.environ.update(with_node_on_path(os.environ))  # jsii starts `node` from PATH: the venv's Node 24
 
 from aws_cdk import Stack
 

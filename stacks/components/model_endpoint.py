@@ -20,8 +20,8 @@ from pipelines.training.definition import DEFAULT_ARTIFACTS_PREFIX
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects, grant_sagemaker_job_basics
 from stacks.components.alerts import Alerts
 from stacks.components.python_function import PythonFunction
+from stacks.components.queues import dead_letter_queue
 from stacks.config import EndpointConfig
-from stacks.nag import acknowledge
 
 VARIANT = "AllTraffic"
 CAPTURE_PREFIX = "data-capture"
@@ -284,17 +284,8 @@ class ModelEndpoint(Construct):
                 resources=["*"],
             )
         )
-        queue = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=removal_policy,
-        )
-        acknowledge(
-            queue, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue of the promotion's event targets."
+        queue = dead_letter_queue(
+            self, "DeadLetters", key=key, removal_policy=removal_policy, what_for="the promotion's event targets"
         )
         alerts.alarm(
             cloudwatch.Alarm(

@@ -11,14 +11,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.components.access import acknowledge_cdk_grants, grant_objects
 from stacks.components.iam_rest_api import acknowledge_iam_auth, iam_rest_api
 from stacks.components.msk_stream import MskStream
 from stacks.components.python_function import PythonFunction
-from stacks.nag import acknowledge
+from stacks.components.queues import dead_letter_queue
 
 TEST_DATA_KEY = "test-data/churn/test.csv"  # the held-out split the batch test scores
 REPORTS_PREFIX = "test-reports/"
@@ -134,19 +133,8 @@ class TestStrategies(Construct):
             retention_period=Duration.hours(24),
             removal_policy=removal_policy,
         )
-        self.failed_records = sqs.Queue(
-            self,
-            "FailedRecords",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=removal_policy,
-        )
-        acknowledge(
-            self.failed_records,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter destination of the stream consumer.",
+        self.failed_records = dead_letter_queue(
+            self, "FailedRecords", key=key, removal_policy=removal_policy, what_for="the stream consumer"
         )
         self.stream_consumer = function(
             "StreamConsumer",
