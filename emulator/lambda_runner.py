@@ -1,11 +1,17 @@
-"""Run a deployed function's handler in this process, with the environment its deployment gave it.
+"""Run a deployed function's handler in this process, with the code and environment its deployment gave it.
 
 moto stores Lambda functions but cannot run them without Docker. The tour therefore reads each
-function's configuration from the emulator (its environment variables, as CloudFormation set them),
-loads ``lambdas/<folder>/handler.py`` the way the Lambda runtime would (the folder and ``lambdas/`` on
-``sys.path``, so ``common`` and sibling modules import as top-level modules) and calls ``handler``
-with that environment, pointed at the emulator. What the handler prints (logs, EMF metrics) is
+function's configuration from the emulator (its environment variables, as CloudFormation set them) and
+its deployment package (the zip the CDK CLI uploaded, as moto's Lambda holds it), unpacks the package and
+imports ``handler.py`` from it the way the Lambda runtime would (the package root on ``sys.path``, so
+``common``, the vendored Powertools and sibling modules import as top-level modules, from the package
+and nowhere else), and calls ``handler`` with that environment, pointed at the emulator. A stale or
+incomplete bundle therefore fails here as it would in AWS. What the handler prints (logs, EMF metrics) is
 captured; :func:`publish_emf` then does what CloudWatch does with EMF lines in a function's log.
+
+Several functions run in one process, each with its own copy of ``common`` and Powertools: a function's
+top-level modules are swapped into ``sys.modules`` while it loads or runs, and out again afterwards.
+``LocalFunction`` without a package (unit tests of the runner's callers) loads ``lambdas/<folder>``.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ import io
 import json
 import os
 import sys
+import tempfile
 import uuid
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,41 +54,127 @@ class Invocation:
 class LocalFunction:
     """One function's handler, loaded once, invoked with its deployed environment."""
 
-    def __init__(self, folder: str, function_name: str, environment: Mapping[str, str]) -> None:
+    def __init__(
+        self, folder: str, function_name: str, environment: Mapping[str, str], package: bytes | None = None
+    ) -> None:
         self.folder = folder
         self.function_name = function_name
         self.environment = dict(environment)
+        self.package = package
         self._module: ModuleType | None = None
+        self._code_dir: Path | None = None
+        self._own_modules: dict[str, ModuleType] = {}
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
     def invoke(self, event: Any, extra_env: Mapping[str, str] | None = None) -> Invocation:
         captured = io.StringIO()
         with _environment({**self.environment, **(extra_env or {})}), contextlib.redirect_stdout(captured):
             module = self._load()
-            _point_logger_at(module, captured)
-            response = module.handler(event, _Context(self.function_name))
+            with self._modules_swapped_in():
+                _point_logger_at(module, captured)
+                response = module.handler(event, _Context(self.function_name))
         return Invocation(response=response, output=captured.getvalue())
 
     def _load(self) -> ModuleType:
-        if self._module is None:
+        if self._module is not None:
+            return self._module
+        if self.package is None:
             for path in (LAMBDAS_DIR, LAMBDAS_DIR / self.folder):
                 if str(path) not in sys.path:
                     sys.path.insert(0, str(path))
-            spec = importlib.util.spec_from_file_location(
-                f"_local_{self.folder}_handler", LAMBDAS_DIR / self.folder / "handler.py"
-            )
-            if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has a loader
-                raise RuntimeError(f"cannot load lambdas/{self.folder}/handler.py")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            self._module = module
+            self._module = _exec_handler(f"_local_{self.folder}_handler", LAMBDAS_DIR / self.folder / "handler.py")
+            return self._module
+        self._scratch = tempfile.TemporaryDirectory(prefix=f"lambda-{self.folder}-")
+        self._code_dir = Path(self._scratch.name)
+        with zipfile.ZipFile(io.BytesIO(self.package)) as archive:
+            archive.extractall(self._code_dir)
+        if not (self._code_dir / "handler.py").is_file():
+            raise RuntimeError(f"the deployed package of {self.function_name} has no handler.py at its root")
+        with self._modules_swapped_in():
+            self._module = _exec_handler(f"_deployed_{self.folder}_handler", self._code_dir / "handler.py")
         return self._module
+
+    def _top_level_names(self) -> set[str]:
+        assert self._code_dir is not None
+        return {
+            entry.name.removesuffix(".py")
+            for entry in self._code_dir.iterdir()
+            if entry.suffix == ".py" or (entry.is_dir() and (entry / "__init__.py").is_file())
+        } - {"handler"}
+
+    @contextlib.contextmanager
+    def _modules_swapped_in(self) -> Iterator[None]:
+        """This function's own top-level modules (and theirs) in ``sys.modules``, the package first on the path."""
+        if self._code_dir is None:
+            yield
+            return
+        names = self._top_level_names()
+
+        def ours(module_name: str) -> bool:
+            return module_name.split(".", 1)[0] in names
+
+        # What the repository's lambdas/ put into this process (tests, other runners) is not in the package:
+        # hidden too, with its folders off the path, so a module missing from the package fails to import.
+        saved = {name: module for name, module in sys.modules.items() if ours(name) or _from_lambdas_dir(module)}
+        for name in saved:
+            del sys.modules[name]
+        saved_path = list(sys.path)
+        sys.path[:] = [str(self._code_dir)] + [p for p in sys.path if not _under_lambdas_dir(p)]
+        sys.modules.update(self._own_modules)
+        try:
+            yield
+        finally:
+            sys.path[:] = saved_path
+            self._own_modules = {name: module for name, module in sys.modules.items() if ours(name)}
+            for name in list(sys.modules):
+                if ours(name) or _from_lambdas_dir(sys.modules[name]):
+                    del sys.modules[name]
+            sys.modules.update(saved)
+
+
+def _under_lambdas_dir(path: str) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(LAMBDAS_DIR)
+    except (OSError, ValueError):
+        return False
+
+
+def _from_lambdas_dir(module: ModuleType | None) -> bool:
+    location = getattr(module, "__file__", None)
+    return isinstance(location, str) and _under_lambdas_dir(location)
+
+
+def _exec_handler(module_name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has a loader
+        raise RuntimeError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def deployed_package(function_name: str, *, account: str, region: str) -> bytes | None:
+    """The deployment package moto's Lambda holds for `function_name` (the zip CloudFormation pointed it at)."""
+    from moto.awslambda.models import lambda_backends
+
+    try:
+        function = lambda_backends[account][region].get_function(function_name)
+    except Exception:  # moto raises its own not-found types; the caller then runs without a package
+        return None
+    package: bytes = getattr(function, "code_bytes", b"") or b""
+    return package or None
 
 
 def deployed_function(aws: Any, folder: str, function_name: str) -> LocalFunction:
-    """The handler of `folder` with the environment variables the emulator holds for `function_name`."""
+    """The deployed handler of `function_name` (its package and environment variables from the emulator);
+    `folder` names the function's source folder for messages and the module names."""
     configuration = aws.client("lambda").get_function_configuration(FunctionName=function_name)
     environment = configuration.get("Environment", {}).get("Variables", {})
-    return LocalFunction(folder, function_name, environment)
+    account = configuration["FunctionArn"].split(":")[4]
+    package = deployed_package(configuration["FunctionName"], account=account, region=aws.region)
+    if package is None:
+        raise RuntimeError(f"the emulator holds no deployment package for {function_name}")
+    return LocalFunction(folder, function_name, environment, package)
 
 
 def emf_documents(output: str) -> list[dict[str, Any]]:

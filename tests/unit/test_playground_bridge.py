@@ -22,7 +22,8 @@ import tests.unit.playground_path  # noqa: F401 - puts apps/playground on sys.pa
 from emulator.fake_bedrock import LABEL, FakeBedrock
 from emulator.lambda_bridge import LambdaBridge, function_name
 from emulator.server import LocalAws
-from tests.unit.lambdas_path import create_prompt_table
+from stacks.components.python_function import bundle_files
+from tests.unit.lambdas_path import LAMBDAS, create_prompt_table
 
 # isort: split
 from catalog import PromptCatalog  # lambdas/prompt_catalog (on sys.path through lambdas_path)
@@ -53,14 +54,28 @@ class Chain:
     client: Any  # boto3 lambda client pointed at the bridge, as the app's is by AWS_ENDPOINT_URL_LAMBDA
 
 
-def create_function(aws: LocalAws, name: str, environment: dict[str, str]) -> None:
+def gateway_package() -> bytes:
+    """The gateway's deployment package, built from the files the CDK bundler copies."""
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        for in_bundle, source in bundle_files(LAMBDAS / "llm_gateway"):
+            archive.write(source, str(in_bundle))
+    return code.getvalue()
+
+
+def broken_package() -> bytes:
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    raise FileNotFoundError('no_such_file')\n")
+    return code.getvalue()
+
+
+def create_function(aws: LocalAws, name: str, environment: dict[str, str], package: bytes) -> None:
     role = aws.client("iam").create_role(
         RoleName=f"{name}-role",
         AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
     )["Role"]["Arn"]
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("handler.py", "def handler(event, context):\n    return {}\n")
+    code = io.BytesIO(package)
     aws.client("lambda").create_function(
         FunctionName=name,
         Runtime="python3.12",
@@ -88,13 +103,11 @@ def chain() -> Iterator[Chain]:
             who=who,
         )
         catalog.promote("ticket-summary", "dev", version=1, reason="test", who=who)
-        create_function(aws, GATEWAY, GATEWAY_ENV)
-        create_function(aws, BROKEN, {})
+        create_function(aws, GATEWAY, GATEWAY_ENV, gateway_package())
+        create_function(aws, BROKEN, {}, broken_package())
         with (
             FakeBedrock(denied_words=("forbidden",), lifetime_seconds=120) as model,
-            LambdaBridge(
-                aws, {GATEWAY: "llm_gateway", BROKEN: "no_such_function_folder"}, extra_env=model.env()
-            ) as bridge,
+            LambdaBridge(aws, {GATEWAY: "llm_gateway", BROKEN: "broken"}, extra_env=model.env()) as bridge,
         ):
             client = boto3.session.Session().client(
                 "lambda",
@@ -156,7 +169,7 @@ def test_handler_that_raises_answers_like_lambda(chain: Chain) -> None:
     response = chain.client.invoke(FunctionName=BROKEN, Payload=b"{}")
     assert response["FunctionError"] == "Unhandled"
     payload = json.loads(response["Payload"].read())
-    assert payload["errorType"] == "FileNotFoundError" and "no_such_function_folder" in payload["errorMessage"]
+    assert payload["errorType"] == "FileNotFoundError" and "no_such_file" in payload["errorMessage"]
     with pytest.raises(GatewayError, match=r"^The gateway function failed \(FileNotFoundError: "):
         GatewayClient(chain.client, BROKEN).ask(prompt="p", alias="dev", variables={}, team="t")
 
