@@ -61,8 +61,9 @@ def _execute(aws: Any, run: FakeJobRun, job_name: str, arguments: dict[str, str]
                 aws.client("glue"), aws.client("s3"), job_name, run_id=run.job_run_id, arguments=arguments
             )
         except GlueJobRunError as error:
-            run._emulator_outcome = ("FAILED", str(error))  # type: ignore[attr-defined]
+            # The log first, then the state: a caller that sees FAILED finds the error in the log, as in Glue.
             _write_log(logs, LOG_GROUP_ERROR, run.job_run_id, [str(error)])
+            run._emulator_outcome = ("FAILED", str(error))  # type: ignore[attr-defined]
             return
         except Exception as error:  # a bug in the runner: fail the run, saying so, never hang it
             run._emulator_outcome = ("FAILED", f"the emulator's Glue runner failed: {error!r}")  # type: ignore[attr-defined]
