@@ -64,6 +64,7 @@ class LocalFunction:
         self._module: ModuleType | None = None
         self._code_dir: Path | None = None
         self._own_modules: dict[str, ModuleType] = {}
+        self._package_names: frozenset[str] = frozenset()
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
     def invoke(self, event: Any, extra_env: Mapping[str, str] | None = None) -> Invocation:
@@ -90,17 +91,15 @@ class LocalFunction:
             archive.extractall(self._code_dir)
         if not (self._code_dir / "handler.py").is_file():
             raise RuntimeError(f"the deployed package of {self.function_name} has no handler.py at its root")
-        with self._modules_swapped_in():
-            self._module = _exec_handler(f"_deployed_{self.folder}_handler", self._code_dir / "handler.py")
-        return self._module
-
-    def _top_level_names(self) -> set[str]:
-        assert self._code_dir is not None
-        return {
+        # The package's top-level modules and packages: what it imports as `common`, `aws_lambda_powertools`, ...
+        self._package_names = frozenset(
             entry.name.removesuffix(".py")
             for entry in self._code_dir.iterdir()
             if entry.suffix == ".py" or (entry.is_dir() and (entry / "__init__.py").is_file())
-        } - {"handler"}
+        ) - {"handler"}
+        with self._modules_swapped_in():
+            self._module = _exec_handler(f"_deployed_{self.folder}_handler", self._code_dir / "handler.py")
+        return self._module
 
     @contextlib.contextmanager
     def _modules_swapped_in(self) -> Iterator[None]:
@@ -108,10 +107,9 @@ class LocalFunction:
         if self._code_dir is None:
             yield
             return
-        names = self._top_level_names()
 
         def ours(module_name: str) -> bool:
-            return module_name.split(".", 1)[0] in names
+            return module_name.split(".", 1)[0] in self._package_names
 
         # What the repository's lambdas/ put into this process (tests, other runners) is not in the package:
         # hidden too, with its folders off the path, so a module missing from the package fails to import.
@@ -132,11 +130,13 @@ class LocalFunction:
             sys.modules.update(saved)
 
 
+_LAMBDAS_PREFIX = str(LAMBDAS_DIR) + os.sep
+
+
 def _under_lambdas_dir(path: str) -> bool:
-    try:
-        return Path(path).resolve().is_relative_to(LAMBDAS_DIR)
-    except (OSError, ValueError):
-        return False
+    # A string test, not Path.resolve(): it runs for every loaded module twice per invocation. The paths that
+    # put lambdas/ on sys.path (tests, this module) are built from resolved paths already.
+    return path == str(LAMBDAS_DIR) or path.startswith(_LAMBDAS_PREFIX)
 
 
 def _from_lambdas_dir(module: ModuleType | None) -> bool:
