@@ -70,7 +70,7 @@ def sns_action_decision(alarm_arn: str, topic_arn: str) -> Decision:
     kms = kms_backends[account][region]
     try:
         key = kms.keys[kms.get_key_id(kms.any_id_to_key_id(key_id))]
-    except (KeyError, Exception) as error:  # moto raises its own NotFound types
+    except Exception as error:  # moto raises KeyError or its own NotFound types
         return Decision(False, f"the topic's KMS key {key_id} cannot be found ({type(error).__name__})")
     key_context = {**context, "kms:ViaService": f"sns.{region}.amazonaws.com"}
     for action in ("kms:GenerateDataKey", "kms:Decrypt"):
@@ -103,8 +103,9 @@ def _run_actions(alarm: Alarm) -> None:
         "INSUFFICIENT_DATA": alarm.insufficient_data_actions,
     }[alarm.state_value]
     for action in actions or []:
-        service = _parse_arn(action)[0]
+        service, region, account, _ = _parse_arn(action)
         now = datetime.now(UTC)
+        executed = False
         if service != "sns":
             summary = f"Action {action} was not executed: the emulator runs only SNS alarm actions"
         else:
@@ -114,7 +115,6 @@ def _run_actions(alarm: Alarm) -> None:
                 # Never guess: a policy the evaluator cannot read fails the action, saying so.
                 decision = Decision(False, f"the emulator cannot evaluate the policy: {error}")
             if decision.allowed:
-                _, region, account, _ = _parse_arn(action)
                 message = json.dumps(
                     {
                         "AlarmName": alarm.name,
@@ -127,7 +127,7 @@ def _run_actions(alarm: Alarm) -> None:
                 sns_backends[account][region].publish(
                     message, arn=action, subject=f'{alarm.state_value}: "{alarm.name}"'[:100]
                 )
-                summary = f"Successfully executed action {action}"
+                summary, executed = f"Successfully executed action {action}", True
             else:
                 summary = (
                     f"Failed to execute action {action}. Received error: "
@@ -136,20 +136,24 @@ def _run_actions(alarm: Alarm) -> None:
         _action_history(alarm).append(
             {
                 "AlarmName": alarm.name,
-                "AlarmType": "MetricAlarm" if alarm.rule is None else "CompositeAlarm",
+                "AlarmType": _alarm_type(alarm),
                 "Timestamp": now,
                 "HistoryItemType": "Action",
                 "HistorySummary": summary,
-                "HistoryData": json.dumps({"actionArn": action, "actionState": "Succeeded" in summary}),
+                "HistoryData": json.dumps({"actionArn": action, "actionState": "Succeeded" if executed else "Failed"}),
             }
         )
+
+
+def _alarm_type(alarm: Alarm) -> str:
+    return "MetricAlarm" if alarm.rule is None else "CompositeAlarm"
 
 
 def _history_items(alarm: Alarm) -> list[dict[str, Any]]:
     items = [
         {
             "AlarmName": alarm.name,
-            "AlarmType": "MetricAlarm" if alarm.rule is None else "CompositeAlarm",
+            "AlarmType": _alarm_type(alarm),
             "Timestamp": timestamp,
             "HistoryItemType": kind,
             "HistorySummary": f"Alarm updated to {state} ({reason})"[:255],

@@ -75,6 +75,10 @@ def fire(aws: LocalAws, alarm: str, topic_arn: str) -> str:
 def test_an_ssl_only_topic_policy_refuses_cloudwatch(aws: LocalAws) -> None:
     topic = topic_with(aws, "ssl-only", SSL_ONLY)
     summary = fire(aws, "a1", topic)
+    (item,) = aws.client("cloudwatch").describe_alarm_history(AlarmName="a1", HistoryItemType="Action")[
+        "AlarmHistoryItems"
+    ]
+    assert json.loads(item["HistoryData"])["actionState"] == "Failed"
     assert summary.startswith(f"Failed to execute action {topic}")
     assert "no statement of its policy allows the service" in summary
 
@@ -89,6 +93,10 @@ def test_an_allow_scoped_to_the_account_delivers_the_notification(aws: LocalAws)
     aws.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
 
     assert fire(aws, "a2", topic) == f"Successfully executed action {topic}"
+    (item,) = aws.client("cloudwatch").describe_alarm_history(AlarmName="a2", HistoryItemType="Action")[
+        "AlarmHistoryItems"
+    ]
+    assert json.loads(item["HistoryData"]) == {"actionArn": topic, "actionState": "Succeeded"}
     (message,) = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
     assert json.loads(json.loads(message["Body"])["Message"])["AlarmName"] == "a2"
 
