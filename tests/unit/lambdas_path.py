@@ -105,6 +105,16 @@ def fast_mock_aws(*, passthrough_urls: Sequence[str] = ()) -> Iterator[None]:
             boto3.DEFAULT_SESSION = previous
 
 
+def set_catalog_environment(
+    monkeypatch: Any, *, table: str, max_template_bytes: int, namespace: str, min_golden_set_items: int = 2
+) -> None:
+    """The prompt-catalog function's environment as the stack sets it (the tests' golden sets are small)."""
+    monkeypatch.setenv("TABLE_NAME", table)
+    monkeypatch.setenv("MAX_TEMPLATE_BYTES", str(max_template_bytes))
+    monkeypatch.setenv("MIN_GOLDEN_SET_ITEMS", str(min_golden_set_items))
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", namespace)
+
+
 def create_prompt_table(client: Any, name: str = "prompt-catalog") -> str:
     """Create the prompt-catalog table with the stack's key schema (PITR and KMS are the stack's concern)."""
     client.create_table(

@@ -20,7 +20,14 @@ import boto3
 import pytest
 
 from emulator.lambda_runner import rest_api_event
-from tests.unit.lambdas_path import FakeLambdaContext, create_prompt_table, fast_mock_aws, load_handler, use
+from tests.unit.lambdas_path import (
+    FakeLambdaContext,
+    create_prompt_table,
+    fast_mock_aws,
+    load_handler,
+    set_catalog_environment,
+    use,
+)
 
 use("model_promotion")
 use("llm_evaluation")
@@ -109,10 +116,7 @@ def bad_body(kind: str, document: dict[str, Any], number_field: tuple[str, ...],
 
 @pytest.fixture
 def catalog(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    monkeypatch.setenv("TABLE_NAME", TABLE)
-    monkeypatch.setenv("MAX_TEMPLATE_BYTES", "300000")
-    monkeypatch.setenv("MIN_GOLDEN_SET_ITEMS", "2")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test/BadInput")
+    set_catalog_environment(monkeypatch, table=TABLE, max_template_bytes=300000, namespace="Test/BadInput")
     with fast_mock_aws():
         create_prompt_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
         yield load_handler("prompt_catalog")

@@ -21,6 +21,7 @@ from tests.unit.lambdas_path import (
     fast_mock_aws,
     load_handler,
     put_gate_verdict,
+    set_catalog_environment,
     table_items,
     third_party_imports_in_lambda_layout,
 )
@@ -75,10 +76,7 @@ class Api:
 
 @pytest.fixture
 def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("TABLE_NAME", TABLE)
-    monkeypatch.setenv("MAX_TEMPLATE_BYTES", "1000")
-    monkeypatch.setenv("MIN_GOLDEN_SET_ITEMS", "2")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test/PromptCatalog")
+    set_catalog_environment(monkeypatch, table=TABLE, max_template_bytes=1000, namespace="Test/PromptCatalog")
     with fast_mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_prompt_table(client, TABLE)

@@ -344,13 +344,10 @@ def test_an_alias_written_before_revisions_is_moved_conditionally(catalog: Promp
 
 
 def test_api_answers_409_with_the_reason(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.unit.lambdas_path import load_handler
+    from tests.unit.lambdas_path import load_handler, set_catalog_environment
     from tests.unit.test_prompt_api import VERSION_BODY, emf_blobs
 
-    monkeypatch.setenv("TABLE_NAME", TABLE)
-    monkeypatch.setenv("MAX_TEMPLATE_BYTES", "1000")
-    monkeypatch.setenv("MIN_GOLDEN_SET_ITEMS", "2")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test/PromptCatalog")
+    set_catalog_environment(monkeypatch, table=TABLE, max_template_bytes=1000, namespace="Test/PromptCatalog")
     with fast_mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_prompt_table(client, TABLE)

@@ -12,7 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.lambda_runner import rest_api_event
-from tests.unit.lambdas_path import FakeLambdaContext, create_prompt_table, fast_mock_aws, load_handler
+from tests.unit.lambdas_path import (
+    FakeLambdaContext,
+    create_prompt_table,
+    fast_mock_aws,
+    load_handler,
+    set_catalog_environment,
+)
 
 # isort: split
 from common import safe_json
@@ -141,10 +147,7 @@ def test_any_input_either_parses_or_is_a_validation_error(text: str | bytes) -> 
     )
 )
 def test_the_catalog_never_answers_a_body_with_a_5xx(monkeypatch: pytest.MonkeyPatch, body: str) -> None:
-    monkeypatch.setenv("TABLE_NAME", "prompt-catalog")
-    monkeypatch.setenv("MAX_TEMPLATE_BYTES", "1000")
-    monkeypatch.setenv("MIN_GOLDEN_SET_ITEMS", "2")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test/SafeJson")
+    set_catalog_environment(monkeypatch, table="prompt-catalog", max_template_bytes=1000, namespace="Test/SafeJson")
     with fast_mock_aws():
         create_prompt_table(boto3.client("dynamodb", region_name="us-east-1"))
         module = _catalog_module()
