@@ -84,7 +84,7 @@ typecheck: setup
 	  fn=$$(basename $$dir); [ "$$fn" = common ] && continue; \
 	  mods=$$(cd $$dir && ls *.py | sed 's/\.py$$//; s/^/-m /'); \
 	  MYPYPATH=lambdas/$$fn:lambdas $(VENV)/bin/mypy --strict \
-	    --cache-dir .mypy_cache/lambda-$$fn $$mods -m common.errors -m common.prompt_store -m common.templating -m common.xgboost_csv -m common.golden_sets -m common.safe_json \
+	    --cache-dir .mypy_cache/lambda-$$fn $$mods -m common.errors -m common.prompt_store -m common.templating -m common.xgboost_csv -m common.golden_sets -m common.safe_json -m common.settings \
 	    || exit 1; \
 	done
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
+from common.settings import EnvSettings
 from kafka.errors import KafkaError
 from kafka_connection import ConfigError, Connection
 
@@ -50,22 +51,15 @@ class Config:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
-        topic = env.get("TOPIC", "").strip()
-        if not _TOPIC.fullmatch(topic):
-            raise ConfigError(f"TOPIC must be a Kafka topic name, got {topic!r}")
-        uri = env.get("TEST_DATA_URI", "").strip()
-        match = _S3_URI.fullmatch(uri)
-        if not match:
-            raise ConfigError(f"TEST_DATA_URI must be an s3://bucket/key URI, got {uri!r}")
-        text = env.get("MAX_RECORDS", "").strip() or "10000"
-        if not text.isdigit() or not 1 <= int(text) <= 1_000_000:
-            raise ConfigError(f"MAX_RECORDS must be an integer between 1 and 1000000, got {text!r}")
+        settings = EnvSettings(env, error=ConfigError)
+        topic = settings.text("TOPIC", "", pattern=_TOPIC, what="a Kafka topic name")
+        location = settings.s3_uri("TEST_DATA_URI", key_required=True)
         return cls(
             connection=Connection.from_env(env),
             topic=topic,
-            bucket=match.group(1),
-            key=match.group(2),
-            max_records=int(text),
+            bucket=location[0],
+            key=location[1],
+            max_records=settings.integer("MAX_RECORDS", 10_000, low=1, high=1_000_000),
         )
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+from common.settings import EnvSettings
 from common.xgboost_csv import EndpointError, invoke, parse_predictions
 
 # boto3 ships no type stubs in the Lambda runtime or this project's dependencies; clients are typed Any.
@@ -86,63 +87,28 @@ class Config:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
         """Read and validate the configuration; see the handler's docstring for each variable."""
-        test_data_uri = _required(env, "TEST_DATA_URI")
-        _split_s3_uri(test_data_uri, "TEST_DATA_URI", ConfigError)
-        report_uri = _required(env, "REPORT_URI").rstrip("/")
-        if not re.fullmatch(r"s3://[^/]+(/.+)?", report_uri):
-            raise ConfigError(f"REPORT_URI {report_uri!r} is not an s3://bucket/prefix URI")
-        labels_uri = env.get("LABELS_URI", "").strip() or None
-        if labels_uri:
-            _split_s3_uri(labels_uri, "LABELS_URI", ConfigError)
-        min_accuracy = env.get("MIN_ACCURACY", "").strip()
+        settings = EnvSettings(env, error=ConfigError)
+        test_data_uri = settings.required("TEST_DATA_URI")
+        settings.s3_uri("TEST_DATA_URI", key_required=True)
+        report_uri = settings.required("REPORT_URI").rstrip("/")
+        settings.s3_uri("REPORT_URI")
+        labels_uri = settings.optional("LABELS_URI")
+        settings.optional_s3_uri("LABELS_URI", key_required=True)
         return cls(
-            endpoint_name=_required(env, "ENDPOINT_NAME"),
+            endpoint_name=settings.required("ENDPOINT_NAME"),
             test_data_uri=test_data_uri,
             report_uri=report_uri,
             # Same default as the training pipeline's quality gate.
-            min_auc=_float(env, "MIN_AUC", 0.75),
+            min_auc=settings.number("MIN_AUC", 0.75, low=0, high=1),
             labels_uri=labels_uri,
-            min_accuracy=_float(env, "MIN_ACCURACY", 0.0) if min_accuracy else None,
-            decision_threshold=_float(env, "DECISION_THRESHOLD", 0.5),
+            min_accuracy=settings.number("MIN_ACCURACY", 0.0, low=0, high=1) if settings.raw("MIN_ACCURACY") else None,
+            decision_threshold=settings.number("DECISION_THRESHOLD", 0.5, low=0, high=1),
             # A real-time endpoint accepts up to 6 MB per request (serverless 4 MB); 13 numbers a row stay
             # far below that even at the maximum.
-            batch_size=_int(env, "BATCH_SIZE", 100, high=5000),
-            max_rows=_int(env, "MAX_ROWS", 100_000, high=10_000_000),
-            kms_key_id=env.get("KMS_KEY_ID", "").strip() or None,
+            batch_size=settings.integer("BATCH_SIZE", 100, low=1, high=5000),
+            max_rows=settings.integer("MAX_ROWS", 100_000, low=1, high=10_000_000),
+            kms_key_id=settings.optional("KMS_KEY_ID"),
         )
-
-
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise ConfigError(f"{name} must be set")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number between 0 and 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise ConfigError(f"{name} must be a number between 0 and 1, got {text}")
-    return value
-
-
-def _int(env: Mapping[str, str], name: str, default: int, *, high: int) -> int:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {text!r}") from None
-    if not 1 <= value <= high:
-        raise ConfigError(f"{name} must be between 1 and {high}, got {value}")
-    return value
 
 
 def _split_s3_uri(uri: str, what: str, error: type[Exception]) -> tuple[str, str]:

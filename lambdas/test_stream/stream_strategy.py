@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from common.settings import EnvSettings
 from common.xgboost_csv import EndpointError, invoke
 
 # boto3 ships no type stubs in the Lambda runtime or this project's dependencies; clients are typed Any.
@@ -58,18 +59,14 @@ class Config:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
-        endpoint_name = env.get("ENDPOINT_NAME", "").strip()
-        if not endpoint_name:
-            raise ConfigError("ENDPOINT_NAME must be set")
-        output_uri = env.get("OUTPUT_URI", "").strip()
-        match = _S3_PREFIX.fullmatch(output_uri)
-        if not match:
-            raise ConfigError(f"OUTPUT_URI must be an s3://bucket/prefix URI, got {output_uri!r}")
+        settings = EnvSettings(env, error=ConfigError)
+        endpoint_name = settings.required("ENDPOINT_NAME")
+        bucket, prefix = settings.s3_uri("OUTPUT_URI")
         return cls(
             endpoint_name=endpoint_name,
-            output_bucket=match.group(1),
-            output_prefix=(match.group(2) or "").strip("/"),
-            kms_key_id=env.get("KMS_KEY_ID", "").strip() or None,
+            output_bucket=bucket,
+            output_prefix=prefix.strip("/"),
+            kms_key_id=settings.optional("KMS_KEY_ID"),
         )
 
 

@@ -125,11 +125,13 @@ def config(**env: str) -> batch_strategy.Config:
     ("env", "message"),
     [
         ({"ENDPOINT_NAME": ""}, "ENDPOINT_NAME must be set"),
-        ({"TEST_DATA_URI": "test.csv"}, "TEST_DATA_URI 'test.csv' is not an s3://bucket/key URI"),
-        ({"TEST_DATA_URI": "s3://bucket/"}, "is not an s3://bucket/key URI"),
-        ({"REPORT_URI": "reports"}, "REPORT_URI 'reports' is not an s3://bucket/prefix URI"),
-        ({"LABELS_URI": "labels.csv"}, "LABELS_URI"),
-        ({"MIN_AUC": "80"}, "MIN_AUC must be a number between 0 and 1"),
+        ({"TEST_DATA_URI": "test.csv"}, "TEST_DATA_URI must be an s3://bucket/key URI, got 'test.csv'"),
+        ({"TEST_DATA_URI": "s3://bucket/"}, "TEST_DATA_URI must be an s3://bucket/key URI"),
+        ({"REPORT_URI": "reports"}, "REPORT_URI must be an s3://bucket/prefix URI, got 'reports'"),
+        ({"LABELS_URI": "labels.csv"}, "LABELS_URI must be an s3://bucket/key URI"),
+        ({"MIN_AUC": "nan"}, "MIN_AUC must be between 0 and 1"),
+        ({"MAX_ROWS": "1e6"}, "MAX_ROWS must be an integer"),
+        ({"MIN_AUC": "80"}, "MIN_AUC must be between 0 and 1, got '80'"),
         ({"BATCH_SIZE": "0"}, "BATCH_SIZE must be between 1 and 5000"),
     ],
 )

@@ -1,0 +1,111 @@
+"""lambdas/common/settings.py: every function's environment is read with the same rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.lambdas_path import LAMBDAS  # puts lambdas/ on sys.path, as the runtime has it
+
+from common.settings import EnvSettings, SettingsError  # isort: skip  (needs the path above)
+
+assert LAMBDAS.is_dir()
+
+
+class Misconfigured(Exception):
+    pass
+
+
+def reader(**env: str) -> EnvSettings:
+    return EnvSettings(env, error=Misconfigured, context="fn misconfigured")
+
+
+def test_required_strips_and_names_the_variable() -> None:
+    assert reader(TABLE=" prompts\n").required("TABLE") == "prompts"
+    with pytest.raises(Misconfigured, match=r"^fn misconfigured: TABLE must be set because it holds prompts$"):
+        reader(TABLE="  \n").required("TABLE", because="it holds prompts")
+
+
+def test_require_all_lists_every_missing_variable() -> None:
+    with pytest.raises(Misconfigured, match=r"missing environment variables A, C$"):
+        reader(B="x").require_all("A", "B", "C")
+    assert reader(A="1", B="2").require_all("A", "B") == {"A": "1", "B": "2"}
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("1e3", "must be an integer"),
+        ("True", "must be an integer"),
+        ("1.0", "must be an integer"),
+        ("9" * 5000, "must be an integer"),  # refused before int() (which would raise on 4,300+ digits)
+        ("٣", "must be an integer"),  # Arabic-Indic digit: int() accepts it, a setting must not
+        ("0", "between 1 and 10, got 0"),
+        ("11", "between 1 and 10, got 11"),
+    ],
+)
+def test_integer_refuses(text: str, problem: str) -> None:
+    with pytest.raises(Misconfigured, match=problem):
+        reader(N=text).integer("N", 5, low=1, high=10)
+
+
+def test_integer_default_and_value() -> None:
+    assert reader().integer("N", 5, low=1, high=10) == 5
+    assert reader(N=" 7\n").integer("N", 5, low=1, high=10) == 7
+
+
+@pytest.mark.parametrize(
+    "text", ["nan", "inf", "-inf", "1e400", "abc", "0x10", "1" * 40, "\u0660.\u0665"]
+)  # Arabic-Indic digits: float() reads them
+def test_number_refuses_non_finite_and_garbage(text: str) -> None:
+    with pytest.raises(Misconfigured, match=r"^fn misconfigured: X must be"):
+        reader(X=text).number("X", 0.5, low=0, high=1)
+
+
+def test_number_range_and_default() -> None:
+    assert reader().number("X", 0.5, low=0, high=1) == 0.5
+    assert reader(X="0.75").number("X", 0.5, low=0, high=1) == 0.75
+    with pytest.raises(Misconfigured, match="between 0 and 1"):
+        reader(X="1.5").number("X", 0.5, low=0, high=1)
+
+
+def test_choice_flag_and_text() -> None:
+    assert reader(MODE="serverless").choice("MODE", "instance", {"instance", "serverless"}) == "serverless"
+    with pytest.raises(Misconfigured, match="MODE must be one of instance, serverless, got 'Serverless'"):
+        reader(MODE="Serverless").choice("MODE", "instance", {"instance", "serverless"})
+    assert reader(F="TRUE").flag("F", False) is True
+    assert reader(F="no").flag("F", True) is False
+    assert reader().flag("F", True) is True
+    with pytest.raises(Misconfigured, match="F must be true or false"):
+        reader(F="yes please").flag("F", False)
+
+
+def test_json_is_bounded_and_named() -> None:
+    assert reader(J='{"a": [1, 2]}').json("J") == {"a": [1, 2]}
+    assert reader().json("J", default={}) == {}
+    with pytest.raises(Misconfigured, match="J must be set"):
+        reader().json("J", required=True)
+    with pytest.raises(Misconfigured, match="J is not valid JSON"):
+        reader(J='{"a": 1, "a": 2}').json("J")
+    with pytest.raises(Misconfigured, match="J is not valid JSON"):
+        reader(J="[" * 100 + "]" * 100).json("J")
+
+
+def test_s3_uri() -> None:
+    assert reader(U="s3://my-bucket/some/prefix").s3_uri("U") == ("my-bucket", "some/prefix")
+    assert reader(U="s3://my-bucket").s3_uri("U") == ("my-bucket", "")
+    assert reader().optional_s3_uri("U") is None
+    with pytest.raises(Misconfigured, match="U must be an s3://bucket/key URI"):
+        reader(U="s3://my-bucket").s3_uri("U", key_required=True)
+    with pytest.raises(Misconfigured, match="U must be an s3://bucket/prefix URI, got 'https://x'"):
+        reader(U="https://x").s3_uri("U")
+
+
+def test_long_values_are_not_echoed_whole() -> None:
+    with pytest.raises(Misconfigured) as caught:
+        reader(MODE="x" * 10_000).choice("MODE", "a", {"a"})
+    assert len(str(caught.value)) < 200
+
+
+def test_default_error_class() -> None:
+    with pytest.raises(SettingsError, match=r"^A must be set$"):
+        EnvSettings({}).required("A")
