@@ -20,7 +20,7 @@ export CDK_VALIDATION := false
 export CDK_DISABLE_CLI_TELEMETRY := true
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help setup browser demo app synth test test-pipeline lint typecheck bench cost assess smoke clean
+.PHONY: help setup browser demo app synth test test-pipeline lint typecheck bench cost assess smoke docs clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -98,5 +98,9 @@ test-pipeline: lint typecheck ## `make test` without the browser test (what the 
 bench: setup ## measure synth time (vs an empty app) and the test suite's wall time
 	$(PY) -m scripts.bench
 
+# Strict: a broken link, anchor or README snippet fails the build (tests/unit/test_docs.py runs the same build).
+docs: setup ## build the docs site (mkdocs-material) strictly into site/
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --clean --site-dir site
+
 clean: ## remove build output (keeps the venv and node_modules)
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out site .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from delivery import prompt_release
 from emulator.fake_bedrock import FakeBedrock
 from emulator.glue_jobs import IMPORTABLE_PREFIX, LOG_GROUP_OUTPUT, SCRIPT_PREFIX
 from emulator.glue_runner import STAND_IN_NOTE
@@ -28,7 +29,6 @@ from emulator.policy_simulation import PolicySimulator
 from emulator.server import LocalAws
 from emulator.shims import emulation_status
 from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX
-from scripts import prompt_release
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CSV = PROJECT_ROOT / "pipelines" / "glue" / "sample" / "customers.csv"

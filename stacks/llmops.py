@@ -35,7 +35,7 @@ GATEWAY_SERVICE = "llm-gateway"
 CATALOG_SERVICE = "prompt-catalog"
 INVOCATION_LOGS_PREFIX = "bedrock-invocation-logs/"
 EVALUATIONS_PREFIX = "evaluations/"
-# The catalog methods a prompt release calls (scripts/prompt_release.py); `*` stands for a name or number.
+# The catalog methods a prompt release calls (delivery/prompt_release.py); `*` stands for a name or number.
 PROMPT_RELEASE_METHODS = (
     ("GET", "/prompts/*/versions"),
     ("GET", "/prompts/*/versions/*"),
@@ -399,7 +399,7 @@ class LlmopsStack(Stack):
         )
 
     def _prompt_release_role(self, env_name: str, released_by: list[str]) -> None:
-        """The role the delivery pipeline's prompt stage assumes (``scripts/prompt_release.py``).
+        """The role the delivery pipeline's prompt stage assumes (``delivery/prompt_release.py``).
 
         A fixed name, so the pipeline's account can name it without a lookup; trusted by the roles in
         `released_by` only (the pipeline's prompt stage, the GitHub deploy role), not their whole account.

@@ -1,6 +1,6 @@
 """MSK feed Lambda: produce the preprod test records to the streaming test's Kafka topic.
 
-Entry point ``handler.handler``, invoked by the pipeline's preprod check (``scripts/preprod_check.py``)
+Entry point ``handler.handler``, invoked by the pipeline's preprod check (``delivery/preprod_check.py``)
 with an empty event. It reads TEST_DATA_URI, sends every row to TOPIC (see ``feed``) and returns
 ``{"status": "passed"|"failed", "topic", "source", "sent", "failed", "failures": [{"id", "reason"}]}``.
 Unusable test data or configuration raises (the invocation fails with the message).

@@ -31,11 +31,11 @@ BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_8_0
 RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "24"}
 BUILD_TARGET = "make test-pipeline"
 # The commit being built, for lineage (codeVersion) and release reasons. CODEBUILD_RESOLVED_SOURCE_VERSION is
-# the S3 object's version id when the source is the S3 bucket, not a commit: scripts/source_commit.py reads the
+# the S3 object's version id when the source is the S3 bucket, not a commit: delivery/source_commit.py reads the
 # connection source's CommitId (passed as SOURCE_COMMIT) or the SOURCE_COMMIT file the zip carries, and fails
 # the build when there is neither. A plain assignment fails the command when the script does (0.2 buildspecs
 # keep variables from one command to the next).
-RESOLVE_COMMIT = 'CODE_VERSION="$(python3 -m scripts.source_commit)"'
+RESOLVE_COMMIT = 'CODE_VERSION="$(python3 -m delivery.source_commit)"'
 SOURCE_COMMIT_VARIABLE = "SOURCE_COMMIT"
 SOURCE_OBJECT_KEY = "source/repository.zip"  # where an S3-sourced pipeline expects the zipped repository
 # The roles `cdk bootstrap --trust <pipeline account>` creates in every target account.
@@ -48,11 +48,11 @@ class DeliveryPipeline(Construct):
     approval → the rest, each deploy followed by that target's prompt release.
 
     The source is a CodeConnections repository when ``delivery.connectionArn`` is set, otherwise a
-    versioned S3 bucket (upload the zip ``python3 -m scripts.source_commit --archive`` writes, which carries
+    versioned S3 bucket (upload the zip ``python3 -m delivery.source_commit --archive`` writes, which carries
     its commit, to ``source/repository.zip``); CodeCommit is closed to new customers. Deploy stages run the
     pinned CDK CLI, which assumes the CDK bootstrap roles of each target account, so targets may be other
     accounts (bootstrapped with ``--trust``) or this one. Where a target has LLMOps, a prompt stage runs
-    ``scripts/prompt_release.py`` against it (through a fixed-name role in the target account, which trusts
+    ``delivery/prompt_release.py`` against it (through a fixed-name role in the target account, which trusts
     only that stage's fixed-name role). Artifacts, logs and the approval topic are KMS-encrypted.
 
     Per environment (the one hosting the pipeline): source, targets, approvers.
@@ -125,7 +125,7 @@ class DeliveryPipeline(Construct):
                 output=source,
                 trigger=actions.S3Trigger.POLL,
             )
-            self._commit_variables = {}  # the zip carries its commit (python3 -m scripts.source_commit --archive)
+            self._commit_variables = {}  # the zip carries its commit (python3 -m delivery.source_commit --archive)
         self.pipeline.add_stage(stage_name="Source", actions=[source_action])
 
         assembly = codepipeline.Artifact("CloudAssembly")
@@ -201,7 +201,7 @@ class DeliveryPipeline(Construct):
             f"Prompts as code: publish changed prompts to {target.name}'s catalog, evaluate them, move their aliases",
             commands=[
                 RESOLVE_COMMIT,
-                f"python3 -m scripts.prompt_release --env {target.name} --source-version $CODE_VERSION",
+                f"python3 -m delivery.prompt_release --env {target.name} --source-version $CODE_VERSION",
             ],
             role_name=pipeline_prompt_stage_role_name(self._environment_name, target.name),
         )
@@ -331,7 +331,7 @@ class DeliveryPipeline(Construct):
         project = self._project(
             f"Test{target.name.capitalize()}",
             f"Automated tests against {target.name}: the batch strategy's pass/fail report",
-            commands=[f"python3 -m scripts.preprod_check --env {target.name}"],
+            commands=[f"python3 -m delivery.preprod_check --env {target.name}"],
             role_name=pipeline_test_stage_role_name(self._environment_name, target.name),
         )
         stack = Stack.of(self)

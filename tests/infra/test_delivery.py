@@ -120,7 +120,7 @@ def test_no_build_records_codebuilds_resolved_source_version(templates):
             assert "CODEBUILD_RESOLVED_SOURCE_VERSION" not in project["Properties"]["Source"]["BuildSpec"], logical_id
     build = stage_project(level2(templates, PIPELINE_HOSTS[0]), "Build")
     commands = build["spec"]["phases"]["build"]["commands"]
-    assert commands[0] == 'CODE_VERSION="$(python3 -m scripts.source_commit)"'
+    assert commands[0] == 'CODE_VERSION="$(python3 -m delivery.source_commit)"'
     synths = [c for c in commands if c.startswith("npx cdk synth")]
     assert synths and all("-c codeVersion=$CODE_VERSION " in c for c in synths)
 
@@ -170,7 +170,7 @@ def test_a_connection_source_passes_its_commit_id_to_the_builds_that_record_it()
         variables = json.loads(action["Configuration"]["EnvironmentVariables"])
         assert variables == [{"name": "SOURCE_COMMIT", "type": "PLAINTEXT", "value": f"#{{{namespace}.CommitId}}"}]
         commands = stage_project(template, name)["spec"]["phases"]["build"]["commands"]
-        assert commands[0] == 'CODE_VERSION="$(python3 -m scripts.source_commit)"', name
+        assert commands[0] == 'CODE_VERSION="$(python3 -m delivery.source_commit)"', name
 
 
 # --- Security: the target accounts' roles trust the pipeline's own roles, not the whole account ---------------

@@ -1,4 +1,4 @@
-"""The scoped CloudFormation execution policy (bootstrap/cloudformation-execution-policy.json, the README's
+"""The scoped CloudFormation execution policy (bootstrap/cloudformation-execution-policy.json, docs/delivery.md's
 alternative to AdministratorAccess for `cdk bootstrap --cloudformation-execution-policies`) covers every
 resource the synthesized stacks create, so it cannot silently fall behind a new resource type."""
 

@@ -175,8 +175,8 @@ def test_prompt_stage_runs_the_release_tool_through_the_targets_release_role(tem
     project = template["Resources"][project_id]["Properties"]
     spec = json.loads(project["Source"]["BuildSpec"])
     assert spec["phases"]["build"]["commands"] == [
-        'CODE_VERSION="$(python3 -m scripts.source_commit)"',
-        f"python3 -m scripts.prompt_release --env {target} --source-version $CODE_VERSION",
+        'CODE_VERSION="$(python3 -m delivery.source_commit)"',
+        f"python3 -m delivery.prompt_release --env {target} --source-version $CODE_VERSION",
     ]
     role_id = project["ServiceRole"]["Fn::GetAtt"][0]
     assumed = [

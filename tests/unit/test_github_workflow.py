@@ -63,8 +63,8 @@ def test_deploy_jobs_follow_the_delivery_targets_in_order_each_in_its_github_env
         commands = runs(job)
         assert any(c.startswith(f"npx cdk deploy -c env={target} ") and "--all" in c for c in commands)
         config = CONFIGS[target]
-        assert any(f"scripts.preprod_check --env {target}" in c for c in commands) == config.test_strategies
-        assert any(f"scripts.prompt_release --env {target}" in c for c in commands) == config.llmops.enabled
+        assert any(f"delivery.preprod_check --env {target}" in c for c in commands) == config.test_strategies
+        assert any(f"delivery.prompt_release --env {target}" in c for c in commands) == config.llmops.enabled
         previous = f"deploy-{target}"
     assert workflow["env"]["DEPLOY_ROLE"].endswith(f":role/{GITHUB_DEPLOY_ROLE_NAME}")
 

@@ -129,7 +129,7 @@ print(json.dumps({"local": sorted(local), "dists": sorted({d for n in third for 
     assert not missing, f"imported but not in requirements.txt: {sorted(missing)}"
 
 
-@pytest.mark.parametrize("module", ["lambdas", "emulator", "stacks", "scripts", "tests"])
+@pytest.mark.parametrize("module", ["lambdas", "emulator", "stacks", "scripts", "delivery", "tests"])
 def test_no_project_module_is_imported(module: str) -> None:
     for path in APP_DIR.rglob("*.py"):
         source = path.read_text()

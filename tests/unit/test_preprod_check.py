@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from scripts.preprod_check import LAMBDA_CLIENT_CONFIG, main, run_check
+from delivery.preprod_check import LAMBDA_CLIENT_CONFIG, main, run_check
 from stacks.config import load_all_environments, read_cdk_context
 from stacks.role_names import pipeline_test_role_name
 
@@ -228,8 +228,8 @@ def test_the_command_passes_a_fresh_environment(monkeypatch: pytest.MonkeyPatch,
         },
     )
     sts_stub.activate()
-    monkeypatch.setattr("scripts.preprod_check.boto3.client", lambda service, **_: sts)
-    monkeypatch.setattr("scripts.preprod_check.boto3.session.Session", lambda **_: session)
+    monkeypatch.setattr("delivery.preprod_check.boto3.client", lambda service, **_: sts)
+    monkeypatch.setattr("delivery.preprod_check.boto3.session.Session", lambda **_: session)
     assert main(["--env", config.name]) == 0
     out, err = capsys.readouterr()
     assert '"status": "skipped"' in out

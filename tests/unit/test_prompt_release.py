@@ -1,4 +1,4 @@
-"""The prompt release tool (scripts/prompt_release.py) against the real catalog and evaluation handlers.
+"""The prompt release tool (delivery/prompt_release.py) against the real catalog and evaluation handlers.
 
 The catalog API is the deployed handler driven in-process with API Gateway events (moto DynamoDB); the
 evaluation is the deployed evaluation handler (moto DynamoDB and S3) calling the local Bedrock stand-in,
@@ -25,9 +25,8 @@ import pytest
 from botocore.credentials import Credentials
 from botocore.stub import ANY, Stubber
 
-from emulator.fake_bedrock import FakeBedrock
-from scripts import prompt_release
-from scripts.prompt_release import (
+from delivery import prompt_release
+from delivery.prompt_release import (
     Catalog,
     CatalogUnavailable,
     EvaluationResult,
@@ -40,6 +39,7 @@ from scripts.prompt_release import (
     main,
     release,
 )
+from emulator.fake_bedrock import FakeBedrock
 from stacks.config import load_environment, read_cdk_context
 from tests.unit.lambdas_path import (
     LAMBDAS,
@@ -728,7 +728,7 @@ def test_the_shipped_prompts_are_valid_for_every_environment_they_name(capsys: p
         assert f"prompt files valid for {env}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("module", ["scripts.prompt_release", "scripts.preprod_check", "scripts.source_commit"])
+@pytest.mark.parametrize("module", ["delivery.prompt_release", "delivery.preprod_check", "delivery.source_commit"])
 def test_pipeline_scripts_run_without_the_cdk(module: str) -> None:
     # CodeBuild runs them with plain python3 and boto3: importing aws_cdk (or constructs) there would fail.
     import subprocess

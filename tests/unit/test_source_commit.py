@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.source_commit import FILE_NAME, SourceCommitError, archive, main, resolve
+from delivery.source_commit import FILE_NAME, SourceCommitError, archive, main, resolve
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 # What CODEBUILD_RESOLVED_SOURCE_VERSION holds for an S3 source: the object's version id.

@@ -1,12 +1,12 @@
 """The git commit a delivery-pipeline build is building, for lineage (``codeVersion``) and release reasons.
 
-``python3 -m scripts.source_commit`` prints it; the pipeline's Build and prompt stages run it first. It comes from
+``python3 -m delivery.source_commit`` prints it; the pipeline's Build and prompt stages run it first. It comes from
 
 1. ``SOURCE_COMMIT``: the CodeConnections source action's ``CommitId`` variable, which the pipeline passes
    to the build, or
 2. a ``SOURCE_COMMIT`` file at the root of the source: the S3 source has no commit of its own (CodeBuild's
    ``CODEBUILD_RESOLVED_SOURCE_VERSION`` is then the zip's S3 object version), so the zip carries it.
-   ``python3 -m scripts.source_commit --archive repository.zip`` writes such a zip of ``HEAD``.
+   ``python3 -m delivery.source_commit --archive repository.zip`` writes such a zip of ``HEAD``.
 
 Neither, or a value that is not a full commit id, is an error naming what to do: a build never records an
 object version, a branch name or "unknown" as the commit it shipped. Standard library only (it runs before
@@ -53,7 +53,7 @@ def resolve(environ: Mapping[str, str], root: Path) -> str:
         return _checked(path.read_text(encoding="utf-8", errors="replace"), str(path))
     raise SourceCommitError(
         f"no commit to record: {VARIABLE} is not set (a CodeConnections source sets it) and {path} does not "
-        "exist (an S3 source zip must carry it: upload the zip `python3 -m scripts.source_commit --archive "
+        "exist (an S3 source zip must carry it: upload the zip `python3 -m delivery.source_commit --archive "
         "repository.zip` writes)"
     )
 

@@ -1,6 +1,6 @@
 """Prompts as code: release the prompt files of ``prompts/`` to one environment's prompt catalog.
 
-Run by the delivery pipeline's prompt stages (``python3 -m scripts.prompt_release --env preprod
+Run by the delivery pipeline's prompt stages (``python3 -m delivery.prompt_release --env preprod
 --source-version <commit>``) after the environment is deployed; by hand with ``--no-assume-role`` and
 credentials of the target account; ``--check`` only validates the files (no AWS calls). For every prompt
 file, in name order:

@@ -1,6 +1,6 @@
 """The pipeline's automated-test stage: run the batch test strategy in a target environment, pass or fail.
 
-Runs in CodeBuild (`python3 -m scripts.preprod_check --env preprod`): assumes the target's
+Runs in CodeBuild (`python3 -m delivery.preprod_check --env preprod`): assumes the target's
 pipeline-test role, reads the Level 2 stack's outputs, invokes the batch test function
 synchronously and exits 1 when its report says the endpoint missed the threshold, printing why.
 
