@@ -83,8 +83,9 @@ typecheck: setup
 	@for dir in lambdas/*/; do \
 	  fn=$$(basename $$dir); [ "$$fn" = common ] && continue; \
 	  mods=$$(cd $$dir && ls *.py | sed 's/\.py$$//; s/^/-m /'); \
+	  common=$$(cd lambdas/common && ls *.py | grep -v __init__ | sed 's/\.py$$//; s/^/-m common./'); \
 	  MYPYPATH=lambdas/$$fn:lambdas $(VENV)/bin/mypy --strict \
-	    --cache-dir .mypy_cache/lambda-$$fn $$mods -m common.errors -m common.prompt_store -m common.templating -m common.xgboost_csv -m common.golden_sets -m common.safe_json -m common.settings \
+	    --cache-dir .mypy_cache/lambda-$$fn $$mods $$common \
 	    || exit 1; \
 	done
 
