@@ -33,11 +33,10 @@ from pipelines.glue.churn_transform import CONTRACTS, PAYMENT_METHODS
 
 __all__ = [
     "CATEGORICAL_COLUMNS",
-    "CLARIFY_REPOSITORY",
-    "CLARIFY_VERSION",
     "LABEL_COLUMN",
     "METRICS",
     "NUMERIC_COLUMNS",
+    "SHADOW_ENDPOINT_PREFIX",
     "BiasMetric",
     "FacetColumn",
     "analysis_config",
@@ -46,10 +45,10 @@ __all__ = [
     "model_feature_names",
 ]
 
-CLARIFY_REPOSITORY = "sagemaker-clarify-processing"
-CLARIFY_VERSION = "1.0"
-
 LABEL_COLUMN = "churned"
+# Clarify names its shadow endpoints and endpoint configs with this prefix; the pipeline role's endpoint
+# permissions are scoped to it.
+SHADOW_ENDPOINT_PREFIX = "sm-clarify"
 # The raw columns that reach the model (customer_id and signup_date do not), as preprocess reads them.
 NUMERIC_COLUMNS: tuple[str, ...] = ("tenure_months", "monthly_charges", "total_charges", "support_calls")
 CATEGORICAL_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -98,7 +97,9 @@ def facet_column(facet: str, value_or_threshold: str) -> FacetColumn:
         if not math.isfinite(threshold):
             raise ValueError(f"{value_or_threshold!r} is not a finite number, which a threshold on {facet} must be")
         return FacetColumn(facet, threshold, categorical=False)
-    raise ValueError(f"{facet!r} is not a column of the churn dataset the model sees (one of: {', '.join(facet_columns())})")
+    raise ValueError(
+        f"{facet!r} is not a column of the churn dataset the model sees (one of: {', '.join(facet_columns())})"
+    )
 
 
 @dataclass(frozen=True)
@@ -181,5 +182,6 @@ def analysis_config(
             "initial_instance_count": 1,
             "content_type": "text/csv",
             "accept_type": "text/csv",
+            "endpoint_name_prefix": SHADOW_ENDPOINT_PREFIX,
         }
     return config
