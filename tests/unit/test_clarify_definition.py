@@ -57,7 +57,8 @@ def test_three_clarify_checks_with_their_types_datasets_and_model(steps):
         assert inputs["dataset"]["LocalPath"] == "/opt/ml/processing/input/data"
         assert f"Outputs['{split}']" in inputs["dataset"]["S3Uri"]["Get"]
         (output,) = step["Arguments"]["ProcessingOutputConfig"]["Outputs"]
-        assert output["OutputName"] == "analysis_result" and output["S3Output"]["LocalPath"] == "/opt/ml/processing/output"
+        assert output["OutputName"] == "analysis_result"
+        assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/output"
     assert "ModelName" not in steps["DataBiasCheck"]
     for name in ("ModelBiasCheck", "ExplainabilityCheck"):
         assert steps[name]["ModelName"] == {"Get": "Steps.CreateModel.ModelName"}
@@ -65,7 +66,8 @@ def test_three_clarify_checks_with_their_types_datasets_and_model(steps):
         assert steps[name]["Arguments"]["NetworkConfig"]["EnableNetworkIsolation"] is False
     model = steps["CreateModel"]
     assert model["Type"] == "Model"
-    assert model["Arguments"]["PrimaryContainer"]["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    model_data = model["Arguments"]["PrimaryContainer"]["ModelDataUrl"]
+    assert model_data == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
 
 
 def test_the_gate_reads_both_bias_reports_and_stops_registration_with_its_reason(steps):
@@ -91,9 +93,11 @@ def test_the_gate_reads_both_bias_reports_and_stops_registration_with_its_reason
 def test_registration_records_the_reports_and_the_baselines(steps):
     arguments = steps["RegisterModel"]["Arguments"]
     metrics, baselines = arguments["ModelMetrics"], arguments["DriftCheckBaselines"]
-    assert metrics["Bias"]["PreTrainingReport"]["S3Uri"] == {"Get": "Steps.DataBiasCheck.CalculatedBaselineConstraints"}
-    assert metrics["Bias"]["PostTrainingReport"]["S3Uri"] == {"Get": "Steps.ModelBiasCheck.CalculatedBaselineConstraints"}
-    assert metrics["Explainability"]["Report"]["S3Uri"] == {"Get": "Steps.ExplainabilityCheck.CalculatedBaselineConstraints"}
+    report = clarify_steps.check_report
+    assert metrics["Bias"]["PreTrainingReport"]["S3Uri"] == report("DataBiasCheck")
+    assert metrics["Bias"]["PostTrainingReport"]["S3Uri"] == report("ModelBiasCheck")
+    assert metrics["Explainability"]["Report"]["S3Uri"] == report("ExplainabilityCheck")
+    assert report("DataBiasCheck") == {"Get": "Steps.DataBiasCheck.CalculatedBaselineConstraints"}
     assert "ModelQuality" in metrics and "ModelDataQuality" in baselines
     assert baselines["Bias"]["ConfigFile"]["S3Uri"] == CHECKS.analysis_config_uris["model_bias"]
     assert baselines["Bias"]["PostTrainingConstraints"]["S3Uri"] == {
