@@ -71,7 +71,7 @@ def analysis_report(
 ) -> dict[str, Any]:
     """Clarify's analysis.json for ``config`` over ``columns``; ``predict`` gives scores, ``contributions`` SHAP."""
     methods = config.get("methods", {})
-    label = config.get("label")
+    label = str(config.get("label"))
     features = [name for name in config["headers"] if name != label]
     rows = [[columns[name][index] for name in features] for index in range(len(columns[features[0]]))]
     report: dict[str, Any] = {"version": "1.0"}
@@ -231,7 +231,8 @@ def _xgboost_callables(model_archive: Path) -> tuple[Callable[..., list[float]],
         return [float(v) for v in booster.predict(xgb.DMatrix(np.array(rows)))]
 
     def contributions(rows: list[list[float]]) -> list[list[float]]:
-        return booster.predict(xgb.DMatrix(np.array(rows)), pred_contribs=True).tolist()
+        values: list[list[float]] = booster.predict(xgb.DMatrix(np.array(rows)), pred_contribs=True).tolist()
+        return values
 
     return predict, contributions
 
