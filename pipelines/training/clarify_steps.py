@@ -50,6 +50,8 @@ GATE_FAILED_STEP = "BiasGateFailed"
 BIAS_GATE_PROPERTY_FILE = "BiasGateReport"
 BIAS_GATE_OUTPUT = "gate"
 BIAS_GATE_FILE = "bias_gate.json"
+# The analysis configs the monitoring schedules need; the BiasGate step copies them into its output.
+MONITORED_CONFIGS = ("model_bias", "explainability")
 
 # SageMakerClarifyProcessor's container paths and names (sagemaker.clarify).
 CLARIFY_CONFIG_INPUT = "/opt/ml/processing/input/config"
@@ -209,14 +211,21 @@ def register_additions(checks: ClarifyChecks) -> tuple[Json, Json]:
         },
         "Explainability": {"Report": source(check_report(EXPLAINABILITY_STEP))},
     }
+
+    def copied_config(kind: str) -> Json:
+        gate_output = {
+            "Get": f"Steps.{BIAS_GATE_STEP}.ProcessingOutputConfig.Outputs['{BIAS_GATE_OUTPUT}'].S3Output.S3Uri"
+        }
+        return {"Std:Join": {"On": "/", "Values": [gate_output, f"{kind}_analysis_config.json"]}}
+
     baselines = {
         "Bias": {
-            "ConfigFile": source(checks.analysis_config_uris["model_bias"]),
+            "ConfigFile": source(copied_config("model_bias")),
             "PreTrainingConstraints": source(check_baseline(DATA_BIAS_STEP)),
             "PostTrainingConstraints": source(check_baseline(MODEL_BIAS_STEP)),
         },
         "Explainability": {
-            "ConfigFile": source(checks.analysis_config_uris["explainability"]),
+            "ConfigFile": source(copied_config("explainability")),
             "Constraints": source(check_baseline(EXPLAINABILITY_STEP)),
         },
     }

@@ -412,6 +412,12 @@ def _clarify_steps(
                 clarify_steps.check_report(clarify_steps.MODEL_BIAS_STEP),
                 f"{_PROCESSING_ROOT}/input/model_bias",
             ),
+            *(
+                _processing_input(
+                    f"{kind}_config", clarify.analysis_config_uris[kind], f"{_PROCESSING_ROOT}/input/configs/{kind}"
+                )
+                for kind in clarify_steps.MONITORED_CONFIGS
+            ),
         ],
         outputs=[
             _processing_output(

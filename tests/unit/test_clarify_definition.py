@@ -99,11 +99,20 @@ def test_registration_records_the_reports_and_the_baselines(steps):
     assert metrics["Explainability"]["Report"]["S3Uri"] == report("ExplainabilityCheck")
     assert report("DataBiasCheck") == {"Get": "Steps.DataBiasCheck.CalculatedBaselineConstraints"}
     assert "ModelQuality" in metrics and "ModelDataQuality" in baselines
-    assert baselines["Bias"]["ConfigFile"]["S3Uri"] == CHECKS.analysis_config_uris["model_bias"]
+    # The configs as the BiasGate copied them next to the run's artifacts (what the endpoint's role can read).
+    gate_output = {"Get": "Steps.BiasGate.ProcessingOutputConfig.Outputs['gate'].S3Output.S3Uri"}
+    assert baselines["Bias"]["ConfigFile"]["S3Uri"] == {
+        "Std:Join": {"On": "/", "Values": [gate_output, "model_bias_analysis_config.json"]}
+    }
     assert baselines["Bias"]["PostTrainingConstraints"]["S3Uri"] == {
         "Get": "Steps.ModelBiasCheck.BaselineUsedForDriftCheckConstraints"
     }
-    assert baselines["Explainability"]["ConfigFile"]["S3Uri"] == CHECKS.analysis_config_uris["explainability"]
+    assert baselines["Explainability"]["ConfigFile"]["S3Uri"] == {
+        "Std:Join": {"On": "/", "Values": [gate_output, "explainability_analysis_config.json"]}
+    }
+    gate_inputs = {i["InputName"]: i["S3Input"] for i in steps["BiasGate"]["Arguments"]["ProcessingInputs"]}
+    assert gate_inputs["model_bias_config"]["S3Uri"] == CHECKS.analysis_config_uris["model_bias"]
+    assert gate_inputs["explainability_config"]["LocalPath"] == "/opt/ml/processing/input/configs/explainability"
 
 
 def test_every_reference_points_to_a_step_listed_before_it():

@@ -131,7 +131,11 @@ def test_sample_passes_the_gate_and_the_package_records_reports_and_baselines(fa
     global_shap = shap["explanations"]["kernel_shap"]["label0"]["global_shap_values"]
     assert set(global_shap) == set(clarify.model_feature_names())
     baselines = package["DriftCheckBaselines"]
-    assert baselines["Bias"]["ConfigFile"]["S3Uri"].endswith("model_bias.json")
+    # The monitoring schedules' configs: copies in the artifacts bucket, identical to the deployed ones.
+    for key, kind in (("Bias", "model_bias"), ("Explainability", "explainability")):
+        uri = baselines[key]["ConfigFile"]["S3Uri"]
+        assert uri == f"s3://{BUCKET}/training-pipeline/fair0001/bias-gate/{kind}_analysis_config.json"
+        assert _read_json(s3, uri) == _read_json(s3, f"s3://{BUCKET}/assets/{kind}.json")
     assert baselines["Explainability"]["Constraints"]["S3Uri"].endswith("explainability/analysis.json")
 
 

@@ -10,8 +10,12 @@ Input:
   --model-bias-dir/analysis.json  Clarify's post-training bias report (the ModelBiasCheck step)
   --gates "DPL=0.5,DPPL=0.4"      metric=threshold pairs; a metric passes when |value| <= threshold
   --facet NAME                    the facet column the reports were computed on
+  --configs-dir/<kind>/analysis_config.json  the model_bias and explainability analysis configs (optional)
 Output:
   --gate-dir/bias_gate.json  {"passed": bool, "reason": str, "metrics": {code: value}}
+  --gate-dir/<kind>_analysis_config.json  copies of the configs, next to the run's other artifacts: the
+    registered DriftCheckBaselines point at these, so the endpoint's monitoring jobs read them with the
+    artifacts-bucket access they already have (not from the CDK asset bucket)
 
 A gated metric missing from the reports, or reported as null (Clarify does that when it is undefined, e.g.
 a facet with no rows), fails the gate: an unmeasured bias is not a passed check. Unreadable reports end
@@ -32,6 +36,8 @@ PROCESSING_ROOT = Path("/opt/ml/processing")
 DEFAULT_DATA_BIAS_DIR = PROCESSING_ROOT / "input" / "data_bias"
 DEFAULT_MODEL_BIAS_DIR = PROCESSING_ROOT / "input" / "model_bias"
 DEFAULT_GATE_DIR = PROCESSING_ROOT / "gate"
+DEFAULT_CONFIGS_DIR = PROCESSING_ROOT / "input" / "configs"
+CONFIG_KINDS = ("model_bias", "explainability")
 DEFAULT_EXIT_MESSAGE_FILE = Path("/opt/ml/output/message")
 REPORT_FILE = "analysis.json"
 GATE_FILE = "bias_gate.json"
@@ -118,6 +124,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     verdict = decide(metrics, gates)
     verdict["facet"] = args.facet
     args.gate_dir.mkdir(parents=True, exist_ok=True)
+    for kind in CONFIG_KINDS:
+        sources = sorted((args.configs_dir / kind).rglob("*.json")) if (args.configs_dir / kind).is_dir() else []
+        if sources:
+            text = sources[0].read_text(encoding="utf-8")
+            (args.gate_dir / f"{kind}_analysis_config.json").write_text(text, encoding="utf-8")
     (args.gate_dir / GATE_FILE).write_text(json.dumps(verdict, indent=2) + "\n", encoding="utf-8")
     return verdict
 
@@ -127,6 +138,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-bias-dir", type=Path, default=DEFAULT_DATA_BIAS_DIR)
     parser.add_argument("--model-bias-dir", type=Path, default=DEFAULT_MODEL_BIAS_DIR)
     parser.add_argument("--gate-dir", type=Path, default=DEFAULT_GATE_DIR)
+    parser.add_argument("--configs-dir", type=Path, default=DEFAULT_CONFIGS_DIR)
     parser.add_argument("--exit-message-file", type=Path, default=DEFAULT_EXIT_MESSAGE_FILE)
     parser.add_argument("--gates", default="")
     parser.add_argument("--facet", default="")
