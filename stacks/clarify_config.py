@@ -52,7 +52,10 @@ def clarify_problems(clarify: ClarifyConfig) -> list[tuple[str, str]]:
         metric = METRICS.get(gate.metric)
         if metric is None:
             problems.append(
-                (f"gates[{index}].metric", f"{gate.metric!r} is not a gated Clarify metric (one of: {', '.join(METRICS)})")
+                (
+                    f"gates[{index}].metric",
+                    f"{gate.metric!r} is not a gated Clarify metric (one of: {', '.join(METRICS)})",
+                )
             )
             continue
         if gate.metric in seen:
