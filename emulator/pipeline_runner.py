@@ -18,6 +18,9 @@ request is accepted by the registry API):
   trains with the step's hyperparameters and writes ``model.tar.gz`` as SageMaker does.
 - Condition and Fail steps are evaluated; RegisterModel calls CreateModelPackage with the step's
   resolved arguments.
+- Model steps call CreateModel; ClarifyCheck steps (SageMaker Clarify's image, no script) are stood in by
+  ``emulator.clarify_local`` on the step's own analysis config and dataset, with the model the step's
+  ModelName names loaded in-process instead of a shadow endpoint.
 
 It is a stand-in for SageMaker's runtime: instance types, retries, network isolation and KMS are
 not exercised, and the summary lines say so.
@@ -37,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from emulator import clarify_local
 from pipelines.training.local_train import train_like_sagemaker
 
 CONTAINER_ROOT = Path("/opt/ml")
@@ -60,6 +64,9 @@ class LocalPipelineRun:
     step_outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     model_artifacts: dict[str, str] = field(default_factory=dict)
     property_files: dict[str, Any] = field(default_factory=dict)
+    # Model step -> model name; ClarifyCheck step -> the analysis.json it wrote (its CalculatedBaselineConstraints).
+    models: dict[str, str] = field(default_factory=dict)
+    check_reports: dict[str, str] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
 
     @property
@@ -84,6 +91,8 @@ class LocalPipelineRun:
             "Condition": self._condition,
             "RegisterModel": self._register,
             "Fail": self._fail,
+            "Model": self._model,
+            "ClarifyCheck": self._clarify_check,
         }
         handler = handlers.get(step["Type"])
         if handler is None:
@@ -108,7 +117,7 @@ class LocalPipelineRun:
         if not script.is_file():
             raise PipelineRunError(f"step {step['Name']}: its script {entrypoint.name} was not among its inputs")
         module = _import_file(script)
-        namespace = module.parse_args([])
+        namespace = module.parse_args(list(app.get("ContainerArguments", [])))
         for name, value in vars(namespace).items():
             if isinstance(value, Path) and value.is_relative_to(CONTAINER_ROOT):
                 setattr(namespace, name, self._local(workdir, str(value)))
@@ -159,6 +168,39 @@ class LocalPipelineRun:
             f"{step['Name']}: Model Monitor analyzer stood in by the local runner: statistics.json and "
             f"constraints.json for {len(statistics['features'])} features of {statistics['dataset']['item_count']} "
             "rows"
+        )
+
+    def _model(self, step: Mapping[str, Any], workdir: Path) -> None:
+        name = f"pipelines-{self.execution_id}-{step['Name']}"
+        self.sagemaker.create_model(ModelName=name, **self._resolve(step["Arguments"]))
+        self.models[step["Name"]] = name
+        self.log.append(f"{step['Name']}: CreateModel with the step's own arguments -> {name}")
+
+    def _clarify_check(self, step: Mapping[str, Any], workdir: Path) -> None:
+        args = self._resolve(step["Arguments"])
+        inputs = {i["InputName"]: i["S3Input"] for i in args["ProcessingInputs"]}
+        for source in inputs.values():
+            self._download(source["S3Uri"], self._local(workdir, source["LocalPath"]))
+        archive = None
+        if "ModelName" in step:
+            model = self.sagemaker.describe_model(ModelName=self._resolve(step["ModelName"]))
+            archive = workdir / "model" / "model.tar.gz"
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            self.s3.download_file(*_split(model["PrimaryContainer"]["ModelDataUrl"]), str(archive))
+        (output,) = args["ProcessingOutputConfig"]["Outputs"]
+        try:
+            report = clarify_local.run_clarify_job(
+                config_dir=self._local(workdir, inputs["analysis_config"]["LocalPath"]),
+                data_dir=self._local(workdir, inputs["dataset"]["LocalPath"]),
+                output_dir=self._local(workdir, output["S3Output"]["LocalPath"]),
+                model_archive=archive,
+            )
+        except clarify_local.ClarifyInputError as error:
+            raise PipelineRunError(f"step {step['Name']}: {error}") from error
+        self._upload_outputs(step, args, workdir)
+        self.check_reports[step["Name"]] = f"{output['S3Output']['S3Uri'].rstrip('/')}/analysis.json"
+        self.log.append(
+            f"{step['Name']}: Clarify {step['CheckType']} stood in by the local runner: {clarify_local.summary(report)}"
         )
 
     def _training(self, step: Mapping[str, Any], workdir: Path) -> None:
@@ -241,6 +283,11 @@ class LocalPipelineRun:
             return self.step_outputs[match[1]][match[2]]
         if path.endswith(".ModelArtifacts.S3ModelArtifacts"):
             return self.model_artifacts[path.split(".")[1]]
+        if path.endswith((".CalculatedBaselineConstraints", ".BaselineUsedForDriftCheckConstraints")):
+            # First version of the group: the baseline used is the one just calculated.
+            return self.check_reports[path.split(".")[1]]
+        if path.endswith(".ModelName") and path.split(".")[1] in self.models:
+            return self.models[path.split(".")[1]]
         if path in self.property_files:
             return self.property_files[path]
         raise PipelineRunError(f"the local runner cannot resolve {{'Get': {path!r}}}")
@@ -395,6 +442,8 @@ def _summary(result: Any) -> str:
     """A short account of what a step script returned (split sizes, or the headline metrics)."""
     if isinstance(result, Mapping) and "rows" in result:
         return "rows " + ", ".join(f"{name}={count}" for name, count in result["rows"].items())
+    if isinstance(result, Mapping) and "passed" in result and "reason" in result:
+        return str(result["reason"])
     if isinstance(result, Mapping) and "binary_classification_metrics" in result:
         metrics = result["binary_classification_metrics"]
         return ", ".join(

@@ -28,6 +28,7 @@ from emulator.pipeline_runner import LocalPipelineRun
 from emulator.policy_simulation import PolicySimulator
 from emulator.server import LocalAws
 from emulator.shims import emulation_status
+from emulator.tour_bias import tour_bias
 from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -187,6 +188,16 @@ def tour_level1(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
             "real",
         )
 
+    for step, outcome, fidelity in tour_bias(
+        s3=aws.client("s3"),
+        sagemaker=sagemaker,
+        pipeline_name=pipeline_name,
+        group=group,
+        definition=definition,
+        curated_bucket=definition_input_bucket(definition),
+    ):
+        yield TourLine(level, step, outcome, fidelity)  # type: ignore[arg-type]
+
     stepfunctions = aws.client("stepfunctions")
     execution = stepfunctions.start_execution(stateMachineArn=out["RetrainingStateMachineArn"])["executionArn"]
     sfn_status = stepfunctions.describe_execution(executionArn=execution)["status"]
@@ -209,6 +220,12 @@ def tour_level1(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
         f"state {', '.join(sorted({a['StateValue'] for a in alarms}))} (moto does not evaluate alarms)",
         "real",
     )
+
+
+def definition_input_bucket(definition: dict[str, Any]) -> str:
+    """The bucket of the pipeline's InputDataUri default (the curated data lake bucket)."""
+    (uri,) = [p["DefaultValue"] for p in definition["Parameters"] if p["Name"] == "InputDataUri"]
+    return str(uri).removeprefix("s3://").split("/", 1)[0]
 
 
 def tour_level2(aws: LocalAws, stack_name: str, registry_group: str) -> Iterator[TourLine]:

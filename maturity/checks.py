@@ -701,3 +701,12 @@ CHECKS: tuple[Check, ...] = (
         llm_cost_metrics,
     ),
 )
+
+# Checks kept in their own modules (imported last: they build on the helpers above).
+from maturity.checks_bias import BIAS_CHECK  # noqa: E402
+
+CHECKS = (
+    *CHECKS[: [c.id for c in CHECKS].index("model-lineage") + 1],
+    BIAS_CHECK,
+    *CHECKS[[c.id for c in CHECKS].index("model-lineage") + 1 :],
+)

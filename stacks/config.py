@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from stacks.clarify_config import ClarifyConfig, clarify_problems
 from stacks.model_catalog import shipped_catalog
 
 ENVIRONMENTS_KEY = "mlops:environments"
@@ -200,6 +201,7 @@ class TrainingConfig:
     training_instance_type: str
     auc_threshold: float
     registry_reader_accounts: tuple[str, ...]
+    clarify: ClarifyConfig
 
 
 @dataclass(frozen=True)
@@ -575,6 +577,8 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
             fail(key, f"{instance_type!r} is not a SageMaker instance type like 'ml.m5.large'")
     if not 0.5 <= training.auc_threshold <= 1.0:
         fail("training.aucThreshold", f"{training.auc_threshold} is outside 0.5-1.0 (0.5 is a coin toss)")
+    for key, message in clarify_problems(training.clarify):
+        fail(f"training.clarify.{key}", message)
     for index, reader in enumerate(training.registry_reader_accounts):
         if not _ACCOUNT_RE.match(reader):
             fail(f"training.registryReaderAccounts[{index}]", f"{reader!r} is not a 12-digit AWS account ID")

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeGuard
 
 from botocore.exceptions import ClientError
+from clarify_monitoring import ClarifyMonitorConfigError, ClarifyMonitorSettings, ensure_clarify_monitoring
 from common import safe_json
 from common.errors import ValidationError
 
@@ -136,6 +137,7 @@ class Config:
     scale_in_cooldown: int = 300
     scale_out_cooldown: int = 60
     monitor: MonitorConfig | None = None
+    clarify_monitor: ClarifyMonitorSettings | None = None
     test_data_target_uri: str | None = None
 
     @classmethod
@@ -192,8 +194,16 @@ class Config:
             scale_in_cooldown=_int(env, "SCALE_IN_COOLDOWN_SECONDS", 300, low=0, high=86_400),
             scale_out_cooldown=_int(env, "SCALE_OUT_COOLDOWN_SECONDS", 60, low=0, high=86_400),
             monitor=_monitor_config(env),
+            clarify_monitor=_clarify_monitor_config(env),
             test_data_target_uri=test_data_target,
         )
+
+
+def _clarify_monitor_config(env: Mapping[str, str]) -> ClarifyMonitorSettings | None:
+    try:
+        return ClarifyMonitorSettings.from_env(env)
+    except ClarifyMonitorConfigError as error:
+        raise ConfigError(str(error)) from error
 
 
 def _monitor_config(env: Mapping[str, str]) -> MonitorConfig | None:
@@ -290,6 +300,8 @@ class Decision:
     data_capture: str | None = None
     autoscaling: str | None = None
     monitoring: str | None = None
+    # Model-bias and explainability schedules (clarify_monitoring.py), IN_SERVICE events only.
+    clarify_monitoring: str | None = None
     test_data: str | None = None
 
     @property
@@ -310,6 +322,7 @@ class Decision:
             "data_capture": self.data_capture,
             "autoscaling": self.autoscaling,
             "monitoring": self.monitoring,
+            "clarify_monitoring": self.clarify_monitoring,
             "test_data": self.test_data,
         }
 
@@ -796,9 +809,13 @@ def configure_endpoint(detail: Mapping[str, Any], clients: Clients, config: Conf
             endpoint_config_name=endpoint.get("EndpointConfigName"),
             autoscaling="not applicable: serverless endpoints scale themselves",
             monitoring="not supported on serverless endpoints",
+            clarify_monitoring="not supported on serverless endpoints",
         )
     autoscaling = ensure_autoscaling(clients.autoscaling, config)
     monitoring = ensure_monitoring(clients, config, endpoint)
+    clarify_monitoring = ensure_clarify_monitoring(
+        clients.sagemaker, config, served_model_package(clients.sagemaker, endpoint)
+    )
     return Decision(
         action="configured",
         reason=f"endpoint {name} is InService: autoscaling {autoscaling}; monitoring {monitoring}",
@@ -807,6 +824,7 @@ def configure_endpoint(detail: Mapping[str, Any], clients: Clients, config: Conf
         endpoint_config_name=endpoint.get("EndpointConfigName"),
         autoscaling=autoscaling,
         monitoring=monitoring,
+        clarify_monitoring=clarify_monitoring,
     )
 
 

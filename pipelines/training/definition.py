@@ -36,6 +36,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from pipelines.training import clarify_steps
+from pipelines.training.clarify_steps import ClarifyChecks
+
 __all__ = [
     "AUC_JSON_PATH",
     "BASELINE_ENVIRONMENT",
@@ -180,6 +183,7 @@ def build_training_pipeline_definition(
     transform_instance_types: Sequence[str] = DEFAULT_TRANSFORM_INSTANCE_TYPES,
     volume_size_gb: int = DEFAULT_VOLUME_SIZE_GB,
     max_runtime_seconds: int = DEFAULT_MAX_RUNTIME_SECONDS,
+    clarify: ClarifyChecks | None = None,
 ) -> Json:
     """The pipeline definition JSON (as a dict) of the churn training pipeline.
 
@@ -205,6 +209,7 @@ def build_training_pipeline_definition(
         hyperparameters: built-in XGBoost hyperparameters; ``num_round`` is required.
         inference_instance_types, transform_instance_types: what the model package declares it supports.
         volume_size_gb, max_runtime_seconds: per job.
+        clarify: adds the Clarify checks and the bias gate (see ``clarify_steps.py``); None leaves them out.
     """
     for name, value in (
         ("role_arn", role_arn),
@@ -253,6 +258,16 @@ def build_training_pipeline_definition(
         code_version=code_version,
         inference_instance_types=inference_instance_types,
         transform_instance_types=transform_instance_types,
+        clarify=clarify,
+    )
+    clarify_before, clarify_after, registration = _clarify_steps(
+        job,
+        clarify,
+        register=register,
+        model_package_group_name=model_package_group_name,
+        xgboost_image_uri=xgboost_image_uri,
+        sklearn_image_uri=sklearn_image_uri,
+        outputs_root=outputs_root,
     )
     return {
         "Version": PIPELINE_DEFINITION_VERSION,
@@ -268,9 +283,11 @@ def build_training_pipeline_definition(
         "Steps": [
             preprocess,
             baseline,
+            *clarify_before,
             train,
             evaluate,
-            _condition_step(if_steps=[register], else_steps=[_fail_step()]),
+            *clarify_after,
+            _condition_step(if_steps=[registration], else_steps=[_fail_step()]),
         ],
     }
 
@@ -339,6 +356,98 @@ def _baseline_step(job: _JobSettings, *, image_uri: str, outputs_root: str) -> J
         },
         "RetryPolicies": _job_retry_policies(),
     }
+
+
+def _clarify_steps(
+    job: _JobSettings,
+    clarify: ClarifyChecks | None,
+    *,
+    register: Json,
+    model_package_group_name: str,
+    xgboost_image_uri: str,
+    sklearn_image_uri: str,
+    outputs_root: str,
+) -> tuple[list[Json], list[Json], Json]:
+    """(steps after the baseline, steps after Evaluate, what the AUC condition runs when it holds)."""
+    if clarify is None:
+        return [], [], register
+    resources = {
+        "ClusterConfig": {
+            "InstanceType": _get(f"Parameters.{PROCESSING_INSTANCE_TYPE_PARAMETER}"),
+            "InstanceCount": 1,
+            "VolumeSizeInGB": job.volume_size_gb,
+            "VolumeKmsKeyId": job.kms_key_arn,
+        }
+    }
+
+    def check(name: str, config_key: str, split: str) -> Json:
+        return clarify_steps.clarify_check_step(
+            name,
+            checks=clarify,
+            config_key=config_key,
+            dataset_uri=_processing_output_uri(PREPROCESS_STEP, split),
+            output_uri=_run_uri(outputs_root, "clarify", config_key.replace("_", "-")),
+            model_package_group_name=model_package_group_name,
+            resources=resources,
+            role_arn=job.role_arn,
+            kms_key_arn=job.kms_key_arn,
+            max_runtime_seconds=job.max_runtime_seconds,
+            processing_input=_processing_input,
+        )
+
+    gate = _processing_step(
+        job,
+        name=clarify_steps.BIAS_GATE_STEP,
+        description="Compares the Clarify bias metrics with the configured thresholds.",
+        image_uri=sklearn_image_uri,
+        script=clarify.bias_gate_script,
+        inputs=[
+            _processing_input(
+                "data_bias",
+                clarify_steps.check_report(clarify_steps.DATA_BIAS_STEP),
+                f"{_PROCESSING_ROOT}/input/data_bias",
+            ),
+            _processing_input(
+                "model_bias",
+                clarify_steps.check_report(clarify_steps.MODEL_BIAS_STEP),
+                f"{_PROCESSING_ROOT}/input/model_bias",
+            ),
+            *(
+                _processing_input(
+                    f"{kind}_config", clarify.analysis_config_uris[kind], f"{_PROCESSING_ROOT}/input/configs/{kind}"
+                )
+                for kind in clarify_steps.MONITORED_CONFIGS
+            ),
+        ],
+        outputs=[
+            _processing_output(
+                clarify_steps.BIAS_GATE_OUTPUT, _run_uri(outputs_root, "bias-gate"), f"{_PROCESSING_ROOT}/gate"
+            )
+        ],
+    )
+    gate["Arguments"]["AppSpecification"]["ContainerArguments"] = [
+        "--gates",
+        clarify.gates_argument(),
+        "--facet",
+        clarify.facet,
+    ]
+    gate["PropertyFiles"] = [
+        {
+            "PropertyFileName": clarify_steps.BIAS_GATE_PROPERTY_FILE,
+            "OutputName": clarify_steps.BIAS_GATE_OUTPUT,
+            "FilePath": clarify_steps.BIAS_GATE_FILE,
+        }
+    ]
+    before = [check(clarify_steps.DATA_BIAS_STEP, "data_bias", "train")]
+    after = [
+        clarify_steps.create_model_step(
+            role_arn=job.role_arn, image_uri=xgboost_image_uri, model_data=_model_artifacts_uri()
+        ),
+        check(clarify_steps.MODEL_BIAS_STEP, "model_bias", "test"),
+        check(clarify_steps.EXPLAINABILITY_STEP, "explainability", "test"),
+        gate,
+    ]
+    return before, after, clarify_steps.gate_condition_step(if_steps=[register])
 
 
 def _train_step(job: _JobSettings, *, image_uri: str, hyperparameters: Mapping[str, str], outputs_root: str) -> Json:
@@ -428,12 +537,13 @@ def _register_step(
     code_version: str,
     inference_instance_types: Sequence[str],
     transform_instance_types: Sequence[str],
+    clarify: ClarifyChecks | None = None,
 ) -> Json:
     # The CreateModelPackage request the SDK's RegisterModel / ModelStep emits (sagemaker.workflow._utils.
     # _RegisterModelStep.arguments), minus CertifyForMarketplace, which the SDK drops because pipelines
     # reject it. Approval stays a human decision: the status is fixed here, not a pipeline parameter an
     # execution could set to Approved.
-    return {
+    request: Json = {
         "Name": REGISTER_STEP,
         "Type": "RegisterModel",
         "Description": "New model package version, pending manual approval, with metrics and lineage.",
@@ -478,6 +588,11 @@ def _register_step(
             "SkipModelValidation": "None",
         },
     }
+    if clarify is not None:
+        metrics, baselines = clarify_steps.register_additions(clarify)
+        request["Arguments"]["ModelMetrics"].update(metrics)
+        request["Arguments"]["DriftCheckBaselines"].update(baselines)
+    return request
 
 
 def _fail_step() -> Json:

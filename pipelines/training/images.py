@@ -11,6 +11,10 @@ The Model Monitor analyzer (``DefaultModelMonitor``, used for the data-quality b
 schedule) lives in a different per-region registry: ``src/sagemaker/image_uri_config/model-monitor.json``
 (scope "monitoring", version "1", repository ``sagemaker-model-monitor-analyzer``, untagged as the SDK
 returns it).
+
+SageMaker Clarify (bias and explainability jobs, and the model-bias / explainability monitoring schedules)
+has a third per-region registry: ``src/sagemaker/image_uri_config/clarify.json`` (scope "processing",
+version "1.0", repository ``sagemaker-clarify-processing``, tag "1.0").
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 __all__ = [
+    "CLARIFY_REPOSITORY",
     "MODEL_MONITOR_REPOSITORY",
     "SKLEARN_FRAMEWORK_VERSION",
     "SUPPORTED_REGIONS",
     "XGBOOST_FRAMEWORK_VERSION",
+    "clarify_image_uri",
     "model_monitor_image_uri",
     "sklearn_image_uri",
     "xgboost_image_uri",
@@ -78,6 +84,30 @@ _MODEL_MONITOR_REGISTRY_ACCOUNTS: Mapping[str, str] = MappingProxyType(
     }
 )
 
+CLARIFY_REPOSITORY = "sagemaker-clarify-processing"
+CLARIFY_VERSION = "1.0"
+
+_CLARIFY_REGISTRY_ACCOUNTS: Mapping[str, str] = MappingProxyType(
+    {
+        "ap-northeast-1": "377024640650",
+        "ap-northeast-2": "263625296855",
+        "ap-south-1": "452307495513",
+        "ap-southeast-1": "834264404009",
+        "ap-southeast-2": "007051062584",
+        "ca-central-1": "675030665977",
+        "eu-central-1": "017069133835",
+        "eu-north-1": "763603941244",
+        "eu-west-1": "131013547314",
+        "eu-west-2": "440796970383",
+        "eu-west-3": "341593696636",
+        "sa-east-1": "520018980103",
+        "us-east-1": "205585389593",
+        "us-east-2": "211330385671",
+        "us-west-1": "740489534195",
+        "us-west-2": "306415355426",
+    }
+)
+
 SUPPORTED_REGIONS: tuple[str, ...] = tuple(sorted(_FRAMEWORK_REGISTRY_ACCOUNTS))
 
 
@@ -94,6 +124,11 @@ def xgboost_image_uri(region: str) -> str:
 def model_monitor_image_uri(region: str) -> str:
     """The Model Monitor analyzer image (baselining and data-quality monitoring jobs) for ``region``."""
     return f"{_registry(region, _MODEL_MONITOR_REGISTRY_ACCOUNTS)}/{MODEL_MONITOR_REPOSITORY}"
+
+
+def clarify_image_uri(region: str) -> str:
+    """The SageMaker Clarify processing image (bias and SHAP jobs, their monitoring schedules) for ``region``."""
+    return f"{_registry(region, _CLARIFY_REGISTRY_ACCOUNTS)}/{CLARIFY_REPOSITORY}:{CLARIFY_VERSION}"
 
 
 def _registry(region: str, accounts: Mapping[str, str] = _FRAMEWORK_REGISTRY_ACCOUNTS) -> str:

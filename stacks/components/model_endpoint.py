@@ -95,11 +95,18 @@ class ModelEndpoint(Construct):
             purpose="Model Monitor reads captured requests and writes its reports",
         )
         self.monitor_image = images.model_monitor_image_uri(stack.region)
+        # Model-bias and explainability monitoring (lambdas/model_promotion/clarify_monitoring.py) run Clarify.
+        self.clarify_image = images.clarify_image_uri(stack.region)
         grant_sagemaker_job_basics(
             self.model_role,
-            image_uris=[images.xgboost_image_uri(stack.region), self.monitor_image],
-            # Model Monitor publishes the per-feature drift metrics the drift alarm watches.
-            metric_namespaces=["aws/sagemaker/Endpoints/data-metrics"],
+            image_uris=[images.xgboost_image_uri(stack.region), self.monitor_image, self.clarify_image],
+            # Model Monitor publishes the per-feature drift metrics the drift alarm watches; Clarify's
+            # monitors publish the bias and attribution metrics.
+            metric_namespaces=[
+                "aws/sagemaker/Endpoints/data-metrics",
+                "aws/sagemaker/Endpoints/bias-metrics",
+                "aws/sagemaker/Endpoints/explainability-metrics",
+            ],
         )
         key.grant(self.model_role, "kms:CreateGrant", "kms:DescribeKey")
 
@@ -214,6 +221,9 @@ class ModelEndpoint(Construct):
                 "MONITOR_ROLE_ARN": self.model_role.role_arn,
                 "MONITOR_IMAGE_URI": self.monitor_image,
                 "MONITOR_OUTPUT_URI": artifacts_bucket.s3_url_for_object(f"{capture_prefix}/monitoring-reports"),
+                "CLARIFY_IMAGE_URI": self.clarify_image,
+                # Labels for model-bias monitoring, uploaded by whoever learns the outcome (see docs).
+                "GROUND_TRUTH_URI": artifacts_bucket.s3_url_for_object(f"{capture_prefix}/ground-truth"),
                 **({"TEST_DATA_TARGET_URI": test_data_uri} if test_data_uri else {}),
                 "ROLLBACK_ALARMS": ",".join([self.errors_5xx.alarm_name, self.latency.alarm_name]),
                 "POWERTOOLS_SERVICE_NAME": "model-promotion",
@@ -338,6 +348,14 @@ class ModelEndpoint(Construct):
         packages = arn("model-package", f"{group_name}/*")
         job_definitions = arn("data-quality-job-definition", f"{name}-dq-*")
         schedule = arn("monitoring-schedule", f"{name}-data-quality")
+        clarify_definitions = [
+            arn("model-bias-job-definition", f"{name}-mb-*"),
+            arn("model-explainability-job-definition", f"{name}-me-*"),
+        ]
+        clarify_schedules = [
+            arn("monitoring-schedule", f"{name}-model-bias"),
+            arn("monitoring-schedule", f"{name}-explainability"),
+        ]
         models, configs, endpoint = (
             arn("model", f"{name}-*"),
             arn("endpoint-config", f"{name}-*"),
@@ -379,6 +397,28 @@ class ModelEndpoint(Construct):
                 resources=[job_definitions, schedule],
             )
         )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ScheduleClarifyMonitoring",
+                actions=[
+                    "sagemaker:CreateModelBiasJobDefinition",
+                    "sagemaker:DescribeModelBiasJobDefinition",
+                    "sagemaker:CreateModelExplainabilityJobDefinition",
+                    "sagemaker:DescribeModelExplainabilityJobDefinition",
+                    "sagemaker:CreateMonitoringSchedule",
+                    "sagemaker:DescribeMonitoringSchedule",
+                    "sagemaker:UpdateMonitoringSchedule",
+                    "sagemaker:AddTags",
+                ],
+                resources=[*clarify_definitions, *clarify_schedules],
+            )
+        )
+        for definition in clarify_definitions:
+            acknowledge_wildcard_resource(
+                role,
+                definition,
+                "Clarify job definitions are immutable: one per content digest, scoped to this endpoint.",
+            )
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="PassTheModelRole",

@@ -16,6 +16,7 @@ from constructs import Construct
 from pipelines.training import images
 from pipelines.training.definition import DEFAULT_ARTIFACTS_PREFIX, StepScript, build_training_pipeline_definition
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects, grant_sagemaker_job_basics
+from stacks.components.clarify_checks import clarify_checks
 from stacks.config import TrainingConfig
 
 STEPS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "training" / "steps"
@@ -129,6 +130,17 @@ class TrainingPipeline(Construct):
             # The DataQualityBaseline step runs the Model Monitor analyzer (its own registry account).
             "model_monitor": images.model_monitor_image_uri(stack.region),
         }
+        checks = None
+        if settings.clarify.enabled:
+            image_uris["clarify"] = images.clarify_image_uri(stack.region)
+            checks = clarify_checks(
+                self,
+                role=self.role,
+                settings=settings.clarify,
+                instance_type=settings.processing_instance_type,
+                model_package_group_arn=model_package_group_arn,
+                model_package_group_name=model_package_group_name,
+            )
         grant_sagemaker_job_basics(
             self.role, image_uris=list(image_uris.values()), metric_namespaces=["/aws/sagemaker/*", "aws/sagemaker/*"]
         )
@@ -161,6 +173,7 @@ class TrainingPipeline(Construct):
             processing_instance_type=settings.processing_instance_type,
             training_instance_type=settings.training_instance_type,
             auc_threshold=settings.auc_threshold,
+            clarify=checks,
         )
         self.pipeline = sagemaker.CfnPipeline(
             self,

@@ -128,7 +128,28 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli, monkeypatch: pytes
     # Level 1: the deployed pipeline definition, run here on the curated data, registers a model.
     level1 = list(tour_level1(local.aws, LEVEL1))
     steps = [line.outcome.split(":", 1)[0] for line in level1 if line.step == "pipeline step, deployed definition"]
-    assert steps == ["Preprocess", "DataQualityBaseline", "Train", "Evaluate", "CheckAucThreshold", "RegisterModel"]
+    assert steps == [
+        "Preprocess",
+        "DataQualityBaseline",
+        "DataBiasCheck",
+        "Train",
+        "Evaluate",
+        "CreateModel",
+        "ModelBiasCheck",
+        "ExplainabilityCheck",
+        "BiasGate",
+        "CheckAucThreshold",
+        "CheckBiasGate",
+        "RegisterModel",
+    ]
+    # Clarify: the registered version's bias report, and the same definition stopped by the bias gate on a
+    # deliberately biased sample (no second version registered).
+    bias_report = next(line for line in level1 if line.step == "Clarify bias report")
+    assert "pre-training: " in bias_report.outcome and "post-training: " in bias_report.outcome
+    assert "Clarify stood in by the local runner" in bias_report.outcome
+    biased = [line.outcome for line in level1 if line.step == "bias gate on a deliberately biased sample"]
+    assert biased[-1].startswith("BiasGateFailed: execution fails: Model not registered by the bias gate: ")
+    assert biased[-1].endswith("(model versions before 1, after 1)")
     registry = next(line for line in level1 if line.step == "Model Registry")
     assert registry.fidelity == "real"
     assert "v1: PendingManualApproval" in registry.outcome and "evaluation.json" in registry.outcome

@@ -56,7 +56,21 @@ def test_pipeline_definition_is_in_the_template_with_per_environment_defaults(te
     config = synthesized[env].config
     pipeline = definition(templates, env)
     steps = {step["Name"]: step for step in pipeline["Steps"]}
-    assert list(steps) == ["Preprocess", "DataQualityBaseline", "Train", "Evaluate", "CheckAucThreshold"]
+    if config.training.clarify.enabled:
+        assert list(steps) == [
+            "Preprocess",
+            "DataQualityBaseline",
+            "DataBiasCheck",
+            "Train",
+            "Evaluate",
+            "CreateModel",
+            "ModelBiasCheck",
+            "ExplainabilityCheck",
+            "BiasGate",
+            "CheckAucThreshold",
+        ]
+    else:
+        assert list(steps) == ["Preprocess", "DataQualityBaseline", "Train", "Evaluate", "CheckAucThreshold"]
     parameters = {p["Name"]: p.get("DefaultValue") for p in pipeline["Parameters"]}
     assert parameters["AucThreshold"] == config.training.auc_threshold
     assert parameters["TrainingInstanceType"] == config.training.training_instance_type
@@ -72,6 +86,8 @@ def test_models_are_registered_pending_approval_with_metrics_and_lineage(templat
     condition = {s["Name"]: s for s in definition(templates, env)["Steps"]}["CheckAucThreshold"]
     (register,) = condition["Arguments"]["IfSteps"]
     (fail,) = condition["Arguments"]["ElseSteps"]
+    if register["Name"] == "CheckBiasGate":  # training.clarify.enabled: the bias gate guards registration
+        (register,) = register["Arguments"]["IfSteps"]
     assert fail["Type"] == "Fail"
     arguments = register["Arguments"]
     assert arguments["ModelApprovalStatus"] == "PendingManualApproval"

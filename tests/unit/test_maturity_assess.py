@@ -143,6 +143,17 @@ def build_level1(session: boto3.Session, *, register: bool = True) -> None:
                 "code_version": "abc123",
                 "pipeline_execution_arn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/1",
             },
+            # What the pipeline's Clarify checks register (training.clarify.enabled).
+            ModelMetrics={
+                "Bias": {
+                    "PreTrainingReport": {"ContentType": "application/json", "S3Uri": "s3://a/data-bias/analysis.json"},
+                    "PostTrainingReport": {
+                        "ContentType": "application/json",
+                        "S3Uri": "s3://a/model-bias/analysis.json",
+                    },
+                },
+                "Explainability": {"Report": {"ContentType": "application/json", "S3Uri": "s3://a/shap/analysis.json"}},
+            },
             InferenceSpecification={
                 "Containers": [{"Image": "xgboost"}],
                 "SupportedContentTypes": ["text/csv"],
@@ -789,3 +800,25 @@ class _EndpointSession:
 
     def client(self, service_name: str, **kwargs: Any) -> Any:
         return self._session.client(service_name, endpoint_url=self._url, **kwargs)
+
+
+def test_bias_checks_pass_on_clarify_reports_and_name_versions_without_them(aws):
+    build_level1(aws)
+    evidence = next(c for c in CHECKS if c.id == "bias-checks").run(aws)
+    assert evidence.status == "pass", evidence
+    assert "mlops-dev-churn v1 carries Bias.PostTrainingReport, Bias.PreTrainingReport, Explainability.Report" in (
+        evidence.found
+    )
+    sagemaker = aws.client("sagemaker")
+    sagemaker.create_model_package(
+        ModelPackageGroupName="mlops-dev-churn",
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [{"Image": "xgboost"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )
+    evidence = next(c for c in CHECKS if c.id == "bias-checks").run(aws)
+    assert evidence.status == "missing"
+    assert "(mlops-dev-churn v2) carry no Clarify bias or explainability report" in evidence.summary
