@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from scripts.prompt_release import PromptFileError, check_models, load_prompt_file
+from delivery.prompt_release import PromptFileError, check_models, load_prompt_file
 from tests.unit.lambdas_path import LAMBDAS  # noqa: F401 - puts lambdas/ on sys.path
 
 # isort: split
