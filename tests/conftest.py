@@ -2,6 +2,8 @@
 
 import os
 
+from hypothesis import settings
+
 from emulator.node import with_node_on_path
 
 # Set before aws_cdk is imported anywhere: the jsii runtime reads these at start-up. jsii starts `node` from
@@ -14,6 +16,11 @@ os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 os.environ.pop("AWS_PROFILE", None)
+
+# Hypothesis' per-example deadline is a timing assertion: on a busy 2-core machine a 200 ms limit fails
+# correct code. Property tests check behaviour only; speed is measured by `make bench`.
+settings.register_profile("no-deadline", deadline=None)
+settings.load_profile("no-deadline")
 
 
 def pytest_xdist_make_scheduler(config, log):  # type: ignore[no-untyped-def]
