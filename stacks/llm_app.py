@@ -77,7 +77,7 @@ class LlmAppStack(Stack):
         assert settings.domain_name and settings.certificate_arn and settings.cognito_domain_prefix  # validated
         removal_policy = lifecycle.removal_policy(config)
         retention = lifecycle.log_retention(config)
-        name_prefix = f"mlops-{config.name}-llm-app"
+        name_prefix = f"{config.resource_prefix}-llm-app"
 
         # --- network ---------------------------------------------------------------------------------
         self.vpc = ec2.Vpc(

@@ -17,6 +17,7 @@ from pipelines.training import images
 from pipelines.training.definition import DEFAULT_ARTIFACTS_PREFIX, StepScript, build_training_pipeline_definition
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects, grant_sagemaker_job_basics
 from stacks.config import TrainingConfig
+from stacks.partition import url_suffix
 
 STEPS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "training" / "steps"
 
@@ -124,10 +125,10 @@ class TrainingPipeline(Construct):
             )
         )
         image_uris = {
-            "sklearn": images.sklearn_image_uri(stack.region),
-            "xgboost": images.xgboost_image_uri(stack.region),
+            "sklearn": images.sklearn_image_uri(stack.region, url_suffix=url_suffix(stack)),
+            "xgboost": images.xgboost_image_uri(stack.region, url_suffix=url_suffix(stack)),
             # The DataQualityBaseline step runs the Model Monitor analyzer (its own registry account).
-            "model_monitor": images.model_monitor_image_uri(stack.region),
+            "model_monitor": images.model_monitor_image_uri(stack.region, url_suffix=url_suffix(stack)),
         }
         grant_sagemaker_job_basics(
             self.role, image_uris=list(image_uris.values()), metric_namespaces=["/aws/sagemaker/*", "aws/sagemaker/*"]
