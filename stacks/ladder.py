@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import App, Environment, Stack, Tags
+from aws_cdk import Annotations, App, Environment, Stack, Tags
 
 from stacks.config import ConfigError, EnvironmentConfig
 from stacks.level0_exploration import Level0ExplorationStack
@@ -16,6 +16,7 @@ from stacks.level2_reliable import Level2ReliableStack
 from stacks.level3_scalable import Level3ScalableStack
 from stacks.llm_app import LlmAppStack
 from stacks.llmops import EVALUATIONS_PREFIX, LlmopsStack
+from stacks.placeholders import placeholder_warnings
 from stacks.role_names import (
     github_deploy_role_name,
     pipeline_prompt_stage_role_name,
@@ -54,6 +55,8 @@ def build_environment(
         termination_protection=config.is_production,
     )
     stacks: list[Stack] = [level0]
+    for warning in placeholder_warnings(config):  # `cdk synth` prints these; it does not fail on them
+        Annotations.of(level0).add_warning_v2("mlops:placeholder", f"cdk.json: {warning}")
     if config.max_level >= 1:
         lake = level0.data_lake
         stacks.append(

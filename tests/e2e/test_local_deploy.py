@@ -160,14 +160,15 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli, monkeypatch: pytes
     assert f"{PREFIX}-churn is InService" in level2["the endpoint"].outcome
     assert level2["promotion of a missing version"].outcome.startswith("rejected: model package not found")
     assert level2["monitoring"].outcome.startswith("5 alarms")
-    assert (
-        "Source -> Build -> Deploy-preprod -> Test-preprod -> Prompts-preprod -> Approve-prod -> Deploy-prod -> "
-        "Prompts-prod" in level2["delivery pipeline"].outcome
-    )
+    pipeline = level2["delivery pipeline"].outcome
+    stages = ["Source", "Build", *(f"Deploy-{target}" for target in CONFIG.delivery.targets)]
+    positions = [pipeline.find(f"{stage} ->") if stage != stages[-1] else pipeline.find(stage) for stage in stages]
+    assert -1 not in positions and positions == sorted(positions), pipeline
 
     # Level 3: every team of cdk.json, bounded, with its table, prefix and key; isolation checked on the policies.
     level3 = {line.step: line for line in tour_level3(local.aws, LEVEL3, resource_prefix=PREFIX)}
-    for team in ("churn", "fraud"):
+    teams = [team.name for team in CONFIG.teams]
+    for team in teams:
         roles = level3[f"team {team}: roles"].outcome
         assert f"{PREFIX}-{team}-data-scientist, {PREFIX}-{team}-ml-engineer" in roles
         assert f"permission boundary {LEVEL3}-Team{team}Boundary" in roles
@@ -175,13 +176,20 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli, monkeypatch: pytes
         assert level3[f"team {team}: write to its prefix under its key"].outcome.endswith(
             "aws:kms with the team key (yes)"
         )
-    assert level3["team churn: monthly budget"].outcome == "300 USD"  # stored; moto computes no spend
-    assert level3["team churn: its own training pipeline"].outcome == f"{PREFIX}-churn-churn-training"
-    assert level3["team churn: its own promotion on approval"].outcome.endswith(
-        f"approved versions of {PREFIX}-churn-churn deploy to {PREFIX}-churn-churn (serverless)"
-    )
-    assert "team fraud: its own training pipeline" not in level3  # pipelines: false in cdk.json
-    for team, other in (("churn", "fraud"), ("fraud", "churn")):
+    for team in CONFIG.teams:
+        # Stored; moto computes no spend.
+        assert level3[f"team {team.name}: monthly budget"].outcome == f"{team.monthly_budget_usd:g} USD"
+        if not team.pipelines:
+            assert f"team {team.name}: its own training pipeline" not in level3
+            continue
+        own = f"{PREFIX}-{team.name}-churn"
+        assert level3[f"team {team.name}: its own training pipeline"].outcome == f"{own}-training"
+        assert level3[f"team {team.name}: its own promotion on approval"].outcome.endswith(
+            f"approved versions of {own} deploy to {own} ({CONFIG.endpoint.mode})"
+        )
+    for team, other in zip(teams, teams[1:] + teams[:1], strict=True):
+        if team == other:
+            continue
         check = level3[f"policy check: {team} reads {other}'s prefix"]
         assert check.outcome.startswith("denied") and check.outcome.endswith("own prefix allowed")
 

@@ -44,9 +44,10 @@ def policy() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def all_templates(templates, opted_in_dev) -> list[tuple[str, dict[str, Any]]]:
-    """(stack name, template) of every environment and of dev with every opt-in on."""
-    stacks = [(stack, template) for (_, stack), template in templates.items()]
+def all_templates(project_templates, opted_in_dev) -> list[tuple[str, dict[str, Any]]]:
+    """(stack name, template) of every environment of the project's cdk.json and of the example's dev with
+    every opt-in on."""
+    stacks = [(stack, template) for (_, stack), template in project_templates.items()]
     stacks += [(s.stack_name, opted_in_dev.template(s)) for s in opted_in_dev.stacks]
     return stacks
 
