@@ -20,8 +20,9 @@ def test_a_second_synth_gives_byte_identical_templates_and_asset_manifests(proje
     assert compared >= 2
 
 
-def test_synth_needs_no_context_lookups(project_synthesized):
-    # A missing-context entry would make the CLI call AWS (or fail offline) at synth time.
-    for env in project_synthesized.values():
+def test_synth_needs_no_context_lookups(project_synthesized, opted_in_dev, opted_in_prod, msk_synth):
+    # A missing-context entry would make the CLI call AWS (or fail offline) at synth time. The opt-in synths too:
+    # the app's VPC needed an availability-zone lookup (issue 19).
+    for env in [*project_synthesized.values(), opted_in_dev, opted_in_prod, msk_synth]:
         manifest = json.loads((env.outdir / "manifest.json").read_text())
         assert "missing" not in manifest, f"{env.config.name} needs lookups: {manifest['missing']}"

@@ -195,6 +195,7 @@ def test_cli_context_reads_the_variable_and_the_overflow_file(tmp_path):
 def test_a_config_error_exits_before_aws_cdk_or_a_stack_module_is_imported():
     context = copy.deepcopy(CONTEXT)
     context["mlops:namePrefix"] = "Bad"
+    context["env"] = ENVS[0]  # as `cdk synth -c env=...` passes it
     probe = (
         "import runpy, sys\n"
         "try:\n"
