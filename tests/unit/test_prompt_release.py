@@ -541,7 +541,10 @@ def test_catalog_server_error_stops_the_release_with_a_clear_message(
 
     evaluations = world.evaluations(PASSING_GATE)
     status = main(
-        ["--env", "preprod", "--prompts-dir", str(world.root / "prompts"), "--root", str(world.root)],
+        [
+            *("--env", "preprod", "--prompts-dir", str(world.root / "prompts"), "--root", str(world.root)),
+            *("--cdk-json", str(EXAMPLE_CDK_JSON)),
+        ],
         connect=lambda config: (Catalog(broken), evaluations),
     )
 
