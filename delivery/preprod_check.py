@@ -25,7 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from stacks.config import ConfigError, load_environment, read_cdk_context
-from stacks.role_names import pipeline_test_role_name
+from stacks.role_names import pipeline_test_role_name, role_arn
 
 LEVEL2_STACK = "Level2Reliable"
 LAMBDA_CLIENT_CONFIG = Config(read_timeout=330, connect_timeout=10, retries={"total_max_attempts": 1})
@@ -124,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"preprod check: {error}", file=sys.stderr)
         return 2
     sts = boto3.client("sts", region_name=config.region)
-    role_arn = f"arn:aws:iam::{config.account}:role/{pipeline_test_role_name(config.name)}"
-    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="pipeline-tests")["Credentials"]
+    # The partition of the Region the client talks to (aws, aws-cn, aws-us-gov), as botocore resolved it.
+    test_role = role_arn(sts.meta.partition, config.account, pipeline_test_role_name(config.name_prefix, config.name))
+    credentials = sts.assume_role(RoleArn=test_role, RoleSessionName="pipeline-tests")["Credentials"]
     session = boto3.session.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],

@@ -47,7 +47,7 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 from stacks.config import ConfigError, EnvironmentConfig, load_environment, read_cdk_context
-from stacks.role_names import prompt_release_role_name
+from stacks.role_names import prompt_release_role_name, role_arn
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The catalog's own validation rules (templating, golden sets, names, inference keys) live in
@@ -703,10 +703,12 @@ def connect_aws(config: EnvironmentConfig, *, assume_role: bool) -> tuple[Catalo
     session = boto3.session.Session(region_name=config.region)
     try:
         if assume_role:
-            role_arn = f"arn:aws:iam::{config.account}:role/{prompt_release_role_name(config.name)}"
-            credentials = session.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="prompt-release")[
-                "Credentials"
-            ]
+            sts = session.client("sts")
+            # The partition of the Region the client talks to (aws, aws-cn, aws-us-gov), as botocore resolved it.
+            release_role = role_arn(
+                sts.meta.partition, config.account, prompt_release_role_name(config.name_prefix, config.name)
+            )
+            credentials = sts.assume_role(RoleArn=release_role, RoleSessionName="prompt-release")["Credentials"]
             session = boto3.session.Session(
                 aws_access_key_id=credentials["AccessKeyId"],
                 aws_secret_access_key=credentials["SecretAccessKey"],
@@ -739,13 +741,14 @@ def main(argv: Sequence[str] | None = None, *, connect: Connect | None = None) -
     parser.add_argument(
         "--no-assume-role", action="store_true", help="use the current credentials instead of the release role"
     )
+    parser.add_argument("--cdk-json", type=Path, default=PROJECT_ROOT / "cdk.json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     def error(message: str) -> None:
         print(f"prompt release: {message}", file=sys.stderr)
 
     try:
-        config = load_environment(read_cdk_context(), args.env)
+        config = load_environment(read_cdk_context(args.cdk_json), args.env)
     except ConfigError as problem:
         error(str(problem))
         return 2

@@ -10,7 +10,6 @@ from emulator.node import venv_node, with_node_on_path
 from emulator.server import DEFAULT_ACCOUNT, LocalAws
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-LOCAL_ENV = "local"
 CLI_TIMEOUT_SECONDS = 300
 _TAIL_CHARS = 3000
 
@@ -52,10 +51,14 @@ def git_commit(project: Path = PROJECT_ROOT) -> str:
 
 @dataclass
 class CdkCli:
-    """Runs ``npx cdk`` in the project against one emulator, synthesizing into `output_dir`."""
+    """Runs ``npx cdk`` in the project against one emulator, synthesizing `env_name` into `output_dir`.
+
+    `env_name` is cdk.json's environment with ``emulator: true`` (``stacks.config.emulator_environment``).
+    """
 
     aws: LocalAws
     output_dir: Path
+    env_name: str
     project: Path = PROJECT_ROOT
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -87,7 +90,7 @@ class CdkCli:
             "bootstrap",
             f"aws://{DEFAULT_ACCOUNT}/{self.aws.region}",
             "-c",
-            f"env={LOCAL_ENV}",
+            f"env={self.env_name}",
             "--output",
             str(self.output_dir),
         )
@@ -96,7 +99,7 @@ class CdkCli:
         self.run(
             "synth",
             "-c",
-            f"env={LOCAL_ENV}",
+            f"env={self.env_name}",
             "-c",
             f"codeVersion={git_commit(self.project)}",
             "--all",

@@ -320,7 +320,7 @@ def _qualifiers(body: dict[str, Any]) -> str:
     return ", ".join(q for b in blocks if "guardContent" in b for q in b["guardContent"]["text"].get("qualifiers", []))
 
 
-def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> Iterator[TourLine]:
+def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str) -> Iterator[TourLine]:
     """Version and promote a prompt through the catalog API, release ``prompts/`` as the pipeline would, then
     call the gateway against a stand-in model."""
     level = "LLMOps"
@@ -546,13 +546,14 @@ def deployed_resources(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
         yield TourLine(stack_name, resource_type, f"{count} deployed ({status})", fidelity)
 
 
-def tour_level3(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
-    """List each team's footprint, write to its prefix under its key, and check the isolation of the policies."""
+def tour_level3(aws: LocalAws, stack_name: str, *, resource_prefix: str) -> Iterator[TourLine]:
+    """List each team's footprint, write to its prefix under its key, and check the isolation of the policies.
+
+    `resource_prefix` starts the environment's physical names (``EnvironmentConfig.resource_prefix``)."""
     level = "Level 3"
     out = stack_outputs(aws, stack_name)
     iam, dynamodb, s3 = aws.client("iam"), aws.client("dynamodb"), aws.client("s3")
     sagemaker, budgets = aws.client("sagemaker"), aws.client("budgets")
-    environment = stack_name.split("-")[1]
     bucket = out["TeamDataBucketName"]
     teams = sorted(key.removeprefix("Team").removesuffix("KeyArn") for key in out if key.endswith("KeyArn"))
     role_names: dict[str, str] = {}
@@ -564,7 +565,7 @@ def tour_level3(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
                 "MlEngineer",
             )
         ]
-        team = roles[0]["RoleName"].removeprefix(f"mlops-{environment}-").removesuffix("-data-scientist")
+        team = roles[0]["RoleName"].removeprefix(f"{resource_prefix}-").removesuffix("-data-scientist")
         role_names[team] = roles[0]["RoleName"]
         boundaries = {
             r.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn", "none").rsplit("/", 1)[-1] for r in roles
@@ -614,7 +615,7 @@ def tour_level3(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
             )
         account = aws.client("sts").get_caller_identity()["Account"]
         try:
-            budget = budgets.describe_budget(AccountId=account, BudgetName=f"mlops-{environment}-team-{team}")
+            budget = budgets.describe_budget(AccountId=account, BudgetName=f"{resource_prefix}-team-{team}")
             limit = budget["Budget"]["BudgetLimit"]
             yield TourLine(level, f"team {team}: monthly budget", f"{limit['Amount']} {limit['Unit']}", "real")
         except budgets.exceptions.NotFoundException:

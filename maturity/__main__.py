@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     assess.add_argument("--region", help="AWS region (default: the profile's or AWS_REGION)")
     assess.add_argument("--env", default="<env>", help="environment name used in the stack names of the next step")
     assess.add_argument("--endpoint-url", help="send every call to this endpoint (a local emulator)")
+    assess.add_argument("--cdk-json", type=Path, default=PROJECT_ROOT / "cdk.json", help=argparse.SUPPRESS)
     _output_options(assess)
 
     cost = commands.add_parser(
@@ -91,7 +92,7 @@ def _assess(args: argparse.Namespace) -> int:
     from maturity.models import configured_models, models_current_check
 
     # With --env, the environment's configured Bedrock models are checked against the live account too.
-    models = configured_models(PROJECT_ROOT / "cdk.json", args.env)
+    models = configured_models(args.cdk_json, args.env)
     checks = (*CHECKS, models_current_check(models)) if models else CHECKS
     try:
         session = boto3.Session(profile_name=args.profile, region_name=args.region)

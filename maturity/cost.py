@@ -47,7 +47,9 @@ DEFAULTS_KEY = "mlops:defaults"
 ENVIRONMENTS_KEY = "mlops:environments"
 Format = Literal["table", "json", "markdown"]
 
-_STACK_ENV_RE = re.compile(r"^Mlops-(?P<env>[a-z][a-z0-9]{1,15})-")
+# <Prefix>-<env>-<Stack>: any cdk.json name prefix (capitalized, lowercase after its first letter, so the first
+# "-<Uppercase>" ends the environment: "Acme-ml-dev-Level0Exploration" is environment dev).
+_STACK_ENV_RE = re.compile(r"^[A-Z][a-z0-9-]*?-(?P<env>[a-z][a-z0-9]{1,15})-[A-Z]")
 _TEMPLATE_SUFFIX = ".template.json"
 
 

@@ -233,7 +233,7 @@ def local_playground(
     from emulator.tour import stack_outputs
 
     with LocalAws(region=config.region) as aws:
-        deploy_local(aws, output_dir, step)
+        deploy_local(aws, output_dir, step, env_name=config.name)
         outputs = stack_outputs(aws, config.stack_name("LlmOps"))
         with FakeBedrock(
             denied_words=(DENIED_WORD,), throttle_word=THROTTLE_WORD, region=config.region, lifetime_seconds=None
@@ -286,7 +286,9 @@ def main() -> int:
     except PreflightError as error:
         return fail(str(error))
     if not config.llmops.enabled:
-        return fail("cdk.json: the 'local' environment has llmops.enabled = false; the playground needs LLMOps.")
+        return fail(
+            f"cdk.json: environment {config.name!r}, key 'llmops.enabled': it is false; the playground needs LLMOps."
+        )
     if reason := port_in_use_reason(args.port):
         return fail(reason)
 

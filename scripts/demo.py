@@ -73,7 +73,7 @@ def main() -> int:
     try:
         with LocalAws(region=config.region, port=args.port) as aws:
             print(f"Local AWS emulator on {aws.endpoint_url} (listening on 127.0.0.1 only)")
-            deploy_local(aws, OUTPUT_DIR, timed_step)
+            deploy_local(aws, OUTPUT_DIR, timed_step, env_name=config.name)
             deploy_done = time.perf_counter()
             stacks = sorted(p.name.removesuffix(".template.json") for p in OUTPUT_DIR.glob("*.template.json"))
 
@@ -85,12 +85,14 @@ def main() -> int:
                 group = stack_outputs(aws, config.stack_name("Level1Repeatable"))["ModelPackageGroupName"]
                 _print_lines(tour_level2(aws, config.stack_name("Level2Reliable"), group))
             if config.max_level >= 3:
-                _print_lines(tour_level3(aws, config.stack_name("Level3Scalable")))
+                _print_lines(
+                    tour_level3(aws, config.stack_name("Level3Scalable"), resource_prefix=config.resource_prefix)
+                )
             if config.llmops.enabled:
                 _print_lines(tour_llmops(aws, config.stack_name("LlmOps"), env_name=config.name))
 
             print("\nMaturity assessment of what was just deployed (python -m maturity assess):")
-            _print_assessment(aws)
+            _print_assessment(aws, config.name)
 
             print("\nWhat each level created (n/e = not emulated locally):")
             for stack in stacks:
@@ -130,7 +132,7 @@ def _print_lines(lines: Iterator[TourLine], *, show_level: bool = True) -> None:
         print(f"  [{_MARKS[line.fidelity]}] {level}{line.step:<40} {line.outcome}", flush=True)
 
 
-def _print_assessment(aws: LocalAws) -> None:
+def _print_assessment(aws: LocalAws, env_name: str) -> None:
     import boto3
 
     from maturity.assess import assess, render
@@ -143,7 +145,7 @@ def _print_assessment(aws: LocalAws) -> None:
         aws_secret_access_key="testing",  # noqa: S106 - the emulator's dummy credentials
     )
     # One attempt: moto answers unimplemented actions with HTTP 500, which retries would only slow down.
-    report = assess(session, env="local", endpoint_url=aws.endpoint_url, max_attempts=1)
+    report = assess(session, env=env_name, endpoint_url=aws.endpoint_url, max_attempts=1)
     for line in render(report, "table").splitlines():
         print(f"  {line}")
 

@@ -1,8 +1,8 @@
 """What `make demo` and `make app` share: the preflight checks and the real CDK deploy into the emulator.
 
 Both check, before anything starts, that the pinned CDK CLI can run and that ``cdk.json`` has a valid
-``local`` environment in the emulator's account, and both deploy it the same way: ``cdk bootstrap``,
-``cdk synth -c env=local``, ``cdk deploy --all`` against a running :class:`~emulator.server.LocalAws`.
+environment with ``emulator: true`` in the emulator's account, and both deploy it the same way: ``cdk bootstrap``,
+``cdk synth -c env=<it>``, ``cdk deploy --all`` against a running :class:`~emulator.server.LocalAws`.
 """
 
 from __future__ import annotations
@@ -26,26 +26,30 @@ class PreflightError(Exception):
 
 
 def preflight(cdk_json: Path) -> EnvironmentConfig:
-    """The ``local`` environment's configuration, once the CLI and ``cdk.json`` are known to be usable.
+    """The emulator environment's configuration, once the CLI and ``cdk.json`` are known to be usable.
 
     Raises:
-        PreflightError: Node.js or the pinned CLI is missing, or ``cdk.json`` is invalid for ``local``.
+        PreflightError: Node.js or the pinned CLI is missing, or ``cdk.json`` is invalid or has no environment
+            with ``emulator: true``.
     """
-    from emulator.cdk_cli import LOCAL_ENV, missing_cli_reason
+    from emulator.cdk_cli import missing_cli_reason
 
     if reason := missing_cli_reason():
         raise PreflightError(reason)
-    from stacks.config import ConfigError, load_environment, read_cdk_context
+    from stacks.config import ConfigError, emulator_environment, read_cdk_context
 
     try:
-        config = load_environment(read_cdk_context(cdk_json), LOCAL_ENV)
+        config = emulator_environment(read_cdk_context(cdk_json))
     except (ConfigError, ValueError) as error:
         raise PreflightError(f"cdk.json: {error}") from None
 
     from emulator.server import DEFAULT_ACCOUNT
 
     if config.account != DEFAULT_ACCOUNT:
-        raise PreflightError(f"cdk.json: the 'local' environment must use the emulator's account {DEFAULT_ACCOUNT}")
+        raise PreflightError(
+            f"cdk.json: environment {config.name!r}, key 'account': the emulator's environment must use the "
+            f"emulator's account {DEFAULT_ACCOUNT}"
+        )
     return config
 
 
@@ -58,8 +62,14 @@ def timed_step(title: str, action: Callable[[], _T]) -> _T:
     return result
 
 
-def deploy_local(aws: LocalAws, output_dir: Path, step: Callable[[str, Callable[[], None]], None] = timed_step) -> None:
-    """Bootstrap the emulator's account, synthesize ``local`` into ``output_dir`` and deploy every stack.
+def deploy_local(
+    aws: LocalAws,
+    output_dir: Path,
+    step: Callable[[str, Callable[[], None]], None] = timed_step,
+    *,
+    env_name: str,
+) -> None:
+    """Bootstrap the emulator's account, synthesize `env_name` into ``output_dir`` and deploy every stack.
 
     Raises:
         emulator.cdk_cli.CdkCliError: a CLI command failed (the message holds the end of its output).
@@ -67,7 +77,7 @@ def deploy_local(aws: LocalAws, output_dir: Path, step: Callable[[str, Callable[
     from emulator.cdk_cli import CdkCli
     from emulator.server import DEFAULT_ACCOUNT
 
-    cli = CdkCli(aws, output_dir)
+    cli = CdkCli(aws, output_dir, env_name)
     step(f"cdk bootstrap aws://{DEFAULT_ACCOUNT}/{aws.region}", cli.bootstrap)
-    step("cdk synth -c env=local", cli.synth)
-    step("cdk deploy -c env=local --all", cli.deploy)
+    step(f"cdk synth -c env={env_name}", cli.synth)
+    step(f"cdk deploy -c env={env_name} --all", cli.deploy)

@@ -19,11 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from pipelines.training import images
 from stacks.clarify_config import ClarifyConfig, clarify_problems
 from stacks.model_catalog import shipped_catalog
 
 ENVIRONMENTS_KEY = "mlops:environments"
 DEFAULTS_KEY = "mlops:defaults"
+# The project's name, first part of every stack name and physical name ("mlops" -> "Mlops-dev-Level0Exploration",
+# "mlops-dev-studio"): two forks with different prefixes share an account without a clash.
+NAME_PREFIX_KEY = "mlops:namePrefix"
+# The CDK bootstrap qualifier of the target accounts (`cdk bootstrap --qualifier`), read from the same context key
+# the CDK's default synthesizer reads, so that the pipeline's and GitHub's roles name the bootstrap roles it uses.
+BOOTSTRAP_QUALIFIER_KEY = "@aws-cdk/core:bootstrapQualifier"
+DEFAULT_BOOTSTRAP_QUALIFIER = "hnb659fds"
 SELECTED_ENV_KEY = "env"
 DEFAULT_ENV_NAME = "dev"
 
@@ -99,6 +107,11 @@ ATHENA_MIN_CUTOFF_BYTES = 10 * 1024 * 1024  # the smallest per-query limit Athen
 _ACCOUNT_RE = re.compile(r"^[0-9]{12}\Z")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 _ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,15}\Z")
+# Lowercase words joined by single hyphens: it starts IAM role names (64 characters at most with the longest
+# environment and team names), DocumentDB and SageMaker names, and, with '-' as '_', the Glue database's name.
+_NAME_PREFIX_RE = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){1,9}\Z")
+# What `cdk bootstrap --qualifier` accepts.
+_BOOTSTRAP_QUALIFIER_RE = re.compile(r"^[A-Za-z0-9_-]{1,10}\Z")
 _SCHEDULE_RE = re.compile(r"^cron\((\S+ ){5}\S+\)\Z")
 # Foundation model IDs ("anthropic.claude-haiku-4-5-20251001-v1:0") and cross-region inference profiles
 # ("eu.amazon.nova-lite-v1:0", "global.anthropic..."); stacks/bedrock_models.json says which a Region needs.
@@ -123,7 +136,9 @@ _GITHUB_PROVIDER_ARN_RE = re.compile(
 )
 _INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+\Z")
 # Team names become parts of S3 prefixes, role names, tags and Studio profile names.
-_TEAM_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,19}\Z")
+# No trailing or doubled '-': construct IDs drop the hyphens ("fraud-" would collide with "fraud") and DocumentDB
+# refuses "--" in a cluster name.
+_TEAM_NAME_RE = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){1,19}\Z")
 # Who may assume a team role: an IAM role ARN, or an IAM Identity Center permission set ("sso:Name"),
 # whose provisioned role names are generated and are therefore matched by pattern.
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+\Z", re.ASCII)
@@ -159,6 +174,21 @@ def read_cdk_context(cdk_json: Path = PROJECT_ROOT / "cdk.json") -> dict[str, An
     if not isinstance(context, dict):
         raise ValueError(f"{cdk_json.name} has no 'context' object")
     return {**context, **CLI_CONTEXT}
+
+
+def cli_context(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The context the CDK CLI passes to the app (what ``aws_cdk.App`` reads), without importing aws_cdk.
+
+    The CLI writes it to the environment variable ``CDK_CONTEXT_JSON``, or, when it is too large, to a file
+    named by ``CONTEXT_OVERFLOW_LOCATION_ENV``; empty when the app is not run by the CLI.
+    """
+    context: dict[str, Any] = {}
+    overflow = environ.get("CONTEXT_OVERFLOW_LOCATION_ENV")
+    if overflow:
+        context.update(json.loads(Path(overflow).read_text()))
+    if environ.get("CDK_CONTEXT_JSON"):
+        context.update(json.loads(environ["CDK_CONTEXT_JSON"]))
+    return context
 
 
 class ConfigError(ValueError):
@@ -350,6 +380,13 @@ class EnvironmentConfig:
     name: str
     account: str
     region: str
+    # Set from cdk.json's top-level "mlops:namePrefix" and "@aws-cdk/core:bootstrapQualifier", not per environment.
+    name_prefix: str
+    bootstrap_qualifier: str
+    # Production keeps its data and protects its stacks (retain on delete, termination and deletion protection).
+    production: bool
+    # The environment `make demo`, `make app` and the e2e test deploy into the local emulator (exactly one).
+    emulator: bool
     max_level: int
     llmops: LlmopsConfig
     removal_policy: RemovalPolicyName
@@ -371,11 +408,21 @@ class EnvironmentConfig:
 
     @property
     def is_production(self) -> bool:
-        return self.name == "prod"
+        return self.production
+
+    @property
+    def resource_prefix(self) -> str:
+        """The start of this environment's physical names: ``<namePrefix>-<environment>`` (``mlops-dev``)."""
+        return f"{self.name_prefix}-{self.name}"
 
     def stack_name(self, level_name: str) -> str:
-        """Stack names carry the environment so several environments can share one account."""
-        return f"Mlops-{self.name}-{level_name}"
+        """Stack names carry the project and the environment so several of either can share one account."""
+        return stack_name(self.name_prefix, self.name, level_name)
+
+
+def stack_name(name_prefix: str, env_name: str, level_name: str) -> str:
+    """``Mlops-dev-Level0Exploration`` for prefix ``mlops``: the prefix capitalized, as the shipped names are."""
+    return f"{name_prefix.capitalize()}-{env_name}-{level_name}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -398,7 +445,8 @@ def load_environment(context: Mapping[str, Any], env_name: str | None = None) ->
     if not isinstance(entry, Mapping):
         raise ConfigError(f"environment {name!r}: its entry must be an object, got {_kind(entry)}")
     merged = _deep_merge(defaults, entry)
-    config = _parse(EnvironmentConfig, merged, env=name, path="", preset={"name": name})
+    preset = {"name": name, "name_prefix": name_prefix(context), "bootstrap_qualifier": bootstrap_qualifier(context)}
+    config = _parse(EnvironmentConfig, merged, env=name, path="", preset=preset)
     _check_semantics(config)
     _check_shared_account_settings(config, defaults, environments)
     return config
@@ -406,7 +454,48 @@ def load_environment(context: Mapping[str, Any], env_name: str | None = None) ->
 
 def load_all_environments(context: Mapping[str, Any]) -> list[EnvironmentConfig]:
     """Every environment in cdk.json, in the order written there (used by the synth summary and tests)."""
-    return [load_environment(context, name) for name in _environments(context)]
+    configs = [load_environment(context, name) for name in _environments(context)]
+    emulated = [config.name for config in configs if config.emulator]
+    if len(emulated) > 1:
+        raise ConfigError(
+            f"environment {emulated[1]!r}, key 'emulator': only one environment may be the emulator's "
+            f"({emulated[0]!r} is already)"
+        )
+    return configs
+
+
+def emulator_environment(context: Mapping[str, Any]) -> EnvironmentConfig:
+    """The one environment with ``emulator: true``: what `make demo`, `make app` and the e2e test deploy."""
+    configs = load_all_environments(context)
+    for config in configs:
+        if config.emulator:
+            return config
+    raise ConfigError(
+        f"no environment of cdk.json context '{ENVIRONMENTS_KEY}' sets 'emulator' to true "
+        f"(known: {', '.join(config.name for config in configs)}); the local deploy needs one"
+    )
+
+
+def name_prefix(context: Mapping[str, Any]) -> str:
+    """cdk.json's project name prefix (context ``mlops:namePrefix``), validated."""
+    value = context.get(NAME_PREFIX_KEY)
+    if not isinstance(value, str) or not _NAME_PREFIX_RE.match(value):
+        raise ConfigError(
+            f"cdk.json context '{NAME_PREFIX_KEY}': {value!r} must be 2-10 lowercase letters, digits or single "
+            "'-' between them, starting with a letter (it starts every stack and resource name)"
+        )
+    return value
+
+
+def bootstrap_qualifier(context: Mapping[str, Any]) -> str:
+    """The CDK bootstrap qualifier the target accounts were bootstrapped with (the CDK's default if unset)."""
+    value = context.get(BOOTSTRAP_QUALIFIER_KEY, DEFAULT_BOOTSTRAP_QUALIFIER)
+    if not isinstance(value, str) or not _BOOTSTRAP_QUALIFIER_RE.match(value):
+        raise ConfigError(
+            f"cdk.json context '{BOOTSTRAP_QUALIFIER_KEY}': {value!r} is not a CDK bootstrap qualifier "
+            "(1-10 letters, digits, '_' or '-')"
+        )
+    return value
 
 
 def _environments(context: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -526,6 +615,12 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
         fail("account", f"{cfg.account!r} is not a 12-digit AWS account ID")
     if cfg.region not in AWS_REGIONS:
         fail("region", f"{cfg.region!r} is not a known AWS region")
+    if cfg.max_level >= 1 and cfg.region not in images.SUPPORTED_REGIONS:
+        fail(
+            "region",
+            f"no SageMaker image registry is known for {cfg.region!r} (Level 1 supports: "
+            f"{', '.join(images.SUPPORTED_REGIONS)}; or set maxLevel to 0)",
+        )
     if not 0 <= cfg.max_level <= MAX_LEVEL:
         fail("maxLevel", f"{cfg.max_level} is not a maturity level (0-{MAX_LEVEL})")
     if cfg.log_retention_days not in LOG_RETENTION_DAYS:
@@ -534,8 +629,10 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
         fail("alarmEmail", f"{cfg.alarm_email!r} is not an email address")
     if cfg.auto_delete_objects and cfg.removal_policy != "destroy":
         fail("autoDeleteObjects", "emptying buckets on delete only makes sense with removalPolicy 'destroy'")
-    if cfg.is_production and cfg.removal_policy != "retain":
-        fail("removalPolicy", "prod keeps its data: it must be 'retain'")
+    if cfg.production and cfg.removal_policy != "retain":
+        fail("removalPolicy", "a production environment keeps its data: it must be 'retain'")
+    if cfg.production and cfg.emulator:
+        fail("emulator", "a production environment cannot be the local emulator's")
 
     lake = cfg.data_lake
     if lake.raw_infrequent_access_after_days < 30:
@@ -786,17 +883,34 @@ def _check_app(cfg: EnvironmentConfig, fail: typing.Callable[[str, str], typing.
         fail("llmops.app.targetCpuPercent", f"{app.target_cpu_percent} is outside 10-90")
 
 
+def pascal(name: str) -> str:
+    """A team name as it appears in construct IDs, output names and policy Sids ("fraud-ops" -> "FraudOps")."""
+    return "".join(part.capitalize() for part in name.split("-"))
+
+
 def _check_teams(cfg: EnvironmentConfig, fail: typing.Callable[[str, str], typing.NoReturn]) -> None:
     if cfg.max_level >= 3 and not cfg.teams:
         fail("teams", "Level 3 is about teams: list at least one team (or set maxLevel below 3)")
-    names: set[str] = set()
+    names: dict[str, str] = {}  # pascal(name), lowercased -> name
     for index, team in enumerate(cfg.teams):
         key = f"teams[{index}]"
         if not _TEAM_NAME_RE.match(team.name):
-            fail(f"{key}.name", f"{team.name!r} must be 2-20 lowercase letters, digits or '-', starting with a letter")
-        if team.name in names:
-            fail(f"{key}.name", f"team {team.name!r} is listed twice")
-        names.add(team.name)
+            fail(
+                f"{key}.name",
+                f"{team.name!r} must be 2-20 lowercase letters, digits or single '-' between them, "
+                "starting with a letter",
+            )
+        construct_name = pascal(team.name).lower()
+        if construct_name in names:
+            other = names[construct_name]
+            fail(
+                f"{key}.name",
+                f"team {team.name!r} is listed twice"
+                if other == team.name
+                else f"team {team.name!r} collides with team {other!r} (both are {pascal(team.name)!r} in "
+                "resource IDs)",
+            )
+        names[construct_name] = team.name
         if team.name == RESERVED_PROFILE_NAME:
             fail(f"{key}.name", f"{team.name!r} is the Level 0 Studio profile's name; choose another")
         for field in ("dataScientists", "mlEngineers"):

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import App, Environment, Stack, Tags
+from aws_cdk import Annotations, App, Environment, Stack, Tags
 
-from pipelines.training import images
-from stacks.components.github_deploy import GITHUB_DEPLOY_ROLE_NAME
 from stacks.config import ConfigError, EnvironmentConfig
 from stacks.level0_exploration import Level0ExplorationStack
 from stacks.level1_repeatable import Level1RepeatableStack
@@ -18,7 +16,9 @@ from stacks.level2_reliable import Level2ReliableStack
 from stacks.level3_scalable import Level3ScalableStack
 from stacks.llm_app import LlmAppStack
 from stacks.llmops import EVALUATIONS_PREFIX, LlmopsStack
+from stacks.placeholders import placeholder_warnings
 from stacks.role_names import (
+    github_deploy_role_name,
     pipeline_prompt_stage_role_name,
     pipeline_test_role_name,
     pipeline_test_stage_role_name,
@@ -45,11 +45,6 @@ def build_environment(
     cdk.json) tells Level 2 which accounts its pipeline deploys to and which pipeline tests it.
     """
     environments = environments or {config.name: config}
-    if config.max_level >= 1 and config.region not in images.SUPPORTED_REGIONS:
-        raise ConfigError(
-            f"environment {config.name!r}, key 'region': no SageMaker image registry is known for "
-            f"{config.region!r} (Level 1 supports: {', '.join(images.SUPPORTED_REGIONS)})"
-        )
     env = Environment(account=config.account, region=config.region)
     level0 = Level0ExplorationStack(
         app,
@@ -60,6 +55,8 @@ def build_environment(
         termination_protection=config.is_production,
     )
     stacks: list[Stack] = [level0]
+    for warning in placeholder_warnings(config):  # `cdk synth` prints these; it does not fail on them
+        Annotations.of(level0).add_warning_v2("mlops:placeholder", f"cdk.json: {warning}")
     if config.max_level >= 1:
         lake = level0.data_lake
         stacks.append(
@@ -96,7 +93,7 @@ def build_environment(
                 key=level0.key,
                 alerts=level0.alerts,
                 artifacts_bucket=level0.data_lake.artifacts_bucket,
-                released_by=_callers(config, environments, prompt_release=True),
+                released_by=_callers(level0.partition, config, environments, prompt_release=True),
                 env=env,
                 description=f"LLMOps for {config.name}: Bedrock guardrail, prompt catalog, LLM gateway",
                 termination_protection=config.is_production,
@@ -149,7 +146,7 @@ def _level2(
         model_package_group_name=level1.registry.group_name,
         retraining=level1.retraining.state_machine,
         pipeline_targets=targets,
-        tested_by=_callers(config, environments, prompt_release=False),
+        tested_by=_callers(level0.partition, config, environments, prompt_release=False),
         env=env,
         description=f"MLOps maturity level 2 (reliable) for {config.name}: promotion, monitoring, tests, CI/CD",
         termination_protection=config.is_production,
@@ -171,9 +168,15 @@ def _level3(
             deploy_targets.append((target.name, target.account, target.region))
             # The workflow runs the same preprod tests and prompt releases as the pipeline, through the same roles.
             if target.test_strategies and target.max_level >= 2:
-                step_roles.append(f"arn:aws:iam::{target.account}:role/{pipeline_test_role_name(target.name)}")
+                step_roles.append(
+                    role_arn(level0.partition, target.account, pipeline_test_role_name(target.name_prefix, target.name))
+                )
             if target.llmops.enabled:
-                step_roles.append(f"arn:aws:iam::{target.account}:role/{prompt_release_role_name(target.name)}")
+                step_roles.append(
+                    role_arn(
+                        level0.partition, target.account, prompt_release_role_name(target.name_prefix, target.name)
+                    )
+                )
     return Level3ScalableStack(
         app,
         config.stack_name("Level3Scalable"),
@@ -209,7 +212,7 @@ def _delivery_targets(
 
 
 def _callers(
-    config: EnvironmentConfig, environments: Mapping[str, EnvironmentConfig], *, prompt_release: bool
+    partition: str, config: EnvironmentConfig, environments: Mapping[str, EnvironmentConfig], *, prompt_release: bool
 ) -> list[str]:
     """The roles that assume `config`'s pipeline-test role (or, with `prompt_release`, its prompt-release role).
 
@@ -231,9 +234,17 @@ def _callers(
     callers = []
     if host.delivery.pipeline and host.max_level >= 2:
         if prompt_release:
-            callers.append(role_arn(host.account, pipeline_prompt_stage_role_name(host.name, config.name)))
+            callers.append(
+                role_arn(
+                    partition, host.account, pipeline_prompt_stage_role_name(host.name_prefix, host.name, config.name)
+                )
+            )
         elif host.delivery.targets[0] == config.name:
-            callers.append(role_arn(host.account, pipeline_test_stage_role_name(host.name, config.name)))
+            callers.append(
+                role_arn(
+                    partition, host.account, pipeline_test_stage_role_name(host.name_prefix, host.name, config.name)
+                )
+            )
     if host.delivery.github_actions and host.max_level >= 3:
-        callers.append(role_arn(host.account, GITHUB_DEPLOY_ROLE_NAME))
+        callers.append(role_arn(partition, host.account, github_deploy_role_name(host.name_prefix)))
     return callers

@@ -16,6 +16,7 @@ from stacks.components.data_lake import DataLake
 from stacks.components.glue_etl import GlueEtl
 from stacks.components.studio import StudioDomain
 from stacks.config import EnvironmentConfig
+from stacks.partition import url_suffix
 
 
 class Level0ExplorationStack(Stack):
@@ -33,7 +34,7 @@ class Level0ExplorationStack(Stack):
         self._config = config
         super().__init__(scope, construct_id, **kwargs)
         removal_policy = lifecycle.removal_policy(config)
-        name_prefix = f"mlops-{config.name}"
+        name_prefix = config.resource_prefix
 
         self.key = kms.Key(
             self,
@@ -48,7 +49,7 @@ class Level0ExplorationStack(Stack):
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogsOfThisAccount",
-                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+                principals=[iam.ServicePrincipal(f"logs.{self.region}.{url_suffix(self)}")],
                 actions=[
                     "kms:Encrypt*",
                     "kms:Decrypt*",

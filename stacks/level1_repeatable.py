@@ -49,7 +49,7 @@ class Level1RepeatableStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         removal_policy = lifecycle.removal_policy(config)
-        name_prefix = f"mlops-{config.name}"
+        name_prefix = config.resource_prefix
 
         self.alerts = alerts
         self.registry = ModelRegistry(

@@ -58,7 +58,7 @@ class Level2ReliableStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         removal_policy = lifecycle.removal_policy(config)
         retention = lifecycle.log_retention(config)
-        endpoint_name = f"mlops-{config.name}-{USE_CASE}"
+        endpoint_name = f"{config.resource_prefix}-{USE_CASE}"
 
         self.alerts = alerts
         self.endpoint = ModelEndpoint(
@@ -92,7 +92,7 @@ class Level2ReliableStack(Stack):
                 log_retention=retention,
                 removal_policy=removal_policy,
                 msk_streaming=config.msk_streaming,
-                name_prefix=f"mlops-{config.name}",
+                name_prefix=config.resource_prefix,
                 availability_zones=self.availability_zones,
             )
             outputs["BatchTestFunctionName"] = (self.tests.batch.function.function_name, "Batch test strategy")
@@ -122,7 +122,7 @@ class Level2ReliableStack(Stack):
                 role = iam.Role(
                     self,
                     "PipelineTestRole",
-                    role_name=pipeline_test_role_name(config.name),
+                    role_name=pipeline_test_role_name(config.name_prefix, config.name),
                     assumed_by=trusted_roles_principal(tested_by),
                     description="Assumed by the delivery pipeline's test stage to run the batch test",
                 )

@@ -18,10 +18,11 @@ from stacks.components.github_deploy import GitHubDeployRole
 from stacks.components.model_endpoint import ModelEndpoint
 from stacks.components.model_registry import ModelRegistry
 from stacks.components.pipeline_target import StartPipelineExecution
-from stacks.components.team import Team, pascal, team_role_name
+from stacks.components.team import Team, team_role_name
 from stacks.components.team_document_db import TeamDocumentDb
 from stacks.components.training_pipeline import TrainingPipeline, execution_failed_alarm
-from stacks.config import EnvironmentConfig
+from stacks.config import EnvironmentConfig, pascal
+from stacks.role_names import github_deploy_role_name
 
 USE_CASE = "churn"
 TEAM_CURATED_PREFIX = "curated/churn/"  # under the team's prefix: the team pipeline's input
@@ -92,6 +93,7 @@ class Level3ScalableStack(Stack):
                 f"Team-{team_config.name}",
                 team=team_config,
                 env_name=config.name,
+                resource_prefix=config.resource_prefix,
                 bucket=self.bucket,
                 studio_domain_id=studio_domain_id,
                 removal_policy=removal_policy,
@@ -118,6 +120,7 @@ class Level3ScalableStack(Stack):
                     "DocumentDb",
                     team_name=team_config.name,
                     env_name=config.name,
+                    resource_prefix=config.resource_prefix,
                     key=team.key,
                     vpc=studio_vpc,
                     clients=studio_security_group,
@@ -132,6 +135,8 @@ class Level3ScalableStack(Stack):
             self.github = GitHubDeployRole(
                 self,
                 "GitHubDeploy",
+                role_name=github_deploy_role_name(config.name_prefix),
+                bootstrap_qualifier=config.bootstrap_qualifier,
                 repository=config.delivery.repository,
                 branch=config.delivery.branch,
                 environments=[name for name, _, _ in deploy_targets],
@@ -153,7 +158,7 @@ class Level3ScalableStack(Stack):
         removal_policy: RemovalPolicy,
     ) -> TrainingPipeline:
         """The team's own copy of the Level 1 pipeline and registry group, inside its boundary."""
-        name = f"mlops-{config.name}-{team.name}-{USE_CASE}"
+        name = f"{config.resource_prefix}-{team.name}-{USE_CASE}"
         registry = ModelRegistry(
             team,
             "ModelRegistry",
@@ -176,7 +181,7 @@ class Level3ScalableStack(Stack):
             settings=config.training,
             code_version=code_version,
             removal_policy=removal_policy,
-            role_name=team_role_name(config.name, team.name, "pipeline"),
+            role_name=team_role_name(config.resource_prefix, team.name, "pipeline"),
         )
         pipeline.pipeline.node.add_dependency(registry.group)
         registry.grant_artifact_readers(bucket=self.bucket, key=team.key, prefix=pipeline.artifacts_prefix)
@@ -193,13 +198,13 @@ class Level3ScalableStack(Stack):
                 artifacts_bucket=self.bucket,
                 artifacts_prefix=f"{team.prefix}{TEAM_PIPELINE_PREFIX}",
                 capture_prefix=f"{team.prefix}{TEAM_CAPTURE_PREFIX}",
-                model_role_name=team_role_name(config.name, team.name, "model"),
+                model_role_name=team_role_name(config.resource_prefix, team.name, "model"),
                 model_package_group_name=registry.group_name,
                 retraining=StartPipelineExecution(
                     team,
                     "RetrainOnDriftRole",
                     pipeline_arn=pipeline.pipeline_arn,
-                    role_name=team_role_name(config.name, team.name, "retraining"),
+                    role_name=team_role_name(config.resource_prefix, team.name, "retraining"),
                 ),
                 alerts=alerts,
                 test_data_uri=None,

@@ -39,6 +39,9 @@ MANAGED_RULE_GROUPS = (
 RATE_LIMIT_PER_5_MINUTES = 1000
 
 
+APP_AVAILABILITY_ZONES = 2  # the load balancer needs two
+
+
 class LlmAppStack(Stack):
     """The playground (``apps/playground``, Streamlit) as a service people sign in to.
 
@@ -77,15 +80,15 @@ class LlmAppStack(Stack):
         assert settings.domain_name and settings.certificate_arn and settings.cognito_domain_prefix  # validated
         removal_policy = lifecycle.removal_policy(config)
         retention = lifecycle.log_retention(config)
-        name_prefix = f"mlops-{config.name}-llm-app"
+        name_prefix = f"{config.resource_prefix}-llm-app"
 
         # --- network ---------------------------------------------------------------------------------
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(VPC_CIDR),
-            # Resolved by CloudFormation (Fn::GetAZs): no account lookup at synth time.
-            availability_zones=[Fn.select(index, Fn.get_azs()) for index in range(2)],
+            # Resolved by CloudFormation (Fn::GetAZs): no account lookup at synth time (see availability_zones).
+            availability_zones=self.availability_zones,
             nat_gateways=1,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
@@ -299,6 +302,15 @@ class LlmAppStack(Stack):
             ("ServiceName", self.service.service_name, "ECS service of the playground"),
         ):
             CfnOutput(self, output_id, value=value, description=description)
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The region's first two AZs, resolved by CloudFormation (``Fn::GetAZs``) for the app's VPC.
+
+        Without this override the VPC reads the stack's AZs, which CDK looks up in the account at synth time
+        (a context lookup: `cdk synth` then needs credentials), as Level 0 and Level 2 explain too.
+        """
+        return [Fn.select(index, Fn.get_azs()) for index in range(APP_AVAILABILITY_ZONES)]
 
     def _web_acl(self, name_prefix: str) -> None:
         def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:

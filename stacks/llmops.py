@@ -75,7 +75,7 @@ class LlmopsStack(Stack):
         settings = config.llmops
         removal_policy = lifecycle.removal_policy(config)
         retention = lifecycle.log_retention(config)
-        name_prefix = f"mlops-{config.name}"
+        name_prefix = config.resource_prefix
 
         self.guardrail = Guardrail(self, "Guardrail", name=f"{name_prefix}-llm", key=key, removal_policy=removal_policy)
 
@@ -179,7 +179,7 @@ class LlmopsStack(Stack):
 
         self._evaluation(settings, key, artifacts_bucket, retention, removal_policy)
         if released_by:
-            self._prompt_release_role(config.name, released_by)
+            self._prompt_release_role(config.name_prefix, config.name, released_by)
 
         if settings.invocation_logging:
             self._invocation_logging(key, artifacts_bucket, retention, removal_policy)
@@ -408,7 +408,7 @@ class LlmopsStack(Stack):
             "CDK's LambdaInvoke grant covers the evaluation function's versions and aliases; no other function.",
         )
 
-    def _prompt_release_role(self, env_name: str, released_by: list[str]) -> None:
+    def _prompt_release_role(self, name_prefix: str, env_name: str, released_by: list[str]) -> None:
         """The role the delivery pipeline's prompt stage assumes (``delivery/prompt_release.py``).
 
         A fixed name, so the pipeline's account can name it without a lookup; trusted by the roles in
@@ -420,7 +420,7 @@ class LlmopsStack(Stack):
         role = iam.Role(
             self,
             "PromptReleaseRole",
-            role_name=prompt_release_role_name(env_name),
+            role_name=prompt_release_role_name(name_prefix, env_name),
             assumed_by=trusted_roles_principal(released_by),
             description="Assumed by the delivery pipeline's prompt stage to publish, evaluate and promote prompts",
         )

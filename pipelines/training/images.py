@@ -111,27 +111,31 @@ _CLARIFY_REGISTRY_ACCOUNTS: Mapping[str, str] = MappingProxyType(
 SUPPORTED_REGIONS: tuple[str, ...] = tuple(sorted(_FRAMEWORK_REGISTRY_ACCOUNTS))
 
 
-def sklearn_image_uri(region: str) -> str:
+# `url_suffix` is the partition's DNS suffix (a stack's ``url_suffix``): amazonaws.com in the commercial Regions.
+def sklearn_image_uri(region: str, *, url_suffix: str = "amazonaws.com") -> str:
     """The scikit-learn 1.2-1 CPU image (the SDK's ``SKLearnProcessor``) for ``region``."""
-    return f"{_registry(region)}/sagemaker-scikit-learn:{SKLEARN_FRAMEWORK_VERSION}-cpu-py3"
+    return f"{_registry(region, url_suffix=url_suffix)}/sagemaker-scikit-learn:{SKLEARN_FRAMEWORK_VERSION}-cpu-py3"
 
 
-def xgboost_image_uri(region: str) -> str:
+def xgboost_image_uri(region: str, *, url_suffix: str = "amazonaws.com") -> str:
     """The XGBoost 1.7-1 image (built-in algorithm, framework mode and inference) for ``region``."""
-    return f"{_registry(region)}/sagemaker-xgboost:{XGBOOST_FRAMEWORK_VERSION}"
+    return f"{_registry(region, url_suffix=url_suffix)}/sagemaker-xgboost:{XGBOOST_FRAMEWORK_VERSION}"
 
 
-def model_monitor_image_uri(region: str) -> str:
+def model_monitor_image_uri(region: str, *, url_suffix: str = "amazonaws.com") -> str:
     """The Model Monitor analyzer image (baselining and data-quality monitoring jobs) for ``region``."""
-    return f"{_registry(region, _MODEL_MONITOR_REGISTRY_ACCOUNTS)}/{MODEL_MONITOR_REPOSITORY}"
+    return f"{_registry(region, _MODEL_MONITOR_REGISTRY_ACCOUNTS, url_suffix=url_suffix)}/{MODEL_MONITOR_REPOSITORY}"
 
 
-def clarify_image_uri(region: str) -> str:
+def clarify_image_uri(region: str, *, url_suffix: str = "amazonaws.com") -> str:
     """The SageMaker Clarify processing image (bias and SHAP jobs, their monitoring schedules) for ``region``."""
-    return f"{_registry(region, _CLARIFY_REGISTRY_ACCOUNTS)}/{CLARIFY_REPOSITORY}:{CLARIFY_VERSION}"
+    registry = _registry(region, _CLARIFY_REGISTRY_ACCOUNTS, url_suffix=url_suffix)
+    return f"{registry}/{CLARIFY_REPOSITORY}:{CLARIFY_VERSION}"
 
 
-def _registry(region: str, accounts: Mapping[str, str] = _FRAMEWORK_REGISTRY_ACCOUNTS) -> str:
+def _registry(
+    region: str, accounts: Mapping[str, str] = _FRAMEWORK_REGISTRY_ACCOUNTS, *, url_suffix: str = "amazonaws.com"
+) -> str:
     account = accounts.get(region)
     if account is None:
         # Also what an unresolved token (e.g. Stack.region of an environment-agnostic stack) ends up as:
@@ -141,5 +145,4 @@ def _registry(region: str, accounts: Mapping[str, str] = _FRAMEWORK_REGISTRY_ACC
             f"{', '.join(SUPPORTED_REGIONS)} (add the region to pipelines/training/images.py from the "
             "SageMaker Python SDK's image_uri_config)"
         )
-    # Every region in the table is in the standard "aws" partition, hence the amazonaws.com suffix.
-    return f"{account}.dkr.ecr.{region}.amazonaws.com"
+    return f"{account}.dkr.ecr.{region}.{url_suffix}"

@@ -24,6 +24,7 @@ from pipelines.training.clarify_steps import ClarifyChecks
 from pipelines.training.definition import StepScript
 from stacks.clarify_config import ClarifyConfig
 from stacks.components.access import acknowledge_wildcard_resource
+from stacks.partition import url_suffix
 
 STEPS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "training" / "steps"
 ANALYSIS_KINDS = ("data_bias", "model_bias", "explainability")
@@ -98,7 +99,7 @@ def clarify_checks(
             role, arn, "Clarify names its temporary shadow endpoint per job; scoped to its 'sm-clarify' prefix."
         )
     return ClarifyChecks(
-        image_uri=images.clarify_image_uri(stack.region),
+        image_uri=images.clarify_image_uri(stack.region, url_suffix=url_suffix(stack)),
         analysis_config_uris={kind: asset.s3_object_url for kind, asset in assets.items()},
         bias_gate_script=StepScript(
             s3_uri=gate_script.s3_object_url, file_name=gate_script.s3_object_key.rsplit("/", 1)[-1]

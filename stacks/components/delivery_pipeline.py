@@ -17,11 +17,13 @@ from constructs import Construct
 from stacks.components.access import acknowledge_cdk_grants
 from stacks.components.buckets import secure_bucket
 from stacks.config import DeliveryConfig, EnvironmentConfig
+from stacks.partition import url_suffix
 from stacks.role_names import (
     pipeline_prompt_stage_role_name,
     pipeline_test_role_name,
     pipeline_test_stage_role_name,
     prompt_release_role_name,
+    role_arn,
 )
 
 # Ubuntu 24.04 (aws-codebuild-docker-images ubuntu/standard/8.0): Node.js 22 and 24, Python 3.10-3.14. No
@@ -40,7 +42,6 @@ SOURCE_COMMIT_VARIABLE = "SOURCE_COMMIT"
 SOURCE_OBJECT_KEY = "source/repository.zip"  # where an S3-sourced pipeline expects the zipped repository
 # The roles `cdk bootstrap --trust <pipeline account>` creates in every target account.
 CDK_BOOTSTRAP_ROLES = ("deploy-role", "file-publishing-role", "image-publishing-role", "lookup-role")
-CDK_QUALIFIER = "hnb659fds"
 
 
 class DeliveryPipeline(Construct):
@@ -81,7 +82,7 @@ class DeliveryPipeline(Construct):
             removal_policy=removal_policy,
         )
         self.key.grant(
-            iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com"),
+            iam.ServicePrincipal(f"logs.{stack.region}.{url_suffix(stack)}"),
             "kms:Encrypt*",
             "kms:Decrypt*",
             "kms:GenerateDataKey*",
@@ -203,14 +204,16 @@ class DeliveryPipeline(Construct):
                 RESOLVE_COMMIT,
                 f"python3 -m delivery.prompt_release --env {target.name} --source-version $CODE_VERSION",
             ],
-            role_name=pipeline_prompt_stage_role_name(self._environment_name, target.name),
+            role_name=pipeline_prompt_stage_role_name(target.name_prefix, self._environment_name, target.name),
         )
         stack = Stack.of(self)
         project.add_to_role_policy(
             iam.PolicyStatement(
                 sid="AssumeTheTargetsPromptReleaseRole",
                 actions=["sts:AssumeRole"],
-                resources=[f"arn:{stack.partition}:iam::{target.account}:role/{prompt_release_role_name(target.name)}"],
+                resources=[
+                    role_arn(stack.partition, target.account, prompt_release_role_name(target.name_prefix, target.name))
+                ],
             )
         )
         self.pipeline.add_stage(
@@ -314,7 +317,8 @@ class DeliveryPipeline(Construct):
                 sid="AssumeCdkBootstrapRoles",
                 actions=["sts:AssumeRole"],
                 resources=[
-                    f"arn:{stack.partition}:iam::{target.account}:role/cdk-{CDK_QUALIFIER}-{role}-{target.account}-{target.region}"
+                    f"arn:{stack.partition}:iam::{target.account}:role/"
+                    f"cdk-{target.bootstrap_qualifier}-{role}-{target.account}-{target.region}"
                     for role in CDK_BOOTSTRAP_ROLES
                 ],
             )
@@ -332,14 +336,16 @@ class DeliveryPipeline(Construct):
             f"Test{target.name.capitalize()}",
             f"Automated tests against {target.name}: the batch strategy's pass/fail report",
             commands=[f"python3 -m delivery.preprod_check --env {target.name}"],
-            role_name=pipeline_test_stage_role_name(self._environment_name, target.name),
+            role_name=pipeline_test_stage_role_name(target.name_prefix, self._environment_name, target.name),
         )
         stack = Stack.of(self)
         project.add_to_role_policy(
             iam.PolicyStatement(
                 sid="AssumeTheTargetsTestRole",
                 actions=["sts:AssumeRole"],
-                resources=[f"arn:{stack.partition}:iam::{target.account}:role/{pipeline_test_role_name(target.name)}"],
+                resources=[
+                    role_arn(stack.partition, target.account, pipeline_test_role_name(target.name_prefix, target.name))
+                ],
             )
         )
         return actions.CodeBuildAction(action_name="AutomatedTests", project=project, input=source)

@@ -8,15 +8,12 @@ from constructs import Construct
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_AUDIENCE = "sts.amazonaws.com"
-# The workflow (.github/workflows/deploy.yml) names this role; a fixed name keeps the two in step.
-GITHUB_DEPLOY_ROLE_NAME = "mlops-github-deploy"
-# `cdk bootstrap` names its roles with this qualifier unless a fork chooses another one.
-CDK_BOOTSTRAP_QUALIFIER = "hnb659fds"
 CDK_BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
 
 
-def bootstrap_role_arn(partition: str, account: str, region: str, role: str) -> str:
-    return f"arn:{partition}:iam::{account}:role/cdk-{CDK_BOOTSTRAP_QUALIFIER}-{role}-role-{account}-{region}"
+def bootstrap_role_arn(partition: str, qualifier: str, account: str, region: str, role: str) -> str:
+    """A role `cdk bootstrap --qualifier <qualifier>` created in `account`/`region`."""
+    return f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-{role}-role-{account}-{region}"
 
 
 class GitHubDeployRole(Construct):
@@ -38,6 +35,8 @@ class GitHubDeployRole(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        role_name: str,
+        bootstrap_qualifier: str,
         repository: str,
         branch: str,
         environments: list[str],
@@ -59,7 +58,8 @@ class GitHubDeployRole(Construct):
         self.role = iam.Role(
             self,
             "Role",
-            role_name=GITHUB_DEPLOY_ROLE_NAME,
+            # The workflow (.github/workflows/deploy.yml) names this role; a fixed name keeps the two in step.
+            role_name=role_name,
             assumed_by=iam.FederatedPrincipal(
                 provider_arn,
                 conditions={
@@ -78,7 +78,7 @@ class GitHubDeployRole(Construct):
                 sid="AssumeCdkBootstrapRolesOfTargets",
                 actions=["sts:AssumeRole", "sts:TagSession"],
                 resources=[
-                    bootstrap_role_arn(stack.partition, account, region, role)
+                    bootstrap_role_arn(stack.partition, bootstrap_qualifier, account, region, role)
                     for account, region in targets
                     for role in CDK_BOOTSTRAP_ROLES
                 ],

@@ -22,6 +22,7 @@ from stacks.components.alerts import Alerts
 from stacks.components.python_function import PythonFunction
 from stacks.components.queues import dead_letter_queue
 from stacks.config import EndpointConfig
+from stacks.partition import url_suffix
 
 VARIANT = "AllTraffic"
 CAPTURE_PREFIX = "data-capture"
@@ -94,12 +95,16 @@ class ModelEndpoint(Construct):
             write=True,
             purpose="Model Monitor reads captured requests and writes its reports",
         )
-        self.monitor_image = images.model_monitor_image_uri(stack.region)
+        self.monitor_image = images.model_monitor_image_uri(stack.region, url_suffix=url_suffix(stack))
         # Model-bias and explainability monitoring (lambdas/model_promotion/clarify_monitoring.py) run Clarify.
-        self.clarify_image = images.clarify_image_uri(stack.region)
+        self.clarify_image = images.clarify_image_uri(stack.region, url_suffix=url_suffix(stack))
         grant_sagemaker_job_basics(
             self.model_role,
-            image_uris=[images.xgboost_image_uri(stack.region), self.monitor_image, self.clarify_image],
+            image_uris=[
+                images.xgboost_image_uri(stack.region, url_suffix=url_suffix(stack)),
+                self.monitor_image,
+                self.clarify_image,
+            ],
             # Model Monitor publishes the per-feature drift metrics the drift alarm watches; Clarify's
             # monitors publish the bias and attribution metrics.
             metric_namespaces=[

@@ -9,6 +9,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from stacks.partition import url_suffix
+
 # What a deploying account needs to find and use an approved model version; nothing that changes one.
 REGISTRY_READ_ACTIONS = [
     "sagemaker:DescribeModelPackageGroup",
@@ -98,6 +100,6 @@ class ModelRegistry(Construct):
                 principals=readers,
                 actions=["kms:Decrypt"],
                 resources=["*"],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.{url_suffix(stack)}"}},
             )
         )

@@ -18,7 +18,7 @@ from stacks.components.access import (
     member_principal,
     nag_rendering,
 )
-from stacks.config import TeamConfig
+from stacks.config import TeamConfig, pascal
 from stacks.nag import acknowledge
 
 TEAM_TAG = "mlops:team"
@@ -46,9 +46,11 @@ def team_prefix(team_name: str) -> str:
     return f"teams/{team_name}/"
 
 
-def team_role_name(env_name: str, team_name: str, role: str) -> str:
-    """Fixed role names: members, SSO and CI configure them by name, and the boundary names them."""
-    return f"mlops-{env_name}-{team_name}-{role}"
+def team_role_name(resource_prefix: str, team_name: str, role: str) -> str:
+    """Fixed role names: members, SSO and CI configure them by name, and the boundary names them.
+
+    `resource_prefix` is the environment's ``<namePrefix>-<environment>`` (``mlops-dev``)."""
+    return f"{resource_prefix}-{team_name}-{role}"
 
 
 class Team(Construct):
@@ -77,6 +79,7 @@ class Team(Construct):
         *,
         team: TeamConfig,
         env_name: str,
+        resource_prefix: str,
         bucket: s3.Bucket,
         studio_domain_id: str,
         removal_policy: RemovalPolicy,
@@ -93,7 +96,7 @@ class Team(Construct):
             "Key",
             description=f"Encrypts team {team.name}'s data in {env_name}: its S3 prefix and its feature table",
             enable_key_rotation=True,
-            alias=f"alias/mlops-{env_name}/team-{team.name}",
+            alias=f"alias/{resource_prefix}/team-{team.name}",
             removal_policy=removal_policy,
         )
         self.table = dynamodb.Table(
@@ -126,7 +129,7 @@ class Team(Construct):
         )
 
         role_arn_prefix = stack.format_arn(
-            service="iam", region="", resource="role", resource_name=team_role_name(env_name, team.name, "")
+            service="iam", region="", resource="role", resource_name=team_role_name(resource_prefix, team.name, "")
         )
         self.boundary = iam.ManagedPolicy(
             self,
@@ -143,7 +146,7 @@ class Team(Construct):
         self.data_scientist_role = iam.Role(
             self,
             "DataScientistRole",
-            role_name=team_role_name(env_name, team.name, "data-scientist"),
+            role_name=team_role_name(resource_prefix, team.name, "data-scientist"),
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Team {team.name}'s data scientists, and its Studio profile's execution role",
             max_session_duration=Duration.hours(8),
@@ -151,7 +154,7 @@ class Team(Construct):
         self.ml_engineer_role = iam.Role(
             self,
             "MlEngineerRole",
-            role_name=team_role_name(env_name, team.name, "ml-engineer"),
+            role_name=team_role_name(resource_prefix, team.name, "ml-engineer"),
             assumed_by=member_principal(stack, team.ml_engineers[0]),
             description=f"Team {team.name}'s ML engineers: run and approve the team's pipelines",
             max_session_duration=Duration.hours(8),
@@ -186,7 +189,7 @@ class Team(Construct):
             self,
             "Budget",
             budget=budgets.CfnBudget.BudgetDataProperty(
-                budget_name=f"mlops-{env_name}-team-{team.name}",
+                budget_name=f"{resource_prefix}-team-{team.name}",
                 budget_type="COST",
                 time_unit="MONTHLY",
                 budget_limit=budgets.CfnBudget.SpendProperty(amount=team.monthly_budget_usd, unit="USD"),
@@ -357,10 +360,6 @@ class Team(Construct):
                 resources=["*"],
             ),
         ]
-
-
-def pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("-"))
 
 
 # Why each wildcard of a team's boundary is acceptable, by statement ID.

@@ -11,6 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.nag import acknowledge
+from stacks.partition import url_suffix
 
 # Not MongoDB's default 27017: scanners probe the default port first (cdk-nag AwsSolutions-DOC2).
 PORT = 27117
@@ -37,6 +38,7 @@ class TeamDocumentDb(Construct):
         *,
         team_name: str,
         env_name: str,
+        resource_prefix: str,
         key: kms.Key,
         vpc: ec2.IVpc,
         clients: ec2.ISecurityGroup,
@@ -55,7 +57,7 @@ class TeamDocumentDb(Construct):
         # Both sides: the cluster accepts the Studio apps, and the Studio apps' group (which allows no
         # outbound traffic by default) may reach the cluster. The egress rule lives in this stack.
         security_group.connections.allow_from(clients, ec2.Port.tcp(PORT), "Studio apps to DocumentDB")
-        cluster_name = f"mlops-{env_name}-{team_name}"
+        cluster_name = f"{resource_prefix}-{team_name}"
         # audit_logs=enabled logs authentication, DDL (createIndex, dropCollection ...) and role changes.
         parameters = docdb.ClusterParameterGroup(
             self,
@@ -78,7 +80,7 @@ class TeamDocumentDb(Construct):
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid=f"DocumentDbLogsOfTeam{team_name.replace('-', '')}",
-                principals=[iam.ServicePrincipal(f"logs.{Stack.of(self).region}.amazonaws.com")],
+                principals=[iam.ServicePrincipal(f"logs.{Stack.of(self).region}.{url_suffix(Stack.of(self))}")],
                 actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                 resources=["*"],
                 conditions={

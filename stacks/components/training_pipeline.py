@@ -18,6 +18,7 @@ from pipelines.training.definition import DEFAULT_ARTIFACTS_PREFIX, StepScript, 
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects, grant_sagemaker_job_basics
 from stacks.components.clarify_checks import clarify_checks
 from stacks.config import TrainingConfig
+from stacks.partition import url_suffix
 
 STEPS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "training" / "steps"
 
@@ -125,14 +126,14 @@ class TrainingPipeline(Construct):
             )
         )
         image_uris = {
-            "sklearn": images.sklearn_image_uri(stack.region),
-            "xgboost": images.xgboost_image_uri(stack.region),
+            "sklearn": images.sklearn_image_uri(stack.region, url_suffix=url_suffix(stack)),
+            "xgboost": images.xgboost_image_uri(stack.region, url_suffix=url_suffix(stack)),
             # The DataQualityBaseline step runs the Model Monitor analyzer (its own registry account).
-            "model_monitor": images.model_monitor_image_uri(stack.region),
+            "model_monitor": images.model_monitor_image_uri(stack.region, url_suffix=url_suffix(stack)),
         }
         checks = None
         if settings.clarify.enabled:
-            image_uris["clarify"] = images.clarify_image_uri(stack.region)
+            image_uris["clarify"] = images.clarify_image_uri(stack.region, url_suffix=url_suffix(stack))
             checks = clarify_checks(
                 self,
                 role=self.role,

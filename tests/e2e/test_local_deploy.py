@@ -32,26 +32,30 @@ from emulator.tour import (
 )
 from maturity.assess import assess, render
 from maturity.smoke import Runtime, SmokeResult, SmokeTarget, Waits, run_smoke
+from stacks.config import emulator_environment, read_cdk_context
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(missing_cli_reason() is not None, reason=str(missing_cli_reason())),
 ]
 
-REGION = "us-east-1"
-LEVEL0 = "Mlops-local-Level0Exploration"
-LEVEL1 = "Mlops-local-Level1Repeatable"
-LEVEL2 = "Mlops-local-Level2Reliable"
-LEVEL3 = "Mlops-local-Level3Scalable"
-LLMOPS = "Mlops-local-LlmOps"
-ALL_STACKS = [LEVEL0, LEVEL1, LEVEL2, LEVEL3, LLMOPS]
+# The project's real cdk.json: its environment with `emulator: true`, whatever a fork calls it.
+CONFIG = emulator_environment(read_cdk_context())
+REGION = CONFIG.region
+PREFIX = CONFIG.resource_prefix  # mlops-local in the shipped cdk.json
+LEVEL0 = CONFIG.stack_name("Level0Exploration")
+LEVEL1 = CONFIG.stack_name("Level1Repeatable")
+LEVEL2 = CONFIG.stack_name("Level2Reliable")
+LEVEL3 = CONFIG.stack_name("Level3Scalable")
+LLMOPS = CONFIG.stack_name("LlmOps")
+ALL_STACKS = sorted([LEVEL0, LEVEL1, LEVEL2, LEVEL3, LLMOPS])
 
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CdkCli]:
     with LocalAws(region=REGION) as aws:
         port = aws.port
-        cli = CdkCli(aws, tmp_path_factory.mktemp("cdk.out-local"))
+        cli = CdkCli(aws, tmp_path_factory.mktemp("cdk.out-local"), CONFIG.name)
         cli.bootstrap()
         cli.synth()
         yield cli
@@ -66,7 +70,7 @@ def live_stacks(cli: CdkCli) -> list[str]:
     return sorted(
         s["StackName"]
         for s in summaries
-        if s["StackStatus"] != "DELETE_COMPLETE" and s["StackName"].startswith("Mlops-local-")
+        if s["StackStatus"] != "DELETE_COMPLETE" and s["StackName"].startswith(CONFIG.stack_name(""))
     )
 
 
@@ -98,7 +102,9 @@ def run_local_smoke(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> list[Smok
         for name, value in {**aws.env(), **bridge.env()}.items():
             patched.setenv(name, value)
         session = boto3.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
-        target = SmokeTarget(env_name="local", stack_prefix="Mlops-local", invocation_logging=False)
+        target = SmokeTarget(
+            env_name=CONFIG.name, stack_prefix=CONFIG.stack_name("").rstrip("-"), invocation_logging=False
+        )
         fast = Runtime(Waits(poll_seconds=0.2, alarm_seconds=10, etl_seconds=120, pipeline_seconds=30))
         return run_smoke(session, target, runtime=fast)
 
@@ -170,38 +176,46 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli, monkeypatch: pytes
     assert level2["approve the model version"].outcome.endswith("v1 is Approved")
     promoted = level2["promotion (the approval event)"]
     assert promoted.fidelity == "in-process" and promoted.outcome.startswith(
-        "deployed: creating endpoint mlops-local-churn"
+        f"deployed: creating endpoint {PREFIX}-churn"
     )
-    assert "mlops-local-churn is InService" in level2["the endpoint"].outcome
+    assert f"{PREFIX}-churn is InService" in level2["the endpoint"].outcome
     assert level2["promotion of a missing version"].outcome.startswith("rejected: model package not found")
     assert level2["monitoring"].outcome.startswith("5 alarms")
-    assert (
-        "Source -> Build -> Deploy-preprod -> Test-preprod -> Prompts-preprod -> Approve-prod -> Deploy-prod -> "
-        "Prompts-prod" in level2["delivery pipeline"].outcome
-    )
+    pipeline = level2["delivery pipeline"].outcome
+    stages = ["Source", "Build", *(f"Deploy-{target}" for target in CONFIG.delivery.targets)]
+    positions = [pipeline.find(f"{stage} ->") if stage != stages[-1] else pipeline.find(stage) for stage in stages]
+    assert -1 not in positions and positions == sorted(positions), pipeline
 
     # Level 3: every team of cdk.json, bounded, with its table, prefix and key; isolation checked on the policies.
-    level3 = {line.step: line for line in tour_level3(local.aws, LEVEL3)}
-    for team in ("churn", "fraud"):
+    level3 = {line.step: line for line in tour_level3(local.aws, LEVEL3, resource_prefix=PREFIX)}
+    teams = [team.name for team in CONFIG.teams]
+    for team in teams:
         roles = level3[f"team {team}: roles"].outcome
-        assert f"mlops-local-{team}-data-scientist, mlops-local-{team}-ml-engineer" in roles
-        assert f"permission boundary Mlops-local-Level3Scalable-Team{team}Boundary" in roles
+        assert f"{PREFIX}-{team}-data-scientist, {PREFIX}-{team}-ml-engineer" in roles
+        assert f"permission boundary {LEVEL3}-Team{team}Boundary" in roles
         assert level3[f"team {team}: feature table"].outcome.endswith("1 item(s) after a write")
         assert level3[f"team {team}: write to its prefix under its key"].outcome.endswith(
             "aws:kms with the team key (yes)"
         )
-    assert level3["team churn: monthly budget"].outcome == "300 USD"  # stored; moto computes no spend
-    assert level3["team churn: its own training pipeline"].outcome == "mlops-local-churn-churn-training"
-    assert level3["team churn: its own promotion on approval"].outcome.endswith(
-        "approved versions of mlops-local-churn-churn deploy to mlops-local-churn-churn (serverless)"
-    )
-    assert "team fraud: its own training pipeline" not in level3  # pipelines: false in cdk.json
-    for team, other in (("churn", "fraud"), ("fraud", "churn")):
+    for team in CONFIG.teams:
+        # Stored; moto computes no spend.
+        assert level3[f"team {team.name}: monthly budget"].outcome == f"{team.monthly_budget_usd:g} USD"
+        if not team.pipelines:
+            assert f"team {team.name}: its own training pipeline" not in level3
+            continue
+        own = f"{PREFIX}-{team.name}-churn"
+        assert level3[f"team {team.name}: its own training pipeline"].outcome == f"{own}-training"
+        assert level3[f"team {team.name}: its own promotion on approval"].outcome.endswith(
+            f"approved versions of {own} deploy to {own} ({CONFIG.endpoint.mode})"
+        )
+    for team, other in zip(teams, teams[1:] + teams[:1], strict=True):
+        if team == other:
+            continue
         check = level3[f"policy check: {team} reads {other}'s prefix"]
         assert check.outcome.startswith("denied") and check.outcome.endswith("own prefix allowed")
 
     # LLMOps: the deployed catalog and gateway handlers, run here against the emulator and a stand-in model.
-    llm = {line.step: line for line in tour_llmops(local.aws, LLMOPS)}
+    llm = {line.step: line for line in tour_llmops(local.aws, LLMOPS, env_name=CONFIG.name)}
     assert llm["prompt catalog: create two versions"].outcome.endswith("HTTP 201 -> v1, HTTP 201 -> v2")
     # The quality gate: prod needs v2's own model to pass the golden set v2 names. First that model is down
     # (the stand-in refuses its calls): another model may win the selection, the promotion is still refused.
@@ -263,7 +277,7 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli, monkeypatch: pytes
 
     # The maturity assessment of what was just deployed, through the emulator's endpoint.
     session = boto3.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
-    report = assess(session, env="local", endpoint_url=local.aws.endpoint_url, max_attempts=1)
+    report = assess(session, env=CONFIG.name, endpoint_url=local.aws.endpoint_url, max_attempts=1)
     statuses = {answer.check.id: answer.evidence.status for answer in report.answers}
     assert report.score.level >= 1, render(report, "table")
     assert statuses["model-registry"] == "pass" and statuses["model-lineage"] == "pass", statuses
@@ -278,7 +292,7 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli, monkeypatch: pytes
 
     cfn, s3 = local.aws.client("cloudformation"), local.aws.client("s3")
     # The endpoint belongs to the promotion function, not to CloudFormation: delete it first.
-    assert "endpoint mlops-local-churn" in delete_promoted_endpoint(local.aws.client("sagemaker"), "mlops-local-churn")
+    assert f"endpoint {PREFIX}-churn" in delete_promoted_endpoint(local.aws.client("sagemaker"), f"{PREFIX}-churn")
     emptied = empty_stack_buckets(cfn, s3, ALL_STACKS)
     template_buckets = [
         r
@@ -291,7 +305,7 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli, monkeypatch: pytes
     local.destroy()
     assert live_stacks(local) == []
     # Nothing of the stack is left behind in the services either.
-    assert not [b for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("mlops-local")]
+    assert not [b for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(PREFIX)]
     assert local.aws.client("glue").get_databases()["DatabaseList"] == []
     assert local.aws.client("sagemaker").list_domains()["Domains"] == []
     assert local.aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []

@@ -11,29 +11,62 @@ import pytest
 
 from stacks.config import load_all_environments, load_environment, read_cdk_context
 from stacks.synth import SynthesizedEnvironment, synthesize
+from tests.example import EXAMPLE_CONTEXT
 
-CONTEXT = read_cdk_context()
+# Two configurations (tests/example.py says which test reads which): the example the pinned tests read
+# (`synthesized`, `templates`, the opt-in synths below), and the project's own cdk.json, which the checks that
+# must hold for any configuration read (`project_synthesized`, `project_templates`, `project_template_files`).
+# While the two are equal (the shipped project), each environment is still synthesized once.
+CONTEXT = EXAMPLE_CONTEXT
 ENV_NAMES = [config.name for config in load_all_environments(CONTEXT)]
+PROJECT_CONTEXT = read_cdk_context()
+PROJECT_ENV_NAMES = [config.name for config in load_all_environments(PROJECT_CONTEXT)]
 
 
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SynthesizedEnvironment]:
-    """Every environment of cdk.json, synthesized once with cdk-nag on (a finding fails the synth)."""
+def _synthesize_all(
+    context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory, label: str
+) -> dict[str, SynthesizedEnvironment]:
     return {
-        config.name: synthesize(config, CONTEXT, tmp_path_factory.mktemp(f"cdk.out-{config.name}"))
-        for config in load_all_environments(CONTEXT)
+        config.name: synthesize(config, context, tmp_path_factory.mktemp(f"cdk.out-{label}{config.name}"))
+        for config in load_all_environments(context)
     }
 
 
 @pytest.fixture(scope="session")
-def templates(synthesized: dict[str, SynthesizedEnvironment]) -> dict[tuple[str, str], dict[str, Any]]:
-    """(environment, stack name) -> the synthesized CloudFormation template as a dict."""
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SynthesizedEnvironment]:
+    """Every environment of the example (tests/fixtures/cdk.json), synthesized once with cdk-nag on."""
+    return _synthesize_all(CONTEXT, tmp_path_factory, "")
+
+
+@pytest.fixture(scope="session")
+def project_synthesized(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, SynthesizedEnvironment]:
+    """Every environment of the project's cdk.json, synthesized once with cdk-nag on (a finding fails the synth)."""
+    if PROJECT_CONTEXT == CONTEXT:
+        return request.getfixturevalue("synthesized")  # type: ignore[no-any-return]
+    return _synthesize_all(PROJECT_CONTEXT, tmp_path_factory, "project-")
+
+
+def _templates(synthesized: dict[str, SynthesizedEnvironment]) -> dict[tuple[str, str], dict[str, Any]]:
     return {(name, stack.stack_name): env.template(stack) for name, env in synthesized.items() for stack in env.stacks}
 
 
 @pytest.fixture(scope="session")
-def template_files(synthesized: dict[str, SynthesizedEnvironment]) -> Iterator[list[Path]]:
-    yield [env.outdir / stack.template_file for env in synthesized.values() for stack in env.stacks]
+def templates(synthesized: dict[str, SynthesizedEnvironment]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(environment, stack name) -> the example's synthesized CloudFormation template as a dict."""
+    return _templates(synthesized)
+
+
+@pytest.fixture(scope="session")
+def project_templates(project_synthesized: dict[str, SynthesizedEnvironment]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(environment, stack name) -> the project's synthesized CloudFormation template as a dict."""
+    return _templates(project_synthesized)
+
+
+@pytest.fixture(scope="session")
+def project_template_files(project_synthesized: dict[str, SynthesizedEnvironment]) -> Iterator[list[Path]]:
+    yield [env.outdir / stack.template_file for env in project_synthesized.values() for stack in env.stacks]
 
 
 # The opt-ins every environment of cdk.json leaves off, turned on in one extra synth of dev.

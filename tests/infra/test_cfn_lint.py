@@ -8,11 +8,11 @@ from cfnlint.api import ManualArgs, lint_by_config
 IGNORED_CHECKS = ["W3005"]
 
 
-def test_templates_have_no_lint_errors_or_deprecated_runtimes(template_files):
-    assert template_files
+def test_templates_have_no_lint_errors_or_deprecated_runtimes(project_template_files):
+    assert project_template_files
     findings = lint_by_config(
         ManualArgs(
-            templates=[str(path) for path in template_files],
+            templates=[str(path) for path in project_template_files],
             ignore_checks=IGNORED_CHECKS,
         )
     )

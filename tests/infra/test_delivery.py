@@ -131,9 +131,10 @@ def connection_pipeline_template() -> dict[str, Any]:
     from aws_cdk import aws_s3 as s3
 
     from stacks.components.delivery_pipeline import DeliveryPipeline
-    from stacks.config import load_all_environments, read_cdk_context
+    from stacks.config import load_all_environments
+    from tests.example import EXAMPLE_CONTEXT
 
-    configs = load_all_environments(read_cdk_context())
+    configs = load_all_environments(EXAMPLE_CONTEXT)
     host = next(c for c in configs if c.delivery.pipeline and c.delivery.targets)
     targets = [next(c for c in configs if c.name == name) for name in host.delivery.targets]
     settings = dataclasses.replace(

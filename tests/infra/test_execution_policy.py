@@ -12,6 +12,10 @@ from typing import Any
 
 import pytest
 
+from scripts.execution_policy import render as render_policy
+from stacks.config import name_prefix
+from tests.infra.conftest import PROJECT_CONTEXT
+
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_FILE = ROOT / "bootstrap" / "cloudformation-execution-policy.json"
 # CloudFormation's namespace -> the service's IAM action prefix, where the two differ (otherwise: lower case).
@@ -33,9 +37,9 @@ NOT_A_SERVICE = {"AWS::CDK::Metadata"}
 PARTITION_REF = {"Ref": "AWS::Partition"}
 
 
-@pytest.fixture(scope="module")
-def policy() -> list[dict[str, Any]]:
-    document = json.loads(POLICY_FILE.read_text())
+def _statements(prefix: str) -> list[dict[str, Any]]:
+    # As an account is bootstrapped with it: written for the name prefix (scripts/execution_policy.py).
+    document = render_policy(json.loads(POLICY_FILE.read_text()), prefix)
     assert document["Version"] == "2012-10-17"
     statements: list[dict[str, Any]] = document["Statement"]
     assert all(s["Effect"] == "Allow" for s in statements)
@@ -44,9 +48,24 @@ def policy() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def all_templates(templates, opted_in_dev) -> list[tuple[str, dict[str, Any]]]:
-    """(stack name, template) of every environment and of dev with every opt-in on."""
-    stacks = [(stack, template) for (_, stack), template in templates.items()]
+def policy() -> list[dict[str, Any]]:
+    """The policy for the project's cdk.json."""
+    return _statements(name_prefix(PROJECT_CONTEXT))
+
+
+@pytest.fixture(scope="module")
+def policy_of_stack(policy, project_templates, opted_in_dev) -> dict[str, list[dict[str, Any]]]:
+    """Stack name -> the policy its account is bootstrapped with: the project's, or for the example's opt-in
+    synth the one for the example's prefix (the same policy unless a fork changed mlops:namePrefix)."""
+    example = _statements(opted_in_dev.config.name_prefix)
+    return {s.stack_name: example for s in opted_in_dev.stacks} | {stack: policy for _, stack in project_templates}
+
+
+@pytest.fixture(scope="module")
+def all_templates(project_templates, opted_in_dev) -> list[tuple[str, dict[str, Any]]]:
+    """(stack name, template) of every environment of the project's cdk.json and of the example's dev with
+    every opt-in on."""
+    stacks = [(stack, template) for (_, stack), template in project_templates.items()]
     stacks += [(s.stack_name, opted_in_dev.template(s)) for s in opted_in_dev.stacks]
     return stacks
 
@@ -111,9 +130,10 @@ def test_every_service_the_stacks_create_resources_in_is_allowed(policy, all_tem
     assert not missing, f"add the services of these resource types to {POLICY_FILE.name}: {missing}"
 
 
-def test_every_role_and_managed_policy_is_one_the_iam_statements_cover(policy, all_templates):
+def test_every_role_and_managed_policy_is_one_the_iam_statements_cover(policy_of_stack, all_templates):
     checked = 0
     for stack, logical_id, resource in resources(all_templates):
+        policy = policy_of_stack[stack]
         properties = resource.get("Properties", {})
         kind = {"AWS::IAM::Role": "role", "AWS::IAM::ManagedPolicy": "policy"}.get(resource["Type"])
         if kind is None:
@@ -154,3 +174,11 @@ def test_the_github_oidc_provider_and_service_linked_roles(policy, all_templates
     admin = "arn:aws:iam::aws:policy/AdministratorAccess"
     assert not allows(policy, "iam:AttachRolePolicy", "arn:aws:iam::1:role/mlops-x", {"iam:PolicyARN": admin})
     assert not allows(policy, "iam:CreateUser", "arn:aws:iam::111111111111:user/mlops-x")
+
+
+def test_the_policy_is_rendered_for_another_prefix_and_names_nothing_else():
+    shipped = json.loads(POLICY_FILE.read_text())
+    rendered = json.dumps(render_policy(shipped, "acme-ml"))
+    assert '/acme-ml-*"' in rendered and '/Acme-ml-*"' in rendered
+    assert "mlops-" not in rendered.lower()
+    assert render_policy(shipped, "mlops") == shipped

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from stacks.components.access import CDK_GRANT_ACTIONS
-from tests.infra.conftest import ENV_NAMES
+from tests.infra.conftest import PROJECT_ENV_NAMES
 
 # Policies CDK's CodePipeline, CodeBuild and SqsDlq constructs write (logical ID prefixes).
 CDK_WIRED_POLICIES = ("Delivery", "TestsStreamConsumerRoleDefaultPolicy")
@@ -16,8 +16,9 @@ CDK_PROVIDER_ROLES = ("CustomS3AutoDeleteObjects", "AWS679f53fac002430cb0da5b798
 BASIC_EXECUTION = ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 
 
-@pytest.mark.parametrize("env", ENV_NAMES)
-def test_no_role_has_wildcard_actions_or_managed_policies(templates, env):
+@pytest.mark.parametrize("env", PROJECT_ENV_NAMES)
+def test_no_role_has_wildcard_actions_or_managed_policies(project_templates, env):
+    templates = project_templates
     for (template_env, stack), template in templates.items():
         if template_env != env:
             continue

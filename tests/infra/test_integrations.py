@@ -16,7 +16,7 @@ import pytest
 
 from emulator.integrations import Report, check
 from stacks.synth import SynthesizedEnvironment
-from tests.infra.conftest import ENV_NAMES
+from tests.infra.conftest import PROJECT_ENV_NAMES
 
 Templates = dict[str, dict[str, Any]]
 
@@ -60,10 +60,10 @@ def assert_clean_and_complete(report: Report, templates: Templates) -> None:
                 assert f"of pipeline {path_of(resource)} on topic " in asked, "the approval notification"
 
 
-@pytest.mark.parametrize("env", ENV_NAMES)
-def test_every_integration_of_every_environment_is_allowed(templates, synthesized, env):
-    ours = environment_templates(templates, env)
-    report = run(ours, synthesized[env])
+@pytest.mark.parametrize("env", PROJECT_ENV_NAMES)
+def test_every_integration_of_every_environment_is_allowed(project_templates, project_synthesized, env):
+    ours = environment_templates(project_templates, env)
+    report = run(ours, project_synthesized[env])
     assert_clean_and_complete(report, ours)
     assert any(q.startswith("sns:Publish by cloudwatch.amazonaws.com for alarm ") for q in report.checked)
     assert any(q.startswith("kms:GenerateDataKey by cloudwatch.amazonaws.com ") for q in report.checked)

@@ -196,9 +196,10 @@ def test_no_prompt_stage_for_a_target_without_llmops():
     from aws_cdk import aws_s3 as s3
 
     from stacks.components.delivery_pipeline import DeliveryPipeline
-    from stacks.config import load_all_environments, read_cdk_context
+    from stacks.config import load_all_environments
+    from tests.example import EXAMPLE_CONTEXT
 
-    configs = {c.name: c for c in load_all_environments(read_cdk_context())}
+    configs = {c.name: c for c in load_all_environments(EXAMPLE_CONTEXT)}
     no_llmops = dataclasses.replace(configs["prod"], llmops=dataclasses.replace(configs["prod"].llmops, enabled=False))
     stack = Stack(App(), "PipelineOnly", env=Environment(account="111111111111", region="eu-west-1"))
     pipeline = DeliveryPipeline(

@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 
 from emulator.policy_simulation import PolicySimulator
-from stacks.components.github_deploy import GITHUB_DEPLOY_ROLE_NAME
 from stacks.components.studio import VPC_CIDR
 from stacks.components.team import COMPUTE_ACTIONS, team_prefix
-from tests.infra.conftest import ENV_NAMES, PROVIDER_ARN
+from stacks.config import name_prefix
+from stacks.role_names import github_deploy_role_name
+from tests.infra.conftest import CONTEXT, ENV_NAMES, PROVIDER_ARN
+
+DEPLOY_ROLE = github_deploy_role_name(name_prefix(CONTEXT))
 
 
 def level3(templates: dict[tuple[str, str], dict[str, Any]], env: str) -> dict[str, Any]:
@@ -164,10 +167,10 @@ def test_team_resources_are_tagged_for_cost_allocation(templates, synthesized, e
 def test_github_actions_role_exists_only_where_configured_and_only_reaches_bootstrap_roles(templates, synthesized):
     for env in ENV_NAMES:
         names = [r["Properties"].get("RoleName") for r in of_type(level3(templates, env), "AWS::IAM::Role").values()]
-        assert (GITHUB_DEPLOY_ROLE_NAME in names) == synthesized[env].config.delivery.github_actions
+        assert (DEPLOY_ROLE in names) == synthesized[env].config.delivery.github_actions
     template = level3(templates, "dev")
     delivery = synthesized["dev"].config.delivery
-    role_lid = role_id(template, GITHUB_DEPLOY_ROLE_NAME)
+    role_lid = role_id(template, DEPLOY_ROLE)
     (trust,) = template["Resources"][role_lid]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert trust["Principal"] == {"Federated": {"Fn::GetAtt": ["GitHubDeployProviderE6371597", "Arn"]}}
@@ -208,7 +211,7 @@ def opted_in(opted_in_dev) -> dict[str, Any]:
 def test_a_provider_arn_in_config_reuses_the_accounts_github_provider(opted_in):
     template = opted_in["template"]
     assert not of_type(template, "AWS::IAM::OIDCProvider")
-    role = template["Resources"][role_id(template, GITHUB_DEPLOY_ROLE_NAME)]
+    role = template["Resources"][role_id(template, DEPLOY_ROLE)]
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Federated": PROVIDER_ARN}
 
 

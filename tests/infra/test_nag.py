@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
 from stacks.nag import acknowledge, enable_nag
-from tests.infra.conftest import ENV_NAMES
+from tests.infra.conftest import PROJECT_ENV_NAMES
 
 ACK_METADATA = "aws:cdk:acknowledged-rules"
 OUR_RULES = re.compile(r"^Annotation::AwsSolutions-")
@@ -49,8 +49,9 @@ def test_acknowledge_rejects_vague_reasons_and_non_resources():
         acknowledge(stack, "AwsSolutions-S1", "a reason long enough to pass the length check")
 
 
-@pytest.mark.parametrize("env", ENV_NAMES)
-def test_every_environment_synthesizes_with_nag_and_acknowledgements_are_scoped(synthesized, env):
+@pytest.mark.parametrize("env", PROJECT_ENV_NAMES)
+def test_every_environment_synthesizes_with_nag_and_acknowledgements_are_scoped(project_synthesized, env):
+    synthesized = project_synthesized
     # The session synth ran with cdk-nag: reaching here means zero unacknowledged findings.
     acknowledged = []
     for construct in synthesized[env].app.node.find_all():

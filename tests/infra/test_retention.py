@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from stacks.synth import SynthesizedEnvironment
-from tests.infra.conftest import ENV_NAMES
+from tests.infra.conftest import PROJECT_ENV_NAMES
 
 # Types that hold data, history or identities: deleting them with the stack loses something.
 STATEFUL = frozenset(
@@ -106,9 +106,9 @@ def _check(env: SynthesizedEnvironment) -> None:
     assert not problems, f"{env.config.name} retains data (removalPolicy 'retain'), but:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("env", ENV_NAMES)
-def test_every_stateful_resource_follows_the_environments_removal_policy(synthesized, env):
-    _check(synthesized[env])
+@pytest.mark.parametrize("env", PROJECT_ENV_NAMES)
+def test_every_stateful_resource_follows_the_environments_removal_policy(project_synthesized, env):
+    _check(project_synthesized[env])
 
 
 def test_a_retaining_environment_with_every_opt_in_keeps_all_its_state(opted_in_prod):

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from stacks.config import ConfigError, load_all_environments, load_environment, read_cdk_context
+from tests.example import EXAMPLE_CONTEXT
 
-CONTEXT = read_cdk_context()
+CONTEXT = EXAMPLE_CONTEXT  # the pinned example (tests/example.py)
 
 
 def context_with(env: str, **overrides: Any) -> dict[str, Any]:
@@ -138,7 +139,7 @@ def test_stack_names_carry_the_environment():
             {"removalPolicy": "snapshot"},
             "key 'removalPolicy': 'snapshot' is not one of 'retain', 'destroy'",
         ),
-        ("prod", {"removalPolicy": "destroy", "autoDeleteObjects": False}, "prod keeps its data"),
+        ("prod", {"removalPolicy": "destroy", "autoDeleteObjects": False}, "a production environment keeps its data"),
         ("preprod", {"removalPolicy": "retain"}, "key 'autoDeleteObjects': emptying buckets on delete"),
         (
             "dev",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -37,12 +38,34 @@ def test_broken_cdk_json_is_named(tmp_path):
     assert one_sentence(result.stderr).startswith("make demo: cdk.json: cdk.json is not valid JSON:")
 
 
-def test_local_environment_missing_from_cdk_json_is_named(tmp_path):
+def test_a_cdk_json_without_an_emulator_environment_is_named(tmp_path):
+    document = json.loads((PROJECT_ROOT / "cdk.json").read_text())
+    for entry in document["context"]["mlops:environments"].values():
+        entry.pop("emulator", None)
+    document["context"]["mlops:defaults"]["emulator"] = False
     config = tmp_path / "cdk.json"
-    config.write_text('{"context": {"mlops:environments": {"dev": {}}}}')
+    config.write_text(json.dumps(document))
     result = run_demo("--cdk-json", str(config))
     assert result.returncode == 2
-    assert "environment 'local' is not defined" in one_sentence(result.stderr)
+    assert "no environment of cdk.json context 'mlops:environments' sets 'emulator' to true" in one_sentence(
+        result.stderr
+    )
+
+
+def test_the_emulator_environment_is_found_by_its_flag_not_its_name(tmp_path):
+    """A fork that calls its emulator environment `sandbox` (and has no `local`) gets past the config check."""
+    document = json.loads((PROJECT_ROOT / "cdk.json").read_text())
+    environments = document["context"]["mlops:environments"]
+    (emulated,) = [name for name, entry in environments.items() if entry.get("emulator")]
+    environments["sandbox"] = environments.pop(emulated)
+    environments["sandbox"]["account"] = "999999999999"  # not the emulator's: the next check must name it
+    config = tmp_path / "cdk.json"
+    config.write_text(json.dumps(document))
+    result = run_demo("--cdk-json", str(config))
+    assert result.returncode == 2
+    assert "environment 'sandbox', key 'account': the emulator's environment must use the emulator's account" in (
+        one_sentence(result.stderr)
+    )
 
 
 def test_port_in_use_is_named_and_nothing_is_deployed():

@@ -1,15 +1,20 @@
-"""The GitHub Actions workflow stays in step with cdk.json and with what the Level 3 stack trusts."""
+"""The GitHub Actions workflow stays in step with cdk.json and with what the Level 3 stack trusts.
+
+The workflow is generated from cdk.json (scripts/github_workflow.py); these tests read the project's own cdk.json,
+so a fork that edits cdk.json and regenerates the workflow passes them."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from stacks.components.github_deploy import GITHUB_DEPLOY_ROLE_NAME
+from scripts import github_workflow
 from stacks.config import load_all_environments, read_cdk_context
+from stacks.role_names import github_deploy_role_name
 from tests.runtime_lifecycle import NODE_END_OF_LIFE, PYTHON_END_OF_LIFE, unsupported_reason
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,10 +68,12 @@ def test_deploy_jobs_follow_the_delivery_targets_in_order_each_in_its_github_env
         commands = runs(job)
         assert any(c.startswith(f"npx cdk deploy -c env={target} ") and "--all" in c for c in commands)
         config = CONFIGS[target]
-        assert any(f"delivery.preprod_check --env {target}" in c for c in commands) == config.test_strategies
+        assert any(f"delivery.preprod_check --env {target}" in c for c in commands) == (
+            config.test_strategies and config.max_level >= 2
+        )
         assert any(f"delivery.prompt_release --env {target}" in c for c in commands) == config.llmops.enabled
         previous = f"deploy-{target}"
-    assert workflow["env"]["DEPLOY_ROLE"].endswith(f":role/{GITHUB_DEPLOY_ROLE_NAME}")
+    assert workflow["env"]["DEPLOY_ROLE"].endswith(f":role/{github_deploy_role_name(TOOLING.name_prefix)}")
 
 
 def steps_using(workflow: dict[str, Any]) -> list[dict[str, Any]]:
@@ -94,3 +101,34 @@ def test_jobs_set_up_a_supported_node_and_python(workflow):
         assert unsupported_reason("Python", str(python), PYTHON_END_OF_LIFE) is None
     # Nothing left that only silences the end-of-life warning of an old Node.
     assert not any("END_OF_LIFE" in name for name in workflow["env"])
+
+
+def test_the_committed_workflow_is_the_one_cdk_json_gives():
+    assert WORKFLOW.read_text() == github_workflow.render(read_cdk_context()), (
+        "run `python -m scripts.github_workflow` after editing cdk.json"
+    )
+
+
+def test_another_configuration_gets_its_own_jobs_role_and_branch():
+    context = copy.deepcopy(read_cdk_context())
+    context["mlops:namePrefix"] = "acme"
+    environments = context["mlops:environments"]
+    tooling = next(name for name, c in CONFIGS.items() if c.delivery.github_actions)
+    others = [name for name in CONFIGS if name != tooling and not CONFIGS[name].emulator]
+    # One target only, in reverse order of cdk.json, and another branch.
+    environments[tooling]["delivery"] = {**environments[tooling].get("delivery", {}), "branch": "release"}
+    environments[tooling]["delivery"]["targets"] = others[::-1][:1]
+    workflow = yaml.safe_load(github_workflow.render(context))
+    assert [job for job in workflow["jobs"]] == ["test", f"deploy-{others[-1]}"]
+    assert workflow[True]["push"]["branches"] == ["release"]
+    assert workflow["env"]["DEPLOY_ROLE"].endswith(":role/acme-github-deploy")
+    assert "refs/heads/release" in workflow["jobs"][f"deploy-{others[-1]}"]["if"]
+
+
+def test_the_check_command_names_an_out_of_date_workflow(tmp_path, capsys):
+    stale = tmp_path / "deploy.yml"
+    stale.write_text("name: old\n")
+    assert github_workflow.main(["--check", "--output", str(stale)]) == 1
+    assert "out of date with cdk.json" in capsys.readouterr().err
+    assert github_workflow.main(["--output", str(stale)]) == 0
+    assert github_workflow.main(["--check", "--output", str(stale)]) == 0

@@ -21,6 +21,7 @@ from maturity.cost import (
     load_templates,
     render,
 )
+from tests.example import EXAMPLE_CDK_JSON
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOTS = ROOT / "tests" / "infra" / "__snapshots__" / "test_snapshots"
@@ -428,8 +429,14 @@ def test_cli_without_templates_says_run_make_synth(tmp_path, capsys):
 
 
 def test_environment_comes_from_the_stack_name_else_the_directory(tmp_path):
-    directory = _synth_dir(tmp_path, "staging", **{"Mlops-qa-Level0Exploration": {}, "Other": {}})
-    assert sorted(load_templates([directory])) == [("qa", "Mlops-qa-Level0Exploration"), ("staging", "Other")]
+    directory = _synth_dir(
+        tmp_path, "staging", **{"Mlops-qa-Level0Exploration": {}, "Acme-ml-live-LlmOps": {}, "Other": {}}
+    )
+    assert sorted(load_templates([directory])) == [
+        ("live", "Acme-ml-live-LlmOps"),  # a fork's name prefix (issue 19)
+        ("qa", "Mlops-qa-Level0Exploration"),
+        ("staging", "Other"),
+    ]
 
 
 def test_render_table_lists_not_estimated_resources():
@@ -465,7 +472,7 @@ def test_snapshots_dev_idle_cost_is_within_explicit_budgets():
 
 
 def test_snapshots_dev_within_its_cdk_json_budget():
-    budgets = idle_budgets(ROOT / "cdk.json")
+    budgets = idle_budgets(EXAMPLE_CDK_JSON)  # the snapshots are of the example (tests/example.py)
     if budgets.get("dev") is None:
         pytest.skip("cdk.json sets no idleBudgetUsd for dev")
     report = estimate(snapshot_templates(), budgets=budgets, prices=PRICES)

@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 
 from maturity.aws import CachingSession
 from maturity.models import CHECK_ID, configured_models, models_current, models_current_check
+from tests.example import EXAMPLE_CDK_JSON
 
 REGION = "eu-west-1"
 ACCOUNT = "111111111111"
@@ -216,7 +217,12 @@ def test_make_assess_with_env_adds_the_check_for_that_environments_models(tmp_pa
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        assert main(["assess", "--region", REGION, "--env", "dev", "--format", "json", "--output", str(out)]) == 0
+        # The pinned example's dev (tests/example.py), whatever the project's cdk.json holds.
+        example = ("--cdk-json", str(EXAMPLE_CDK_JSON))
+        assert (
+            main(["assess", "--region", REGION, "--env", "dev", *example, "--format", "json", "--output", str(out)])
+            == 0
+        )
         assert main(["assess", "--region", REGION, "--format", "json", "--output", str(tmp_path / "no-env.json")]) == 0
     checks = {c["id"]: c for c in json.loads(out.read_text())["checks"]}
     assert checks[CHECK_ID]["calls"] == ["bedrock:ListInferenceProfiles", "bedrock:GetFoundationModel"]

@@ -223,7 +223,7 @@ def test_the_command_passes_a_fresh_environment(monkeypatch: pytest.MonkeyPatch,
             }
         },
         {
-            "RoleArn": f"arn:aws:iam::{config.account}:role/{pipeline_test_role_name(config.name)}",
+            "RoleArn": f"arn:aws:iam::{config.account}:role/{pipeline_test_role_name(config.name_prefix, config.name)}",
             "RoleSessionName": "pipeline-tests",
         },
     )

@@ -40,7 +40,8 @@ from delivery.prompt_release import (
     release,
 )
 from emulator.fake_bedrock import FakeBedrock
-from stacks.config import load_environment, read_cdk_context
+from stacks.config import load_all_environments, load_environment, read_cdk_context
+from tests.example import EXAMPLE_CDK_JSON, EXAMPLE_CONTEXT
 from tests.unit.lambdas_path import (
     LAMBDAS,
     FakeLambdaContext,
@@ -62,7 +63,7 @@ BUCKET = "eval-reports"
 RELEASER = "arn:aws:sts::222222222222:assumed-role/mlops-preprod-prompt-release/prompt-release"
 # `main --env preprod` checks prompt files against cdk.json's preprod models: the candidates are those, and the
 # stand-in Bedrock serves them the way preprod's Region does.
-PREPROD = load_environment(read_cdk_context(), "preprod")
+PREPROD = load_environment(EXAMPLE_CONTEXT, "preprod")
 (FM1, FM2), JUDGE = [m.id for m in PREPROD.llmops.models][:2], "judge.model-v1:0"
 SHIPPED = golden_sets.load(LAMBDAS / "llm_evaluation" / "data" / "support_tickets_v1.json")
 # A small set keeps every evaluation here to a few dozen loopback calls; the shipped set is checked below.
@@ -187,6 +188,8 @@ class World:
                 str(self.root),
                 "--source-version",
                 "abc123",
+                "--cdk-json",
+                str(EXAMPLE_CDK_JSON),
             ],
             connect=lambda config: (Catalog(self.catalog), evaluations),
         )
@@ -538,7 +541,10 @@ def test_catalog_server_error_stops_the_release_with_a_clear_message(
 
     evaluations = world.evaluations(PASSING_GATE)
     status = main(
-        ["--env", "preprod", "--prompts-dir", str(world.root / "prompts"), "--root", str(world.root)],
+        [
+            *("--env", "preprod", "--prompts-dir", str(world.root / "prompts"), "--root", str(world.root)),
+            *("--cdk-json", str(EXAMPLE_CDK_JSON)),
+        ],
         connect=lambda config: (Catalog(broken), evaluations),
     )
 
@@ -723,7 +729,10 @@ def test_the_shipped_prompts_are_valid_for_every_environment_they_name(capsys: p
     triage = shipped["ticket-summary"]
     assert triage.golden_set.name == SHIPPED.name and len(triage.golden_set.items) == len(SHIPPED.items)
     assert triage.aliases == {"preprod": ("preprod",), "prod": ("prod",), "local": ("dev", "prod")}
-    for env in sorted({env for p in prompts for env in p.aliases}):
+    # Against the project's own cdk.json: the environments it has that the prompt files name (a fork that
+    # renames its environments renames them in prompts/ too, docs/fork.md).
+    project = {config.name for config in load_all_environments(read_cdk_context())}
+    for env in sorted({env for p in prompts for env in p.aliases} & project):
         assert main(["--env", env, "--check"]) == 0, env
         assert f"prompt files valid for {env}" in capsys.readouterr().out
 

@@ -16,6 +16,7 @@ from botocore.stub import ANY, Stubber
 
 from maturity import smoke
 from maturity.__main__ import main
+from tests.example import EXAMPLE_CDK_JSON
 
 PREFIX = "Mlops-dev"
 TOPIC = "arn:aws:sns:eu-west-1:111111111111:Mlops-dev-Level0Exploration-AlarmTopic"
@@ -469,7 +470,7 @@ def test_a_failing_call_fails_its_check_only(session: StubSession) -> None:
 def test_the_command_refuses_credentials_of_another_account(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    context = json.loads((smoke.PROJECT_ROOT / "cdk.json").read_text())["context"]
+    context = json.loads(EXAMPLE_CDK_JSON.read_text())["context"]
     context["mlops:environments"] = {"dev": {"account": "444455556666", "region": "eu-west-1"}}
     cdk_json = tmp_path / "cdk.json"
     cdk_json.write_text(json.dumps({"context": context}))
