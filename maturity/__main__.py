@@ -92,6 +92,12 @@ def _assess(args: argparse.Namespace) -> int:
     from maturity.models import configured_models, models_current_check
 
     # With --env, the environment's configured Bedrock models are checked against the live account too.
+    from stacks.config import ConfigError
+
+    try:
+        stack_prefix = _stack_prefix(args.cdk_json)
+    except ConfigError as error:
+        return _fail(str(error))
     models = configured_models(args.cdk_json, args.env)
     checks = (*CHECKS, models_current_check(models)) if models else CHECKS
     try:
@@ -104,6 +110,7 @@ def _assess(args: argparse.Namespace) -> int:
             endpoint_url=args.endpoint_url,
             max_attempts=1 if args.endpoint_url else 3,
             checks=checks,
+            stack_prefix=stack_prefix,
         )
     except CredentialsError as error:
         return _fail(str(error))
@@ -111,6 +118,19 @@ def _assess(args: argparse.Namespace) -> int:
         return _fail(credentials_problem(error) or f"AWS configuration problem: {error}")
     _emit(render(result, cast(Format, args.format)), args.output)
     return 0
+
+
+def _stack_prefix(cdk_json: Path) -> str:
+    """How this project's stack names start (``mlops:namePrefix``, capitalized); the default if unreadable."""
+    from maturity.scoring import DEFAULT_STACK_PREFIX
+    from stacks.config import ConfigError, name_prefix, read_cdk_context, stack_name
+
+    try:
+        context = read_cdk_context(cdk_json)
+    except (ConfigError, OSError, ValueError):
+        return DEFAULT_STACK_PREFIX  # no readable cdk.json (an account assessed from elsewhere): the shipped prefix
+    # As the app writes it (a bad prefix raises ConfigError): "acme-ml" starts stacks "Acme-ml-<env>-...".
+    return stack_name(name_prefix(context), "env", "Stack").removesuffix("-env-Stack")
 
 
 def _cost(args: argparse.Namespace) -> int:

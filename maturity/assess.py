@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from maturity.aws import DEFAULT_MAX_ATTEMPTS, Api, CachingSession, CallFailed, CredentialsError, SessionLike
 from maturity.checks import CHECKS, Check, Evidence
-from maturity.scoring import LEVEL_NAMES, RULES, Answer, Score, score
+from maturity.scoring import DEFAULT_STACK_PREFIX, LEVEL_NAMES, RULES, Answer, Score, score
 
 __all__ = ["Assessment", "Format", "assess", "render"]
 
@@ -45,11 +45,12 @@ def assess(
     endpoint_url: str | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     checks: Sequence[Check] = CHECKS,
+    stack_prefix: str = DEFAULT_STACK_PREFIX,
 ) -> Assessment:
     """Answer every check for `session`'s account and region (read-only calls only).
 
-    `env` fills the stack names of the next step (``Mlops-<env>-...``); `endpoint_url` sends every call
-    to one endpoint (a local emulator, with ``max_attempts=1`` there).
+    `env` and `stack_prefix` fill the stack names of the next step (``<Prefix>-<env>-...``); `endpoint_url`
+    sends every call to one endpoint (a local emulator, with ``max_attempts=1`` there).
 
     Raises :class:`~maturity.aws.CredentialsError` when there are no usable credentials or no region;
     every other failure becomes an "unknown" answer.
@@ -63,7 +64,8 @@ def assess(
     except CallFailed:
         account = None  # STS denied or unreachable: the checks still say what they can
     answers = tuple(Answer(check, _run(check, cached)) for check in checks)
-    return Assessment(account=account, region=region, env=env, answers=answers, score=score(answers, env=env))
+    scored = score(answers, env=env, stack_prefix=stack_prefix)
+    return Assessment(account=account, region=region, env=env, answers=answers, score=scored)
 
 
 def _run(check: Check, session: SessionLike) -> Evidence:

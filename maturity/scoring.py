@@ -32,6 +32,8 @@ __all__ = [
     "stack_name",
 ]
 
+#: The shipped ``mlops:namePrefix`` (``mlops``) as stack names start; the CLI passes the project's own.
+DEFAULT_STACK_PREFIX = "Mlops"
 LEVEL_NAMES = {0: "exploration", 1: "repeatable", 2: "reliable", 3: "scalable"}
 LADDER: tuple[Level, ...] = (0, 1, 2, 3, "llmops")
 #: What to set in cdk.json before deploying a stack.
@@ -74,11 +76,12 @@ class Score:
         return LEVEL_NAMES[self.level]
 
 
-def stack_name(env: str, stack: str) -> str:
-    return f"Mlops-{env}-{stack}"
+def stack_name(env: str, stack: str, *, prefix: str = DEFAULT_STACK_PREFIX) -> str:
+    """``<Prefix>-<env>-<Stack>``, as the app names stacks (cdk.json's ``mlops:namePrefix``, capitalized)."""
+    return f"{prefix}-{env}-{stack}"
 
 
-def score(answers: Sequence[Answer], *, env: str = "<env>") -> Score:
+def score(answers: Sequence[Answer], *, env: str = "<env>", stack_prefix: str = DEFAULT_STACK_PREFIX) -> Score:
     """Apply the rules above to a full set of answers."""
     level = possible = 0
     blocked = uncertain = False
@@ -98,7 +101,7 @@ def score(answers: Sequence[Answer], *, env: str = "<env>") -> Score:
         possible_level=possible,
         llmops_passed=sum(a.evidence.status == "pass" for a in llmops),
         llmops_total=len(llmops),
-        next_step=_next_step(answers, env),
+        next_step=_next_step(answers, env, stack_prefix),
     )
 
 
@@ -106,12 +109,12 @@ def _ladder_level(level: Level) -> int:
     return 99 if level == "llmops" else level
 
 
-def _next_step(answers: Sequence[Answer], env: str) -> NextStep | None:
+def _next_step(answers: Sequence[Answer], env: str, stack_prefix: str) -> NextStep | None:
     for level in LADDER:
         gaps = [a for a in answers if a.check.level == level and a.evidence.status != "pass"]
         missing = [a for a in gaps if a.evidence.status == "missing"]
         if missing:
-            return _deploy(missing[0], env)
+            return _deploy(missing[0], env, stack_prefix)
         if gaps:
             first = gaps[0]
             denied = ", ".join(first.evidence.unknown) or first.evidence.summary
@@ -124,9 +127,9 @@ def _next_step(answers: Sequence[Answer], env: str) -> NextStep | None:
     return None
 
 
-def _deploy(answer: Answer, env: str) -> NextStep:
+def _deploy(answer: Answer, env: str, stack_prefix: str) -> NextStep:
     check = answer.check
-    name = stack_name(env, check.stack)
+    name = stack_name(env, check.stack, prefix=stack_prefix)
     if answer.evidence.hint:
         return NextStep(check.id, check.question, f"{answer.evidence.hint} ({name} provides it).", name)
     how = _ENABLE.get(check.stack, "")

@@ -822,3 +822,38 @@ def test_bias_checks_pass_on_clarify_reports_and_name_versions_without_them(aws)
     evidence = next(c for c in CHECKS if c.id == "bias-checks").run(aws)
     assert evidence.status == "missing"
     assert "(mlops-dev-churn v2) carry no Clarify bias or explainability report" in evidence.summary
+
+
+def _cdk_json_with_prefix(tmp_path: Any, prefix: object) -> Any:
+    from tests.example import EXAMPLE_CONTEXT
+
+    path = tmp_path / "cdk.json"
+    path.write_text(json.dumps({"context": {**EXAMPLE_CONTEXT, "mlops:namePrefix": prefix}}))
+    return path
+
+
+def test_the_next_step_names_the_stack_with_the_projects_prefix(aws, tmp_path, monkeypatch):
+    build_level0(aws)
+    result = assess(Scripted(aws, AWS_EMPTY), env="dev", stack_prefix="Acme-ml")
+    step = result.score.next_step
+    assert step is not None and step.stack == "Acme-ml-dev-Level1Repeatable"
+    assert step.action.startswith("Deploy Acme-ml-dev-Level1Repeatable")
+
+    # The CLI takes the prefix from cdk.json's mlops:namePrefix, capitalized as the app names stacks.
+    seen: dict[str, Any] = {}
+
+    def recording_assess(session: Any, **kwargs: Any) -> Any:
+        seen.update(kwargs)
+        return result
+
+    monkeypatch.setattr("maturity.assess.assess", recording_assess)
+    cdk_json = _cdk_json_with_prefix(tmp_path, "acme-ml")
+    assert main(["assess", "--region", REGION, "--cdk-json", str(cdk_json), "--output", str(tmp_path / "a.txt")]) == 0
+    assert seen["stack_prefix"] == "Acme-ml"
+
+
+def test_a_bad_prefix_in_cdk_json_is_one_clear_error(aws, tmp_path, capsys):
+    cdk_json = _cdk_json_with_prefix(tmp_path, "Bad_Prefix")
+    assert main(["assess", "--region", REGION, "--cdk-json", str(cdk_json)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "mlops:namePrefix" in err and "'Bad_Prefix'" in err and err.count("\n") == 0
