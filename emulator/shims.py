@@ -1394,6 +1394,15 @@ _RECORDED_ONLY = frozenset(shim.cfn_type for shim in _SHIMS if not shim.backed)
 _FIXED_TYPES = frozenset(fix.cloudformation_type() for fix in _FIXES)
 
 
+def add_topic_shims(shims: tuple[type[_Shim], ...]) -> None:
+    """Register the shims of a topic module (``emulator/shims_<topic>.py``) with the ones above."""
+    global _SHIMS, _RECORDED_ONLY
+    _SHIMS = (*_SHIMS, *(shim for shim in shims if shim not in _SHIMS))
+    SHIMMED_TYPES.update({shim.cfn_type: shim.note for shim in shims})
+    _RECORDED_ONLY = _RECORDED_ONLY | frozenset(shim.cfn_type for shim in shims if not shim.backed)
+    register()
+
+
 def register() -> None:
     """Make moto's CloudFormation see the shims, even if it already built its type map.
 
@@ -1443,3 +1452,6 @@ def template_coverage(template: Mapping[str, Any]) -> dict[str, EmulationStatus]
 
 
 register()
+
+# Topic modules subclass _Shim and call add_topic_shims; a plain import works whichever module is imported first.
+import emulator.shims_knowledge_base  # noqa: E402,F401
