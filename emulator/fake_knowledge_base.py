@@ -18,8 +18,8 @@ IN_PROGRESS, then COMPLETE or FAILED):
 * it acts as the knowledge base's service role, and every read is decided on the deployed policies
   (:func:`emulator.policy_simulation.decide_request`): the role's trust policy must let
   ``bedrock.amazonaws.com`` assume it, its identity policies (within any permission boundary) must allow
-  ``bedrock:InvokeModel`` on the embedding model, ``s3vectors:PutVectors``/``DeleteVectors``/``GetVectors``/
-  ``ListVectors`` on the index and ``s3:ListBucket`` on the bucket (else the job FAILS), and per document
+  ``bedrock:InvokeModel`` on the embedding model, ``s3vectors:GetIndex``/``PutVectors``/``DeleteVectors``/
+  ``GetVectors`` on the index (what AWS's example knowledge-base role grants) and ``s3:ListBucket`` on the bucket (else the job FAILS), and per document
   ``s3:GetObject`` (with the bucket policy) and, for an SSE-KMS object, ``kms:Decrypt`` (with the key policy)
   (else that document fails: ``numberOfDocumentsFailed`` and a failure reason, the others are indexed);
 * it lists the data source's bucket under its inclusion prefix in the emulator's S3; ``<key>.metadata.json``
@@ -528,12 +528,7 @@ class FakeKnowledgeBase(LoopbackService):
             index = index_of(self.account, self.region, kb.api["storageConfiguration"]["s3VectorsConfiguration"])
         except ValueError as error:
             raise _JobFailed(str(error)) from None
-        for action in (
-            "s3vectors:PutVectors",
-            "s3vectors:DeleteVectors",
-            "s3vectors:GetVectors",
-            "s3vectors:ListVectors",
-        ):
+        for action in ("s3vectors:GetIndex", "s3vectors:PutVectors", "s3vectors:DeleteVectors", "s3vectors:GetVectors"):
             if (why := access.denied(action, index.index_arn)) is not None:
                 raise _JobFailed(why)
         s3config = source.api["dataSourceConfiguration"]["s3Configuration"]

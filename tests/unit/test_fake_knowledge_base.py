@@ -61,7 +61,7 @@ def kb_template(
                 "s3vectors:PutVectors",
                 "s3vectors:GetVectors",
                 "s3vectors:DeleteVectors",
-                "s3vectors:ListVectors",
+                "s3vectors:GetIndex",
                 "s3vectors:QueryVectors",
             ],
             "Resource": index_arn,
