@@ -19,9 +19,10 @@ IN_PROGRESS, then COMPLETE or FAILED):
   (:func:`emulator.policy_simulation.decide_request`): the role's trust policy must let
   ``bedrock.amazonaws.com`` assume it, its identity policies (within any permission boundary) must allow
   ``bedrock:InvokeModel`` on the embedding model, ``s3vectors:GetIndex``/``PutVectors``/``DeleteVectors``/
-  ``GetVectors`` on the index (what AWS's example knowledge-base role grants) and ``s3:ListBucket`` on the bucket (else the job FAILS), and per document
-  ``s3:GetObject`` (with the bucket policy) and, for an SSE-KMS object, ``kms:Decrypt`` (with the key policy)
-  (else that document fails: ``numberOfDocumentsFailed`` and a failure reason, the others are indexed);
+  ``GetVectors`` on the index (what AWS's example knowledge-base role grants) and ``s3:ListBucket`` on the
+  bucket (else the job FAILS), and per document ``s3:GetObject`` (with the bucket policy) and, for an SSE-KMS
+  object, ``kms:Decrypt`` (with the key policy) (else that document fails: ``numberOfDocumentsFailed`` and a
+  failure reason, the others are indexed);
 * it lists the data source's bucket under its inclusion prefix in the emulator's S3; ``<key>.metadata.json``
   files are the documents' metadata (``{"metadataAttributes": {...}}``, at most 10 KB);
 * a new or changed document is parsed (text formats only: .txt, .md, .html, .csv; other formats Bedrock
@@ -431,7 +432,16 @@ class FakeKnowledgeBase(LoopbackService):
         description = body.get("description")
         if description is not None and (not isinstance(description, str) or not 1 <= len(description) <= 200):
             raise _invalid("description: 1-200 characters")
+        token = body.get("clientToken")
+        if token is not None and (not isinstance(token, str) or not 33 <= len(token) <= 256):
+            raise _invalid("clientToken: 33-256 characters")
         with source.lock:
+            # Idempotency: a retried request with the same token answers the job it started.
+            repeated = next(
+                (j for j in source.ingestion_jobs if token and source.tokens.get(j["ingestionJobId"]) == token), None
+            )
+            if repeated is not None:
+                return {"ingestionJob": json.loads(json.dumps(repeated))}
             if any(job["status"] in RUNNING for job in source.ingestion_jobs):
                 raise ApiError(
                     HTTPStatus.CONFLICT,
@@ -462,6 +472,8 @@ class FakeKnowledgeBase(LoopbackService):
                 **({"description": description} if description else {}),
             }
             source.ingestion_jobs.append(job)
+            if token:
+                source.tokens[job["ingestionJobId"]] = token
             answer = json.loads(json.dumps(job))
         thread = threading.Thread(target=self._run_job, args=(source, job), name="ingestion-job", daemon=True)
         self._threads.append(thread)

@@ -322,6 +322,7 @@ class BedrockDataSource(_Shim, CloudFormationModel):
         if props.get("serverSideEncryptionConfiguration"):
             self.api["serverSideEncryptionConfiguration"] = props["serverSideEncryptionConfiguration"]
         self.ingestion_jobs: list[dict[str, Any]] = []
+        self.tokens: dict[str, str] = {}  # ingestion job id -> the clientToken that started it
         self.lock = threading.Lock()
 
     @property

@@ -451,9 +451,15 @@ def test_one_job_at_a_time_and_bad_requests(
         return ingest(*args)
 
     monkeypatch.setattr(fake, "_ingest", held)
-    started = agent.start_ingestion_job(**ids)
+    token = "t" * 40
+    started = agent.start_ingestion_job(**ids, clientToken=token)
     with pytest.raises(agent.exceptions.ConflictException):
         agent.start_ingestion_job(**ids)
+    # A retried request (same client token) answers the job it started, as Bedrock does.
+    assert (
+        agent.start_ingestion_job(**ids, clientToken=token)["ingestionJob"]["ingestionJobId"]
+        == (started["ingestionJob"]["ingestionJobId"])
+    )
     release.set()
     fake.wait()
     job = agent.get_ingestion_job(**ids, ingestionJobId=started["ingestionJob"]["ingestionJobId"])["ingestionJob"]
