@@ -1,4 +1,4 @@
-"""Small corrections to moto 5.2.5's CloudFormation engine that the CDK CLI runs into.
+"""Small corrections to moto 5.2.5's CloudFormation engine that the CDK CLI runs into (and to its EventBridge).
 
 Each fix replaces one moto function in this process only, is installed by :func:`apply` (which
 :class:`emulator.server.LocalAws` calls), and is listed in :data:`ENGINE_FIXES` with the symptom it
@@ -20,6 +20,7 @@ from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import ResourceMap
 from moto.ec2.exceptions import InvalidFlowLogIdError, InvalidRouteTableIdError
 from moto.ec2.models import ec2_backends
+from moto.events.models import Rule as EventsRule
 
 __all__ = ["ENGINE_FIXES", "apply"]
 
@@ -46,6 +47,11 @@ ENGINE_FIXES: dict[str, str] = {
         "moto evaluates a deleted stack's outputs whenever it is described or listed, and each Ref or GetAtt "
         "to a deleted resource silently re-creates that resource (a stack with exported bucket ARNs came back "
         "with four new buckets after cdk destroy); a deleted stack now has no outputs, as in AWS"
+    ),
+    "scheduled rules and S3 events": (
+        "moto hands every event (S3's EventBridge notifications included) to schedule-only rules too, whose "
+        "targets then raise, and S3's sender stops at the first error: a rule after a scheduled one in the "
+        "account never got S3 events; a rule without an event pattern now matches no event, as in AWS"
     ),
 }
 
@@ -169,6 +175,17 @@ def _delete_stack(self: Stack) -> None:
     self.output_map = _NoOutputs()  # type: ignore[assignment]
 
 
+# -- EventBridge: a schedule-only rule matches no event ------------------------------------------------
+
+_original_send_to_targets = EventsRule.send_to_targets
+
+
+def _send_to_targets(self: EventsRule, original_event: Any, transform_input: bool = True) -> None:
+    if not self.event_pattern.get_pattern():
+        return  # a rule with only a schedule: AWS sends it no events
+    _original_send_to_targets(self, original_event, transform_input)
+
+
 def apply() -> None:
     """Install the fixes; calling it again does nothing."""
     if getattr(CloudFormationBackend, _APPLIED_MARKER, False):
@@ -178,4 +195,5 @@ def apply() -> None:
     cfn_parsing.parse_and_update_resource = _parse_and_update_resource
     ResourceMap._delete_resource = _delete_resource  # type: ignore[method-assign]
     Stack.delete = _delete_stack  # type: ignore[method-assign]
+    EventsRule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
     setattr(CloudFormationBackend, _APPLIED_MARKER, True)
