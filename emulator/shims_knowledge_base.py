@@ -95,8 +95,13 @@ class S3VectorsVectorBucket(_Shim, CloudFormationModel):
         return {"VectorBucketArn": self.arn, "CreationTime": self.created}[attribute]
 
     def _delete(self) -> None:
+        backend = _vectors(self.account_id, self.region_name)
         with contextlib.suppress(VectorBucketNotFound):
-            _vectors(self.account_id, self.region_name).delete_vector_bucket(self.name)
+            # CloudFormation deletes the bucket's indexes first (they depend on it); moto deletes a stack's
+            # resources in no particular order, so an index may still be here: it goes with its bucket.
+            for index in list(backend.get_vector_bucket(vector_bucket_name=self.name).indexes.values()):
+                backend.delete_index(self.name, index.index_name, None)
+            backend.delete_vector_bucket(self.name)
 
 
 def _bucket_name(account_id: str, region_name: str, properties: Any, what: str) -> str:

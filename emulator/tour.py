@@ -27,6 +27,7 @@ from emulator.pipeline_runner import LocalPipelineRun
 from emulator.policy_simulation import PolicySimulator
 from emulator.server import LocalAws
 from emulator.shims import emulation_status
+from emulator.tour_knowledge_base import LEVEL as KNOWLEDGE_BASE_LEVEL
 from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX
 from scripts import prompt_release
 
@@ -303,13 +304,16 @@ def _qualifiers(body: dict[str, Any]) -> str:
     return ", ".join(q for b in blocks if "guardContent" in b for q in b["guardContent"]["text"].get("qualifiers", []))
 
 
-def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> Iterator[TourLine]:
+def tour_llmops(
+    aws: LocalAws, stack_name: str, *, env_name: str = "local", extra_env: dict[str, str] | None = None
+) -> Iterator[TourLine]:
     """Version and promote a prompt through the catalog API, release ``prompts/`` as the pipeline would, then
-    call the gateway against a stand-in model."""
+    call the gateway against a stand-in model. `extra_env` reaches every handler (e.g. the stand-in knowledge
+    base's endpoints, :meth:`emulator.fake_knowledge_base.FakeKnowledgeBase.env`)."""
     level = "LLMOps"
     out = stack_outputs(aws, stack_name)
     # The handlers build their boto3 clients from the environment: point them at the emulator.
-    to_emulator = aws.env(base={})
+    to_emulator = {**aws.env(base={}), **(extra_env or {})}
     catalog = deployed_function(aws, "prompt_catalog", out["CatalogFunctionName"])
     gateway = deployed_function(aws, "llm_gateway", out["GatewayFunctionName"])
     model_id = gateway.environment["ALLOWED_MODELS"].split(",")[0]
@@ -516,6 +520,12 @@ class _LocalEvaluations:
         reasons = json.dumps(answer.get("reasons"))
         cause = f"The quality gate refused this prompt version (evaluation {run_id}): {reasons}"
         return prompt_release.EvaluationResult(False, cause, run_id)
+
+
+def tour_knowledge_base(steps: Iterator[tuple[str, str, Fidelity]]) -> Iterator[TourLine]:
+    """The knowledge base's tour lines (emulator/tour_knowledge_base.py), as the tour's own."""
+    for step, outcome, fidelity in steps:
+        yield TourLine(KNOWLEDGE_BASE_LEVEL, step, outcome, fidelity)
 
 
 def deployed_resources(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from emulator.fake_knowledge_base import FakeKnowledgeBase
 from emulator.lambda_runner import LocalFunction, deployed_function, publish_emf
@@ -36,6 +36,9 @@ DOCUMENTS_DIR = PROJECT_ROOT / "knowledge_base" / "documents"
 COVERAGE_WAIT_SECONDS = 6.0
 JOB_TIMEOUT_SECONDS = 120.0
 LEVEL = "LLMOps RAG"
+# The tour's fidelity labels (emulator/tour.py's Fidelity).
+Fidelity = Literal["real", "stub", "in-process", "not emulated"]
+Line = tuple[str, str, Fidelity]
 STAND_IN = "local stand-in knowledge base"
 
 
@@ -207,7 +210,7 @@ class KnowledgeBaseSession:
         )["MetricDataResults"][0]
         return [float(v) for v in data["Values"]]
 
-    def sync_cycle(self, expected_changes: int) -> Iterator[tuple[str, str, str]]:
+    def sync_cycle(self, expected_changes: int) -> Iterator[Line]:
         """Queue -> sync handler -> ingestion job -> sync handler again: (step, outcome, fidelity) lines."""
         messages = self.changes(expected_changes)
         kinds = sorted({json.loads(m["Body"]).get("detail-type", "?") for m in messages})
@@ -250,8 +253,11 @@ class KnowledgeBaseSession:
         )
 
 
-def tour_knowledge_base_sync(session: KnowledgeBaseSession) -> Iterator[tuple[str, str, str]]:
+def tour_knowledge_base_sync(session: KnowledgeBaseSession) -> Iterator[Line]:
     """Upload the sample documents, measure the skew, sync and ingest, measure it again."""
+    if not session.enabled:
+        yield ("knowledge base", "not deployed (llmops.knowledgeBase.enabled is false)", "not emulated")
+        return
     paths = sorted(DOCUMENTS_DIR.glob("*.md"))
     keys = session.upload(paths)
     head = session.aws.client("s3").head_object(Bucket=session.bucket, Key=keys[0])

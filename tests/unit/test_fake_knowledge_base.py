@@ -22,6 +22,7 @@ from emulator.fake_knowledge_base import (
 )
 from emulator.server import DEFAULT_ACCOUNT, LocalAws
 from emulator.shims import emulation_status
+from emulator.shims_knowledge_base import S3VectorsVectorBucket
 
 REGION = "us-east-1"
 PREFIX = "knowledge-base/"
@@ -527,3 +528,19 @@ def test_filter_semantics() -> None:
     assert matches_filter(
         {"orAll": [{"lessThan": {"key": "year", "value": 2000}}, {"notIn": {"key": "tags", "value": ["z"]}}]}, metadata
     )
+
+
+def test_deleting_the_stack_removes_the_vector_store_and_a_redeploy_works(aws: LocalAws) -> None:
+    out = deploy(aws, "kbdelete")
+    vectors = aws.client("s3vectors")
+    # moto deletes a stack's resources in no fixed order: the bucket may go first, its index still in it.
+    (bucket,) = [
+        shim
+        for shim in S3VectorsVectorBucket.instances_tracked  # type: ignore[attr-defined]
+        if isinstance(shim, S3VectorsVectorBucket) and shim.name == "kbdelete-vectors" and not shim.deleted
+    ]
+    bucket.delete(DEFAULT_ACCOUNT, REGION)
+    assert "kbdelete-vectors" not in {b["vectorBucketName"] for b in vectors.list_vector_buckets()["vectorBuckets"]}
+    aws.client("cloudformation").delete_stack(StackName="kbdelete")
+    again = deploy(aws, "kbdelete")  # same names: nothing was left behind
+    assert again["IndexArn"] == out["IndexArn"]
