@@ -276,7 +276,10 @@ def tour_level2(aws: LocalAws, stack_name: str, registry_group: str) -> Iterator
     alarms = {
         a["AlarmName"]
         for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
-        if topic in a.get("AlarmActions", []) and a["AlarmName"].startswith(stack_name)
+        if topic in a.get("AlarmActions", [])
+        and a["AlarmName"].startswith(stack_name)
+        # The knowledge base's own alarms (skew, failed documents, dead letters) are in its part of the tour.
+        and "KnowledgeBase" not in a["AlarmName"]
     }
     rules = [r["Name"] for r in aws.client("events").list_rules()["Rules"] if "RetrainOnDrift" in r["Name"]]
     yield TourLine(
@@ -486,7 +489,10 @@ def tour_llmops(
     alarms = {
         a["AlarmName"]
         for a in cloudwatch.describe_alarms()["MetricAlarms"]
-        if topic in a.get("AlarmActions", []) and a["AlarmName"].startswith(stack_name)
+        if topic in a.get("AlarmActions", [])
+        and a["AlarmName"].startswith(stack_name)
+        # The knowledge base's own alarms (skew, failed documents, dead letters) are in its part of the tour.
+        and "KnowledgeBase" not in a["AlarmName"]
     }
     yield TourLine(
         level,

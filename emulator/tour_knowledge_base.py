@@ -274,11 +274,100 @@ def tour_knowledge_base_sync(session: KnowledgeBaseSession) -> Iterator[Line]:
         "in-process",
     )
     yield from session.sync_cycle(len(keys))
+    alarms = [
+        alarm
+        for alarm in session.aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
+        if alarm["AlarmName"].startswith(f"{session.stack_name}-KnowledgeBase")
+    ]
+    metrics = sorted({str(alarm.get("MetricName", "?")) for alarm in alarms})
+    yield ("knowledge base alarms", f"{len(alarms)} alarms on {', '.join(metrics)}", "real")
     after = session.skew()
     yield (
         "skew after ingestion (deployed monitor)",
         f"KnowledgeBaseSkewSeconds={after['skewSeconds']:.0f}, {after['unsyncedChanges']} un-ingested change(s); "
         f"last job {after['lastJobStatus']} with {after['failedDocuments']} failed document(s); CloudWatch "
         f"holds {', '.join(f'{v:.0f}' for v in session.skew_metric())}",
+        "in-process",
+    )
+
+
+RAG_PROMPT_FILE = PROJECT_ROOT / "prompts" / "support-answer.json"
+
+
+def _document(uri: str) -> str:
+    return uri.rsplit("/", 1)[-1]
+
+
+@dataclass
+class GatewayAsker:
+    """Ask the deployed gateway (its handler in-process, as the other tour steps run it) a question for a
+    prompt that retrieves; `model_env` points bedrock-runtime at the stand-in model."""
+
+    session: KnowledgeBaseSession
+    gateway: LocalFunction
+    prompt: str
+    alias: str
+    question_variable: str
+    model_env: Mapping[str, str]
+
+    def ask(self, question: str) -> dict[str, Any]:
+        request = {
+            "prompt": self.prompt,
+            "alias": self.alias,
+            "variables": {self.question_variable: question},
+            "team": "support",
+        }
+        invocation = self.gateway.invoke(request, {**self.session.env, **self.model_env})
+        self.session.published += publish_emf(self.session.aws.client("cloudwatch"), invocation.output)
+        answer: dict[str, Any] = invocation.response
+        return answer
+
+
+def describe_answer(answer: Mapping[str, Any]) -> str:
+    """One line: status, retrieval status, the cited documents and chunks, the start of the text."""
+    citations = answer.get("citations") or []
+    cited = ", ".join(f"[{c.get('n')}] {_document(str(c.get('documentUri', '')))}" for c in citations)
+    text = " / ".join(str(answer.get("text") or "").splitlines())[:90]
+    return (
+        f"HTTP {answer.get('statusCode')} retrieval {(answer.get('retrieval') or {}).get('status')}: "
+        f"cites {cited or 'nothing'} | {text}"
+    )
+
+
+def cited_documents(answer: Mapping[str, Any]) -> list[str]:
+    """The document names an answer cites, in citation order."""
+    return [_document(str(c.get("documentUri", ""))) for c in answer.get("citations") or []]
+
+
+def tour_knowledge_base_deletion(session: KnowledgeBaseSession, asker: GatewayAsker, question: str) -> Iterator[Line]:
+    """Ask, delete the document the answer cites first, sync, ask again: the deleted document is gone."""
+    if not session.enabled:
+        return
+    before = asker.ask(question)
+    yield (f"cited answer through the gateway ({STAND_IN}, stand-in model)", describe_answer(before), "in-process")
+    cited = cited_documents(before)
+    if not cited:
+        return
+    key = f"{session.prefix}{cited[0]}"
+    session.aws.client("s3").delete_object(Bucket=session.bucket, Key=key)
+    pending = session.skew()
+    yield (
+        "delete the cited document",
+        f"s3://{session.bucket}/{key} deleted (a delete marker); skew monitor: {pending['unsyncedChanges']} "
+        "un-ingested change(s)",
+        "real",
+    )
+    yield from session.sync_cycle(1)
+    after = asker.ask(question)
+    gone = cited[0] not in cited_documents(after)
+    yield (
+        "the same question after the sync",
+        f"{describe_answer(after)} | {cited[0]} {'no longer cited' if gone else 'STILL CITED'}",
+        "in-process",
+    )
+    settled = session.skew()
+    yield (
+        "skew after the deletion's sync (deployed monitor)",
+        f"KnowledgeBaseSkewSeconds={settled['skewSeconds']:.0f}, {settled['unsyncedChanges']} un-ingested change(s)",
         "in-process",
     )
