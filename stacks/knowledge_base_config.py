@@ -73,11 +73,9 @@ def check_knowledge_base(
     kb: KnowledgeBaseConfig, *, region: str, llmops_enabled: bool, fail: typing.Callable[[str, str], typing.NoReturn]
 ) -> None:
     """Raise (through `fail(key, message)`) on the first setting AWS would refuse or that cannot work."""
-    if not kb.enabled:
-        return
+    if not (kb.enabled and llmops_enabled):
+        return  # without LLMOps there is no knowledge base to deploy, whatever the settings say
     key = "llmops.knowledgeBase"
-    if not llmops_enabled:
-        fail(f"{key}.enabled", "the knowledge base is part of LLMOps: it needs llmops.enabled")
     if not _NAME_RE.match(kb.name):
         fail(
             f"{key}.name",
