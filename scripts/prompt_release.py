@@ -57,7 +57,7 @@ if str(_LAMBDAS) not in sys.path:
     sys.path.insert(0, str(_LAMBDAS))
 
 # isort: split
-from common import golden_sets, templating  # noqa: E402 - importable only once lambdas/ is on sys.path
+from common import golden_sets, retrieval, templating  # noqa: E402 - importable only once lambdas/ is on sys.path
 from common.errors import ValidationError  # noqa: E402 - importable only once lambdas/ is on sys.path
 from common.prompt_store import (  # noqa: E402 - importable only once lambdas/ is on sys.path
     ALIAS_RE,
@@ -74,7 +74,7 @@ DEFAULT_PROMPTS_DIR = "prompts"
 GATED_ALIASES = frozenset({"prod"})
 MAX_REASON_CHARS = 1000
 _FILE_KEYS = frozenset(
-    {"name", "description", "template", "variables", "model_id", "inference", "evaluation", "aliases"}
+    {"name", "description", "template", "variables", "model_id", "inference", "evaluation", "aliases", "retrieval"}
 )
 _REQUIRED_KEYS = ("name", "template", "variables", "model_id", "evaluation", "aliases")
 _EVALUATION_KEYS = frozenset({"golden_set_file", "golden_set", "golden_version", "min_items"})
@@ -124,6 +124,8 @@ class PromptFile:
     golden_document: dict[str, Any]  # the golden set file's JSON, the body of POST /evalsets
     aliases: dict[str, tuple[str, ...]]
     min_items: int = 0  # the fewest items the catalog accepts an evaluation over (default: the whole set)
+    # The version's knowledge-base retrieval (#16), as the catalog stores it (queryVariable filled in).
+    retrieval: dict[str, Any] | None = None
 
     def aliases_for(self, env_name: str) -> tuple[str, ...]:
         """The aliases this prompt should reach in `env_name` (none when the file lists none)."""
@@ -140,6 +142,7 @@ class PromptFile:
             "golden_sets": [
                 {"name": self.golden_set.name, "version": self.golden_set.version, "min_items": self.min_items}
             ],
+            "retrieval": self.retrieval,
         }
 
     def matches(self, version: Mapping[str, Any]) -> bool:
@@ -218,6 +221,22 @@ def load_prompt_file(path: Path, *, root: Path = PROJECT_ROOT) -> PromptFile:
     if not model_id.strip():
         raise fail("model_id", "must not be empty")
     inference = _inference(data.get("inference", {}), fail)
+    spec: retrieval.RetrievalSpec | None = None
+    if data.get("retrieval") is not None:
+        raw_retrieval = data["retrieval"]
+        # The knowledge base name is checked against the environment in check_models (it needs the config).
+        named = raw_retrieval.get("knowledgeBase") if isinstance(raw_retrieval, dict) else None
+        try:
+            spec = retrieval.validate_retrieval(
+                raw_retrieval,
+                template_variables=variables,
+                template=template,
+                knowledge_bases={named: "-"} if isinstance(named, str) else {},
+            )
+        except ValidationError as error:
+            raise fail("retrieval", str(error)) from None
+    # The gateway fills the context variable from the knowledge base: golden items must not supply it.
+    item_variables = [v for v in variables if spec is None or v != spec.context_variable]
 
     evaluation = typed(data, "evaluation", dict, "an object")
     unknown = sorted(set(evaluation) - _EVALUATION_KEYS)
@@ -254,11 +273,12 @@ def load_prompt_file(path: Path, *, root: Path = PROJECT_ROOT) -> PromptFile:
                 f"must be from 1 to the {len(golden.items)} items of {golden_file!r}, got {min_items}",
             )
     for item in golden.items:
-        if set(item.inputs) != set(variables):
+        if set(item.inputs) != set(item_variables):
+            filled = f" (without {spec.context_variable!r}, which retrieval fills)" if spec is not None else ""
             raise fail(
                 "evaluation.golden_set_file",
                 f"item {item.id!r} of {golden_file!r} has inputs {sorted(item.inputs)}, but the template's "
-                f"variables are {sorted(variables)}",
+                f"variables are {sorted(item_variables)}{filled}",
             )
 
     raw_aliases = typed(data, "aliases", dict, "an object {environment: [alias, ...]}")
@@ -286,6 +306,7 @@ def load_prompt_file(path: Path, *, root: Path = PROJECT_ROOT) -> PromptFile:
         golden_document=golden_document,
         aliases=aliases,
         min_items=min_items,
+        retrieval=spec.to_dict() if spec is not None else None,
     )
 
 
@@ -347,6 +368,14 @@ def load_prompt_files(directory: Path, *, root: Path = PROJECT_ROOT) -> list[Pro
     return prompts
 
 
+def configured_knowledge_bases(config: EnvironmentConfig) -> list[str]:
+    """The knowledge-base names an environment's prompts may retrieve from (``llmops.knowledgeBase``)."""
+    knowledge_base = getattr(config.llmops, "knowledge_base", None)
+    if knowledge_base is None or not getattr(knowledge_base, "enabled", False):
+        return []
+    return [str(knowledge_base.name)]
+
+
 def check_models(prompts: Sequence[PromptFile], config: EnvironmentConfig) -> None:
     """Every prompt's model must be one the environment may call (``llmops.models``)."""
     allowed = [m.id for m in config.llmops.models]
@@ -355,6 +384,13 @@ def check_models(prompts: Sequence[PromptFile], config: EnvironmentConfig) -> No
         f"(llmops.models: {', '.join(allowed)})"
         for p in prompts
         if p.model_id not in allowed
+    ]
+    knowledge_bases = configured_knowledge_bases(config)
+    errors += [
+        f"{p.path}: key 'retrieval.knowledgeBase': {p.retrieval['knowledgeBase']!r} is not a knowledge base of "
+        f"{config.name} (llmops.knowledgeBase: {', '.join(knowledge_bases) or 'disabled'})"
+        for p in prompts
+        if p.retrieval is not None and p.retrieval["knowledgeBase"] not in knowledge_bases
     ]
     if errors:
         raise PromptFileError("\n".join(errors))

@@ -50,7 +50,8 @@ class KnowledgeBaseConfig:
 
     ``name`` is what prompt versions refer to (``retrieval.knowledgeBase``); ``documentsPrefix`` is the key
     prefix in the curated bucket; ``syncDebounceSeconds`` gathers a burst of uploads into one ingestion
-    job; ``maxSkewMinutes`` and ``maxFailedDocuments`` are the alarm thresholds; the prices feed `make cost`.
+    job; ``maxSkewMinutes`` and ``maxFailedDocuments`` are the alarm thresholds. Prices are not config:
+    `make cost` reads them from maturity/prices.json like every other price.
     """
 
     enabled: bool
@@ -62,22 +63,15 @@ class KnowledgeBaseConfig:
     sync_debounce_seconds: int
     max_skew_minutes: int
     max_failed_documents: int
-    # USD per 1,000 input tokens of the embedding model (documents at ingestion, the question per query).
-    embedding_input_per1k_usd: float
-    # S3 Vectors: USD per GB-month of vectors stored, and per 1,000 query API calls.
-    storage_per_gb_month_usd: float
-    query_per1k_usd: float
 
 
 def check_knowledge_base(
     kb: KnowledgeBaseConfig, *, region: str, llmops_enabled: bool, fail: typing.Callable[[str, str], typing.NoReturn]
 ) -> None:
     """Raise (through `fail(key, message)`) on the first setting AWS would refuse or that cannot work."""
-    if not kb.enabled:
-        return
+    if not (kb.enabled and llmops_enabled):
+        return  # without LLMOps there is no knowledge base to deploy, whatever the settings say
     key = "llmops.knowledgeBase"
-    if not llmops_enabled:
-        fail(f"{key}.enabled", "the knowledge base is part of LLMOps: it needs llmops.enabled")
     if not _NAME_RE.match(kb.name):
         fail(
             f"{key}.name",
@@ -127,10 +121,3 @@ def check_knowledge_base(
         )
     if not 0 <= kb.max_failed_documents <= MAX_FAILED_DOCUMENTS:
         fail(f"{key}.maxFailedDocuments", f"{kb.max_failed_documents} is outside 0-{MAX_FAILED_DOCUMENTS}")
-    for price_key, price, high in (
-        ("embeddingInputPer1kUsd", kb.embedding_input_per1k_usd, 1.0),
-        ("storagePerGbMonthUsd", kb.storage_per_gb_month_usd, 100.0),
-        ("queryPer1kUsd", kb.query_per1k_usd, 100.0),
-    ):
-        if not 0 <= price < high:
-            fail(f"{key}.{price_key}", f"{price} is not a price in [0, {high:g}) USD")

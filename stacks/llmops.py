@@ -283,12 +283,12 @@ class LlmopsStack(Stack):
             ("GuardrailVersion", self.guardrail.version_number, "Guardrail version the gateway uses"),
             *(
                 [
-                    ("KnowledgeBaseId", self.knowledge_base.knowledge_base_id, "Bedrock knowledge base (RAG)"),
-                    ("KnowledgeBaseDataSourceId", self.knowledge_base.data_source.attr_data_source_id, "Its data source"),
-                    ("KnowledgeBaseSyncFunctionName", self.knowledge_base.sync.function.function_name, "Sync function"),
-                    ("KnowledgeBaseMonitorFunctionName", self.knowledge_base.monitor.function.function_name, "Skew monitor"),
+                    ("KnowledgeBaseId", kb.knowledge_base_id, "Bedrock knowledge base (RAG)"),
+                    ("KnowledgeBaseDataSourceId", kb.data_source.attr_data_source_id, "Its data source"),
+                    ("KnowledgeBaseSyncFunctionName", kb.sync.function.function_name, "Knowledge base sync"),
+                    ("KnowledgeBaseMonitorFunctionName", kb.monitor.function.function_name, "Skew monitor"),
                 ]
-                if self.knowledge_base
+                if (kb := self.knowledge_base)
                 else []
             ),
         ):

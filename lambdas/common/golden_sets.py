@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,11 @@ MAX_DOCUMENT_BYTES = safe_json.MAX_BODY_BYTES
 MAX_ITEMS = 5_000
 
 _SET_FIELDS = frozenset({"format", "name", "version", "description", "labels", "items"})
-_ITEM_FIELDS = frozenset({"id", "inputs", "expected_label", "reference", "context", "tags"})
+_ITEM_FIELDS = frozenset({"id", "inputs", "expected_label", "reference", "context", "tags", "expectedDocuments"})
+# expectedDocuments (#16): the documents a retrieval must find for the item (S3 keys relative to the
+# knowledge base's documents prefix, or full s3:// URIs); recall@k is scored against them.
+MAX_EXPECTED_DOCUMENTS = 20
+MAX_DOCUMENT_REF_CHARS = 1024  # an S3 key is at most 1024 bytes
 
 
 class GoldenSetError(ValueError):
@@ -79,6 +84,7 @@ class GoldenItem:
     reference: str | None = None
     context: str | None = None
     tags: tuple[str, ...] = ()
+    expected_documents: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; absent optional fields are omitted so files stay readable."""
@@ -89,6 +95,8 @@ class GoldenItem:
                 out[name] = value
         if self.tags:
             out["tags"] = list(self.tags)
+        if self.expected_documents:
+            out["expectedDocuments"] = list(self.expected_documents)
         return out
 
 
@@ -374,4 +382,30 @@ def _item(index: int, entry: object, labels: Sequence[str]) -> GoldenItem:
         reference=reference,
         context=context,
         tags=tuple(tags),
+        expected_documents=_expected_documents(where, entry.get("expectedDocuments", [])),
     )
+
+
+def _expected_documents(where: str, raw: object) -> tuple[str, ...]:
+    field_name = f"{where}.expectedDocuments"
+    if not isinstance(raw, list):
+        raise GoldenSetError(f"{field_name}: must be a list of document keys or s3:// URIs")
+    if len(raw) > MAX_EXPECTED_DOCUMENTS:
+        raise GoldenSetError(f"{field_name}: at most {MAX_EXPECTED_DOCUMENTS} documents, got {len(raw)}")
+    out: list[str] = []
+    for index, value in enumerate(raw):
+        at = f"{field_name}[{index}]"
+        if not isinstance(value, str):
+            raise GoldenSetError(f"{at}: must be a string, got {type(value).__name__}")
+        if not value or value != value.strip():
+            raise GoldenSetError(f"{at}: must be a non-empty key without leading or trailing whitespace")
+        if len(value) > MAX_DOCUMENT_REF_CHARS:
+            raise GoldenSetError(f"{at}: at most {MAX_DOCUMENT_REF_CHARS} characters, got {len(value)}")
+        # Control and format characters (zero-width, bidi overrides) make a key look like another one.
+        bad = next((c for c in value if unicodedata.category(c).startswith("C")), None)
+        if bad is not None:
+            raise GoldenSetError(f"{at}: contains the character U+{ord(bad):04X}")
+        if value in out:
+            raise GoldenSetError(f"{at}: {value[:80]!r} is listed twice")
+        out.append(value)
+    return tuple(out)

@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from common.retrieval import RetrievalSpec
 
 PROMPT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,63}\Z")
 ALIAS_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}\Z")
@@ -136,6 +137,13 @@ def inference_from_stored(stored: Mapping[str, Any]) -> Inference:
     return out
 
 
+def _stored(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` without a null ``retrieval``: versions without retrieval are stored as before it existed."""
+    if values.get("retrieval") is None:
+        values.pop("retrieval", None)
+    return values
+
+
 def _content_from(raw: Mapping[str, Any]) -> dict[str, Any]:
     """The content fields a version and an alias (which denormalizes its version) both store."""
     return {
@@ -144,6 +152,7 @@ def _content_from(raw: Mapping[str, Any]) -> dict[str, Any]:
         "model_id": raw["model_id"],
         "inference": inference_from_stored(raw["inference"]),
         "sha256": raw["sha256"],
+        "retrieval": RetrievalSpec.from_stored(raw.get("retrieval")),
     }
 
 
@@ -185,10 +194,12 @@ class PromptVersion:
     reason: str
     sha256: str
     golden_sets: tuple[GoldenRequirement, ...] = ()
+    # The knowledge base the gateway retrieves from for this version (None: no retrieval).
+    retrieval: RetrievalSpec | None = None
 
     def to_item(self) -> AttributeMap:
         """The version item: its keys and :meth:`to_dict`."""
-        return serialize({"pk": prompt_pk(self.name), "sk": version_sk(self.version), **self.to_dict()})
+        return serialize({"pk": prompt_pk(self.name), "sk": version_sk(self.version), **_stored(self.to_dict())})
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> PromptVersion:
@@ -218,6 +229,7 @@ class PromptVersion:
             "reason": self.reason,
             "sha256": self.sha256,
             "golden_sets": [g.to_dict() for g in self.golden_sets],
+            "retrieval": self.retrieval.to_dict() if self.retrieval is not None else None,
         }
 
 
@@ -239,6 +251,7 @@ class AliasRecord:
     # How many times the alias was written (1 when created): every move is conditional on the revision
     # it read, so two concurrent moves cannot both land. Items from before the field read as 0.
     revision: int = 0
+    retrieval: RetrievalSpec | None = None
 
     @classmethod
     def pointing_at(
@@ -258,11 +271,12 @@ class AliasRecord:
             updated_at=when,
             reason=reason,
             revision=revision,
+            retrieval=target.retrieval,
         )
 
     def to_item(self) -> AttributeMap:
         """The alias item: its keys and :meth:`to_dict`."""
-        return serialize({"pk": prompt_pk(self.name), "sk": alias_sk(self.alias), **self.to_dict()})
+        return serialize({"pk": prompt_pk(self.name), "sk": alias_sk(self.alias), **_stored(self.to_dict())})
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> AliasRecord:
@@ -294,6 +308,7 @@ class AliasRecord:
             "updated_at": self.updated_at,
             "reason": self.reason,
             "revision": self.revision,
+            "retrieval": self.retrieval.to_dict() if self.retrieval is not None else None,
         }
 
 
@@ -311,6 +326,8 @@ class AuditEntry:
     alias: str | None = field(default=None)
     # The alias revision a promotion wrote (same transaction as the alias): the trail and the alias agree.
     revision: int | None = field(default=None)
+    # The knowledge base a created version retrieves from (None: no retrieval, or another action).
+    knowledge_base: str | None = field(default=None)
 
     def to_item(self) -> AttributeMap:
         """The audit item, keys included; ``alias`` is omitted when the action has none."""
@@ -327,6 +344,8 @@ class AuditEntry:
             values["alias"] = self.alias
         if self.revision is not None:
             values["revision"] = self.revision
+        if self.knowledge_base is not None:
+            values["knowledge_base"] = self.knowledge_base
         return serialize(values)
 
     @classmethod
@@ -343,6 +362,7 @@ class AuditEntry:
             event_id=raw["sk"].rsplit("#", 1)[-1],
             alias=raw.get("alias"),
             revision=int(raw["revision"]) if "revision" in raw else None,
+            knowledge_base=raw.get("knowledge_base"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -356,6 +376,7 @@ class AuditEntry:
             "when": self.when,
             "id": self.event_id,
             "revision": self.revision,
+            "knowledge_base": self.knowledge_base,
         }
 
 

@@ -10,6 +10,7 @@ miss, see :func:`common.prompt_store.get_alias`), one template render, one Conve
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
-from common import templating
+from common import retrieval, templating
 from common.errors import NotFound, ValidationError
 from common.prompt_store import ALIAS_RE, PROMPT_NAME_RE, AliasRecord, DynamoDBClient, get_alias
 from pricing import PriceTable, PricingError, check_allowed, check_priced, parse_allowed_models
@@ -62,6 +63,8 @@ class GatewayConfig:
     guardrail_version: str
     allowed_models: frozenset[str]
     prices: PriceTable
+    # KNOWLEDGE_BASES: {name: knowledgeBaseId} of the knowledge bases retrieval prompts may name.
+    knowledge_bases: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GatewayConfig:
@@ -93,7 +96,8 @@ class GatewayConfig:
             prices = PriceTable.from_json(env["PRICE_TABLE_JSON"])
             allowed = parse_allowed_models(env["ALLOWED_MODELS"])
             check_priced(allowed, prices)
-        except PricingError as error:
+            knowledge_bases = retrieval.parse_knowledge_bases(env.get("KNOWLEDGE_BASES"))
+        except (PricingError, retrieval.RetrievalConfigError) as error:
             raise ConfigError(f"gateway misconfigured: {error}") from None
         return cls(
             table_name=env["TABLE_NAME"].strip(),
@@ -102,6 +106,7 @@ class GatewayConfig:
             guardrail_version=env["GUARDRAIL_VERSION"].strip(),
             allowed_models=allowed,
             prices=prices,
+            knowledge_bases=knowledge_bases,
         )
 
 
@@ -173,16 +178,22 @@ class GatewayResult:
     alias: str
     version: int
     model_id: str
-    text: str
+    # None when retrieval found nothing: the model was not called (see ``retrieval``).
+    text: str | None
     input_tokens: int
     output_tokens: int
     cost_usd: float
     latency_ms: float
     stop_reason: str
     guardrail_intervened: bool
+    # Only for a version that retrieves: the answer's ``retrieval`` summary and its ``citations``.
+    retrieved: retrieval.Retrieved | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready representation."""
+        """JSON-ready representation (``retrieval`` and ``citations`` only when the version retrieves)."""
+        extra: dict[str, Any] = {}
+        if self.retrieved is not None:
+            extra = {"retrieval": self.retrieved.summary(), "citations": self.retrieved.citations()}
         return {
             "prompt": self.prompt,
             "alias": self.alias,
@@ -194,6 +205,7 @@ class GatewayResult:
             "latency_ms": self.latency_ms,
             "stop_reason": self.stop_reason,
             "guardrail_intervened": self.guardrail_intervened,
+            **extra,
         }
 
 
@@ -237,12 +249,19 @@ class Gateway:
         dynamodb: DynamoDBClient,
         bedrock: BedrockRuntimeClient,
         config: GatewayConfig,
+        agent_runtime: Callable[[], retrieval.AgentRuntimeClient] | None = None,
         clock: Callable[[], float] = time.monotonic,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
-        """Create a gateway over a ``dynamodb`` and a ``bedrock-runtime`` client."""
+        """Create a gateway over a ``dynamodb`` and a ``bedrock-runtime`` client.
+
+        ``agent_runtime`` makes the ``bedrock-agent-runtime`` client on the first retrieval (a gateway
+        whose prompts never retrieve never pays for creating it).
+        """
         self._dynamodb = dynamodb
         self._bedrock = bedrock
+        self._agent_runtime_factory = agent_runtime
+        self._agent_runtime: retrieval.AgentRuntimeClient | None = None
         self._config = config
         self._cache = AliasCache(config.cache_seconds, clock)
         self._timer = timer
@@ -288,6 +307,53 @@ class Gateway:
             },
         }
 
+    def _agent_runtime_client(self) -> retrieval.AgentRuntimeClient:
+        if self._agent_runtime is None:
+            if self._agent_runtime_factory is None:
+                raise ConfigError("gateway misconfigured: no bedrock-agent-runtime client for retrieval")
+            self._agent_runtime = self._agent_runtime_factory()
+        return self._agent_runtime
+
+    def retrieve(self, request: GatewayRequest, record: AliasRecord) -> tuple[retrieval.Retrieved, dict[str, object]]:
+        """Retrieve for a version that declares it; the variables with the context variable filled.
+
+        Raises:
+            ValidationError: the caller sent the context variable or a ``context``, or the question is
+                missing, blank, not a string or over the guardrail's grounding-query limit.
+            ConfigError: the version names a knowledge base this gateway is not configured with.
+            RetrievalError: Retrieve failed.
+        """
+        spec = record.retrieval
+        assert spec is not None  # for the type checker: callers check
+        where = f"prompt {record.name!r} v{record.version}"
+        if request.context is not None:
+            raise ValidationError(
+                f"context: {where} retrieves its context from knowledge base {spec.knowledge_base!r}; do not send one"
+            )
+        if spec.context_variable in request.variables:
+            raise ValidationError(
+                f"variables.{spec.context_variable}: filled by the gateway from knowledge base "
+                f"{spec.knowledge_base!r} for {where}; do not send it"
+            )
+        question = request.variables.get(spec.query_variable)
+        if not isinstance(question, str) or not question.strip():
+            raise ValidationError(
+                f"variables.{spec.query_variable}: required, a non-blank string (the question {where} retrieves for)"
+            )
+        if len(question) > retrieval.MAX_QUERY_CHARS:
+            raise ValidationError(
+                f"variables.{spec.query_variable}: {len(question)} characters; it is the guardrail's grounding "
+                f"query, which reads at most {retrieval.MAX_QUERY_CHARS}"
+            )
+        knowledge_base_id = self._config.knowledge_bases.get(spec.knowledge_base)
+        if knowledge_base_id is None:
+            raise ConfigError(
+                f"gateway misconfigured: {where} retrieves from knowledge base {spec.knowledge_base!r}, "
+                "which KNOWLEDGE_BASES does not configure"
+            )
+        found = retrieval.retrieve(self._agent_runtime_client(), spec, knowledge_base_id, question, timer=self._timer)
+        return found, {**request.variables, spec.context_variable: found.context}
+
     def invoke(self, request: GatewayRequest, record: AliasRecord) -> GatewayResult:
         """Check the model, render, call Converse and price the call.
 
@@ -297,15 +363,58 @@ class Gateway:
             BedrockError: Bedrock refused or failed the call.
         """
         check_allowed(record.model_id, self._config.allowed_models)
+        if record.retrieval is not None:
+            return self._invoke_with_retrieval(request, record)
         text = templating.render(record.template, record.variables, request.variables)
         if request.context is not None and len(text) > MAX_GROUNDING_QUERY_CHARS:
             raise ValidationError(
                 f"prompt {record.name!r} v{record.version} renders to {len(text)} characters; with a context, the "
                 f"rendered prompt is the guardrail's grounding query, which it reads up to {MAX_GROUNDING_QUERY_CHARS}"
             )
+        return self._converse(record, self.converse_request(record, text, request.context))
+
+    def _invoke_with_retrieval(self, request: GatewayRequest, record: AliasRecord) -> GatewayResult:
+        """Retrieve, then call the model with the passages as the guardrail's grounding source.
+
+        Zero passages is its own answer: the model is not called (an answer without its sources would
+        look grounded and is not), ``text`` is null and ``retrieval.status`` is ``"empty"``.
+        """
+        spec = record.retrieval
+        assert spec is not None
+        # Variables are checked before the (paid) retrieval: a bad request costs nothing.
+        probe = {**request.variables, spec.context_variable: ""}
+        if spec.context_variable not in request.variables:
+            templating.render(record.template, record.variables, probe)
+        found, values = self.retrieve(request, record)
+        if found.empty:
+            return GatewayResult(
+                prompt=record.name,
+                alias=record.alias,
+                version=record.version,
+                model_id=record.model_id,
+                text=None,
+                input_tokens=0,
+                output_tokens=0,
+                cost_usd=0.0,
+                latency_ms=0.0,
+                stop_reason="no_sources",
+                guardrail_intervened=False,
+                retrieved=found,
+            )
+        text_values = {name: str(value) for name, value in values.items()}
+        content = [
+            {"guardContent": {"text": {"text": piece, "qualifiers": [qualifier]}}}
+            for qualifier, piece in retrieval.segments(record.template, text_values, spec)
+        ]
+        params = self.converse_request(record, "")
+        params["messages"] = [{"role": "user", "content": content}]
+        result = self._converse(record, params)
+        return dataclasses.replace(result, retrieved=found)
+
+    def _converse(self, record: AliasRecord, params: dict[str, Any]) -> GatewayResult:
         started = self._timer()
         try:
-            response = self._bedrock.converse(**self.converse_request(record, text, request.context))
+            response = self._bedrock.converse(**params)
         except ClientError as error:
             details = error.response.get("Error", {})
             raise BedrockError(details.get("Code", "Unknown"), details.get("Message", str(error))) from error

@@ -14,6 +14,7 @@ Environment:
     ALLOWED_MODELS                comma-separated model ids the gateway may call
     PRICE_TABLE_JSON              {"<model id>": {"input_per_1k": x, "output_per_1k": y}} in USD
     PROMPT_CACHE_SECONDS          alias cache TTL (default 30, 0 disables)
+    KNOWLEDGE_BASES               {"<name>": "<knowledgeBaseId>"} the retrieval prompts may name (default {})
     POWERTOOLS_METRICS_NAMESPACE  CloudWatch namespace of the EMF metrics (read by Powertools)
     POWERTOOLS_SERVICE_NAME       optional: service name in logs and a ``service`` metric dimension
 
@@ -21,7 +22,10 @@ Metrics (EMF), each emitted twice: with the service dimension only (what the sta
 dimensions ``prompt``, ``model``, ``team`` ("none" until known: a prompt name only becomes
 a dimension once the catalog has resolved it, so callers cannot mint metrics with made-up names):
 InputTokens, OutputTokens, CostUSD, LatencyMs, GuardrailInterventions, Errors (0 or 1 per call, so
-Average is an error rate), ClientErrors on 4xx answers.
+Average is an error rate), ClientErrors on 4xx answers. For a prompt version that retrieves (#16):
+RetrievalLatencyMs, RetrievedChunks, RetrievalEmpty (1 when nothing was found: the model was not called,
+the answer's ``retrieval.status`` is ``"empty"``) and RetrievalErrors (1 when Retrieve failed: a 502 whose
+``retrieval.status`` is ``"error"``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from common import safe_json
 from common.errors import Forbidden, NotFound, PromptError, TooLarge
+from common.retrieval import RetrievalError
 from gateway import BedrockError, ConfigError, Gateway, GatewayConfig, parse_request
 
 logger = Logger()
@@ -59,7 +64,15 @@ def gateway_from_env() -> Gateway:
     bedrock = boto3.client(
         "bedrock-runtime", config=Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=120)
     )
-    return Gateway(dynamodb=boto3.client("dynamodb"), bedrock=bedrock, config=config)
+    return Gateway(
+        dynamodb=boto3.client("dynamodb"),
+        bedrock=bedrock,
+        config=config,
+        # Created on the first retrieval only; Retrieve is quick, one retry covers a throttle.
+        agent_runtime=lambda: boto3.client(
+            "bedrock-agent-runtime", config=Config(retries={"mode": "standard", "max_attempts": 2}, read_timeout=30)
+        ),
+    )
 
 
 def _is_function_url(event: object) -> bool:
@@ -125,6 +138,13 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         _emit(dimensions, ClientErrors=1)
         logger.info("request rejected", extra={"status": status, "reason": str(error), **dimensions})
         return _respond(status, {"error": str(error)}, function_url=function_url)
+    except RetrievalError as error:
+        _emit(dimensions, Errors=1, RetrievalErrors=1)
+        code = error.code if _ERROR_CODE.fullmatch(error.code) else "Unknown"
+        logger.warning("retrieval failed", extra={"code": error.code, "reason": str(error), **dimensions})
+        message = f"knowledge base retrieval failed: {code}; see the gateway log for request {context.aws_request_id}"
+        answer = {"error": message, "code": code, "retrieval": {"status": "error", "reason": code}}
+        return _respond(502, answer, function_url=function_url)
     except BedrockError as error:
         _emit(dimensions, Errors=1)
         # Bedrock's message can name this function's role ARN, account and model access: it goes to the
@@ -143,15 +163,27 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.exception("unexpected error", extra=dimensions)
         message = f"internal error; see the log for request {context.aws_request_id}"
         return _respond(500, {"error": message}, function_url=function_url)
-    _emit(
-        dimensions,
-        InputTokens=result.input_tokens,
-        OutputTokens=result.output_tokens,
-        CostUSD=result.cost_usd,
-        LatencyMs=result.latency_ms,
-        GuardrailInterventions=int(result.guardrail_intervened),
-        Errors=0,
-    )
+    if result.retrieved is not None:
+        _emit(
+            dimensions,
+            RetrievalLatencyMs=result.retrieved.latency_ms,
+            RetrievedChunks=len(result.retrieved.chunks),
+            RetrievalEmpty=int(result.retrieved.empty),
+            RetrievalErrors=0,
+        )
+    if result.text is None:
+        # Nothing retrieved, so no model call: its token, cost and latency metrics would only be zeros.
+        _emit(dimensions, Errors=0)
+    else:
+        _emit(
+            dimensions,
+            InputTokens=result.input_tokens,
+            OutputTokens=result.output_tokens,
+            CostUSD=result.cost_usd,
+            LatencyMs=result.latency_ms,
+            GuardrailInterventions=int(result.guardrail_intervened),
+            Errors=0,
+        )
     # Metadata only: prompts and answers may hold personal data and stay out of the log.
     logger.info(
         "invocation",
@@ -165,6 +197,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             "latency_ms": result.latency_ms,
             "stop_reason": result.stop_reason,
             "guardrail_intervened": result.guardrail_intervened,
+            **({"retrieval": result.retrieved.summary()} if result.retrieved is not None else {}),
         },
     )
     return _respond(200, result.to_dict(), function_url=function_url)
@@ -178,6 +211,10 @@ _UNITS = {
     "GuardrailInterventions": MetricUnit.Count,
     "Errors": MetricUnit.Count,
     "ClientErrors": MetricUnit.Count,
+    "RetrievalLatencyMs": MetricUnit.Milliseconds,
+    "RetrievedChunks": MetricUnit.Count,
+    "RetrievalEmpty": MetricUnit.Count,
+    "RetrievalErrors": MetricUnit.Count,
 }
 
 

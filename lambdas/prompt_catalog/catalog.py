@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
-from common import templating
+from common import retrieval, templating
 from common.errors import Conflict, Forbidden, NotFound, PromptError, TooLarge, ValidationError
 from common.golden_sets import (
     MAX_ITEMS,
@@ -150,9 +150,10 @@ class Rendered:
     model_id: str
     inference: Inference
     text: str
+    retrieval: retrieval.RetrievalSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready representation."""
+        """JSON-ready representation (``retrieval``: what the gateway would retrieve into the context)."""
         return {
             "name": self.name,
             "version": self.version,
@@ -160,6 +161,7 @@ class Rendered:
             "model_id": self.model_id,
             "inference": dict(self.inference),
             "text": self.text,
+            "retrieval": self.retrieval.to_dict() if self.retrieval is not None else None,
         }
 
 
@@ -316,6 +318,7 @@ class PromptCatalog:
         *,
         max_template_bytes: int,
         min_golden_set_items: int = DEFAULT_MIN_GOLDEN_SET_ITEMS,
+        knowledge_bases: Mapping[str, str] | None = None,
         max_attempts: int = 5,
         now: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] = time.sleep,
@@ -328,6 +331,8 @@ class PromptCatalog:
             max_template_bytes: largest template accepted, in UTF-8 bytes (from ``MAX_TEMPLATE_BYTES``).
             min_golden_set_items: the fewest items a golden set may have to count for a gated alias (the
                 function always passes ``MIN_GOLDEN_SET_ITEMS``); versions may require more, never fewer.
+            knowledge_bases: ``KNOWLEDGE_BASES``, the knowledge bases a version's ``retrieval`` may name
+                (``{name: id}``; none by default, so every retrieval block is refused).
             max_attempts: how many times version creation re-reads ``HEAD`` after losing a race.
             now: clock, injectable for tests.
             sleep: back-off sleep between attempts, injectable for tests.
@@ -346,6 +351,7 @@ class PromptCatalog:
         self._max_template_bytes = max_template_bytes
         self._min_golden_set_items = min_golden_set_items
         self._max_attempts = max_attempts
+        self._knowledge_bases = dict(knowledge_bases or {})
         self._now = now
         self._sleep = sleep
 
@@ -486,7 +492,7 @@ class PromptCatalog:
             NotFound: the prompt does not exist.
         """
         validate_name(name)
-        fields = ("action", "version", "alias", "who", "why", "when", "revision")
+        fields = ("action", "version", "alias", "who", "why", "when", "revision", "knowledge_base")
         items, token = self._query_prefix(name, AUDIT_PREFIX, fields, limit=limit, next_token=next_token)
         if not items and next_token is None:
             raise NotFound(f"prompt {name!r} not found")
@@ -513,6 +519,7 @@ class PromptCatalog:
             ("inference", dict(old.inference), dict(new.inference)),
             ("sha256", old.sha256, new.sha256),
             ("golden_sets", [g.to_dict() for g in old.golden_sets], [g.to_dict() for g in new.golden_sets]),
+            ("retrieval", _retrieval_dict(old.retrieval), _retrieval_dict(new.retrieval)),
         ):
             if before != after:
                 changed[field] = {"from": before, "to": after}
@@ -542,7 +549,7 @@ class PromptCatalog:
             assert version is not None  # for the type checker: guarded just above
             source = self.get_version(name, version)
         text = templating.render(source.template, source.variables, variables)
-        return Rendered(name, source.version, alias, source.model_id, dict(source.inference), text)
+        return Rendered(name, source.version, alias, source.model_id, dict(source.inference), text, source.retrieval)
 
     # ---------------------------------------------------------------------------------------- writes
 
@@ -557,6 +564,20 @@ class PromptCatalog:
             raise ValidationError("template: must not be empty")
         templating.check_declared(template, variables)
 
+    def validate_retrieval(
+        self, raw: object, template: str, variables: Sequence[str]
+    ) -> retrieval.RetrievalSpec | None:
+        """A version's ``retrieval`` block (``None``: the version does not retrieve); no I/O.
+
+        Raises:
+            ValidationError: naming the field; an unknown knowledge base names the configured ones.
+        """
+        if raw is None:
+            return None
+        return retrieval.validate_retrieval(
+            raw, template_variables=variables, template=template, knowledge_bases=self._knowledge_bases
+        )
+
     def create_version(
         self,
         name: str,
@@ -568,6 +589,7 @@ class PromptCatalog:
         reason: str,
         who: str,
         golden_sets: object = (),
+        retrieval: object = None,
     ) -> PromptVersion:
         """Create the next version of ``name`` (creating the prompt on its first version).
 
@@ -583,6 +605,7 @@ class PromptCatalog:
             list(golden_sets) if isinstance(golden_sets, tuple) else golden_sets,
             min_items_floor=self._min_golden_set_items,
         )
+        spec = self.validate_retrieval(retrieval, template, variables)
         why = validate_reason(reason)
         if not who:
             raise ValidationError("caller identity is missing")
@@ -603,8 +626,18 @@ class PromptCatalog:
                 reason=why,
                 sha256=digest,
                 golden_sets=requirements,
+                retrieval=spec,
             )
-            audit = AuditEntry(name, "create_version", created.version, who, why, when, uuid.uuid4().hex)
+            audit = AuditEntry(
+                name,
+                "create_version",
+                created.version,
+                who,
+                why,
+                when,
+                uuid.uuid4().hex,
+                knowledge_base=spec.knowledge_base if spec is not None else None,
+            )
             head_update: dict[str, Any] = {
                 "TableName": self._table,
                 "Key": key(pk, HEAD_SK),
@@ -813,6 +846,10 @@ class PromptCatalog:
 
     def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
         return {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def _retrieval_dict(spec: retrieval.RetrievalSpec | None) -> dict[str, Any] | None:
+    return spec.to_dict() if spec is not None else None
 
 
 def _lost_race(error: ClientError) -> bool:

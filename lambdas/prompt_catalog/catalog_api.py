@@ -5,7 +5,9 @@ method   path                                  body / query
 =======  ====================================  ======================================================
 POST     /prompts/{name}/versions              template, variables, model_id, inference?, reason,
                                               golden_sets? ([{name, version, min_items}]: what ``prod``
-                                              requires the version's model to pass)
+                                              requires the version's model to pass), retrieval?
+                                              ({knowledgeBase, topK, contextVariable, queryVariable?,
+                                              filter?}: see common/retrieval.py)
 GET      /prompts                              ?limit&next_token
 GET      /prompts/{name}/versions              ?limit&next_token
 GET      /prompts/{name}/versions/{version}
@@ -157,6 +159,10 @@ class Body:
         value: list[Any] = self._get(field, list, "an array")
         return value
 
+    def raw(self, field: str) -> object:
+        """An optional field of any JSON type, ``None`` when absent or null (checked by the catalog)."""
+        return self._data.get(field)
+
     def obj(self, field: str, *, default: dict[str, Any] | None = None) -> dict[str, Any]:
         """An object field; optional when ``default`` is given."""
         if default is not None and field not in self._data:
@@ -210,7 +216,7 @@ def build_app(get_catalog: Callable[[], PromptCatalog], *, logger: Logger, metri
 
     @app.post("/prompts/<name>/versions")
     def create_version(name: str) -> Response[str]:
-        b = body("template", "variables", "model_id", "inference", "reason", "golden_sets")
+        b = body("template", "variables", "model_id", "inference", "reason", "golden_sets", "retrieval")
         created = get_catalog().create_version(
             name,
             template=b.string("template"),
@@ -220,6 +226,8 @@ def build_app(get_catalog: Callable[[], PromptCatalog], *, logger: Logger, metri
             reason=b.string("reason"),
             who=who(),
             golden_sets=b.array("golden_sets", default=[]),
+            # Checked by the catalog (knowledge base configured, variables declared, filter grammar).
+            retrieval=b.raw("retrieval"),
         )
         metrics.add_metric(name="VersionsCreated", unit=MetricUnit.Count, value=1)
         logger.info("version created", extra={"prompt": name, "version": created.version, "sha256": created.sha256})

@@ -8,6 +8,8 @@ Environment:
     TABLE_NAME                    the prompt-catalog DynamoDB table (required)
     MAX_TEMPLATE_BYTES            largest template accepted, in UTF-8 bytes (required, 1..300000)
     MIN_GOLDEN_SET_ITEMS          fewest items a golden set needs to count for ``prod`` (required, 1..5000)
+    KNOWLEDGE_BASES               {"<name>": "<knowledgeBaseId>"}: what a version's ``retrieval`` may name
+                                  (unset or {}: no knowledge base, every retrieval block is refused)
     POWERTOOLS_METRICS_NAMESPACE  CloudWatch namespace of the EMF metrics (read by Powertools)
     POWERTOOLS_SERVICE_NAME       optional: service name in logs and a ``service`` metric dimension
 """
@@ -25,6 +27,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from catalog import PromptCatalog
 from catalog_api import ServerError, build_app
+from common.retrieval import RetrievalConfigError, parse_knowledge_bases
 
 # Read-only requests publish no metric; Powertools would warn about that on every such request.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -53,8 +56,9 @@ def catalog_from_env() -> PromptCatalog:
             table,
             max_template_bytes=settings["MAX_TEMPLATE_BYTES"],
             min_golden_set_items=settings["MIN_GOLDEN_SET_ITEMS"],
+            knowledge_bases=parse_knowledge_bases(os.environ.get("KNOWLEDGE_BASES")),
         )
-    except ValueError as error:
+    except (ValueError, RetrievalConfigError) as error:
         raise ServerError(f"catalog misconfigured: {error}") from None
 
 

@@ -206,7 +206,7 @@ def test_the_curated_bucket_sends_object_events_and_the_rule_queues_changes_unde
 def test_the_sync_function_debounces_reports_partial_failures_and_dead_letters(templates, synthesized, env):
     kb = synthesized[env].config.llmops.knowledge_base
     template = llmops(templates, env)
-    ((mapping_id, mapping),) = [
+    ((_, mapping),) = [
         (lid, r["Properties"])
         for lid, r in of_type(template, "AWS::Lambda::EventSourceMapping").items()
         if lid.startswith("KnowledgeBaseSync")
