@@ -173,6 +173,7 @@ def test_engine_fixes_are_listed_for_the_summary() -> None:
         "delete of EC2 types moto never deletes",
         "deleted stacks re-creating resources",
         "scheduled rules and S3 events",
+        "S3 delete markers and events",
     }
 
 
@@ -263,3 +264,34 @@ def test_s3_events_reach_a_rule_created_after_a_scheduled_one(aws: LocalAws) -> 
     s3.put_object(Bucket="fix-eventbridge", Key="doc.md", Body=b"x")
     (message,) = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
     assert json.loads(message["Body"])["detail"]["object"]["key"] == "doc.md"
+
+
+def test_a_delete_marker_sends_an_object_deleted_event(aws: LocalAws) -> None:
+    events, sqs, s3 = aws.client("events"), aws.client("sqs"), aws.client("s3")
+    queue_url = sqs.create_queue(QueueName="fix-deletes")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name="fix-deletes",
+        EventPattern=json.dumps(
+            {
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created", "Object Deleted"],
+                "detail": {"bucket": {"name": ["fix-versioned"]}},
+            }
+        ),
+    )
+    events.put_targets(Rule="fix-deletes", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    s3.create_bucket(Bucket="fix-versioned")
+    s3.put_bucket_versioning(Bucket="fix-versioned", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_notification_configuration(
+        Bucket="fix-versioned", NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    s3.put_object(Bucket="fix-versioned", Key="doc.md", Body=b"x")
+    marker = s3.delete_object(Bucket="fix-versioned", Key="doc.md")
+    assert marker["DeleteMarker"] is True
+    bodies = [
+        json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    ]
+    assert [b["detail-type"] for b in bodies] == ["Object Created", "Object Deleted"]
+    assert bodies[1]["detail"]["object"]["key"] == "doc.md"
+    assert bodies[1]["detail"]["object"]["version-id"] == marker["VersionId"]
