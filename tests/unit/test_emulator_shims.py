@@ -44,6 +44,11 @@ GETATT_OUTPUTS = {
     "GuardrailArn": ["Guardrail", "GuardrailArn"],
     "GuardrailId": ["Guardrail", "GuardrailId"],
     "GuardrailVersionNumber": ["GuardrailVersion", "Version"],
+    "VectorBucketArn": ["VectorBucket", "VectorBucketArn"],
+    "IndexArn": ["VectorIndex", "IndexArn"],
+    "KnowledgeBaseArn": ["KnowledgeBase", "KnowledgeBaseArn"],
+    "KnowledgeBaseId": ["KnowledgeBase", "KnowledgeBaseId"],
+    "DataSourceId": ["DataSource", "DataSourceId"],
     "UserProfileArn": ["UserProfile", "UserProfileArn"],
     "EgressRuleId": ["AppsEgress", "Id"],
     "AppsSecurityGroupId": ["AppsSecurityGroup", "GroupId"],
@@ -446,6 +451,36 @@ def make_template(prefix: str, *, revision: str = "v1", threshold: float = 5.0) 
             "Type": "AWS::Bedrock::GuardrailVersion",
             "Properties": {"GuardrailIdentifier": {"Fn::GetAtt": ["Guardrail", "GuardrailId"]}},
         },
+        "VectorBucket": {"Type": "AWS::S3Vectors::VectorBucket", "Properties": {}},
+        "VectorIndex": {
+            "Type": "AWS::S3Vectors::Index",
+            "Properties": {
+                "VectorBucketArn": {"Fn::GetAtt": ["VectorBucket", "VectorBucketArn"]},
+                "DataType": "float32",
+                "Dimension": 1024,
+                "DistanceMetric": "cosine",
+            },
+        },
+        "KnowledgeBase": {
+            "Type": "AWS::Bedrock::KnowledgeBase",
+            "Properties": {
+                "Name": f"{prefix}-kb",
+                "RoleArn": "arn:aws:iam::123456789012:role/kb",
+                "KnowledgeBaseConfiguration": {"Type": "VECTOR"},
+                "StorageConfiguration": {
+                    "Type": "S3_VECTORS",
+                    "S3VectorsConfiguration": {"IndexArn": {"Fn::GetAtt": ["VectorIndex", "IndexArn"]}},
+                },
+            },
+        },
+        "DataSource": {
+            "Type": "AWS::Bedrock::DataSource",
+            "Properties": {
+                "Name": "documents",
+                "KnowledgeBaseId": {"Fn::GetAtt": ["KnowledgeBase", "KnowledgeBaseId"]},
+                "DataSourceConfiguration": {"Type": "S3", "S3Configuration": {"BucketArn": "arn:aws:s3:::docs"}},
+            },
+        },
         "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": f"{prefix}-queue"}},
         "QueuePolicy": {
             "Type": "AWS::SQS::QueuePolicy",
@@ -803,6 +838,8 @@ def test_emulation_status_is_honest() -> None:
     assert emulation_status("AWS::S3::Bucket") == "shim"  # moto's model, with the settings it skips applied
     assert emulation_status("AWS::Glue::Crawler") == "shim"
     assert emulation_status("AWS::Bedrock::Guardrail") == "recorded only"
+    assert emulation_status("AWS::Bedrock::KnowledgeBase") == "recorded only"
+    assert emulation_status("AWS::S3Vectors::Index") == "recorded only"
     assert "recorded only, not emulated" in SHIMMED_TYPES["AWS::Bedrock::Guardrail"]
     assert emulation_status("Custom::S3AutoDeleteObjects") == "not emulated"
     assert emulation_status("AWS::Backup::BackupPlan") == "not emulated"
