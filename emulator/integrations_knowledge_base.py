@@ -34,9 +34,7 @@ def knowledge_base(checker: _Checker, base: Node) -> None:
     props = env.resource(base)["Properties"]
     source = f"knowledge base {env.describe(base)}"
     base_arn = str(simulator.resolve({"Fn::GetAtt": [base.logical_id, "KnowledgeBaseArn"]}))
-    role = checker.target(simulator, props["RoleArn"], what=f"the role of {source}")
-    if not _is_node(role, "AWS::IAM::Role", checker):
-        raise ValueError(f"{source}: its role {role} is not in this environment")
+    role = _node(checker, checker.target(simulator, props["RoleArn"], what=f"the role of {source}"), "AWS::IAM::Role")
     context = {"aws:SourceAccount": env.account, "aws:SourceArn": base_arn}
     if not checker.service_may_assume(source, BEDROCK, role, context):
         return
@@ -57,10 +55,13 @@ def knowledge_base(checker: _Checker, base: Node) -> None:
         _documents(checker, f"data source {env.describe(data_source)} of {source}", role, resource)
 
 
-def _is_node(value: Any, kind: str, checker: _Checker) -> bool:
+def _node(checker: _Checker, value: Node | str, kind: str) -> Node:
+    """`value` as a resource of this environment of type `kind`; raises naming it otherwise."""
     from emulator.integrations import Node
 
-    return isinstance(value, Node) and checker.env.kind(value) == kind
+    if not (isinstance(value, Node) and checker.env.kind(value) == kind):
+        raise ValueError(f"{value} is not a {kind} of this environment")
+    return value
 
 
 def _data_sources(checker: _Checker, base: Node) -> list[tuple[Node, dict[str, Any]]]:
@@ -83,9 +84,9 @@ def _documents(checker: _Checker, source: str, role: Node, data_source: dict[str
         raise ValueError(f"{source}: only S3 data sources are known to this check")
     s3 = configuration["S3Configuration"]
     simulator = env.simulator(role)
-    bucket = checker.target(simulator, s3["BucketArn"], what=f"the bucket of {source}")
-    if not _is_node(bucket, "AWS::S3::Bucket", checker):
-        raise ValueError(f"{source}: its bucket {bucket} is not in this environment")
+    bucket = _node(
+        checker, checker.target(simulator, s3["BucketArn"], what=f"the bucket of {source}"), "AWS::S3::Bucket"
+    )
     bucket_arn = env.arn(bucket)
     bucket_policy = env.simulator(bucket).resource_policy(bucket.logical_id)
     identity = simulator.identity_statements(role.logical_id)
@@ -110,9 +111,11 @@ def _documents(checker: _Checker, source: str, role: Node, data_source: dict[str
         key_id = rule.get("ServerSideEncryptionByDefault", {}).get("KMSMasterKeyID")
         if key_id is None:
             continue
-        key = checker.target(env.simulator(bucket), key_id, what=f"the key of the bucket of {source}")
-        if not _is_node(key, "AWS::KMS::Key", checker):
-            raise ValueError(f"{source}: the bucket's key {key} is not in this environment")
+        key = _node(
+            checker,
+            checker.target(env.simulator(bucket), key_id, what=f"the key of the bucket of {source}"),
+            "AWS::KMS::Key",
+        )
         checker.role_may(
             source,
             role,

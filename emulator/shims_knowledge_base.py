@@ -347,17 +347,18 @@ class BedrockDataSource(_Shim, CloudFormationModel):
         pass
 
 
-def _live(cls: type[Any]) -> Iterator[Any]:
-    # moto's model tracker lists every instance created since the last reset.
+def _live(cls: type[Any], created: str) -> Iterator[Any]:
+    # moto's model tracker lists every instance made since the last reset, including those whose creation
+    # failed (the stack refused them): only those that got as far as `created` count.
     for instance in list(cls.instances_tracked):
-        if isinstance(instance, cls) and not instance.deleted:
+        if isinstance(instance, cls) and not instance.deleted and hasattr(instance, created):
             yield instance
 
 
 def find_knowledge_base(account_id: str, region_name: str, knowledge_base_id: str) -> BedrockKnowledgeBase | None:
     """The deployed knowledge base with this id (or ARN), if any."""
     wanted = knowledge_base_id.rsplit("/", 1)[-1]
-    for kb in _live(BedrockKnowledgeBase):
+    for kb in _live(BedrockKnowledgeBase, "api"):
         if (kb.account_id, kb.region_name, kb.knowledge_base_id) == (account_id, region_name, wanted):
             return kb  # type: ignore[no-any-return]
     return None
@@ -367,7 +368,7 @@ def data_sources(account_id: str, region_name: str, knowledge_base_id: str) -> l
     """The deployed data sources of a knowledge base."""
     return [
         ds
-        for ds in _live(BedrockDataSource)
+        for ds in _live(BedrockDataSource, "api")
         if (ds.account_id, ds.region_name, ds.knowledge_base.knowledge_base_id)
         == (account_id, region_name, knowledge_base_id)
     ]

@@ -13,13 +13,17 @@ signing and response parsing, pricing, the EMF metric document and the JSON log 
 * cold path: ``PROMPT_CACHE_SECONDS=0``, so every request also builds, signs and parses a GetItem
   (a real GetItem adds a few milliseconds of network in the same region on top);
 * first request: loading the handler module, building both clients, first call (once per execution
-  environment; module imports of boto3/Powertools are already done by the time it is measured).
+  environment; module imports of boto3/Powertools are already done by the time it is measured);
+* retrieval (#16): the same prompt with a ``retrieval`` block, alias cached: a Retrieve answering five
+  1,000-character passages is validated, signed and parsed too, then the numbered context, the guardContent
+  blocks and the citations are built (a real Retrieve adds its own latency, reported as RetrievalLatencyMs).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import importlib.util
 import json
 import os
@@ -55,6 +59,21 @@ EVENT = {
     "team": "support",
     "variables": {"customer": "Ada", "question": "Where is my parcel? It was due on Monday and has not arrived."},
 }
+KB_ID = "KBBENCH001"
+RAG_EVENT = {**EVENT, "variables": {"customer": "Ada", "question": EVENT["variables"]["question"]}}  # type: ignore[dict-item]
+RETRIEVE_BODY = json.dumps(
+    {
+        "retrievalResults": [
+            {
+                "content": {"type": "TEXT", "text": f"Passage {n}: " + "parcels ship within two days. " * 33},
+                "location": {"type": "S3", "s3Location": {"uri": f"s3://curated/knowledge-base/doc{n}.md"}},
+                "metadata": {"x-amz-bedrock-kb-chunk-id": f"chunk-{n}"},
+                "score": 0.9 - n / 10,
+            }
+            for n in range(1, 6)
+        ]
+    }
+).encode()
 CONVERSE_BODY = json.dumps(
     {
         "output": {"message": {"role": "assistant", "content": [{"text": "Your parcel is on its way."}]}},
@@ -91,8 +110,9 @@ def _use_lambda_layout() -> None:
             sys.path.insert(0, str(folder))
 
 
-def _alias_item() -> bytes:
+def _alias_item(rag: bool = False) -> bytes:
     from common.prompt_store import AliasRecord
+    from common.retrieval import RetrievalSpec
 
     record = AliasRecord(
         name="support-answer",
@@ -110,28 +130,37 @@ def _alias_item() -> bytes:
         updated_at="2024-05-01T12:00:00.000000Z",
         reason="bench",
     )
+    if rag:
+        record = dataclasses.replace(
+            record,
+            template=record.template + "\n\nSources:\n{{context}}",
+            variables=(*record.variables, "context"),
+            retrieval=RetrievalSpec("product-docs", 5, "context", "question"),
+        )
     return json.dumps({"Item": record.to_item()}).encode()
 
 
-def _clients() -> dict[str, Any]:
+def _clients(rag: bool = False) -> dict[str, Any]:
     session = boto3.Session(region_name="us-east-1")
     dynamodb = session.client("dynamodb")
-    dynamodb.meta.events.register("before-send.dynamodb.GetItem", _answer(_alias_item()))
+    dynamodb.meta.events.register("before-send.dynamodb.GetItem", _answer(_alias_item(rag)))
     bedrock = session.client("bedrock-runtime")
     bedrock.meta.events.register("before-send.bedrock-runtime.Converse", _answer(CONVERSE_BODY))
-    return {"dynamodb": dynamodb, "bedrock-runtime": bedrock}
+    agent = session.client("bedrock-agent-runtime")
+    agent.meta.events.register("before-send.bedrock-agent-runtime.Retrieve", _answer(RETRIEVE_BODY))
+    return {"dynamodb": dynamodb, "bedrock-runtime": bedrock, "bedrock-agent-runtime": agent}
 
 
-def _load_handler(cache_seconds: str) -> ModuleType:
+def _load_handler(cache_seconds: str, rag: bool = False) -> ModuleType:
     _use_lambda_layout()
-    os.environ.update(ENV, PROMPT_CACHE_SECONDS=cache_seconds)
+    os.environ.update(ENV, PROMPT_CACHE_SECONDS=cache_seconds, KNOWLEDGE_BASES=json.dumps({"product-docs": KB_ID}))
     spec = importlib.util.spec_from_file_location(
         f"bench_gateway_handler_{cache_seconds}", LAMBDAS / "llm_gateway" / "handler.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    clients = _clients()
+    clients = _clients(rag)
     module.boto3 = SimpleNamespace(client=lambda service, **_: clients[service])  # type: ignore[attr-defined]
     return module
 
@@ -143,12 +172,14 @@ class _Context:
     aws_request_id = "bench"
 
 
-def _measure(handler: Callable[[Any, Any], dict[str, Any]], requests: int) -> list[float]:
+def _measure(
+    handler: Callable[[Any, Any], dict[str, Any]], requests: int, event: dict[str, Any] = EVENT
+) -> list[float]:
     context = _Context()
     timings = []
     for _ in range(requests):
         started = time.perf_counter()
-        response = handler(EVENT, context)
+        response = handler(event, context)
         timings.append((time.perf_counter() - started) * 1000)
         if response["statusCode"] != 200:
             raise SystemExit(f"unexpected response: {response}")
@@ -184,9 +215,13 @@ def main(argv: list[str] | None = None) -> int:
         cold = _load_handler("0")
         _measure(cold.handler, 200)
         cold_timings = _measure(cold.handler, args.requests)
+        rag = _load_handler("30", rag=True)
+        _measure(rag.handler, 200, RAG_EVENT)
+        rag_timings = _measure(rag.handler, args.requests, RAG_EVENT)
 
     print(_summary("warm (alias cached)", warm_timings))
     print(_summary("cold path (GetItem every request)", cold_timings))
+    print(_summary("retrieval (Retrieve + citations)", rag_timings))
     print(f"{'first request (load + clients)':<34} {first_ms:6.1f} ms (of which the call itself {first[0]:.1f} ms)")
     p95 = sorted(warm_timings)[int(len(warm_timings) * 0.95) - 1]
     verdict = "meets" if p95 < GOAL_MS else "MISSES"

@@ -281,6 +281,12 @@ class EvaluationConfig:
     min_red_team_block_rate: float
     # The fewest items a golden set needs to count for `prod`; prompt versions may require more.
     min_golden_set_items: int
+    # Retrieval gate (#16), applied to prompt versions that retrieve; null = not gated: the share of
+    # expectedDocuments found among the retrieved passages, the mean embedding cosine of question vs
+    # passages, and the mean grounding of answers in the passages (guardrail score, or judge faithfulness / 5).
+    min_recall_at_k: float | None = None
+    min_context_relevance: float | None = None
+    min_faithfulness: float | None = None
 
 
 @dataclass(frozen=True)
@@ -673,8 +679,11 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
         ("llmops.evaluation.maxHallucinationRate", evaluation.max_hallucination_rate),
         ("llmops.evaluation.maxJudgeUnparseableRate", evaluation.max_judge_unparseable_rate),
         ("llmops.evaluation.minRedTeamBlockRate", evaluation.min_red_team_block_rate),
+        ("llmops.evaluation.minRecallAtK", evaluation.min_recall_at_k),
+        ("llmops.evaluation.minContextRelevance", evaluation.min_context_relevance),
+        ("llmops.evaluation.minFaithfulness", evaluation.min_faithfulness),
     ):
-        if not 0 <= rate <= 1:
+        if rate is not None and not 0 <= rate <= 1:
             fail(key, f"{rate} is not a fraction in [0, 1]")
     if evaluation.min_accuracy <= 0 and evaluation.min_rouge_l <= 0:
         fail(

@@ -342,6 +342,16 @@ class LlmopsStack(Stack):
                         "max_hallucination_rate": evaluation.max_hallucination_rate,
                         "max_judge_unparseable_rate": evaluation.max_judge_unparseable_rate,
                         "min_red_team_block_rate": evaluation.min_red_team_block_rate,
+                        # Retrieval minimums (#16): only those set (null in cdk.json = not gated).
+                        **{
+                            key: value
+                            for key, value in (
+                                ("min_recall_at_k", evaluation.min_recall_at_k),
+                                ("min_context_relevance", evaluation.min_context_relevance),
+                                ("min_faithfulness", evaluation.min_faithfulness),
+                            )
+                            if value is not None
+                        },
                     },
                     sort_keys=True,
                 ),

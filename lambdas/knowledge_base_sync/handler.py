@@ -58,4 +58,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         started_job=outcome.started_job,
         waiting_for=outcome.waiting_for,
     )
-    return outcome.response()
+    response: dict[str, Any] = outcome.response()
+    return response

@@ -510,6 +510,8 @@ def render_markdown(scorecard: Scorecard) -> str:
                     f"| {m.model_id} | {category} | {len(results)} | {blocked} | {refused} | "
                     f"{len(results) - refused - failed} | {failed} |"
                 )
+    if scorecard.retrieval:
+        lines += _retrieval_section(scorecard)
     width = max(len(m.model_id) for m in scorecard.models)
     for metric in REPORT_METRICS:
         measured = [(m.model_id, m.metric(metric)) for m in scorecard.models]
@@ -526,6 +528,36 @@ def render_markdown(scorecard: Scorecard) -> str:
             lines.append(f"{model_id:<{width}} | {'#' * filled}{'.' * (BAR_WIDTH - filled)} {_fmt(metric, value)}")
         lines.append("```")
     return "\n".join(lines) + "\n"
+
+
+def _retrieval_section(scorecard: Scorecard) -> list[str]:
+    """What the prompt version's retrieval found per item, and the retrieval metrics per model (#16)."""
+    lines = [
+        "",
+        "## Retrieval",
+        "",
+        "| model | recall@k | context relevance | faithfulness |",
+        "|---|---:|---:|---:|",
+    ]
+    for m in scorecard.models:
+        cells = [_fmt(name, m.metric(name)) for name in ("recall_at_k", "context_relevance", "faithfulness")]
+        lines.append(f"| {m.model_id} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| item | status | passages | recall@k | context relevance | documents |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for record in scorecard.retrieval:
+        documents = ", ".join(sorted({str(c.get("documentUri")) for c in record.get("chunks", [])})) or "-"
+        status = record.get("status", "?") + (f" ({record['reason']})" if record.get("reason") else "")
+        recall = record.get("recall_at_k")
+        relevance = record.get("context_relevance")
+        lines.append(
+            f"| {record.get('item_id')} | {status} | {len(record.get('chunks', []))} | "
+            f"{'n/a' if recall is None else f'{recall:.2f}'} | {'n/a' if relevance is None else f'{relevance:.2f}'} | "
+            f"{documents.replace('|', '%7C')} |"
+        )
+    return lines
 
 
 def render_svg(scorecard: Scorecard, metric: str) -> str:

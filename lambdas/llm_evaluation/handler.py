@@ -15,6 +15,7 @@ Environment:
     GUARDRAIL_ID, GUARDRAIL_VERSION  optional: the guardrail applied to candidate model calls
     GATE_JSON                        quality-gate thresholds (see quality_gate.py)
     WEIGHTS_JSON                     {"speed": x, "precision": y, "cost": z} (see selection.py)
+    KNOWLEDGE_BASES                  {"<name>": "<knowledgeBaseId>"}: what a retrieving version may name (#16)
     POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME
 
 Metrics (EMF, dimension ``prompt``): EvaluationsPassed, EvaluationsFailed, ClientErrors, Errors.
@@ -47,7 +48,16 @@ def evaluator_from_env() -> Evaluator:
     bedrock = boto3.client(
         "bedrock-runtime", config=Config(retries={"mode": "adaptive", "max_attempts": 6}, read_timeout=120)
     )
-    return Evaluator(dynamodb=boto3.client("dynamodb"), s3=boto3.client("s3"), bedrock=bedrock, config=config)
+    return Evaluator(
+        dynamodb=boto3.client("dynamodb"),
+        s3=boto3.client("s3"),
+        bedrock=bedrock,
+        config=config,
+        # Only a prompt version that retrieves (#16) makes it: KNOWLEDGE_BASES names its knowledge base.
+        agent_runtime=lambda: boto3.client(
+            "bedrock-agent-runtime", config=Config(retries={"mode": "adaptive", "max_attempts": 6})
+        ),
+    )
 
 
 def _status(error: PromptError) -> int:

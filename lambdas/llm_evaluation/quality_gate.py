@@ -48,7 +48,13 @@ THRESHOLDS: dict[str, tuple[str, bool]] = {
     "max_latency_p95_ms": ("latency_p95_ms", False),
     "max_judge_unparseable_rate": ("judge_unparseable_rate", False),
     "min_red_team_block_rate": ("red_team_block_rate", True),
+    "min_recall_at_k": ("recall_at_k", True),
+    "min_context_relevance": ("context_relevance", True),
+    "min_faithfulness": ("faithfulness", True),
 }
+# Thresholds that apply only to a prompt version that retrieves (#16): skipped, and said so, for one that
+# does not; for one that does, an unmeasured metric fails like any other.
+RETRIEVAL_THRESHOLDS = frozenset({"min_recall_at_k", "min_context_relevance", "min_faithfulness"})
 
 
 # The thresholds that measure answer quality: a gate needs at least one of them, above zero.
@@ -125,6 +131,9 @@ def evaluate(candidate: ModelScore, config: Mapping[str, Any], prod: ModelScore 
             continue
         metric, at_least = THRESHOLDS[key]
         threshold = limits[key]
+        if key in RETRIEVAL_THRESHOLDS and candidate.retrieval_items == 0:
+            checks.append(f"skip {metric}: the prompt version does not retrieve ({key} {_fmt(threshold)})")
+            continue
         value = candidate.metric(metric)
         if value is None:
             reasons.append(f"{metric}: not measured, but {key} = {_fmt(threshold)} is required")

@@ -42,10 +42,11 @@ from typing import Any, Protocol
 import evaluation
 import quality_gate
 import red_team
+import retrieval_eval
 import scorers
 import selection
 from botocore.exceptions import BotoCoreError, ClientError
-from common import golden_sets
+from common import golden_sets, retrieval
 from common.errors import Conflict, Forbidden, NotFound, ValidationError
 from common.prompt_store import (
     EVAL_PREFIX,
@@ -133,6 +134,8 @@ class EvaluationConfig:
     weights: selection.Weights
     embedding_model_id: str
     embedding_price_per_1k: float
+    # KNOWLEDGE_BASES: {name: knowledgeBaseId} a retrieving prompt version may name (#16).
+    knowledge_bases: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> EvaluationConfig:
@@ -198,6 +201,10 @@ class EvaluationConfig:
             embedding_price = math.nan
         if not math.isfinite(embedding_price) or embedding_price < 0:
             raise ConfigError("evaluation misconfigured: EMBEDDING_PRICE_PER_1K must be a non-negative number (USD)")
+        try:
+            knowledge_bases = retrieval.parse_knowledge_bases(env.get("KNOWLEDGE_BASES"))
+        except retrieval.RetrievalConfigError as error:
+            raise ConfigError(f"evaluation misconfigured: {error}") from None
         prefix = env.get("REPORT_PREFIX", DEFAULT_REPORT_PREFIX).strip().lstrip("/")
         if prefix and not prefix.endswith("/"):
             prefix += "/"
@@ -214,6 +221,7 @@ class EvaluationConfig:
             weights=weights,
             embedding_model_id=env["EMBEDDING_MODEL_ID"].strip(),
             embedding_price_per_1k=embedding_price,
+            knowledge_bases=knowledge_bases,
         )
 
 
@@ -350,10 +358,13 @@ class Evaluator:
         s3: S3Client,
         bedrock: BedrockRuntimeClient,
         config: EvaluationConfig,
+        agent_runtime: Callable[[], retrieval.AgentRuntimeClient] | None = None,
         now: Callable[[], datetime] = utc_now,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
-        """Create an evaluator over a ``dynamodb``, an ``s3`` and a ``bedrock-runtime`` client."""
+        """Create an evaluator over a ``dynamodb``, an ``s3`` and a ``bedrock-runtime`` client
+        (``agent_runtime`` makes the ``bedrock-agent-runtime`` client when a version retrieves)."""
+        self._agent_runtime = agent_runtime
         self._dynamodb = dynamodb
         self._s3 = s3
         self._bedrock = bedrock
@@ -497,6 +508,28 @@ class Evaluator:
 
     # ------------------------------------------------------------------------------------------- run
 
+    def _retrieve(
+        self, prompt: PromptVersion, golden: golden_sets.GoldenSet, embedder: scorers.BedrockTitanEmbedder
+    ) -> tuple[golden_sets.GoldenSet, list[dict[str, Any]]]:
+        """Retrieve for every item of ``golden`` (see :mod:`retrieval_eval`)."""
+        spec = prompt.retrieval
+        assert spec is not None
+        supplied = [item.id for item in golden.items if spec.context_variable in item.inputs]
+        if supplied:
+            raise ValidationError(
+                f"golden items {supplied[:5]} supply {spec.context_variable!r}, which prompt {prompt.name!r} "
+                f"v{prompt.version} retrieves from knowledge base {spec.knowledge_base!r}: remove it from their inputs"
+            )
+        knowledge_base_id = self._config.knowledge_bases.get(spec.knowledge_base)
+        if knowledge_base_id is None or self._agent_runtime is None:
+            raise ConfigError(
+                f"evaluation misconfigured: prompt {prompt.name!r} v{prompt.version} retrieves from knowledge base "
+                f"{spec.knowledge_base!r}, which KNOWLEDGE_BASES does not configure"
+            )
+        return retrieval_eval.retrieve_items(
+            golden, spec=spec, knowledge_base_id=knowledge_base_id, client=self._agent_runtime(), embedder=embedder
+        )
+
     def run(self, request: EvaluationRequest) -> EvaluationOutcome:
         """Evaluate, store the reports and the summary item, and return the decision.
 
@@ -531,9 +564,12 @@ class Evaluator:
             if config.guardrail_id and config.guardrail_version
             else None
         )
+        scored_golden, records = golden, None
+        if prompt.retrieval is not None:
+            scored_golden, records = self._retrieve(prompt, golden, embedder)
         try:
             card = evaluation.run(
-                golden=golden,
+                golden=scored_golden,
                 template=prompt.template,
                 variables=prompt.variables,
                 models=models,
@@ -548,6 +584,8 @@ class Evaluator:
             )
         except evaluation.EvaluationError as error:
             raise ValidationError(str(error)) from None
+        if records is not None:
+            card = retrieval_eval.apply(card, records, golden_sha256=golden.sha256())
         card = dataclasses.replace(card, evaluation_cost=self._cost(embedder, grounder))
         chosen = selection.rank(card, config.weights)
         baseline = prod[1] if prod else None

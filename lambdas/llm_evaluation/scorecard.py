@@ -140,6 +140,13 @@ class ModelScore:
     # Mean token overlap of answers with their context: a diagnostic shown in reports, never a gate
     # (it is not in NUMERIC_METRICS, so no threshold or regression limit can name it).
     lexical_overlap: float | None = None
+    # Retrieval (#16), for a prompt version that retrieves (``retrieval_items`` 0: it does not): the share
+    # of expectedDocuments found among the retrieved passages, the mean cosine of question vs passages,
+    # and the mean grounding score of this model's answers in the passages.
+    retrieval_items: int = 0
+    recall_at_k: float | None = None
+    context_relevance: float | None = None
+    faithfulness: float | None = None
 
     def metric(self, name: str) -> float | None:
         """A metric by name (what selection and the gate use to address metrics from configuration).
@@ -175,6 +182,9 @@ HIGHER_IS_BETTER = (
     "human_mean",
     "red_team_block_rate",
     "red_team_refusal_rate",
+    "recall_at_k",
+    "context_relevance",
+    "faithfulness",
 )
 LOWER_IS_BETTER = (
     "hallucination_rate",
@@ -255,6 +265,8 @@ class Scorecard:
     red_team_set: str | None = None
     red_team: tuple[RedTeamResult, ...] = field(default=())
     evaluation_cost: EvaluationCost = field(default_factory=EvaluationCost)
+    # Per golden item, what the prompt version's retrieval returned (empty when it does not retrieve).
+    retrieval: tuple[dict[str, Any], ...] = field(default=())
 
     def model(self, model_id: str) -> ModelScore:
         """The score of ``model_id``.
@@ -283,6 +295,7 @@ class Scorecard:
             "red_team_set": self.red_team_set,
             "red_team": [r.to_dict() for r in self.red_team],
             "evaluation_cost": self.evaluation_cost.to_dict(),
+            "retrieval": [dict(r) for r in self.retrieval],
         }
 
     @classmethod
@@ -302,6 +315,7 @@ class Scorecard:
             red_team_set=raw.get("red_team_set"),
             red_team=tuple(RedTeamResult.from_dict(r) for r in raw.get("red_team", ())),
             evaluation_cost=EvaluationCost.from_dict(raw.get("evaluation_cost") or {}),
+            retrieval=tuple(dict(r) for r in raw.get("retrieval", ())),
         )
 
     def to_json(self) -> str:

@@ -300,6 +300,14 @@ def test_the_evaluator_grounds_on_the_guardrail_embeds_with_the_configured_model
     assert variables["EMBEDDING_MODEL_ID"] == config.embedding_model_id
     assert float(variables["EMBEDDING_PRICE_PER_1K"]) == config.embedding_input_per1k_usd
     assert json.loads(variables["GATE_JSON"])["min_red_team_block_rate"] == config.min_red_team_block_rate
+    # Retrieval minimums (#16): passed when set, left out when null (not gated).
+    gate = json.loads(variables["GATE_JSON"])
+    for key, value in (
+        ("min_recall_at_k", config.min_recall_at_k),
+        ("min_context_relevance", config.min_context_relevance),
+        ("min_faithfulness", config.min_faithfulness),
+    ):
+        assert gate.get(key) == value
     assert variables["GUARDRAIL_ID"] == {"Fn::GetAtt": [guardrail_id, "GuardrailId"]}
     # ApplyGuardrail (contextual grounding, the hallucination rate) on this guardrail only, from the
     # evaluator's role.

@@ -108,6 +108,21 @@ def test_stack_names_carry_the_environment():
         ),
         (
             "dev",
+            {"llmops": {"evaluation": {"minRecallAtK": 1.2}}},
+            "key 'llmops.evaluation.minRecallAtK': 1.2 is not a fraction in [0, 1]",
+        ),
+        (
+            "dev",
+            {"llmops": {"evaluation": {"minContextRelevance": -0.1}}},
+            "key 'llmops.evaluation.minContextRelevance': -0.1 is not a fraction in [0, 1]",
+        ),
+        (
+            "dev",
+            {"llmops": {"evaluation": {"minFaithfulness": "high"}}},
+            "key 'llmops.evaluation.minFaithfulness': expected a number, got 'high'",
+        ),
+        (
+            "dev",
             {"llmops": {"evaluation": {"embeddingModelId": "titan embeddings"}}},
             "key 'llmops.evaluation.embeddingModelId': 'titan embeddings' is not a Bedrock model ID",
         ),

@@ -865,6 +865,9 @@ def test_emulation_status_is_honest() -> None:
     assert emulation_status("AWS::S3::Bucket") == "shim"  # moto's model, with the settings it skips applied
     assert emulation_status("AWS::Glue::Crawler") == "shim"
     assert emulation_status("AWS::Bedrock::Guardrail") == "recorded only"
+    # Backed: moto's s3vectors holds the index; the knowledge-base stand-in serves the knowledge base.
+    assert emulation_status("AWS::Bedrock::KnowledgeBase") == "shim"
+    assert emulation_status("AWS::S3Vectors::Index") == "shim"
     assert "recorded only, not emulated" in SHIMMED_TYPES["AWS::Bedrock::Guardrail"]
     assert emulation_status("Custom::S3AutoDeleteObjects") == "not emulated"
     assert emulation_status("AWS::Backup::BackupPlan") == "not emulated"

@@ -98,6 +98,14 @@ class AliasTemplate:
     model_id: str
     updated_at: str = ""
     reason: str = ""
+    #: the variable the gateway fills from the knowledge base (not on the form), and that knowledge base
+    context_variable: str | None = None
+    knowledge_base: str | None = None
+
+    @property
+    def form_variables(self) -> tuple[str, ...]:
+        """The variables the user fills in: all but the one retrieval fills."""
+        return tuple(v for v in self.variables if v != self.context_variable)
 
 
 @dataclass(frozen=True)
@@ -188,6 +196,8 @@ class CatalogReader:
             model_id=str(item.get("model_id", "")),
             updated_at=str(item.get("updated_at", "")),
             reason=str(item.get("reason", "")),
+            context_variable=_retrieval_field(item, "contextVariable"),
+            knowledge_base=_retrieval_field(item, "knowledgeBase"),
         )
 
     def evaluations(self, prompt: str, limit: int = MAX_EVALUATIONS) -> list[EvaluationSummary]:
@@ -203,6 +213,12 @@ class CatalogReader:
         )
         summaries = [_evaluation(prompt, _item(raw)) for raw in response.get("Items", [])]
         return sorted(summaries, key=lambda s: (s.created_at, s.version, s.run_id), reverse=True)
+
+
+def _retrieval_field(item: Mapping[str, Any], name: str) -> str | None:
+    retrieval = item.get("retrieval")
+    value = retrieval.get(name) if isinstance(retrieval, Mapping) else None
+    return str(value) if value is not None else None
 
 
 def _evaluation(prompt: str, item: Mapping[str, Any]) -> EvaluationSummary:

@@ -47,6 +47,47 @@ class Answer:
     round_trip_ms: float
     stop_reason: str
     guardrail_intervened: bool
+    #: the passages the answer is grounded in (a prompt version that retrieves), numbered as the answer cites
+    citations: tuple[Citation, ...] = ()
+    #: ``None`` (no retrieval), ``"ok"``, or ``"empty"``: nothing was found and the model was not called
+    retrieval_status: str | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One retrieved passage an answer may cite as ``[n]``."""
+
+    n: int
+    document_uri: str
+    chunk_id: str | None
+    score: float | None
+    text: str
+
+
+def citation_lines(answer: Answer) -> list[str]:
+    """One Markdown line per cited passage: ``[n]`` as the answer cites it, the document, chunk and score.
+
+    Document URIs and excerpts come from the documents, so Markdown in them is escaped (a document must
+    not be able to put a link or an image on the page).
+    """
+    lines = []
+    for citation in answer.citations:
+        score = "n/a" if citation.score is None else f"{citation.score:.2f}"
+        chunk = f" · chunk `{_code(citation.chunk_id)}`" if citation.chunk_id else ""
+        lines.append(
+            f"[{citation.n}] `{_code(citation.document_uri)}`{chunk} · score {score}  \n> {_escape(citation.text)}"
+        )
+    return lines
+
+
+def _code(text: str) -> str:
+    return text.replace("`", "'").replace("\n", " ")
+
+
+def _escape(text: str) -> str:
+    special = "\\`*_{}[]()#+-.!|<>"
+    flat = " ".join(text.split())
+    return "".join("\\" + c if c in special else c for c in flat)
 
 
 def check_variables(declared: Sequence[str], values: Mapping[str, str]) -> dict[str, str]:
@@ -120,6 +161,37 @@ def _sentence(text: object, limit: int = 300) -> str:
     return (line[:limit] + " ...") if len(line) > limit else line.rstrip(".")
 
 
+def _citations(raw: object) -> tuple[Citation, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise TypeError("citations is not a list")
+    out = []
+    for entry in raw:
+        if not isinstance(entry, dict):
+            raise TypeError("a citation is not an object")
+        score = entry.get("score")
+        chunk = entry.get("chunkId")
+        out.append(
+            Citation(
+                n=int(entry["n"]),
+                document_uri=str(entry["documentUri"]),
+                chunk_id=None if chunk is None else str(chunk),
+                score=None if score is None else float(score),
+                text=str(entry.get("text", "")),
+            )
+        )
+    return tuple(out)
+
+
+def _retrieval_status(raw: object) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise TypeError("retrieval is not an object")
+    return str(raw.get("status", ""))
+
+
 def _answer(payload: object, round_trip_ms: float) -> Answer:
     if not isinstance(payload, dict) or not isinstance(payload.get("statusCode"), int):
         raise GatewayError("The gateway answered in an unexpected format (no statusCode); see its log.")
@@ -127,6 +199,8 @@ def _answer(payload: object, round_trip_ms: float) -> Answer:
     error = _sentence(payload.get("error", "no reason given"))
     if status in (400, 403, 404):
         raise GatewayError(f"The gateway refused the request (HTTP {status}): {error}.")
+    if status == 502 and isinstance(payload.get("retrieval"), dict):
+        raise GatewayError(f"The knowledge base retrieval failed (HTTP 502): {error}.")
     if status == 502:
         raise GatewayError(f"The model call failed (HTTP 502): {error}.")
     if status != 200:
@@ -138,7 +212,8 @@ def _answer(payload: object, round_trip_ms: float) -> Answer:
             alias=str(payload["alias"]),
             version=int(payload["version"]),
             model_id=str(payload["model_id"]),
-            text=str(payload["text"]),
+            # null when retrieval found nothing and the model was not called
+            text="" if payload["text"] is None else str(payload["text"]),
             input_tokens=int(usage["inputTokens"]),
             output_tokens=int(usage["outputTokens"]),
             cost_usd=float(payload["cost_usd"]),
@@ -146,6 +221,8 @@ def _answer(payload: object, round_trip_ms: float) -> Answer:
             round_trip_ms=round_trip_ms,
             stop_reason=str(payload.get("stop_reason", "")),
             guardrail_intervened=bool(payload.get("guardrail_intervened", False)),
+            citations=_citations(payload.get("citations")),
+            retrieval_status=_retrieval_status(payload.get("retrieval")),
         )
     except (KeyError, TypeError, ValueError) as missing:
         raise GatewayError(

@@ -29,6 +29,10 @@ QUALITY_METRICS = {
     "judge_pass_rate": "judge pass rate",
     "groundedness_rate": "groundedness",
     "hallucination_rate": "hallucination rate",
+    # Retrieval (#16): only prompt versions that retrieve have them.
+    "recall_at_k": "recall@k",
+    "context_relevance": "context relevance",
+    "faithfulness": "faithfulness",
 }
 #: Speed and cost, shown as a table (different units).
 COST_METRICS = {

@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from playground.catalog import AliasTemplate, CatalogListing, CatalogReader, EvaluationSummary
 from playground.config import AppConfig
 from playground.errors import PlaygroundError, describe_aws_error
-from playground.gateway import Answer, GatewayClient, check_variables
+from playground.gateway import Answer, GatewayClient, check_variables, citation_lines
 from playground.scorecards import cost_rows, load_items, quality_rows
 
 logger = logging.getLogger("playground")
@@ -116,12 +116,19 @@ def playground_page() -> None:
         st.error(f"Prompt {prompt!r} has no alias {alias!r} any more; reload the page to refresh the list.")
         return
     st.caption(f"{prompt} · alias {alias} → version {record.version} · model {record.model_id}")
+    if record.knowledge_base:
+        st.caption(
+            f"Retrieves from knowledge base {record.knowledge_base}: the gateway fills '{record.context_variable}' "
+            "with the passages it finds, and the answer cites them."
+        )
     with st.expander("Template"):
         st.code(record.template, language=None)
 
     with st.form("request", border=True):
-        values = {name: st.text_area(name, key=f"var:{prompt}:{alias}:{name}", height=100) for name in record.variables}
-        if not record.variables:
+        values = {
+            name: st.text_area(name, key=f"var:{prompt}:{alias}:{name}", height=100) for name in record.form_variables
+        }
+        if not record.form_variables:
             st.write("This prompt has no variables: Send calls it as it is.")
         sent = st.form_submit_button("Send", type="primary")
     if sent:
@@ -137,7 +144,7 @@ def playground_page() -> None:
 
 def _send(config: AppConfig, record: AliasTemplate, values: dict[str, str]) -> None:
     try:
-        variables = check_variables(record.variables, values)
+        variables = check_variables(record.form_variables, values)
         gateway = GatewayClient(_clients(config.region)["lambda"], config.gateway_function_name)
         with st.spinner("Calling the gateway ..."):
             answer = gateway.ask(prompt=record.prompt, alias=record.alias, variables=variables, team=config.team)
@@ -156,7 +163,17 @@ def _show_exchange(variables: dict[str, str], answer: Answer) -> None:
     with st.chat_message("assistant"):
         if answer.guardrail_intervened:
             st.warning("The guardrail intervened: the request or the answer was blocked, and this is its message.")
-        st.text(answer.text)
+        if answer.retrieval_status == "empty":
+            st.warning(
+                "The knowledge base returned no passages for this question, so the model was not called: "
+                "there is nothing to ground an answer in."
+            )
+        else:
+            st.text(answer.text)
+        if answer.citations:
+            st.markdown("**Sources**")
+            for line in citation_lines(answer):
+                st.markdown(line)
         tokens_in, tokens_out, cost, latency = st.columns(4)
         tokens_in.metric("Input tokens", f"{answer.input_tokens:,}")
         tokens_out.metric("Output tokens", f"{answer.output_tokens:,}")
