@@ -482,7 +482,10 @@ def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str = "local") -> I
     alarms = {
         a["AlarmName"]
         for a in cloudwatch.describe_alarms()["MetricAlarms"]
-        if topic in a.get("AlarmActions", []) and a["AlarmName"].startswith(stack_name)
+        if topic in a.get("AlarmActions", [])
+        and a["AlarmName"].startswith(stack_name)
+        # The knowledge base's own alarms (skew, failed documents, dead letters) are not the gateway's.
+        and "-KnowledgeBase" not in a["AlarmName"]
     }
     yield TourLine(
         level,
