@@ -673,7 +673,7 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
     weights = (evaluation.speed_weight, evaluation.precision_weight, evaluation.cost_weight)
     if min(weights) < 0 or sum(weights) == 0:
         fail("llmops.evaluation", "speedWeight, precisionWeight and costWeight must be >= 0 and not all 0")
-    for key, rate in (
+    for key, fraction in (
         ("llmops.evaluation.minAccuracy", evaluation.min_accuracy),
         ("llmops.evaluation.minRougeL", evaluation.min_rouge_l),
         ("llmops.evaluation.maxHallucinationRate", evaluation.max_hallucination_rate),
@@ -683,8 +683,8 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
         ("llmops.evaluation.minContextRelevance", evaluation.min_context_relevance),
         ("llmops.evaluation.minFaithfulness", evaluation.min_faithfulness),
     ):
-        if rate is not None and not 0 <= rate <= 1:
-            fail(key, f"{rate} is not a fraction in [0, 1]")
+        if fraction is not None and not 0 <= fraction <= 1:
+            fail(key, f"{fraction} is not a fraction in [0, 1]")
     if evaluation.min_accuracy <= 0 and evaluation.min_rouge_l <= 0:
         fail(
             "llmops.evaluation",

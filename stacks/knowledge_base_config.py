@@ -30,6 +30,7 @@ MAX_CHUNK_TOKENS = 8192
 MAX_DEBOUNCE_SECONDS = 300
 MAX_SKEW_MINUTES = 7 * 24 * 60
 MAX_FAILED_DOCUMENTS = 1_000_000
+# The knowledge base's Bedrock name is "<prefix>-<name>", and Bedrock allows no two '-' or '_' in a row.
 _NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?\Z")
 # An S3 key prefix: printable ASCII without spaces, ending with '/', no '..' or '//' segments, no leading '/'.
 _PREFIX_RE = re.compile(r"^(?!/)(?!.*//)(?!.*(?:^|/)\.\.?/)[A-Za-z0-9!_.*'()/-]{1,200}/\Z")
@@ -72,10 +73,11 @@ def check_knowledge_base(
     if not (kb.enabled and llmops_enabled):
         return  # without LLMOps there is no knowledge base to deploy, whatever the settings say
     key = "llmops.knowledgeBase"
-    if not _NAME_RE.match(kb.name):
+    if not _NAME_RE.match(kb.name) or "--" in kb.name:
         fail(
             f"{key}.name",
-            f"{kb.name!r} must be 1-40 lowercase letters, digits or '-', starting and ending with a letter or digit",
+            f"{kb.name!r} must be 1-40 lowercase letters, digits or single '-', starting and ending with a letter "
+            "or digit",
         )
     dimensions = EMBEDDING_DIMENSIONS.get(kb.embedding_model_id)
     if dimensions is None:

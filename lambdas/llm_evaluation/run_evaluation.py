@@ -526,9 +526,10 @@ class Evaluator:
                 f"evaluation misconfigured: prompt {prompt.name!r} v{prompt.version} retrieves from knowledge base "
                 f"{spec.knowledge_base!r}, which KNOWLEDGE_BASES does not configure"
             )
-        return retrieval_eval.retrieve_items(
+        retrieved: tuple[golden_sets.GoldenSet, list[dict[str, Any]]] = retrieval_eval.retrieve_items(
             golden, spec=spec, knowledge_base_id=knowledge_base_id, client=self._agent_runtime(), embedder=embedder
         )
+        return retrieved
 
     def run(self, request: EvaluationRequest) -> EvaluationOutcome:
         """Evaluate, store the reports and the summary item, and return the decision.

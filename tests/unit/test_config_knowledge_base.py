@@ -39,6 +39,7 @@ def test_the_shipped_knowledge_base_loads_with_its_settings():
     [
         ({"name": "Product Docs"}, "name", "lowercase letters"),
         ({"name": "docs-"}, "name", "starting and ending"),
+        ({"name": "product--docs"}, "name", "single '-'"),
         ({"name": "a" * 41}, "name", "1-40"),
         ({"name": "docs\n"}, "name", "lowercase"),
         ({"name": "dócs"}, "name", "lowercase"),
