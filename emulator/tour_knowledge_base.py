@@ -371,3 +371,66 @@ def tour_knowledge_base_deletion(session: KnowledgeBaseSession, asker: GatewayAs
         f"KnowledgeBaseSkewSeconds={settled['skewSeconds']:.0f}, {settled['unsyncedChanges']} un-ingested change(s)",
         "in-process",
     )
+
+
+TOUR_USER = "arn:aws:iam::123456789012:user/local-tour"
+
+
+def tour_knowledge_base_answers(session: KnowledgeBaseSession, *, question: str) -> Iterator[Line]:
+    """The retrieval evaluation of prompts/support-answer.json's version and a cited answer, then a deletion.
+
+    The version is the one the release step published; ``dev`` (not gated) is pointed at it so the gateway
+    serves it whatever the gate decided on the stand-in model."""
+    if not session.enabled:
+        return
+    from emulator.fake_bedrock import FakeBedrock
+    from emulator.lambda_runner import rest_api_event
+
+    prompt = json.loads(RAG_PROMPT_FILE.read_text())
+    name, golden = prompt["name"], prompt["evaluation"]
+    out = _outputs(session.aws, session.stack_name)
+    catalog = deployed_function(session.aws, "prompt_catalog", out["CatalogFunctionName"])
+
+    def api(method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+        response = session.run(catalog, rest_api_event(method, path, body, user_arn=TOUR_USER))
+        return int(response["statusCode"]), json.loads(response.get("body") or "{}")
+
+    status, listed = api("GET", f"/prompts/{name}/versions")
+    found = [v.get("version") for v in listed.get("versions") or listed.get("items") or [] if isinstance(v, dict)]
+    version = max((int(v) for v in found if isinstance(v, int)), default=1)
+    status, _ = api("PUT", f"/prompts/{name}/aliases/dev", {"version": version, "reason": "tour: try RAG"})
+    yield (f"point {name} dev at v{version} (not gated)", f"HTTP {status}", "in-process")
+    evaluator = deployed_function(session.aws, "llm_evaluation", out["EvaluatorFunctionName"])
+    gateway = deployed_function(session.aws, "llm_gateway", out["GatewayFunctionName"])
+    with FakeBedrock(region=session.aws.region) as model:
+        event = {
+            "prompt": name,
+            "version": version,
+            "golden_set": golden["golden_set"],
+            "golden_version": golden["golden_version"],
+            "run_id": "tour-rag",
+        }
+        invocation = evaluator.invoke(event, {**session.env, **model.env()})
+        session.published += publish_emf(session.aws.client("cloudwatch"), invocation.output)
+        verdict = invocation.response
+        scores: dict[str, Any] = {}
+        uri = str(verdict.get("scorecard_uri") or "")
+        if uri.startswith("s3://"):
+            bucket, key = uri[5:].split("/", 1)
+            card = json.loads(session.aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+            scores = next((m for m in card.get("models", []) if m.get("model_id") == verdict.get("gated_model")), {})
+        top_k = prompt["retrieval"]["topK"]
+        yield (
+            f"retrieval evaluation over {golden['golden_set']} v{golden['golden_version']} ({STAND_IN})",
+            f"recall@{top_k}={scores.get('recall_at_k')} over {scores.get('retrieval_items')} items, context relevance "
+            f"{_rounded(scores.get('context_relevance'))}, faithfulness {_rounded(scores.get('faithfulness'))}; "
+            f"gate passed={verdict.get('passed')} ({'; '.join(verdict.get('reasons') or [])[:160]})"
+            + (f" error: {verdict['error']}" if verdict.get("error") else ""),
+            "in-process",
+        )
+        asker = GatewayAsker(session, gateway, name, "dev", prompt["retrieval"]["queryVariable"], model.env())
+        yield from tour_knowledge_base_deletion(session, asker, question)
+
+
+def _rounded(value: Any) -> str:
+    return "n/a" if not isinstance(value, int | float) else f"{value:.2f}"

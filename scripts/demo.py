@@ -63,7 +63,11 @@ def main() -> int:
         tour_level3,
         tour_llmops,
     )
-    from emulator.tour_knowledge_base import KnowledgeBaseSession, tour_knowledge_base_sync
+    from emulator.tour_knowledge_base import (
+        KnowledgeBaseSession,
+        tour_knowledge_base_answers,
+        tour_knowledge_base_sync,
+    )
 
     notes = _Notes()
     emulator_logger = logging.getLogger("emulator")
@@ -99,6 +103,8 @@ def main() -> int:
                             aws, config.stack_name("LlmOps"), env_name=config.name, extra_env=knowledge_base.env()
                         )
                     )
+                    question = "Do you ship to Norway, and how long does express delivery take there?"
+                    _print_lines(tour_knowledge_base(tour_knowledge_base_answers(rag, question=question)))
 
             print("\nMaturity assessment of what was just deployed (python -m maturity assess):")
             _print_assessment(aws)

@@ -32,7 +32,11 @@ from emulator.tour import (
     tour_level3,
     tour_llmops,
 )
-from emulator.tour_knowledge_base import KnowledgeBaseSession, tour_knowledge_base_sync
+from emulator.tour_knowledge_base import (
+    KnowledgeBaseSession,
+    tour_knowledge_base_answers,
+    tour_knowledge_base_sync,
+)
 from maturity.assess import assess, render
 from maturity.smoke import Runtime, SmokeResult, SmokeTarget, Waits, run_smoke
 
@@ -244,8 +248,13 @@ def test_deploy_tour_diff_destroy_and_redeploy(
     assert llm["bad input is refused"].outcome.startswith("HTTP 404: prompt 'ticket-summary' has no version 9")
     # prompts/ticket-summary.json holds the tour's v2 (golden set requirement included): nothing to publish or move.
     released = llm["release prompts/ (pipeline stage)"].outcome
-    assert released.startswith("ticket-summary: unchanged, catalog v2 has the content of prompts/ticket-summary.json")
-    assert "nothing to promote (dev, prod already at v2)" in released and released.endswith("=> build passes")
+    assert "ticket-summary: unchanged, catalog v2 has the content of prompts/ticket-summary.json" in released
+    assert "nothing to promote (dev, prod already at v2)" in released
+    # prompts/support-answer.json retrieves: published and evaluated with retrieval; the stand-in model's answers
+    # are not grounded in the passages, so the gate refuses it (and the build fails), as it should.
+    assert released.startswith("support-answer: published v1 (new prompt) | golden set support-answers v1: published")
+    assert "hallucination_rate 1 is above max_hallucination_rate" in released, released
+    assert released.endswith("=> build fails (exit 1)"), released
     answer = llm["gateway call (local stand-in model)"].outcome
     assert (
         answer.startswith("HTTP 200 v2 ") and "guardrail intervened: False" in answer and "label: technical" in answer
@@ -256,6 +265,26 @@ def test_deploy_tour_diff_destroy_and_redeploy(
     assert grounded.startswith("HTTP 200 v2 ") and grounded.endswith("guardContent sent: grounding_source, query")
     assert llm["Bedrock guardrail"].fidelity == "not emulated"  # said plainly
     assert llm["gateway alarms"].outcome.startswith("4 alarms")
+    # RAG answers: recall@k of the retrieval evaluation, a cited answer, and a deleted document leaving the answers.
+    question = "Do you ship to Norway, and how long does express delivery take there?"
+    answers = {line.step: line for line in tour_knowledge_base(tour_knowledge_base_answers(session, question=question))}
+    evaluated = answers["retrieval evaluation over support-answers v1 (local stand-in knowledge base)"].outcome
+    assert evaluated.startswith("recall@3=1.0 over 30 items"), evaluated
+    cited = answers["cited answer through the gateway (local stand-in knowledge base, stand-in model)"].outcome
+    assert cited.startswith("HTTP 200 retrieval ok: cites [1] shipping-and-delivery.md"), cited
+    assert answers["delete the cited document"].outcome.endswith("skew monitor: 1 un-ingested change(s)")
+    assert answers["S3 events -> EventBridge rule -> sync queue"].outcome.startswith(
+        "1 change message(s) (Object Deleted)"
+    )
+    removed = answers["ingestion job (local stand-in knowledge base)"].outcome
+    assert removed == f"COMPLETE: scanned {documents - 1}, new 0, modified 0, deleted 1, failed 0", removed
+    again = answers["the same question after the sync"].outcome
+    assert again.startswith("HTTP 200 retrieval ok: cites [1] ") and again.endswith(
+        "shipping-and-delivery.md no longer cited"
+    ), again
+    assert answers["skew after the deletion's sync (deployed monitor)"].outcome.startswith(
+        "KnowledgeBaseSkewSeconds=0, 0 un-ingested change(s)"
+    )
     metrics = local.aws.client("cloudwatch").list_metrics(Namespace="Mlops/LLMOps")["Metrics"]
     assert {"CostUSD", "InputTokens", "LatencyMs"} <= {m["MetricName"] for m in metrics}
 
