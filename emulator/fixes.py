@@ -1,4 +1,4 @@
-"""Small corrections to moto 5.2.5's CloudFormation engine that the CDK CLI runs into.
+"""Small corrections to moto 5.2.5 that the CDK CLI and the tour run into (CloudFormation, EventBridge, S3 events).
 
 Each fix replaces one moto function in this process only, is installed by :func:`apply` (which
 :class:`emulator.server.LocalAws` calls), and is listed in :data:`ENGINE_FIXES` with the symptom it
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from moto.apigateway.exceptions import NotFoundException
@@ -20,6 +21,9 @@ from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import ResourceMap
 from moto.ec2.exceptions import InvalidFlowLogIdError, InvalidRouteTableIdError
 from moto.ec2.models import ec2_backends
+from moto.events.models import Rule as EventsRule
+from moto.s3 import notifications as s3_notifications
+from moto.s3.models import S3Backend
 
 __all__ = ["ENGINE_FIXES", "apply"]
 
@@ -46,6 +50,16 @@ ENGINE_FIXES: dict[str, str] = {
         "moto evaluates a deleted stack's outputs whenever it is described or listed, and each Ref or GetAtt "
         "to a deleted resource silently re-creates that resource (a stack with exported bucket ARNs came back "
         "with four new buckets after cdk destroy); a deleted stack now has no outputs, as in AWS"
+    ),
+    "scheduled rules and S3 events": (
+        "moto hands every event (S3's EventBridge notifications included) to schedule-only rules too, whose "
+        "targets then raise, and S3's sender stops at the first error: a rule after a scheduled one in the "
+        "account never got S3 events; a rule without an event pattern now matches no event, as in AWS"
+    ),
+    "S3 delete markers and events": (
+        "moto sends no event when DeleteObject on a versioned bucket creates a delete marker; S3 sends "
+        "s3:ObjectRemoved:DeleteMarkerCreated (EventBridge: Object Deleted), which the knowledge base's sync "
+        "needs to see a deleted document; it is now sent"
     ),
 }
 
@@ -169,6 +183,38 @@ def _delete_stack(self: Stack) -> None:
     self.output_map = _NoOutputs()  # type: ignore[assignment]
 
 
+# -- EventBridge: a schedule-only rule matches no event ------------------------------------------------
+
+_original_send_to_targets = EventsRule.send_to_targets
+
+
+def _send_to_targets(self: EventsRule, original_event: Any, transform_input: bool = True) -> None:
+    if not self.event_pattern.get_pattern():
+        return  # a rule with only a schedule: AWS sends it no events
+    _original_send_to_targets(self, original_event, transform_input)
+
+
+# -- S3: a delete marker is an ObjectRemoved event -----------------------------------------------------
+
+_original_delete_object = S3Backend.delete_object
+
+
+def _delete_object(
+    self: S3Backend, bucket_name: str, key_name: str, version_id: str | None = None, bypass: bool = False
+) -> tuple[bool, dict[str, Any]]:
+    deleted, meta = _original_delete_object(self, bucket_name, key_name, version_id, bypass)
+    if deleted and version_id is None and meta.get("delete-marker") == "true":
+        # What S3 reports for a delete marker: the key and the marker's version, no size or ETag.
+        marker = SimpleNamespace(name=key_name, size=0, etag="", version_id=meta.get("version-id"))
+        s3_notifications.send_event(
+            self.account_id,
+            s3_notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
+            self.get_bucket(bucket_name),
+            marker,
+        )
+    return deleted, meta
+
+
 def apply() -> None:
     """Install the fixes; calling it again does nothing."""
     if getattr(CloudFormationBackend, _APPLIED_MARKER, False):
@@ -178,4 +224,6 @@ def apply() -> None:
     cfn_parsing.parse_and_update_resource = _parse_and_update_resource
     ResourceMap._delete_resource = _delete_resource  # type: ignore[method-assign]
     Stack.delete = _delete_stack  # type: ignore[method-assign]
+    EventsRule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
+    S3Backend.delete_object = _delete_object  # type: ignore[method-assign]
     setattr(CloudFormationBackend, _APPLIED_MARKER, True)

@@ -148,6 +148,7 @@ _NOUNS = {
     "AWS::SageMaker::Pipeline": "pipeline",
     "AWS::Kinesis::Stream": "stream",
     "AWS::MSK::ServerlessCluster": "cluster",
+    "AWS::Bedrock::KnowledgeBase": "knowledge base",
 }
 
 
@@ -690,3 +691,7 @@ _HANDLERS = {
     "AWS::Logs::SubscriptionFilter": _subscription_filter,
     "AWS::StepFunctions::StateMachine": _state_machine,
 }
+
+from emulator.integrations_knowledge_base import knowledge_base as _knowledge_base  # noqa: E402 - needs _Checker
+
+_HANDLERS["AWS::Bedrock::KnowledgeBase"] = _knowledge_base

@@ -55,8 +55,18 @@ class LocalFunction:
     """One function's handler, loaded once, invoked with its deployed environment."""
 
     def __init__(
-        self, folder: str, function_name: str, environment: Mapping[str, str], package: bytes | None = None
+        self,
+        folder: str,
+        function_name: str,
+        environment: Mapping[str, str],
+        package: bytes | None = None,
+        handler: str = "handler.handler",
     ) -> None:
+        # The function's Handler setting, "<module>.<function>", as the Lambda runtime reads it.
+        module_path, _, self.entry_point = handler.rpartition(".")
+        if not module_path or not self.entry_point:
+            raise ValueError(f"{function_name}: handler {handler!r} is not <module>.<function>")
+        self.handler_file = module_path.replace(".", "/") + ".py"
         self.folder = folder
         self.function_name = function_name
         self.environment = dict(environment)
@@ -73,7 +83,7 @@ class LocalFunction:
             module = self._load()
             with self._modules_swapped_in():
                 _point_logger_at(module, captured)
-                response = module.handler(event, _Context(self.function_name))
+                response = getattr(module, self.entry_point)(event, _Context(self.function_name))
         return Invocation(response=response, output=captured.getvalue())
 
     def _load(self) -> ModuleType:
@@ -83,22 +93,22 @@ class LocalFunction:
             for path in (LAMBDAS_DIR, LAMBDAS_DIR / self.folder):
                 if str(path) not in sys.path:
                     sys.path.insert(0, str(path))
-            self._module = _exec_handler(f"_local_{self.folder}_handler", LAMBDAS_DIR / self.folder / "handler.py")
+            self._module = _exec_handler(f"_local_{self.folder}_handler", LAMBDAS_DIR / self.folder / self.handler_file)
             return self._module
         self._scratch = tempfile.TemporaryDirectory(prefix=f"lambda-{self.folder}-")
         self._code_dir = Path(self._scratch.name)
         with zipfile.ZipFile(io.BytesIO(self.package)) as archive:
             archive.extractall(self._code_dir)
-        if not (self._code_dir / "handler.py").is_file():
-            raise RuntimeError(f"the deployed package of {self.function_name} has no handler.py at its root")
+        if not (self._code_dir / self.handler_file).is_file():
+            raise RuntimeError(f"the deployed package of {self.function_name} has no {self.handler_file}")
         # The package's top-level modules and packages: what it imports as `common`, `aws_lambda_powertools`, ...
         self._package_names = frozenset(
             entry.name.removesuffix(".py")
             for entry in self._code_dir.iterdir()
             if entry.suffix == ".py" or (entry.is_dir() and (entry / "__init__.py").is_file())
-        ) - {"handler"}
+        ) - {self.handler_file.split("/", 1)[0].removesuffix(".py")}
         with self._modules_swapped_in():
-            self._module = _exec_handler(f"_deployed_{self.folder}_handler", self._code_dir / "handler.py")
+            self._module = _exec_handler(f"_deployed_{self.folder}_handler", self._code_dir / self.handler_file)
         return self._module
 
     @contextlib.contextmanager
@@ -174,7 +184,7 @@ def deployed_function(aws: Any, folder: str, function_name: str) -> LocalFunctio
     package = deployed_package(configuration["FunctionName"], account=account, region=aws.region)
     if package is None:
         raise RuntimeError(f"the emulator holds no deployment package for {function_name}")
-    return LocalFunction(folder, function_name, environment, package)
+    return LocalFunction(folder, function_name, environment, package, configuration.get("Handler", "handler.handler"))
 
 
 def emf_documents(output: str) -> list[dict[str, Any]]:

@@ -119,6 +119,15 @@ class PolicySimulator:
                     return self.name_of(logical_id)
                 if (kind, attribute) == ("AWS::SQS::Queue", "QueueUrl"):
                     return self.ref_of(logical_id)
+                if (kind, attribute) == ("AWS::Bedrock::KnowledgeBase", "KnowledgeBaseArn"):
+                    return f"arn:aws:bedrock:{self.region}:{self.account}:knowledge-base/{self.name_of(logical_id)}"
+                if (kind, attribute) == ("AWS::Bedrock::KnowledgeBase", "KnowledgeBaseId"):
+                    return self.name_of(logical_id)
+                if (kind, attribute) == ("AWS::S3Vectors::VectorBucket", "VectorBucketArn"):
+                    return f"arn:aws:s3vectors:{self.region}:{self.account}:bucket/{self.name_of(logical_id).lower()}"
+                if (kind, attribute) == ("AWS::S3Vectors::Index", "IndexArn"):
+                    bucket_arn = self.resolve(self.resources[logical_id]["Properties"]["VectorBucketArn"])
+                    return f"{bucket_arn}/index/{self.name_of(logical_id).lower()}"
                 raise ValueError(f"cannot resolve Fn::GetAtt {logical_id}.{attribute}")
             if function == "Fn::Join":
                 separator, parts = argument

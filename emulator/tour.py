@@ -29,6 +29,7 @@ from emulator.policy_simulation import PolicySimulator
 from emulator.server import LocalAws
 from emulator.shims import emulation_status
 from emulator.tour_bias import tour_bias
+from emulator.tour_knowledge_base import LEVEL as KNOWLEDGE_BASE_LEVEL
 from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -292,7 +293,10 @@ def tour_level2(aws: LocalAws, stack_name: str, registry_group: str) -> Iterator
     alarms = {
         a["AlarmName"]
         for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
-        if topic in a.get("AlarmActions", []) and a["AlarmName"].startswith(stack_name)
+        if topic in a.get("AlarmActions", [])
+        and a["AlarmName"].startswith(stack_name)
+        # The knowledge base's own alarms (skew, failed documents, dead letters) are in its part of the tour.
+        and "KnowledgeBase" not in a["AlarmName"]
     }
     rules = [r["Name"] for r in aws.client("events").list_rules()["Rules"] if "RetrainOnDrift" in r["Name"]]
     yield TourLine(
@@ -320,13 +324,16 @@ def _qualifiers(body: dict[str, Any]) -> str:
     return ", ".join(q for b in blocks if "guardContent" in b for q in b["guardContent"]["text"].get("qualifiers", []))
 
 
-def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str) -> Iterator[TourLine]:
+def tour_llmops(
+    aws: LocalAws, stack_name: str, *, env_name: str, extra_env: dict[str, str] | None = None
+) -> Iterator[TourLine]:
     """Version and promote a prompt through the catalog API, release ``prompts/`` as the pipeline would, then
-    call the gateway against a stand-in model."""
+    call the gateway against a stand-in model. `extra_env` reaches every handler (e.g. the stand-in knowledge
+    base's endpoints, :meth:`emulator.fake_knowledge_base.FakeKnowledgeBase.env`)."""
     level = "LLMOps"
     out = stack_outputs(aws, stack_name)
     # The handlers build their boto3 clients from the environment: point them at the emulator.
-    to_emulator = aws.env(base={})
+    to_emulator = {**aws.env(base={}), **(extra_env or {})}
     catalog = deployed_function(aws, "prompt_catalog", out["CatalogFunctionName"])
     gateway = deployed_function(aws, "llm_gateway", out["GatewayFunctionName"])
     model_id = gateway.environment["ALLOWED_MODELS"].split(",")[0]
@@ -499,7 +506,10 @@ def tour_llmops(aws: LocalAws, stack_name: str, *, env_name: str) -> Iterator[To
     alarms = {
         a["AlarmName"]
         for a in cloudwatch.describe_alarms()["MetricAlarms"]
-        if topic in a.get("AlarmActions", []) and a["AlarmName"].startswith(stack_name)
+        if topic in a.get("AlarmActions", [])
+        and a["AlarmName"].startswith(stack_name)
+        # The knowledge base's own alarms (skew, failed documents, dead letters) are in its part of the tour.
+        and "KnowledgeBase" not in a["AlarmName"]
     }
     yield TourLine(
         level,
@@ -533,6 +543,12 @@ class _LocalEvaluations:
         reasons = json.dumps(answer.get("reasons"))
         cause = f"The quality gate refused this prompt version (evaluation {run_id}): {reasons}"
         return prompt_release.EvaluationResult(False, cause, run_id)
+
+
+def tour_knowledge_base(steps: Iterator[tuple[str, str, Fidelity]]) -> Iterator[TourLine]:
+    """The knowledge base's tour lines (emulator/tour_knowledge_base.py), as the tour's own."""
+    for step, outcome, fidelity in steps:
+        yield TourLine(KNOWLEDGE_BASE_LEVEL, step, outcome, fidelity)
 
 
 def deployed_resources(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:

@@ -89,6 +89,7 @@ def _assess(args: argparse.Namespace) -> int:
     from maturity.assess import Format, assess, render
     from maturity.aws import CredentialsError, credentials_problem
     from maturity.checks import CHECKS
+    from maturity.knowledge_base_skew import knowledge_base_skew_check
     from maturity.models import configured_models, models_current_check
 
     # With --env, the environment's configured Bedrock models are checked against the live account too.
@@ -100,6 +101,7 @@ def _assess(args: argparse.Namespace) -> int:
         return _fail(str(error))
     models = configured_models(args.cdk_json, args.env)
     checks = (*CHECKS, models_current_check(models)) if models else CHECKS
+    checks = (*checks, knowledge_base_skew_check())
     try:
         session = boto3.Session(profile_name=args.profile, region_name=args.region)
         if session.get_credentials() is None:

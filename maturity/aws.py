@@ -52,7 +52,11 @@ READ_ONLY_PREFIXES = ("describe_", "list_", "get_", "batch_get_")
 # IAM's service prefix where it differs from boto3's service name.
 _IAM_PREFIX = {"stepfunctions": "states", "bedrock-agent": "bedrock"}
 # Operations whose IAM action is not the API name.
-_IAM_ACTION = {("s3", "list_buckets"): "s3:ListAllMyBuckets", ("s3", "list_objects_v2"): "s3:ListBucket"}
+_IAM_ACTION = {
+    ("s3", "list_buckets"): "s3:ListAllMyBuckets",
+    ("s3", "list_objects_v2"): "s3:ListBucket",
+    ("s3", "list_object_versions"): "s3:ListBucketVersions",
+}
 
 _DENIED_CODES = frozenset(
     {

@@ -14,6 +14,7 @@ evaluation run of each prompt-evaluation function in the templates (recognised b
 ``EMBEDDING_MODEL_ID`` and ``PRICE_TABLE_JSON``). Its candidate, judge and embedding calls and the
 guardrail's text units are priced with the function's own price table (what its scorecards charge) and
 ``usagePrices``, for a run the size of ``evaluationRun``. It is not part of the idle total or budget.
+Likewise each knowledge base's storage and per-query cost (`maturity.cost_knowledge_base`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from maturity import cost_knowledge_base
 
 __all__ = [
     "PRICES_PATH",
@@ -656,6 +659,7 @@ class CostReport:
     environments: tuple[EnvironmentCost, ...]
     prices: Prices = field(repr=False)
     evaluation_runs: tuple[EvaluationRunCost, ...] = ()
+    knowledge_bases: tuple[cost_knowledge_base.KnowledgeBaseCost, ...] = ()
 
     @property
     def total_usd(self) -> float:
@@ -682,6 +686,7 @@ def estimate(
         tuple(EnvironmentCost(env, tuple(stacks), budgets.get(env)) for env, stacks in by_env.items()),
         table,
         evaluation_runs(templates, table),
+        cost_knowledge_base.knowledge_base_costs(templates, table.usage),
     )
 
 
@@ -805,6 +810,7 @@ def _to_dict(report: CostReport) -> dict[str, Any]:
             }
             for run in report.evaluation_runs
         ],
+        "knowledgeBases": cost_knowledge_base.to_dicts(report.knowledge_bases),
     }
 
 
@@ -832,6 +838,7 @@ def _table(report: CostReport) -> str:
                 lines.append(f"    {line.what:<60} {line.detail:<70} {_run_usd(line.usd)}")
             for warning in run.warnings:
                 lines.append(f"    WARNING: {warning}")
+    lines += cost_knowledge_base.table_lines(report.knowledge_bases)
     return "\n".join(lines) + "\n"
 
 
@@ -872,4 +879,5 @@ def _markdown(report: CostReport) -> str:
                 lines.append(f"| {run.env} | `{run.logical_id}` | {line.what} | {line.detail} | {_run_usd(line.usd)} |")
             lines.append(f"| {run.env} | `{run.logical_id}` | **per run** | | **{_run_usd(run.total_usd)}** |")
             lines += [f"| {run.env} | `{run.logical_id}` | warning | {w} | |" for w in run.warnings]
+    lines += cost_knowledge_base.markdown_lines(report.knowledge_bases)
     return "\n".join(lines) + "\n"

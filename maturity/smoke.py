@@ -258,11 +258,13 @@ class ReleasedPrompt:
 
 
 def released_prompt(env_name: str, prompts_dir: Path = PROMPTS_DIR) -> ReleasedPrompt | None:
-    """The first prompt of prompts/ that the release publishes to an alias of this environment."""
+    """The first prompt of prompts/ that the release publishes to an alias of this environment and that does not
+    retrieve (a retrieving prompt's context comes from the knowledge base, which may hold nothing yet: the
+    gateway would then answer without calling the model, and the guardrail check would prove nothing)."""
     for path in sorted(prompts_dir.glob("*.json")):
         spec = json.loads(path.read_text(encoding="utf-8"))
         aliases = (spec.get("aliases") or {}).get(env_name) or []
-        if aliases:
+        if aliases and not spec.get("retrieval"):
             return ReleasedPrompt(spec["name"], aliases[0], tuple(spec.get("variables") or ()))
     return None
 

@@ -51,15 +51,22 @@ def main() -> int:
         return fail(str(error))
 
     from emulator.cdk_cli import CdkCliError
+    from emulator.fake_knowledge_base import FakeKnowledgeBase
     from emulator.server import EmulatorError, LocalAws
     from emulator.tour import (
         deployed_resources,
         stack_outputs,
+        tour_knowledge_base,
         tour_level0,
         tour_level1,
         tour_level2,
         tour_level3,
         tour_llmops,
+    )
+    from emulator.tour_knowledge_base import (
+        KnowledgeBaseSession,
+        tour_knowledge_base_answers,
+        tour_knowledge_base_sync,
     )
 
     notes = _Notes()
@@ -89,7 +96,17 @@ def main() -> int:
                     tour_level3(aws, config.stack_name("Level3Scalable"), resource_prefix=config.resource_prefix)
                 )
             if config.llmops.enabled:
-                _print_lines(tour_llmops(aws, config.stack_name("LlmOps"), env_name=config.name))
+                # The stand-in for Bedrock Knowledge Bases (ingestion, Retrieve) serves the rest of the tour.
+                with FakeKnowledgeBase(aws, lifetime_seconds=None) as knowledge_base:
+                    rag = KnowledgeBaseSession(aws, config.stack_name("LlmOps"), knowledge_base)
+                    _print_lines(tour_knowledge_base(tour_knowledge_base_sync(rag)))
+                    _print_lines(
+                        tour_llmops(
+                            aws, config.stack_name("LlmOps"), env_name=config.name, extra_env=knowledge_base.env()
+                        )
+                    )
+                    question = "Do you ship to Norway, and how long does express delivery take there?"
+                    _print_lines(tour_knowledge_base(tour_knowledge_base_answers(rag, question=question)))
 
             print("\nMaturity assessment of what was just deployed (python -m maturity assess):")
             _print_assessment(aws, config.name)

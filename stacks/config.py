@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeVar
 
 from pipelines.training import images
 from stacks.clarify_config import ClarifyConfig, clarify_problems
+from stacks.knowledge_base_config import KnowledgeBaseConfig, check_knowledge_base
 from stacks.model_catalog import shipped_catalog
 
 ENVIRONMENTS_KEY = "mlops:environments"
@@ -356,6 +357,7 @@ class LlmopsConfig:
     invocation_logging: bool
     evaluation: EvaluationConfig
     app: LlmAppConfig
+    knowledge_base: KnowledgeBaseConfig
 
 
 @dataclass(frozen=True)
@@ -792,6 +794,7 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
     if not 1 <= evaluation.min_golden_set_items <= 5000:
         fail("llmops.evaluation.minGoldenSetItems", f"{evaluation.min_golden_set_items} is outside 1-5000")
     _check_app(cfg, fail)
+    check_knowledge_base(llm.knowledge_base, region=cfg.region, llmops_enabled=llm.enabled, fail=fail)
     if llm.hourly_cost_budget_usd <= 0:
         fail("llmops.hourlyCostBudgetUsd", f"{llm.hourly_cost_budget_usd} must be positive")
     if cfg.idle_budget_usd < 0:

@@ -93,6 +93,7 @@ def build_environment(
                 key=level0.key,
                 alerts=level0.alerts,
                 artifacts_bucket=level0.data_lake.artifacts_bucket,
+                documents_bucket=level0.data_lake.curated_bucket,
                 released_by=_callers(level0.partition, config, environments, prompt_release=True),
                 env=env,
                 description=f"LLMOps for {config.name}: Bedrock guardrail, prompt catalog, LLM gateway",

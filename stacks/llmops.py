@@ -1,4 +1,4 @@
-"""LLMOps: Bedrock access scoped to allowed models, a guardrail, a versioned prompt catalog, an LLM gateway."""
+"""LLMOps: Bedrock access scoped to allowed models, a guardrail, a versioned prompt catalog, an LLM gateway, RAG."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from stacks.components.access import acknowledge_wildcard_resource, grant_object
 from stacks.components.alerts import Alerts
 from stacks.components.guardrail import Guardrail
 from stacks.components.iam_rest_api import STAGE, acknowledge_iam_auth, iam_rest_api
+from stacks.components.knowledge_base import KnowledgeBase
 from stacks.components.python_function import PythonFunction
 from stacks.config import EnvironmentConfig, LlmModelConfig, LlmopsConfig
 from stacks.model_catalog import shipped_catalog
@@ -51,7 +52,8 @@ _AWS_CUSTOM_RESOURCE_PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
 class LlmopsStack(Stack):
     """Bedrock guardrail, prompt catalog (DynamoDB + IAM-authenticated API), LLM gateway, alarms.
 
-    Receives Level 0's key and artifacts bucket. Only the models listed in config can be invoked
+    Receives Level 0's key, artifacts bucket and curated bucket (whose documents prefix the knowledge base
+    indexes). Only the models listed in config can be invoked
     (IAM names each model ARN); every call goes through the guardrail; the gateway emits tokens,
     cost, latency, guardrail interventions and errors as metrics, with alarms on each.
 
@@ -68,6 +70,7 @@ class LlmopsStack(Stack):
         key: kms.IKey,
         alerts: Alerts,
         artifacts_bucket: s3.IBucket,
+        documents_bucket: s3.IBucket,
         released_by: list[str],
         **kwargs: Any,
     ) -> None:
@@ -76,6 +79,26 @@ class LlmopsStack(Stack):
         removal_policy = lifecycle.removal_policy(config)
         retention = lifecycle.log_retention(config)
         name_prefix = config.resource_prefix
+
+        # --- knowledge base (RAG) ----------------------------------------------------------------------
+        self.knowledge_base: KnowledgeBase | None = None
+        if settings.knowledge_base.enabled:
+            self.knowledge_base = KnowledgeBase(
+                self,
+                "KnowledgeBase",
+                config=settings.knowledge_base,
+                name_prefix=name_prefix,
+                documents_bucket=documents_bucket,
+                key=key,
+                alerts=alerts,
+                metrics_namespace=METRICS_NAMESPACE,
+                log_retention=retention,
+                removal_policy=removal_policy,
+            )
+        # What prompt versions may name in `retrieval.knowledgeBase`, and the ID the gateway retrieves from.
+        knowledge_bases = json.dumps(
+            {settings.knowledge_base.name: self.knowledge_base.knowledge_base_id} if self.knowledge_base else {}
+        )
 
         self.guardrail = Guardrail(self, "Guardrail", name=f"{name_prefix}-llm", key=key, removal_policy=removal_policy)
 
@@ -103,6 +126,7 @@ class LlmopsStack(Stack):
                 "TABLE_NAME": self.prompts.table_name,
                 "MAX_TEMPLATE_BYTES": str(settings.max_template_bytes),
                 "MIN_GOLDEN_SET_ITEMS": str(settings.evaluation.min_golden_set_items),
+                "KNOWLEDGE_BASES": knowledge_bases,
                 "POWERTOOLS_SERVICE_NAME": CATALOG_SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
@@ -154,6 +178,7 @@ class LlmopsStack(Stack):
                 "ALLOWED_MODELS": ",".join(m.id for m in settings.models),
                 "PRICE_TABLE_JSON": json.dumps(_price_table(settings.models), sort_keys=True),
                 "PROMPT_CACHE_SECONDS": str(settings.prompt_cache_seconds),
+                "KNOWLEDGE_BASES": knowledge_bases,
                 "POWERTOOLS_SERVICE_NAME": GATEWAY_SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
@@ -177,7 +202,10 @@ class LlmopsStack(Stack):
             )
         )
 
-        self._evaluation(settings, key, artifacts_bucket, retention, removal_policy)
+        self._evaluation(settings, key, artifacts_bucket, retention, removal_policy, knowledge_bases)
+        if self.knowledge_base is not None:
+            self.knowledge_base.grant_retrieve(self.gateway.role)
+            self.knowledge_base.grant_retrieve(self.evaluator.role)
         if released_by:
             self._prompt_release_role(config.name_prefix, config.name, released_by)
 
@@ -253,6 +281,16 @@ class LlmopsStack(Stack):
             ("EvaluationStateMachineArn", self.evaluation.state_machine_arn, "Evaluate a prompt version"),
             ("GuardrailId", self.guardrail.guardrail_id, "Bedrock guardrail"),
             ("GuardrailVersion", self.guardrail.version_number, "Guardrail version the gateway uses"),
+            *(
+                [
+                    ("KnowledgeBaseId", kb.knowledge_base_id, "Bedrock knowledge base (RAG)"),
+                    ("KnowledgeBaseDataSourceId", kb.data_source.attr_data_source_id, "Its data source"),
+                    ("KnowledgeBaseSyncFunctionName", kb.sync.function.function_name, "Knowledge base sync"),
+                    ("KnowledgeBaseMonitorFunctionName", kb.monitor.function.function_name, "Skew monitor"),
+                ]
+                if (kb := self.knowledge_base)
+                else []
+            ),
         ):
             CfnOutput(self, output_id, value=value, description=description)
 
@@ -263,6 +301,7 @@ class LlmopsStack(Stack):
         bucket: s3.IBucket,
         retention: logs.RetentionDays,
         removal_policy: Any,
+        knowledge_bases: str,
     ) -> None:
         """A state machine that evaluates a prompt version over a golden set on the allowed models.
 
@@ -285,6 +324,7 @@ class LlmopsStack(Stack):
                 "JUDGE_MODEL_ID": evaluation.judge_model_id,
                 "EMBEDDING_MODEL_ID": evaluation.embedding_model_id,
                 "EMBEDDING_PRICE_PER_1K": str(evaluation.embedding_input_per1k_usd),
+                "KNOWLEDGE_BASES": knowledge_bases,
                 "GUARDRAIL_ID": self.guardrail.guardrail_id,
                 "GUARDRAIL_VERSION": self.guardrail.version_number,
                 "WEIGHTS_JSON": json.dumps(

@@ -45,6 +45,7 @@ from emulator.shims.base import _Shim
 from emulator.shims.bedrock import BedrockGuardrail, BedrockGuardrailVersion
 from emulator.shims.data import AthenaWorkGroup, GlueCrawler, GlueDatabase, GlueJob, GlueSecurityConfiguration
 from emulator.shims.delivery import CodeBuildProject, CodePipelinePipeline
+from emulator.shims.knowledge_base import SHIMS as KNOWLEDGE_BASE_SHIMS
 from emulator.shims.monitoring import BudgetsBudget, CloudWatchAlarm, LogsMetricFilter
 from emulator.shims.moto_fixes import KmsKey, S3Bucket
 from emulator.shims.network_and_policies import (
@@ -105,6 +106,7 @@ _SHIMS: tuple[type[_Shim], ...] = (
     ApiGatewayRequestValidator,
     ApiGatewayStage,
     SqsQueuePolicy,
+    *KNOWLEDGE_BASE_SHIMS,
 )
 
 #: Every type this module emulates or fixes, with one line on what it does and what it does not.

@@ -99,6 +99,10 @@ class DataLake(Construct):
         assert isinstance(raw_cfn, s3.CfnBucket)
         raw_cfn.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
         self.curated_bucket = kms_bucket("CuratedBucket", [noncurrent_expiry])
+        # The LLMOps knowledge base syncs on object events under its documents prefix (EventBridge rule).
+        curated_cfn = self.curated_bucket.node.default_child
+        assert isinstance(curated_cfn, s3.CfnBucket)
+        curated_cfn.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
         self.artifacts_bucket = kms_bucket("ArtifactsBucket", [noncurrent_expiry])
 
     def _bucket(

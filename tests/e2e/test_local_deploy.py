@@ -19,16 +19,23 @@ import pytest
 from emulator.cdk_cli import CdkCli, git_commit, missing_cli_reason
 from emulator.cleanup import delete_promoted_endpoint, empty_stack_buckets
 from emulator.fake_bedrock import FakeBedrock
+from emulator.fake_knowledge_base import FakeKnowledgeBase
 from emulator.lambda_bridge import LambdaBridge
 from emulator.server import LocalAws
 from emulator.tour import (
     deployed_resources,
     stack_outputs,
+    tour_knowledge_base,
     tour_level0,
     tour_level1,
     tour_level2,
     tour_level3,
     tour_llmops,
+)
+from emulator.tour_knowledge_base import (
+    KnowledgeBaseSession,
+    tour_knowledge_base_answers,
+    tour_knowledge_base_sync,
 )
 from maturity.assess import assess, render
 from maturity.smoke import Runtime, SmokeResult, SmokeTarget, Waits, run_smoke
@@ -62,6 +69,13 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CdkCli]:
     # The emulator must be gone: nothing may keep listening after the tests.
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0, f"emulator still listening on {port} after the test"
+
+
+@pytest.fixture(scope="module")
+def knowledge_base(local: CdkCli) -> Iterator[FakeKnowledgeBase]:
+    """The stand-in for Bedrock Knowledge Bases, over what the deploy creates, for the whole run."""
+    with FakeKnowledgeBase(local.aws, lifetime_seconds=None) as stand_in:
+        yield stand_in
 
 
 def live_stacks(cli: CdkCli) -> list[str]:
@@ -109,7 +123,9 @@ def run_local_smoke(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> list[Smok
         return run_smoke(session, target, runtime=fast)
 
 
-def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deploy_tour_diff_destroy_and_redeploy(
+    local: CdkCli, knowledge_base: FakeKnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
     local.deploy()
     assert live_stacks(local) == stack_names(local) == ALL_STACKS
     assert_every_template_resource_exists(local)
@@ -214,8 +230,29 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli, monkeypatch: pytes
         check = level3[f"policy check: {team} reads {other}'s prefix"]
         assert check.outcome.startswith("denied") and check.outcome.endswith("own prefix allowed")
 
+    # RAG: the sample documents go through the deployed S3 -> EventBridge -> queue -> sync function path into
+    # the stand-in knowledge base, which ingests them into the deployed S3 Vectors index as the deployed role.
+    session = KnowledgeBaseSession(local.aws, LLMOPS, knowledge_base)
+    documents = len(list((Path(__file__).resolve().parents[2] / "knowledge_base" / "documents").glob("*.md")))
+    rag = {line.step: line for line in tour_knowledge_base(tour_knowledge_base_sync(session))}
+    assert rag["upload the sample documents"].outcome.startswith(f"{documents} documents to s3://")
+    assert "(aws:kms, versioned: True)" in rag["upload the sample documents"].outcome
+    assert rag["skew before ingestion (deployed monitor)"].outcome.endswith(f", {documents} un-ingested change(s)")
+    events = rag["S3 events -> EventBridge rule -> sync queue"]
+    assert events.fidelity == "real" and events.outcome.startswith(f"{documents} change message(s) (Object Created)")
+    sync = rag["sync function (deployed handler, run as Lambda's SQS poller would)"].outcome
+    assert sync.startswith("started ingestion job ") and f"{documents} message(s) kept" in sync
+    ingestion = rag["ingestion job (local stand-in knowledge base)"].outcome
+    assert ingestion == f"COMPLETE: scanned {documents}, new {documents}, modified 0, deleted 0, failed 0", ingestion
+    assert rag["sync function, the kept messages again"].outcome.startswith(f"{documents} covered by job ")
+    after = rag["skew after ingestion (deployed monitor)"].outcome
+    assert after.startswith("KnowledgeBaseSkewSeconds=0, 0 un-ingested change(s); last job COMPLETE"), after
+    assert session.skew_metric()[-1] == 0 and len(session.skew_metric()) == 2  # before and after, in CloudWatch
+
     # LLMOps: the deployed catalog and gateway handlers, run here against the emulator and a stand-in model.
-    llm = {line.step: line for line in tour_llmops(local.aws, LLMOPS, env_name=CONFIG.name)}
+    llm = {
+        line.step: line for line in tour_llmops(local.aws, LLMOPS, env_name=CONFIG.name, extra_env=knowledge_base.env())
+    }
     assert llm["prompt catalog: create two versions"].outcome.endswith("HTTP 201 -> v1, HTTP 201 -> v2")
     # The quality gate: prod needs v2's own model to pass the golden set v2 names. First that model is down
     # (the stand-in refuses its calls): another model may win the selection, the promotion is still refused.
@@ -248,8 +285,13 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli, monkeypatch: pytes
     assert llm["bad input is refused"].outcome.startswith("HTTP 404: prompt 'ticket-summary' has no version 9")
     # prompts/ticket-summary.json holds the tour's v2 (golden set requirement included): nothing to publish or move.
     released = llm["release prompts/ (pipeline stage)"].outcome
-    assert released.startswith("ticket-summary: unchanged, catalog v2 has the content of prompts/ticket-summary.json")
-    assert "nothing to promote (dev, prod already at v2)" in released and released.endswith("=> build passes")
+    assert "ticket-summary: unchanged, catalog v2 has the content of prompts/ticket-summary.json" in released
+    assert "nothing to promote (dev, prod already at v2)" in released
+    # prompts/support-answer.json retrieves: published and evaluated with retrieval; the stand-in model's answers
+    # are not grounded in the passages, so the gate refuses it (and the build fails), as it should.
+    assert released.startswith("support-answer: published v1 (new prompt) | golden set support-answers v1: published")
+    assert "hallucination_rate 1 is above max_hallucination_rate" in released, released
+    assert released.endswith("=> build fails (exit 1)"), released
     answer = llm["gateway call (local stand-in model)"].outcome
     assert (
         answer.startswith("HTTP 200 v2 ") and "guardrail intervened: False" in answer and "label: technical" in answer
@@ -260,6 +302,26 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli, monkeypatch: pytes
     assert grounded.startswith("HTTP 200 v2 ") and grounded.endswith("guardContent sent: grounding_source, query")
     assert llm["Bedrock guardrail"].fidelity == "not emulated"  # said plainly
     assert llm["gateway alarms"].outcome.startswith("4 alarms")
+    # RAG answers: recall@k of the retrieval evaluation, a cited answer, and a deleted document leaving the answers.
+    question = "Do you ship to Norway, and how long does express delivery take there?"
+    answers = {line.step: line for line in tour_knowledge_base(tour_knowledge_base_answers(session, question=question))}
+    evaluated = answers["retrieval evaluation over support-answers v1 (local stand-in knowledge base)"].outcome
+    assert evaluated.startswith("recall@3=1.0 over 30 items"), evaluated
+    cited = answers["cited answer through the gateway (local stand-in knowledge base, stand-in model)"].outcome
+    assert cited.startswith("HTTP 200 retrieval ok: cites [1] shipping-and-delivery.md"), cited
+    assert answers["delete the cited document"].outcome.endswith("skew monitor: 1 un-ingested change(s)")
+    assert answers["S3 events -> EventBridge rule -> sync queue"].outcome.startswith(
+        "1 change message(s) (Object Deleted)"
+    )
+    removed = answers["ingestion job (local stand-in knowledge base)"].outcome
+    assert removed == f"COMPLETE: scanned {documents - 1}, new 0, modified 0, deleted 1, failed 0", removed
+    again = answers["the same question after the sync"].outcome
+    assert again.startswith("HTTP 200 retrieval ok: cites [1] ") and again.endswith(
+        "shipping-and-delivery.md no longer cited"
+    ), again
+    assert answers["skew after the deletion's sync (deployed monitor)"].outcome.startswith(
+        "KnowledgeBaseSkewSeconds=0, 0 un-ingested change(s)"
+    )
     metrics = local.aws.client("cloudwatch").list_metrics(Namespace="Mlops/LLMOps")["Metrics"]
     assert {"CostUSD", "InputTokens", "LatencyMs"} <= {m["MetricName"] for m in metrics}
 
@@ -312,6 +374,7 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli, monkeypatch: pytes
     assert local.aws.client("sagemaker").list_endpoints()["Endpoints"] == []
     assert local.aws.client("codepipeline").list_pipelines()["pipelines"] == []
     assert local.aws.client("kinesis").list_streams()["StreamNames"] == []
+    assert local.aws.client("s3vectors").list_vector_buckets()["vectorBuckets"] == []
     assert local.aws.client("stepfunctions").list_state_machines()["stateMachines"] == []
     assert local.aws.client("dynamodb").list_tables()["TableNames"] == []
     assert local.aws.client("lambda").list_functions()["Functions"] == []

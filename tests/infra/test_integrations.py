@@ -188,3 +188,66 @@ def test_the_approval_notification_needs_its_roles_grant_on_the_topics_key(dev):
     (sentence,) = run(ours, synth).refused
 
     assert "approval Approve-prod/Approve of pipeline" in sentence and "kms:GenerateDataKey" in sentence
+
+
+# --- the knowledge base: what Bedrock does with its role ----------------------------------------------------
+def knowledge_base_role(templates: Templates) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """dev's knowledge base role (trust policy) and the statements of its policy."""
+    _, _, base = one_of(templates, "AWS::Bedrock::KnowledgeBase")
+    role_id = base["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    stack = next(s for s, t in templates.items() if role_id in t["Resources"])
+    role = templates[stack]["Resources"][role_id]
+    (policy,) = [
+        r
+        for r in templates[stack]["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
+    ]
+    return role, policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_the_knowledge_base_role_is_asked_everything_bedrock_does_with_it(dev):
+    templates, synth = dev
+    asked = "\n".join(run(templates, synth).checked)
+    for action in (
+        "sts:AssumeRole by bedrock.amazonaws.com",
+        "bedrock:InvokeModel by",
+        "s3vectors:PutVectors by",
+        "s3:GetObject by",
+        "s3:ListBucket by",
+        "kms:Decrypt by",
+    ):
+        assert any(line.startswith(action) and "knowledge base" in line for line in asked.splitlines()), action
+
+
+@pytest.mark.parametrize(
+    ("sid", "refused"),
+    [
+        ("DecryptTheDocumentsThroughS3", "kms:Decrypt"),
+        ("ReadTheDocuments", "s3:GetObject"),
+        ("UseTheIndex", "s3vectors:GetIndex"),
+        ("EmbedWithTheModel", "bedrock:InvokeModel"),
+    ],
+)
+def test_without_each_grant_the_knowledge_base_cannot_ingest(dev, sid, refused):
+    templates, synth = dev
+    _, statements = knowledge_base_role(templates)
+    statements[:] = [s for s in statements if s.get("Sid") != sid]
+    report = run(templates, synth)
+    assert any("knowledge base" in line and refused in line for line in report.refused), report.refused
+
+
+def test_a_data_source_prefix_outside_the_grant_is_refused(dev):
+    templates, synth = dev
+    _, _, source = one_of(templates, "AWS::Bedrock::DataSource")
+    source["Properties"]["DataSourceConfiguration"]["S3Configuration"]["InclusionPrefixes"] = ["elsewhere/"]
+    report = run(templates, synth)
+    assert any("cannot read its documents under 'elsewhere/'" in line for line in report.refused), report.refused
+
+
+def test_a_trust_for_another_account_keeps_bedrock_out(dev):
+    templates, synth = dev
+    role, _ = knowledge_base_role(templates)
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    trust["Condition"]["StringEquals"]["aws:SourceAccount"] = "999999999999"
+    report = run(templates, synth)
+    assert any("sts:AssumeRole" in line and "knowledge base" in line for line in report.refused), report.refused

@@ -17,8 +17,10 @@ from tests.infra.conftest import PROJECT_ENV_NAMES
 STATEFUL = frozenset(
     {
         "AWS::Athena::WorkGroup",  # query history and saved queries
+        "AWS::Bedrock::DataSource",  # its ingestion history; deleting it deletes its vectors (DELETE policy)
         "AWS::Bedrock::Guardrail",
         "AWS::Bedrock::GuardrailVersion",
+        "AWS::Bedrock::KnowledgeBase",
         "AWS::Cognito::UserPool",  # the app's users
         "AWS::DocDB::DBCluster",
         "AWS::DynamoDB::Table",
@@ -28,6 +30,8 @@ STATEFUL = frozenset(
         "AWS::Logs::LogGroup",
         "AWS::MSK::ServerlessCluster",
         "AWS::S3::Bucket",
+        "AWS::S3Vectors::Index",  # the embedded documents: rebuilding them costs a full ingestion
+        "AWS::S3Vectors::VectorBucket",
         "AWS::SNS::Topic",  # its subscriptions (confirmed by people)
         "AWS::SQS::Queue",  # dead letters
         "AWS::SageMaker::Domain",  # home directories (EFS)

@@ -172,6 +172,8 @@ def test_engine_fixes_are_listed_for_the_summary() -> None:
         "update of a type moto cannot update",
         "delete of EC2 types moto never deletes",
         "deleted stacks re-creating resources",
+        "scheduled rules and S3 events",
+        "S3 delete markers and events",
     }
 
 
@@ -238,3 +240,58 @@ def test_a_deleted_stack_with_exports_does_not_bring_its_resources_back(aws: Loc
     assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
     assert not [b for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("resurrection")]
     assert "resurrection-LakeArn" not in {e["Name"] for e in cfn.list_exports()["Exports"]}
+
+
+def test_s3_events_reach_a_rule_created_after_a_scheduled_one(aws: LocalAws) -> None:
+    events, sqs, s3 = aws.client("events"), aws.client("sqs"), aws.client("s3")
+    # A schedule-only rule with a Lambda target, created first (as Level 1's retraining schedule is).
+    events.put_rule(Name="fix-schedule", ScheduleExpression="rate(5 minutes)")
+    events.put_targets(
+        Rule="fix-schedule",
+        Targets=[{"Id": "fn", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:fix-scheduled"}],
+    )
+    queue_url = sqs.create_queue(QueueName="fix-changes")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name="fix-changes",
+        EventPattern=json.dumps({"source": ["aws.s3"], "detail-type": ["Object Created"]}),
+    )
+    events.put_targets(Rule="fix-changes", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    s3.create_bucket(Bucket="fix-eventbridge")
+    s3.put_bucket_notification_configuration(
+        Bucket="fix-eventbridge", NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    s3.put_object(Bucket="fix-eventbridge", Key="doc.md", Body=b"x")
+    (message,) = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(message["Body"])["detail"]["object"]["key"] == "doc.md"
+
+
+def test_a_delete_marker_sends_an_object_deleted_event(aws: LocalAws) -> None:
+    events, sqs, s3 = aws.client("events"), aws.client("sqs"), aws.client("s3")
+    queue_url = sqs.create_queue(QueueName="fix-deletes")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name="fix-deletes",
+        EventPattern=json.dumps(
+            {
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created", "Object Deleted"],
+                "detail": {"bucket": {"name": ["fix-versioned"]}},
+            }
+        ),
+    )
+    events.put_targets(Rule="fix-deletes", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    s3.create_bucket(Bucket="fix-versioned")
+    s3.put_bucket_versioning(Bucket="fix-versioned", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_notification_configuration(
+        Bucket="fix-versioned", NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    s3.put_object(Bucket="fix-versioned", Key="doc.md", Body=b"x")
+    marker = s3.delete_object(Bucket="fix-versioned", Key="doc.md")
+    assert marker["DeleteMarker"] is True
+    bodies = [
+        json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    ]
+    assert [b["detail-type"] for b in bodies] == ["Object Created", "Object Deleted"]
+    assert bodies[1]["detail"]["object"]["key"] == "doc.md"
+    assert bodies[1]["detail"]["object"]["version-id"] == marker["VersionId"]

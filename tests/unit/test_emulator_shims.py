@@ -44,6 +44,9 @@ GETATT_OUTPUTS = {
     "GuardrailArn": ["Guardrail", "GuardrailArn"],
     "GuardrailId": ["Guardrail", "GuardrailId"],
     "GuardrailVersionNumber": ["GuardrailVersion", "Version"],
+    "KnowledgeBaseArn": ["KnowledgeBase", "KnowledgeBaseArn"],
+    "DataSourceId": ["KnowledgeBaseSource", "DataSourceId"],
+    "VectorIndexArn": ["VectorIndex", "IndexArn"],
     "UserProfileArn": ["UserProfile", "UserProfileArn"],
     "EgressRuleId": ["AppsEgress", "Id"],
     "AppsSecurityGroupId": ["AppsSecurityGroup", "GroupId"],
@@ -64,6 +67,9 @@ REF_OUTPUTS = [
     "CodePipeline",
     "Guardrail",
     "GuardrailVersion",
+    "KnowledgeBase",
+    "KnowledgeBaseSource",
+    "VectorBucket",
 ]
 
 
@@ -446,6 +452,62 @@ def make_template(prefix: str, *, revision: str = "v1", threshold: float = 5.0) 
             "Type": "AWS::Bedrock::GuardrailVersion",
             "Properties": {"GuardrailIdentifier": {"Fn::GetAtt": ["Guardrail", "GuardrailId"]}},
         },
+        "VectorBucket": {
+            "Type": "AWS::S3Vectors::VectorBucket",
+            "Properties": {"VectorBucketName": f"{prefix}-vectors"},
+        },
+        "VectorIndex": {
+            "Type": "AWS::S3Vectors::Index",
+            "Properties": {
+                "VectorBucketArn": {"Ref": "VectorBucket"},
+                "DataType": "float32",
+                "Dimension": 256,
+                "DistanceMetric": "cosine",
+            },
+        },
+        "VectorBucketPolicy": {
+            "Type": "AWS::S3Vectors::VectorBucketPolicy",
+            "Properties": {
+                "VectorBucketArn": {"Ref": "VectorBucket"},
+                "Policy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:aws:iam::{DEFAULT_ACCOUNT}:root"},
+                            "Action": "s3vectors:QueryVectors",
+                            "Resource": "*",
+                        }
+                    ],
+                },
+            },
+        },
+        "KnowledgeBase": {
+            "Type": "AWS::Bedrock::KnowledgeBase",
+            "Properties": {
+                "Name": f"{prefix}-kb",
+                "RoleArn": {"Fn::GetAtt": ["PipelineRole", "Arn"]},
+                "KnowledgeBaseConfiguration": {
+                    "Type": "VECTOR",
+                    "VectorKnowledgeBaseConfiguration": {
+                        "EmbeddingModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0",
+                        "EmbeddingModelConfiguration": {"BedrockEmbeddingModelConfiguration": {"Dimensions": 256}},
+                    },
+                },
+                "StorageConfiguration": {
+                    "Type": "S3_VECTORS",
+                    "S3VectorsConfiguration": {"IndexArn": {"Fn::GetAtt": ["VectorIndex", "IndexArn"]}},
+                },
+            },
+        },
+        "KnowledgeBaseSource": {
+            "Type": "AWS::Bedrock::DataSource",
+            "Properties": {
+                "Name": f"{prefix}-docs",
+                "KnowledgeBaseId": {"Ref": "KnowledgeBase"},
+                "DataSourceConfiguration": {"Type": "S3", "S3Configuration": {"BucketArn": bucket_arn}},
+            },
+        },
         "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": f"{prefix}-queue"}},
         "QueuePolicy": {
             "Type": "AWS::SQS::QueuePolicy",
@@ -803,6 +865,9 @@ def test_emulation_status_is_honest() -> None:
     assert emulation_status("AWS::S3::Bucket") == "shim"  # moto's model, with the settings it skips applied
     assert emulation_status("AWS::Glue::Crawler") == "shim"
     assert emulation_status("AWS::Bedrock::Guardrail") == "recorded only"
+    # Backed: moto's s3vectors holds the index; the knowledge-base stand-in serves the knowledge base.
+    assert emulation_status("AWS::Bedrock::KnowledgeBase") == "shim"
+    assert emulation_status("AWS::S3Vectors::Index") == "shim"
     assert "recorded only, not emulated" in SHIMMED_TYPES["AWS::Bedrock::Guardrail"]
     assert emulation_status("Custom::S3AutoDeleteObjects") == "not emulated"
     assert emulation_status("AWS::Backup::BackupPlan") == "not emulated"

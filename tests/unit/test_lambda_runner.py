@@ -29,7 +29,7 @@ def aws() -> Iterator[LocalAws]:
         yield emulator
 
 
-def deploy(aws: LocalAws, name: str, files: dict[str, str]) -> None:
+def deploy(aws: LocalAws, name: str, files: dict[str, str], handler: str = "handler.handler") -> None:
     role = aws.client("iam").create_role(
         RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
     )["Role"]["Arn"]
@@ -37,7 +37,7 @@ def deploy(aws: LocalAws, name: str, files: dict[str, str]) -> None:
         FunctionName=name,
         Runtime="python3.12",
         Role=role,
-        Handler="handler.handler",
+        Handler=handler,
         Code={"ZipFile": package(files)},
         Environment={"Variables": {"GREETING": "deployed"}},
     )
@@ -92,3 +92,15 @@ def test_two_functions_keep_their_own_copies(aws: LocalAws) -> None:
         )
     c, d = deployed_function(aws, "fn_c", "fn-c"), deployed_function(aws, "fn_d", "fn-d")
     assert (c.invoke({}).response, d.invoke({}).response, c.invoke({}).response) == ("c", "d", "c")
+
+
+def test_the_function_runs_its_configured_handler(aws: LocalAws) -> None:
+    # Two functions of one package (the knowledge base's sync and its skew monitor): each runs its Handler.
+    files = {
+        "handler.py": "def handler(event, context):\n    return 'sync'\n",
+        "monitor.py": "def measure(event, context):\n    return 'monitor'\n",
+    }
+    deploy(aws, "fn-sync", files)
+    deploy(aws, "fn-monitor", files, handler="monitor.measure")
+    assert deployed_function(aws, "fn", "fn-sync").invoke({}).response == "sync"
+    assert deployed_function(aws, "fn", "fn-monitor").invoke({}).response == "monitor"

@@ -492,3 +492,21 @@ def test_the_command_refuses_credentials_of_another_account(
         capsys.readouterr().err
         == "error: the credentials are for account 111111111111, but environment 'dev' is 444455556666\n"
     )
+
+
+def test_the_gateway_check_uses_a_prompt_that_does_not_retrieve(tmp_path: Path) -> None:
+    # A retrieving prompt first in name order: its context comes from the knowledge base, not from the caller.
+    (tmp_path / "a.json").write_text(
+        json.dumps(
+            {
+                "name": "support-answer",
+                "variables": ["question", "context"],
+                "retrieval": {"knowledgeBase": "docs", "contextVariable": "context"},
+                "aliases": {"dev": ["dev"]},
+            }
+        )
+    )
+    (tmp_path / "b.json").write_text(
+        json.dumps({"name": "ticket-summary", "variables": ["ticket"], "aliases": {"dev": ["dev"]}})
+    )
+    assert smoke.released_prompt("dev", tmp_path) == smoke.ReleasedPrompt("ticket-summary", "dev", ("ticket",))
