@@ -1359,7 +1359,11 @@ class ApiGatewayStage(_Shim, CloudFormationModel):
 # Registry
 
 
+# In its own module (imported here, after _Shim exists, so the registry below can list it).
+from emulator.shims_feature_store import SageMakerFeatureGroup  # noqa: E402
+
 _SHIMS: tuple[type[_Shim], ...] = (
+    SageMakerFeatureGroup,
     GlueDatabase,
     GlueCrawler,
     GlueJob,

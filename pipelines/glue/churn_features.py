@@ -139,7 +139,9 @@ def feature_group_name(prefix: str, spec: FeatureGroupSpec) -> str:
 def feature_group_name_error(name: str) -> str | None:
     """Why ``name`` cannot be a feature group name, or None if CreateFeatureGroup accepts it."""
     if len(name) > FEATURE_GROUP_NAME_MAX_LENGTH:
-        return f"feature group name {name!r} is {len(name)} characters, over the limit of {FEATURE_GROUP_NAME_MAX_LENGTH}"
+        return (
+            f"feature group name {name!r} is {len(name)} characters, over the limit of {FEATURE_GROUP_NAME_MAX_LENGTH}"
+        )
     if not _FEATURE_GROUP_NAME.fullmatch(name):
         return f"feature group name {name!r} may only hold letters, digits and single hyphens between them"
     return None

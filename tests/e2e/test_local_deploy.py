@@ -114,7 +114,8 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli, monkeypatch: pytes
     etl = tour["ETL job run, deployed script"]
     assert etl.fidelity == "in-process"
     assert re.search(
-        r"^[0-9a-f]{64}\.py from its ScriptLocation, --extra-py-files [0-9a-f]{64}\.zip with churn_transform",
+        r"^[0-9a-f]{64}\.py from its ScriptLocation, --extra-py-files [0-9a-f]{64}\.zip with "
+        r"churn_features, churn_transform",
         etl.outcome,
     )
     assert "input_rows=400 curated_records=393 rejected=5 duplicates=2" in etl.outcome
