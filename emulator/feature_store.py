@@ -4,11 +4,12 @@ moto knows feature groups (CreateFeatureGroup, DescribeFeatureGroup) but not Put
 BatchGetRecord, and writes no offline store. With :func:`apply` (called by :class:`emulator.server.LocalAws`,
 and by tests under ``mock_aws``) those three calls are answered in the real API's shapes:
 
-* PutRecord validates the record against the group's feature definitions (unknown or missing identifier /
-  event time, a value that does not parse as its type: ``ValidationError``, as AWS answers), keeps the newest
-  record per identifier (by event time) as the online store does, and appends the record to the offline store
-  as a Parquet file under the group's ``ResolvedOutputS3Uri`` (``year=/month=/day=/hour=`` of the write time),
-  with the ``write_time``, ``api_invocation_time`` and ``is_deleted`` columns Feature Store adds;
+* PutRecord (``TargetStores`` honoured) validates the record against the group's feature definitions
+  (an unknown feature, a missing identifier or event time, a value that does not parse as its type is a
+  ``ValidationError``, as AWS answers), keeps the newest record per identifier (by event time) as the online
+  store does, and appends the record to the offline store as a Parquet file under the group's
+  ``ResolvedOutputS3Uri`` (``year=/month=/day=/hour=`` of the write time), with the ``write_time``,
+  ``api_invocation_time`` and ``is_deleted`` columns Feature Store adds;
 * GetRecord and BatchGetRecord answer from the online store; a group without one is a ``ValidationError``.
 
 What differs from AWS, said in :data:`STAND_IN_NOTE`: the offline store is written at once (AWS: within about
@@ -96,7 +97,8 @@ def _dispatch(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str,
             query = parse_qs(parts.query)
             if response.method == "PUT":
                 payload = json.loads(response.body or "{}")
-                _put(response.current_account, response.region, name, payload.get("Record") or [])
+                stores = payload.get("TargetStores") or ["OnlineStore", "OfflineStore"]
+                _put(response.current_account, response.region, name, payload.get("Record") or [], stores)
                 body = {}
             elif response.method == "GET":
                 identifier = (query.get("RecordIdentifierValueAsString") or [""])[0]
@@ -142,7 +144,7 @@ def _typed(value: str, feature_type: str, name: str) -> Any:
     return value
 
 
-def _put(account: str, region: str, name: str, record: list[dict[str, str]]) -> None:
+def _put(account: str, region: str, name: str, record: list[dict[str, str]], stores: list[str]) -> None:
     group = _group(account, region, name)
     types = {d["FeatureName"]: d["FeatureType"] for d in group.feature_definitions}
     values: dict[str, str] = {}
@@ -159,7 +161,10 @@ def _put(account: str, region: str, name: str, record: list[dict[str, str]]) -> 
     typed = {feature: _typed(value, types[feature], feature) for feature, value in values.items()}
     event_time = _event_time(values[group.event_time_feature_name])
     identifier = values[group.record_identifier_feature_name]
-    if online_store_enabled(group):
+    unknown = sorted(set(stores) - {"OnlineStore", "OfflineStore"})
+    if unknown or not stores:
+        raise _ApiError(400, "ValidationError", f"TargetStores must name OnlineStore and/or OfflineStore, got {stores}")
+    if "OnlineStore" in stores and online_store_enabled(group):
         with _lock:
             records = _online.setdefault((account, region, group.feature_group_name.lower()), {})
             current = records.get(identifier)
@@ -167,7 +172,8 @@ def _put(account: str, region: str, name: str, record: list[dict[str, str]]) -> 
             # The online store keeps the newest event per identifier; an older event reaches only the offline store.
             if current_time is None or event_time >= current_time:
                 records[identifier] = [dict(item) for item in record]
-    _write_offline(account, group, types, typed)
+    if "OfflineStore" in stores:
+        _write_offline(account, group, types, typed)
 
 
 def _event_time(text: str) -> datetime:

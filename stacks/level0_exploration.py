@@ -14,6 +14,7 @@ from stacks.components import lifecycle
 from stacks.components.alerts import Alerts
 from stacks.components.athena_workgroup import AthenaWorkgroup
 from stacks.components.data_lake import DataLake
+from stacks.components.feature_skew import FeatureSkewCheck
 from stacks.components.feature_store import FeatureStore
 from stacks.components.glue_etl import GlueEtl
 from stacks.components.studio import StudioDomain
@@ -120,6 +121,26 @@ class Level0ExplorationStack(Stack):
             delete_with_history=removal_policy == RemovalPolicy.DESTROY,
         )
 
+        # Serving reads the online store, training the offline store: a scheduled check compares the two.
+        self.feature_skew = (
+            FeatureSkewCheck(
+                self,
+                "FeatureSkew",
+                features=self.features,
+                settings=config.feature_store,
+                workgroup_name=self.athena.name,
+                workgroup_arn=self.athena.workgroup_arn,
+                results_bucket=lake.artifacts_bucket,
+                offline_bucket=lake.curated_bucket,
+                key=self.key,
+                alerts=self.alerts,
+                log_retention=lifecycle.log_retention(config),
+                removal_policy=removal_policy,
+            )
+            if config.feature_store.online_store
+            else None
+        )
+
         # Prod retains what it would lose on a stack delete like the rest of its data: the alarm topic
         # (its subscriptions), the catalog database (the crawled tables) and the workgroup (query history).
         for stateful in (self.alerts.topic.node.default_child, self.glue.database, self.athena.workgroup):
@@ -160,6 +181,11 @@ class Level0ExplorationStack(Stack):
             ("AthenaWorkgroupName", self.athena.workgroup.ref, "Athena workgroup for exploration"),
             ("FeaturesGroupName", self.features.names[CUSTOMER_FEATURES.suffix], "Feature group of churn features"),
             ("LabelsGroupName", self.features.names[CHURN_LABELS.suffix], "Feature group of churn labels"),
+            *(
+                [("FeatureSkewFunctionName", self.feature_skew.function.function.function_name, "Skew check")]
+                if self.feature_skew
+                else []
+            ),
             ("StudioDomainId", self.studio.domain.attr_domain_id, "SageMaker Studio domain"),
             ("DataScientistRoleArn", self.studio.data_scientist_role.role_arn, "Role data scientists assume"),
             ("AlarmTopicArn", self.alerts.topic.topic_arn, "Alarms of every level of this environment"),

@@ -254,10 +254,10 @@ def point_in_time_join(
     leak what happened after the label into training.
     """
     history: dict[str, list[tuple[datetime, str, Mapping[str, object]]]] = {}
-    for row in features:
-        customer = str(row[RECORD_IDENTIFIER])
-        moment = _parse_event_time(str(row[EVENT_TIME]))
-        history.setdefault(customer, []).append((moment, str(row.get("write_time", "")), row))
+    for feature_row in features:
+        customer = str(feature_row[RECORD_IDENTIFIER])
+        moment = _parse_event_time(str(feature_row[EVENT_TIME]))
+        history.setdefault(customer, []).append((moment, str(feature_row.get("write_time", "")), feature_row))
     for rows in history.values():
         rows.sort(key=lambda entry: (entry[0], entry[1]))
     joined: list[dict[str, object]] = []

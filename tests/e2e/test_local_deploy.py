@@ -119,6 +119,21 @@ def test_deploy_tour_diff_destroy_and_redeploy(local: CdkCli, monkeypatch: pytes
         etl.outcome,
     )
     assert "input_rows=400 curated_records=393 rejected=5 duplicates=2" in etl.outcome
+    # Features written once by the ETL job, read for training (offline store) and serving (online store).
+    ingested = tour["features ingested (Feature Store)"].outcome
+    assert "wrote 393 feature records" in ingested and "and 393 labels" in ingested
+    assert re.search(r"catalogued as sagemaker_featurestore\.mlops_local_churn_features_\d+ \(18 columns\)", ingested)
+    assert "tenure_months=None" not in ingested and "stood in by emulator/feature_store.py" in ingested
+    assert tour["point-in-time training set from the offline store"].outcome.startswith("393 labelled rows")
+    first = re.search(
+        r"compared (\d+) records, (\d+) skewed: \S+ FeatureSkewPercent (\S+)",
+        tour["training-serving skew check, deployed Lambda"].outcome,
+    )
+    assert first is not None and int(first[1]) > 0 and first[2] == "0" and float(first[3]) == 0.0
+    second = re.search(
+        r"(\d+) of (\d+) skewed, FeatureSkewPercent (\S+)", tour["skew check after a serving-only write"].outcome
+    )
+    assert second is not None and second[1] == "1" and float(second[3]) == 100 / int(second[2])
     assert "stood in by emulator/glue_libs" in etl.outcome
     assert tour["query through the Athena workgroup"].fidelity == "stub"
     assert "InService" in tour["SageMaker Studio domain"].outcome

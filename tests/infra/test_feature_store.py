@@ -113,3 +113,45 @@ def test_etl_job_writes_into_both_groups_with_the_online_stores_key(templates, s
         assert not simulator.decide(role_id, "sagemaker:DeleteRecord", arn).allowed
     # PutRecord into a KMS-encrypted online store needs kms:Decrypt on its key.
     assert simulator.decide(role_id, "kms:Decrypt", simulator.arn_of(DATA_KEY)).allowed
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_skew_check_runs_on_schedule_reads_both_stores_and_alarms(templates, synthesized, env):
+    template = _level0(templates, env)
+    config = synthesized[env].config
+    settings = config.feature_store
+    functions = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"].get("Environment", {}).get("Variables", {}).get("POWERTOOLS_SERVICE_NAME") == "feature-skew"
+    ]
+    (function,) = functions
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["FEATURES_GROUP"] == f"mlops-{env}-churn-features"
+    assert variables["FEATURES"].split(",") == list(settings.skew_features or cf.MODEL_FEATURES)
+    assert variables["SAMPLE_SIZE"] == str(settings.skew_sample_size)
+    rules = [r for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    assert any(r["Properties"].get("ScheduleExpression") == settings.skew_check_schedule for r in rules)
+    (alarm,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("MetricName") == "FeatureSkewPercent"
+    ]
+    assert alarm["Properties"]["Namespace"] == "Mlops/FeatureStore"
+    assert alarm["Properties"]["Threshold"] == settings.max_skew_percent
+    assert alarm["Properties"]["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Properties"]["AlarmActions"], "the skew alarm notifies nobody"
+
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    simulator = PolicySimulator(template, account=config.account, region=config.region)
+    prefix = f"arn:aws:sagemaker:{config.region}:{config.account}:feature-group"
+    assert simulator.decide(role_id, "sagemaker:BatchGetRecord", f"{prefix}/mlops-{env}-churn-features").allowed
+    # Labels never reach serving code, the skew check included.
+    assert not simulator.decide(role_id, "sagemaker:BatchGetRecord", f"{prefix}/mlops-{env}-churn-labels").allowed
+    assert not simulator.decide(role_id, "sagemaker:PutRecord", f"{prefix}/mlops-{env}-churn-features").allowed
+    workgroup = f"arn:aws:athena:{config.region}:{config.account}:workgroup/mlops-{env}-exploration"
+    assert simulator.decide(role_id, "athena:StartQueryExecution", workgroup).allowed
+    bucket = simulator.arn_of(CURATED)
+    assert simulator.decide(role_id, "s3:GetObject", f"{bucket}/feature-store/mlops-{env}/x/data/y.parquet").allowed
+    assert not simulator.decide(role_id, "s3:GetObject", f"{bucket}/churn/part.parquet").allowed
