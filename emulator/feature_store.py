@@ -10,7 +10,8 @@ and by tests under ``mock_aws``) those three calls are answered in the real API'
   store does, and appends the record to the offline store as a Parquet file under the group's
   ``ResolvedOutputS3Uri`` (``year=/month=/day=/hour=`` of the write time), with the ``write_time``,
   ``api_invocation_time`` and ``is_deleted`` columns Feature Store adds;
-* GetRecord and BatchGetRecord answer from the online store; a group without one is a ``ValidationError``.
+* GetRecord and BatchGetRecord answer from the online store; a group without one is a ``ValidationError``;
+* the control plane's gaps: ListFeatureGroups, and DescribeFeatureGroup's OnlineStoreConfig.
 
 What differs from AWS, said in :data:`STAND_IN_NOTE`: the offline store is written at once (AWS: within about
 15 minutes), by the emulator itself rather than with the group's offline-store role, so neither that role's S3
@@ -79,7 +80,43 @@ def apply() -> None:
             "{0}/BatchGetRecord$": _dispatch,
         }
     )
+    _add_control_plane_gaps()
     setattr(sagemaker_urls, _APPLIED_MARKER, True)
+
+
+def _add_control_plane_gaps() -> None:
+    """ListFeatureGroups (moto has none) and OnlineStoreConfig in DescribeFeatureGroup (moto drops it)."""
+    from moto.core.responses import ActionResult
+    from moto.sagemaker.models import FeatureGroup
+    from moto.sagemaker.responses import SageMakerResponse
+
+    def list_feature_groups(self: Any) -> Any:
+        groups = sorted(self.sagemaker_backend.feature_groups.values(), key=lambda group: group.feature_group_name)
+        return ActionResult(
+            {
+                "FeatureGroupSummaries": [
+                    {
+                        "FeatureGroupName": group.feature_group_name,
+                        "FeatureGroupArn": group.arn,
+                        "CreationTime": group.creation_time,
+                        "FeatureGroupStatus": "Created",
+                        "OfflineStoreStatus": {"Status": "Active"},
+                    }
+                    for group in groups
+                ]
+            }
+        )
+
+    moto_describe = FeatureGroup.describe
+
+    def describe(self: Any) -> dict[str, Any]:
+        described: dict[str, Any] = moto_describe(self)
+        if getattr(self, "online_store_config", None):
+            described["OnlineStoreConfig"] = self.online_store_config
+        return described
+
+    SageMakerResponse.list_feature_groups = list_feature_groups  # type: ignore[attr-defined]
+    FeatureGroup.describe = describe  # type: ignore[method-assign]
 
 
 def _dispatch(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
