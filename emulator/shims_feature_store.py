@@ -9,7 +9,7 @@ import contextlib
 from typing import Any, ClassVar
 
 from moto.core.common_models import CloudFormationModel
-from moto.glue.exceptions import DatabaseNotFoundException, EntityNotFoundException
+from moto.glue.exceptions import AlreadyExistsException, DatabaseNotFoundException
 from moto.glue.models import glue_backends
 from moto.sagemaker.models import sagemaker_backends
 
@@ -29,7 +29,8 @@ class SageMakerFeatureGroup(_Shim, CloudFormationModel):
     ``sagemaker_featurestore`` database (created if missing), its columns the features plus ``write_time``,
     ``api_invocation_time`` and ``is_deleted``, Parquet at the group's ``ResolvedOutputS3Uri`` (corrected to
     AWS's ``<uri>/<account>/sagemaker/<region>/offline-store/<name>-<time>/data`` form; moto leaves out the
-    ``sagemaker`` part). Records are put and read through :mod:`emulator.feature_store`. Not emulated:
+    ``sagemaker`` part). Records are put and read through :mod:`emulator.feature_store`. Delete removes the group
+    and keeps its offline data, Glue database and table, as DeleteFeatureGroup does. Not emulated:
     CreateFeatureGroup's check of the offline-store role and the KMS key.
     """
 
@@ -81,6 +82,12 @@ class SageMakerFeatureGroup(_Shim, CloudFormationModel):
         columns = [
             {"Name": d["FeatureName"], "Type": _GLUE_TYPES[d["FeatureType"]]} for d in props["FeatureDefinitions"]
         ] + [{"Name": name, "Type": glue_type} for name, glue_type in _OFFLINE_COLUMNS]
+        # A group re-created within the same second gets the same generated name; the table is the same too.
+        with contextlib.suppress(AlreadyExistsException):
+            self._create_table(glue, catalog, storage, columns)
+
+    @staticmethod
+    def _create_table(glue: Any, catalog: dict[str, Any], storage: dict[str, Any], columns: list[Any]) -> None:
         glue.create_table(
             catalog["Database"],
             catalog["TableName"],
@@ -102,17 +109,12 @@ class SageMakerFeatureGroup(_Shim, CloudFormationModel):
         )
 
     def _delete(self) -> None:
+        # As DeleteFeatureGroup: the group goes, the offline store's data and its Glue database and table stay
+        # (the API reference says so; the operator removes them).
         backend = self._backend()
         for arn, group in list(backend.feature_groups.items()):
-            if group.feature_group_name != self.name:
-                continue
-            catalog = (group.offline_store_config or {}).get("DataCatalogConfig") or {}
-            if catalog and not group.offline_store_config.get("DisableGlueTableCreation"):
-                with contextlib.suppress(DatabaseNotFoundException, EntityNotFoundException):
-                    glue_backends[self.account_id][self.region_name].delete_table(
-                        catalog["Database"], catalog["TableName"]
-                    )
-            del backend.feature_groups[arn]
+            if group.feature_group_name == self.name:
+                del backend.feature_groups[arn]
 
     def _attribute(self, attribute: str) -> Any:
         for group in self._backend().feature_groups.values():
