@@ -46,12 +46,11 @@ def _modules_zip() -> bytes:
 FEATURES_GROUP, LABELS_GROUP = "lake-churn-features", "lake-churn-labels"
 
 
-def _create_feature_groups() -> None:
+def create_feature_groups(sagemaker: Any) -> None:
     """The two feature groups as CloudFormation creates them (the shim's path: moto's group, online store on)."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.sagemaker.models import sagemaker_backends
 
-    sagemaker = boto3.client("sagemaker", region_name=REGION)
     for name, spec in ((FEATURES_GROUP, churn_features.CUSTOMER_FEATURES), (LABELS_GROUP, churn_features.CHURN_LABELS)):
         arn = sagemaker.create_feature_group(
             FeatureGroupName=name,
@@ -76,7 +75,7 @@ def aws() -> Iterator[tuple[Any, Any]]:
         for bucket in (ASSETS, RAW, CURATED):
             s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket=RAW, Key="churn/customers.csv", Body=SAMPLE.read_bytes())
-        _create_feature_groups()
+        create_feature_groups(boto3.client("sagemaker", region_name=REGION))
         yield s3, glue
 
 
