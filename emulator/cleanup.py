@@ -62,11 +62,20 @@ def empty_bucket(s3: Any, bucket: str) -> int:
         for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
             for upload in page.get("Uploads", []):
                 s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        previous: list[dict[str, str]] = []
+        # Always the first page again, never a continuation: deleting what a page listed moves the markers of
+        # the listing under way (moto then skipped every version after the first 1000).
+        while True:
+            page = s3.list_object_versions(Bucket=bucket)
             objects = [
                 {"Key": item["Key"], "VersionId": item["VersionId"]}
                 for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
             ]
+            if not objects:
+                break
+            if objects == previous:
+                raise RuntimeError(f"could not empty s3://{bucket}: deleted versions are still listed")
+            previous = objects
             for start in range(0, len(objects), _DELETE_BATCH):
                 batch = objects[start : start + _DELETE_BATCH]
                 response = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})

@@ -58,7 +58,13 @@ def _execute(aws: Any, run: FakeJobRun, job_name: str, arguments: dict[str, str]
     with _one_run_at_a_time:
         try:
             result = run_deployed_job(
-                aws.client("glue"), aws.client("s3"), job_name, run_id=run.job_run_id, arguments=arguments
+                aws.client("glue"),
+                aws.client("s3"),
+                job_name,
+                run_id=run.job_run_id,
+                arguments=arguments,
+                # The script's own SDK calls (PutRecord into the feature store) reach this emulator.
+                environment={name: value for name, value in aws.env({}).items() if name.startswith("AWS_")},
             )
         except GlueJobRunError as error:
             # The log first, then the state: a caller that sees FAILED finds the error in the log, as in Glue.

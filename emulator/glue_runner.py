@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import re
 import runpy
 import sys
@@ -82,14 +83,26 @@ def _describe(entry: PythonPathEntry) -> str:
 
 
 def run_deployed_job(
-    glue: Any, s3: Any, job_name: str, *, run_id: str, arguments: Mapping[str, str] | None = None
+    glue: Any,
+    s3: Any,
+    job_name: str,
+    *,
+    run_id: str,
+    arguments: Mapping[str, str] | None = None,
+    environment: Mapping[str, str] | None = None,
 ) -> GlueJobRunResult:
-    """Run the job `job_name` as the emulator's Glue holds it (``GetJob``), with the run's `arguments`."""
+    """Run the job `job_name` as the emulator's Glue holds it (``GetJob``), with the run's `arguments`.
+
+    `environment` is what the script's own AWS SDK calls see while it runs (Glue's workers have the job's
+    region and credentials; locally also the emulator's endpoint), e.g. the feature store's PutRecord.
+    """
     job = glue.get_job(JobName=job_name)["Job"]
     security: Mapping[str, Any] = {}
     if job.get("SecurityConfiguration"):
         security = glue.get_security_configuration(Name=job["SecurityConfiguration"])["SecurityConfiguration"]
-    return run_job(job, s3, run_id=run_id, arguments=arguments, security_configuration=security)
+    return run_job(
+        job, s3, run_id=run_id, arguments=arguments, security_configuration=security, environment=environment
+    )
 
 
 def run_job(
@@ -99,6 +112,7 @@ def run_job(
     run_id: str,
     arguments: Mapping[str, str] | None = None,
     security_configuration: Mapping[str, Any] | None = None,
+    environment: Mapping[str, str] | None = None,
 ) -> GlueJobRunResult:
     """Run one Glue job definition (the shape of ``GetJob``'s ``Job``) against `s3`."""
     name = job["Name"]
@@ -118,7 +132,10 @@ def run_job(
         entries, path = _python_path(s3, name, merged.get("--extra-py-files", ""), work)
         argv = [str(script), "--JOB_ID", f"j_{name}", "--JOB_RUN_ID", run_id, "--JOB_NAME", name, *argv_tail]
         result = GlueJobRunResult(name, run_id, script_uri, entries, argv[1:])
-        with _glue_interpreter([str(script.parent), *path, str(GLUE_LIBS)], argv) as runtime:
+        with (
+            _environment(environment or {}),
+            _glue_interpreter([str(script.parent), *path, str(GLUE_LIBS)], argv) as runtime,
+        ):
             runtime.s3 = s3
             runtime.put_object_arguments = _encryption(security_configuration or {})
             runtime.log = result.log
@@ -132,6 +149,20 @@ def run_job(
             except Exception as error:
                 raise GlueJobRunError(f"job {name}: {script.name} failed: {type(error).__name__}: {error}") from error
     return result
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _python_path(s3: Any, job: str, extra_py_files: str, work: Path) -> tuple[list[PythonPathEntry], list[str]]:

@@ -29,7 +29,7 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from emulator import alarm_actions, fixes, glue_jobs, shims
+from emulator import alarm_actions, feature_store, fixes, glue_jobs, shims
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -122,6 +122,8 @@ class LocalAws:
             fixes.apply()
             alarm_actions.apply()
             glue_jobs.apply()
+            feature_store.apply()
+            feature_store.reset()
             # A fresh account: no stacks or buckets left over from an earlier run in this process.
             moto_api_backend.reset()
             self._server = self._bind()

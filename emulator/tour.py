@@ -29,6 +29,7 @@ from emulator.policy_simulation import PolicySimulator
 from emulator.server import LocalAws
 from emulator.shims import emulation_status
 from emulator.tour_bias import tour_bias
+from emulator.tour_feature_store import tour_feature_store
 from emulator.tour_knowledge_base import LEVEL as KNOWLEDGE_BASE_LEVEL
 from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX
 
@@ -95,6 +96,7 @@ def tour_level0(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
     yield TourLine(level, "start the ETL job", f"job run {run_id} started (StartJobRun runs the deployed job)", "real")
 
     yield TourLine(level, "ETL job run, deployed script", _etl_job_outcome(aws, job, run_id, out), "in-process")
+    yield from tour_feature_store(aws, out)
 
     workgroup = out["AthenaWorkgroupName"]
     config = athena.get_work_group(WorkGroup=workgroup)["WorkGroup"]["Configuration"]

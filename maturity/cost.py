@@ -444,8 +444,12 @@ def _web_acl(logical_id: str, props: dict[str, Any], template: dict[str, Any], p
     ]
 
 
+# Feature groups are priced in their own module (which imports this one's types, hence here).
+from maturity.cost_feature_store import feature_group as _feature_group  # noqa: E402
+
 #: Resource type -> how to price it. Everything else costs nothing while idle (or is in notEstimated).
 PRICERS: dict[str, _Pricer] = {
+    "AWS::SageMaker::FeatureGroup": _feature_group,
     "AWS::KMS::Key": _flat("kmsKey", "customer managed key"),
     "AWS::KMS::ReplicaKey": _flat("kmsKey", "replica key"),
     "AWS::SageMaker::Endpoint": _sagemaker_endpoint,

@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeVar
 
 from pipelines.training import images
 from stacks.clarify_config import ClarifyConfig, clarify_problems
+from stacks.feature_store_config import check_feature_store
 from stacks.knowledge_base_config import KnowledgeBaseConfig, check_knowledge_base
 from stacks.model_catalog import shipped_catalog
 
@@ -224,6 +225,21 @@ class AthenaConfig:
 
 
 @dataclass(frozen=True)
+class FeatureStoreConfig:
+    """Level 0 Feature Store: whether the churn features get an online store, and the skew check's settings.
+
+    ``skewFeatures`` names the features the training-serving skew check compares (an empty list: all of them).
+    Checked in :mod:`stacks.feature_store_config`.
+    """
+
+    online_store: bool
+    skew_check_schedule: str
+    skew_sample_size: int
+    max_skew_percent: float
+    skew_features: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     """Level 1: defaults of the training pipeline's parameters, its schedule and the registry's readers."""
 
@@ -398,6 +414,7 @@ class EnvironmentConfig:
     data_lake: DataLakeConfig
     glue: GlueConfig
     athena: AthenaConfig
+    feature_store: FeatureStoreConfig
     studio: StudioConfig
     training: TrainingConfig
     delivery: DeliveryConfig
@@ -817,6 +834,7 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
                 f"{member!r} is neither an IAM role ARN nor 'sso:<PermissionSetName>'",
             )
     _check_teams(cfg, fail)
+    check_feature_store(cfg, fail)
 
 
 def _check_shared_account_settings(

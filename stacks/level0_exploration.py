@@ -9,25 +9,30 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from pipelines.glue.churn_features import CHURN_LABELS, CUSTOMER_FEATURES
 from stacks.components import lifecycle
 from stacks.components.alerts import Alerts
 from stacks.components.athena_workgroup import AthenaWorkgroup
 from stacks.components.data_lake import DataLake
+from stacks.components.feature_skew import FeatureSkewCheck
+from stacks.components.feature_store import FeatureStore
 from stacks.components.glue_etl import GlueEtl
 from stacks.components.studio import StudioDomain
 from stacks.config import EnvironmentConfig
+from stacks.feature_store_config import feature_group_prefix
 from stacks.partition import url_suffix
 
 
 class Level0ExplorationStack(Stack):
     """KMS key, S3 data lake, Glue catalog + crawler + ETL job, Athena workgroup, SageMaker Studio,
-    and the environment's alarm topic.
+    the churn feature groups (Feature Store) and the environment's alarm topic.
 
     Everything data-bearing is encrypted with one customer-managed key (rotation on). Exposes the
     key, the buckets and the Glue database for the levels above, which receive them as arguments.
 
     Per environment (from `cdk.json`): removal policy and bucket auto-emptying, log retention,
-    lifecycle ages, crawler schedule, ETL capacity, Athena scan cutoff, Studio network mode and AZs.
+    lifecycle ages, crawler schedule, ETL capacity, Athena scan cutoff, Studio network mode and AZs,
+    whether the feature group has an online store.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
@@ -84,6 +89,17 @@ class Level0ExplorationStack(Stack):
         )
         lake = self.data_lake
 
+        # The churn features, written once by the ETL job and read by training (offline) and serving (online).
+        self.features = FeatureStore(
+            self,
+            "FeatureStore",
+            name_prefix=feature_group_prefix(config.resource_prefix),
+            key=self.key,
+            offline_bucket=lake.curated_bucket,
+            online_store=config.feature_store.online_store,
+            removal_policy=removal_policy,
+        )
+
         self.glue = GlueEtl(
             self,
             "Glue",
@@ -92,7 +108,9 @@ class Level0ExplorationStack(Stack):
             raw_bucket=lake.raw_bucket,
             curated_bucket=lake.curated_bucket,
             settings=config.glue,
+            feature_groups=self.features.names,
         )
+        self.features.grant_put(self.glue.job_role, CUSTOMER_FEATURES, CHURN_LABELS)
 
         self.athena = AthenaWorkgroup(
             self,
@@ -102,6 +120,26 @@ class Level0ExplorationStack(Stack):
             results_bucket=lake.artifacts_bucket,
             bytes_scanned_cutoff_per_query=config.athena.bytes_scanned_cutoff_per_query,
             delete_with_history=removal_policy == RemovalPolicy.DESTROY,
+        )
+
+        # Serving reads the online store, training the offline store: a scheduled check compares the two.
+        self.feature_skew = (
+            FeatureSkewCheck(
+                self,
+                "FeatureSkew",
+                features=self.features,
+                settings=config.feature_store,
+                workgroup_name=self.athena.name,
+                workgroup_arn=self.athena.workgroup_arn,
+                results_bucket=lake.artifacts_bucket,
+                offline_bucket=lake.curated_bucket,
+                key=self.key,
+                alerts=self.alerts,
+                log_retention=lifecycle.log_retention(config),
+                removal_policy=removal_policy,
+            )
+            if config.feature_store.online_store
+            else None
         )
 
         # Prod retains what it would lose on a stack delete like the rest of its data: the alarm topic
@@ -142,6 +180,13 @@ class Level0ExplorationStack(Stack):
             ("GlueCrawlerName", self.glue.crawler.ref, "Crawler over the raw dataset"),
             ("GlueEtlJobName", self.glue.job.ref, "ETL job raw -> curated"),
             ("AthenaWorkgroupName", self.athena.workgroup.ref, "Athena workgroup for exploration"),
+            ("FeaturesGroupName", self.features.names[CUSTOMER_FEATURES.suffix], "Feature group of churn features"),
+            ("LabelsGroupName", self.features.names[CHURN_LABELS.suffix], "Feature group of churn labels"),
+            *(
+                [("FeatureSkewFunctionName", self.feature_skew.function.function.function_name, "Skew check")]
+                if self.feature_skew
+                else []
+            ),
             ("StudioDomainId", self.studio.domain.attr_domain_id, "SageMaker Studio domain"),
             ("DataScientistRoleArn", self.studio.data_scientist_role.role_arn, "Role data scientists assume"),
             ("AlarmTopicArn", self.alerts.topic.topic_arn, "Alarms of every level of this environment"),

@@ -45,6 +45,7 @@ from emulator.shims.base import _Shim
 from emulator.shims.bedrock import BedrockGuardrail, BedrockGuardrailVersion
 from emulator.shims.data import AthenaWorkGroup, GlueCrawler, GlueDatabase, GlueJob, GlueSecurityConfiguration
 from emulator.shims.delivery import CodeBuildProject, CodePipelinePipeline
+from emulator.shims.feature_store import SageMakerFeatureGroup
 from emulator.shims.knowledge_base import SHIMS as KNOWLEDGE_BASE_SHIMS
 from emulator.shims.monitoring import BudgetsBudget, CloudWatchAlarm, LogsMetricFilter
 from emulator.shims.moto_fixes import KmsKey, S3Bucket
@@ -83,6 +84,7 @@ _FIXES: dict[type[Any], str] = {KmsKey: KmsKey.note, S3Bucket: S3Bucket.note}
 
 
 _SHIMS: tuple[type[_Shim], ...] = (
+    SageMakerFeatureGroup,
     GlueDatabase,
     GlueCrawler,
     GlueJob,

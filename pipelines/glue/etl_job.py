@@ -10,19 +10,28 @@ churn_transform.transform_rows so the unit-tested semantics are what runs in pro
 3. write clean records as Parquet partitioned by PARTITION_KEYS, replacing only the partitions present in
    this run's output;
 4. write rejections as JSON lines under REJECTS_PATH, replacing the previous run's;
-5. log the counts, which satisfy curated + rejected + duplicates == input rows.
+5. write every curated customer's engineered features (churn_features.engineer, the one transformation
+   training and serving share) into the FEATURES_GROUP feature group and its churn label into LABELS_GROUP,
+   all with this run's start as event time (PutRecord: the online store at once, the offline store within
+   minutes);
+6. log the counts, which satisfy curated + rejected + duplicates == input rows.
 
-Job arguments (all required): --JOB_NAME, --RAW_PATH, --CURATED_PATH, --REJECTS_PATH (S3 URIs).
+Job arguments (all required): --JOB_NAME, --RAW_PATH, --CURATED_PATH, --REJECTS_PATH (S3 URIs),
+--FEATURES_GROUP, --LABELS_GROUP (feature group names).
 """
 
 import sys
+from datetime import UTC, datetime
 
+import boto3
 from awsglue.context import GlueContext
 from awsglue.job import Job
 from awsglue.utils import getResolvedOptions
+from botocore.config import Config
 
-# Glue ships churn_transform.py via --extra-py-files, which puts it next to this script on the driver's
-# and executors' sys.path as a top-level module, not as pipelines.glue.churn_transform.
+# Glue ships churn_transform.py and churn_features.py via --extra-py-files, which puts them next to this
+# script on the driver's and executors' sys.path as top-level modules, not as pipelines.glue.churn_transform.
+from churn_features import CHURN_LABELS, CUSTOMER_FEATURES, LABEL, engineer, event_time_of, to_record
 from churn_transform import (
     PARTITION_KEYS,
     REJECTION_SCHEMA_FIELDS,
@@ -66,8 +75,35 @@ def _later(first, second):
     return first if first[0] > second[0] else second
 
 
+def _put_features(records, features_group, labels_group, event_time):
+    """mapPartitions body: PutRecord each customer's features and label; yields how many were written.
+
+    One client per partition (clients are not picklable); standard retry mode absorbs throttling of the
+    on-demand feature groups during a burst.
+    """
+    client = boto3.client("sagemaker-featurestore-runtime", config=Config(retries={"mode": "standard"}))
+    written = 0
+    for record in records:
+        customer = record.customer_id
+        client.put_record(
+            FeatureGroupName=features_group,
+            Record=to_record(CUSTOMER_FEATURES, customer, event_time, engineer(record)),
+        )
+        client.put_record(
+            FeatureGroupName=labels_group,
+            Record=to_record(CHURN_LABELS, customer, event_time, {LABEL: int(record.churned)}),
+        )
+        written += 1
+    yield written
+
+
 def main():
-    args = getResolvedOptions(sys.argv, ["JOB_NAME", "RAW_PATH", "CURATED_PATH", "REJECTS_PATH"])
+    args = getResolvedOptions(
+        sys.argv, ["JOB_NAME", "RAW_PATH", "CURATED_PATH", "REJECTS_PATH", "FEATURES_GROUP", "LABELS_GROUP"]
+    )
+    # One event time per run: every feature and label of this run describes the same moment, which is what
+    # the training set's point-in-time join compares.
+    event_time = event_time_of(datetime.now(UTC))
     glue_context = GlueContext(SparkContext.getOrCreate())
     spark = glue_context.spark_session
     logger = glue_context.get_logger()
@@ -88,12 +124,13 @@ def main():
     )
     clean = outcomes.filter(lambda numbered: isinstance(numbered[1], CleanRecord))
     rejections = outcomes.values().filter(lambda outcome: isinstance(outcome, Rejection)).cache()
-    curated = (
+    latest = (
         clean.map(lambda numbered: (numbered[1].customer_id, numbered))
         .reduceByKey(_later)
-        .map(lambda keyed: record_to_dict(keyed[1][1]))
+        .map(lambda keyed: keyed[1][1])
         .cache()
     )
+    curated = latest.map(record_to_dict).cache()
 
     (
         spark.createDataFrame(curated, schema=_struct(SPARK_SCHEMA_FIELDS, nullable=False))
@@ -112,6 +149,11 @@ def main():
         .json(args["REJECTS_PATH"])
     )
 
+    features_group, labels_group = args["FEATURES_GROUP"], args["LABELS_GROUP"]
+    ingested = sum(
+        latest.mapPartitions(lambda records: _put_features(records, features_group, labels_group, event_time)).collect()
+    )
+
     input_rows = outcomes.count()
     rejected = rejections.count()
     curated_records = curated.count()
@@ -119,6 +161,10 @@ def main():
     logger.info(
         f"churn ETL finished: input_rows={input_rows} curated_records={curated_records} "
         f"rejected={rejected} duplicates={duplicates}"
+    )
+    logger.info(
+        f"feature store: ingested={ingested} records into {features_group} and {labels_group} "
+        f"at event_time={event_time}"
     )
     for rejection in rejections.take(_REJECTIONS_TO_LOG):
         logger.warn(f"rejected {rejection}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from aws_cdk import ArnFormat, IgnoreMode, Stack
@@ -21,7 +22,7 @@ GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11
 # The modules the job script imports from pipelines/glue, shipped in one zip at its root. Glue puts a .zip
 # of --extra-py-files on the Python path but a .py file under its own S3 file name, which for a CDK file
 # asset is `<sha256>.py`: `import churn_transform` would then fail on Glue.
-JOB_MODULES: tuple[str, ...] = ("churn_transform.py",)
+JOB_MODULES: tuple[str, ...] = ("churn_transform.py", "churn_features.py")
 # The CloudWatch namespace Glue publishes job metrics to when --enable-metrics is set.
 GLUE_METRICS_NAMESPACE = "Glue"
 
@@ -36,6 +37,9 @@ class GlueEtl(Construct):
     writes (S3 output, CloudWatch logs, job bookmarks) with the data-lake key. Each component runs
     under its own role with access to only the prefixes it needs.
 
+    The job also writes the engineered features and the labels into the feature groups named in
+    ``feature_groups`` (job arguments ``--FEATURES_GROUP`` and ``--LABELS_GROUP``); the caller grants PutRecord.
+
     Per environment: crawler schedule, worker type and count, job timeout.
     """
 
@@ -49,6 +53,7 @@ class GlueEtl(Construct):
         raw_bucket: s3.IBucket,
         curated_bucket: s3.IBucket,
         settings: GlueConfig,
+        feature_groups: Mapping[str, str],
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -226,6 +231,8 @@ class GlueEtl(Construct):
                 "--RAW_PATH": raw_bucket.s3_url_for_object(RAW_DATASET_PREFIX),
                 "--CURATED_PATH": curated_bucket.s3_url_for_object(CURATED_DATASET_PREFIX),
                 "--REJECTS_PATH": curated_bucket.s3_url_for_object(REJECTS_PREFIX),
+                "--FEATURES_GROUP": feature_groups["churn-features"],
+                "--LABELS_GROUP": feature_groups["churn-labels"],
                 # The job re-reads the whole raw prefix and replaces only the partitions it writes, so
                 # bookmarks (which need DynamicFrames) would add state without saving work.
                 "--job-bookmark-option": "job-bookmark-disable",

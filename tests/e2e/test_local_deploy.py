@@ -136,10 +136,26 @@ def test_deploy_tour_diff_destroy_and_redeploy(
     etl = tour["ETL job run, deployed script"]
     assert etl.fidelity == "in-process"
     assert re.search(
-        r"^[0-9a-f]{64}\.py from its ScriptLocation, --extra-py-files [0-9a-f]{64}\.zip with churn_transform",
+        r"^[0-9a-f]{64}\.py from its ScriptLocation, --extra-py-files [0-9a-f]{64}\.zip with "
+        r"churn_features, churn_transform",
         etl.outcome,
     )
     assert "input_rows=400 curated_records=393 rejected=5 duplicates=2" in etl.outcome
+    # Features written once by the ETL job, read for training (offline store) and serving (online store).
+    ingested = tour["features ingested (Feature Store)"].outcome
+    assert "wrote 393 feature records" in ingested and "and 393 labels" in ingested
+    assert re.search(r"catalogued as sagemaker_featurestore\.mlops_local_churn_features_\d+ \(18 columns\)", ingested)
+    assert "tenure_months=None" not in ingested and "stood in by emulator/feature_store.py" in ingested
+    assert tour["point-in-time training set from the offline store"].outcome.startswith("393 labelled rows")
+    first = re.search(
+        r"compared (\d+) records, (\d+) skewed: \S+ FeatureSkewPercent (\S+)",
+        tour["training-serving skew check, deployed Lambda"].outcome,
+    )
+    assert first is not None and int(first[1]) > 0 and first[2] == "0" and float(first[3]) == 0.0
+    second = re.search(
+        r"(\d+) of (\d+) skewed, FeatureSkewPercent (\S+)", tour["skew check after a serving-only write"].outcome
+    )
+    assert second is not None and second[1] == "1" and float(second[3]) == 100 / int(second[2])
     assert "stood in by emulator/glue_libs" in etl.outcome
     assert tour["query through the Athena workgroup"].fidelity == "stub"
     assert "InService" in tour["SageMaker Studio domain"].outcome
@@ -368,7 +384,10 @@ def test_deploy_tour_diff_destroy_and_redeploy(
     assert live_stacks(local) == []
     # Nothing of the stack is left behind in the services either.
     assert not [b for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(PREFIX)]
-    assert local.aws.client("glue").get_databases()["DatabaseList"] == []
+    # As in AWS, deleting a feature group keeps the Glue database and tables Feature Store created for its
+    # offline store (DeleteFeatureGroup leaves them and the data to the operator); the stack's own database goes.
+    remaining = local.aws.client("glue").get_databases()["DatabaseList"]
+    assert [database["Name"] for database in remaining] == ["sagemaker_featurestore"]
     assert local.aws.client("sagemaker").list_domains()["Domains"] == []
     assert local.aws.client("sagemaker").list_pipelines()["PipelineSummaries"] == []
     assert local.aws.client("sagemaker").list_endpoints()["Endpoints"] == []

@@ -170,8 +170,9 @@ def test_glue_encrypts_everything_it_writes_with_the_data_key(templates, env):
     )
 
 
-# What Glue's own image provides to a job script; everything else must come with the job.
-GLUE_RUNTIME_PACKAGES = {"awsglue", "pyspark"}
+# What Glue's own image provides to a job script (Glue 5.0 ships the AWS SDK for Python); everything else must
+# come with the job.
+GLUE_RUNTIME_PACKAGES = {"awsglue", "pyspark", "boto3", "botocore"}
 
 
 def _imported_top_level_names(path: Path) -> set[str]:

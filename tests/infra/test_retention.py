@@ -35,6 +35,7 @@ STATEFUL = frozenset(
         "AWS::SNS::Topic",  # its subscriptions (confirmed by people)
         "AWS::SQS::Queue",  # dead letters
         "AWS::SageMaker::Domain",  # home directories (EFS)
+        "AWS::SageMaker::FeatureGroup",  # the online store's records (the offline data stays in S3)
         "AWS::SageMaker::ModelPackageGroup",  # the model registry
         "AWS::SageMaker::Pipeline",  # execution history and lineage
         "AWS::SageMaker::UserProfile",

@@ -203,6 +203,11 @@ def test_empty_stack_buckets_removes_every_version_so_the_stack_deletes(aws: Loc
     assert "Versions" not in s3.list_object_versions(Bucket="fixes-versioned")
     assert empty_bucket(s3, "fixes-versioned") == 0
     assert empty_bucket(s3, "no-such-bucket") == 0
+    # More versions than one listing page holds (an offline feature store writes one file per record here).
+    for index in range(1001):
+        s3.put_object(Bucket="fixes-versioned", Key=f"many/{index:04d}", Body=b"x")
+    assert empty_bucket(s3, "fixes-versioned") == 1001
+    assert "Versions" not in s3.list_object_versions(Bucket="fixes-versioned")
 
     cfn.delete_stack(StackName="fixes-buckets")
     assert "fixes-versioned" not in {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}

@@ -7,6 +7,7 @@ name prefix, so tests do not see each other's resources.
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -319,6 +320,29 @@ def make_template(prefix: str, *, revision: str = "v1", threshold: float = 5.0) 
                 ],
             },
         },
+        "FeatureGroup": {
+            "Type": "AWS::SageMaker::FeatureGroup",
+            "Properties": {
+                "FeatureGroupName": f"{prefix}-features",
+                "RecordIdentifierFeatureName": "id",
+                "EventTimeFeatureName": "event_time",
+                "FeatureDefinitions": [
+                    {"FeatureName": "id", "FeatureType": "String"},
+                    {"FeatureName": "event_time", "FeatureType": "String"},
+                    {"FeatureName": "score", "FeatureType": "Fractional"},
+                ],
+                "OfflineStoreConfig": {
+                    "S3StorageConfig": {
+                        "S3Uri": {"Fn::Sub": "s3://${DataBucket}/feature-store"},
+                        "KmsKeyId": {"Fn::GetAtt": ["Key", "Arn"]},
+                    },
+                    "DisableGlueTableCreation": False,
+                },
+                "OnlineStoreConfig": {"EnableOnlineStore": True},
+                "RoleArn": {"Fn::GetAtt": ["Role", "Arn"]},
+                "Description": f"features {revision}",
+            },
+        },
         "ModelPackageGroup": {
             "Type": "AWS::SageMaker::ModelPackageGroup",
             "Properties": {
@@ -589,6 +613,50 @@ def test_every_shimmed_type_is_a_stack_resource(aws: LocalAws, deployed: dict[st
     assert set(SHIMMED_TYPES) <= deployed_types
     # Every shimmed resource gets a physical ID (moto's own API Gateway methods have none).
     assert all(r.get("PhysicalResourceId") for r in resources if r["ResourceType"] in SHIMMED_TYPES)
+
+
+def test_feature_group_has_its_offline_table_and_records_go_through_the_stand_in(
+    aws: LocalAws, deployed: dict[str, str]
+) -> None:
+    described = aws.client("sagemaker").describe_feature_group(FeatureGroupName="shimread-features")
+    offline = described["OfflineStoreConfig"]
+    # AWS's form of the resolved URI: <S3Uri>/<account>/sagemaker/<region>/offline-store/<name>-<time>/data
+    assert re.fullmatch(
+        rf"s3://[^/]+/feature-store/{ACCOUNT}/sagemaker/{aws.region}/offline-store/shimread-features-\d+/data",
+        offline["S3StorageConfig"]["ResolvedOutputS3Uri"],
+    )
+    assert described["OnlineStoreConfig"] == {"EnableOnlineStore": True}
+    catalog = offline["DataCatalogConfig"]
+    table = aws.client("glue").get_table(DatabaseName=catalog["Database"], Name=catalog["TableName"])["Table"]
+    assert catalog["Database"] == "sagemaker_featurestore"
+    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == [
+        "id",
+        "event_time",
+        "score",
+        "write_time",
+        "api_invocation_time",
+        "is_deleted",
+    ]
+    runtime = aws.client("sagemaker-featurestore-runtime")
+    record = [
+        {"FeatureName": "id", "ValueAsString": "a"},
+        {"FeatureName": "event_time", "ValueAsString": "2026-12-03T10:00:00Z"},
+        {"FeatureName": "score", "ValueAsString": "0.5"},
+    ]
+    runtime.put_record(FeatureGroupName="shimread-features", Record=record)
+    assert (
+        runtime.get_record(FeatureGroupName="shimread-features", RecordIdentifierValueAsString="a")["Record"] == record
+    )
+    with pytest.raises(runtime.exceptions.ClientError, match="not a valid Fractional"):
+        runtime.put_record(
+            FeatureGroupName="shimread-features", Record=[*record[:2], {"FeatureName": "score", "ValueAsString": "x"}]
+        )
+    with pytest.raises(runtime.exceptions.ClientError, match="is not defined"):
+        runtime.put_record(
+            FeatureGroupName="shimread-features", Record=[*record, {"FeatureName": "other", "ValueAsString": "1"}]
+        )
+    with pytest.raises(runtime.exceptions.ResourceNotFound):
+        runtime.get_record(FeatureGroupName="absent", RecordIdentifierValueAsString="a")
 
 
 def test_budget_is_stored_with_its_limit_filter_and_notifications(aws: LocalAws, deployed: dict[str, str]) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from emulator.glue_jobs import LOG_GROUP_ERROR, LOG_GROUP_OUTPUT
 from emulator.server import LocalAws
-from tests.unit.test_glue_runner import ASSETS, CURATED, RAW, SAMPLE, SAMPLE_COUNTS, _deploy
+from tests.unit.test_glue_runner import ASSETS, CURATED, RAW, SAMPLE, SAMPLE_COUNTS, _deploy, create_feature_groups
 
 REGION = "us-east-1"
 
@@ -22,6 +22,7 @@ def aws() -> Iterator[LocalAws]:
         for bucket in (ASSETS, RAW, CURATED):
             s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket=RAW, Key="churn/customers.csv", Body=SAMPLE.read_bytes())
+        create_feature_groups(emulator.client("sagemaker"))
         yield emulator
 
 
@@ -50,9 +51,9 @@ def test_a_job_that_cannot_import_its_module_fails_with_glues_error_message(aws:
     run_id = glue.start_job_run(JobName="etl")["JobRunId"]
     run = finished(glue, run_id)
     assert run["JobRunState"] == "FAILED"
-    assert "No module named 'churn_transform'" in run["ErrorMessage"]
+    assert "No module named 'churn_features'" in run["ErrorMessage"]
     events = aws.client("logs").get_log_events(logGroupName=LOG_GROUP_ERROR, logStreamName=run_id)["events"]
-    assert events and "churn_transform" in events[0]["message"]
+    assert events and "churn_features" in events[0]["message"]
 
 
 def test_run_arguments_override_the_deployed_paths(aws: LocalAws) -> None:

@@ -19,7 +19,9 @@ import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
 
+from emulator import feature_store
 from emulator.glue_runner import GlueJobRunError, run_deployed_job, run_job
+from pipelines.glue import churn_features
 from stacks.components.glue_etl import GLUE_SCRIPTS_DIR, JOB_MODULES
 
 REGION = "us-east-1"
@@ -41,14 +43,39 @@ def _modules_zip() -> bytes:
     return buffer.getvalue()
 
 
+FEATURES_GROUP, LABELS_GROUP = "lake-churn-features", "lake-churn-labels"
+
+
+def create_feature_groups(sagemaker: Any) -> None:
+    """The two feature groups as CloudFormation creates them (the shim's path: moto's group, online store on)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sagemaker.models import sagemaker_backends
+
+    for name, spec in ((FEATURES_GROUP, churn_features.CUSTOMER_FEATURES), (LABELS_GROUP, churn_features.CHURN_LABELS)):
+        arn = sagemaker.create_feature_group(
+            FeatureGroupName=name,
+            RecordIdentifierFeatureName=churn_features.RECORD_IDENTIFIER,
+            EventTimeFeatureName=churn_features.EVENT_TIME,
+            FeatureDefinitions=[{"FeatureName": f.name, "FeatureType": f.type} for f in spec.features],
+            OfflineStoreConfig={"S3StorageConfig": {"S3Uri": f"s3://{CURATED}/feature-store"}},
+            RoleArn="arn:aws:iam::123456789012:role/offline-store",
+        )["FeatureGroupArn"]
+        # moto's CreateFeatureGroup drops OnlineStoreConfig; the CloudFormation shim keeps it like this.
+        group = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].feature_groups[arn]
+        group.online_store_config = {"EnableOnlineStore": spec.online}
+
+
 @pytest.fixture
 def aws() -> Iterator[tuple[Any, Any]]:
+    feature_store.apply()
+    feature_store.reset()
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         glue = boto3.client("glue", region_name=REGION)
         for bucket in (ASSETS, RAW, CURATED):
             s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket=RAW, Key="churn/customers.csv", Body=SAMPLE.read_bytes())
+        create_feature_groups(boto3.client("sagemaker", region_name=REGION))
         yield s3, glue
 
 
@@ -74,6 +101,8 @@ def _deploy(s3: Any, glue: Any, *, layout: str, **overrides: str) -> str:
         "--RAW_PATH": f"s3://{RAW}/churn/",
         "--CURATED_PATH": f"s3://{CURATED}/churn/",
         "--REJECTS_PATH": f"s3://{CURATED}/rejects/churn/",
+        "--FEATURES_GROUP": FEATURES_GROUP,
+        "--LABELS_GROUP": LABELS_GROUP,
         "--job-bookmark-option": "job-bookmark-disable",
         "--enable-metrics": "true",
         **overrides,
@@ -96,7 +125,7 @@ def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
 def test_a_module_shipped_as_a_cdk_file_asset_is_not_importable_under_its_name(aws):
     s3, glue = aws
     modules_key = _deploy(s3, glue, layout="file asset")
-    with pytest.raises(GlueJobRunError, match=r"No module named 'churn_transform'") as raised:
+    with pytest.raises(GlueJobRunError, match=r"No module named 'churn_(features|transform)'") as raised:
         run_deployed_job(glue, s3, "etl", run_id="jr_1")
     assert isinstance(raised.value.__cause__, ImportError)
     # The message says what Glue made of the entry: a module named after the hash, if anything.
@@ -112,7 +141,7 @@ def test_the_repository_copy_of_the_module_is_not_on_the_jobs_path(aws, monkeypa
 
     s3, glue = aws
     _deploy(s3, glue, layout="file asset")
-    with pytest.raises(GlueJobRunError, match=r"No module named 'churn_transform'"):
+    with pytest.raises(GlueJobRunError, match=r"No module named 'churn_(features|transform)'"):
         run_deployed_job(glue, s3, "etl", run_id="jr_1")
     assert "churn_transform" in sys.modules  # the runner restores what it hid
     sys.modules.pop("churn_transform")
@@ -125,7 +154,7 @@ def test_the_modules_zip_runs_the_sample_like_glue(aws):
     result = run_deployed_job(glue, s3, "etl", run_id="jr_1")
 
     assert any(SAMPLE_COUNTS in line for line in result.log), result.log
-    assert result.importable().endswith(".zip with churn_transform at its root")
+    assert result.importable().endswith(".zip with churn_features, churn_transform at its root")
     assert result.argv[:6] == ["--JOB_ID", "j_etl", "--JOB_RUN_ID", "jr_1", "--JOB_NAME", "etl"]
     curated = _keys(s3, CURATED, "churn/")
     parquet = [key for key in curated if key.endswith(".snappy.parquet")]
@@ -147,7 +176,41 @@ def test_the_modules_zip_runs_the_sample_like_glue(aws):
     assert len(rejects) == 5 and all("reason" in json.loads(line) for line in rejects)
     # Nothing of the job stays behind in this interpreter.
     assert sys.path == path_before
-    assert not {"churn_transform", "pyspark", "awsglue", "glue_local_runtime"} & (set(sys.modules) - modules_before)
+    job_modules = {"churn_transform", "churn_features", "pyspark", "awsglue", "glue_local_runtime"}
+    assert not job_modules & (set(sys.modules) - modules_before)
+
+
+def test_the_job_writes_every_curated_customer_into_both_feature_groups(aws):
+    s3, glue = aws
+    _deploy(s3, glue, layout="zip")
+    result = run_deployed_job(glue, s3, "etl", run_id="jr_1")
+    assert any("feature store: ingested=393 records" in line for line in result.log), result.log
+
+    runtime = boto3.client("sagemaker-featurestore-runtime", region_name=REGION)
+    record = churn_features.from_record(
+        runtime.get_record(FeatureGroupName=FEATURES_GROUP, RecordIdentifierValueAsString="CUST-00001")["Record"]
+    )
+    assert set(record) == {f.name for f in churn_features.CUSTOMER_FEATURES.features}
+    # The label group has no online store: serving cannot read labels.
+    with pytest.raises(runtime.exceptions.ClientError, match="no online store"):
+        runtime.get_record(FeatureGroupName=LABELS_GROUP, RecordIdentifierValueAsString="CUST-00001")
+
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    rows = []
+    for name in (FEATURES_GROUP, LABELS_GROUP):
+        uri = sagemaker.describe_feature_group(FeatureGroupName=name)["OfflineStoreConfig"]["S3StorageConfig"][
+            "ResolvedOutputS3Uri"
+        ]
+        prefix = uri.removeprefix(f"s3://{CURATED}/") + "/"
+        keys = [key for key in _keys(s3, CURATED, prefix) if key.endswith(".parquet")]
+        tables = [pq.read_table(io.BytesIO(s3.get_object(Bucket=CURATED, Key=key)["Body"].read())) for key in keys]
+        rows.append([row for table in tables for row in table.to_pylist()])
+    features, labels = rows
+    assert len(features) == len(labels) == 393
+    training = churn_features.point_in_time_join(labels, features)
+    assert len(training.rows) == 393 and training.labels_without_features == 0
+    online_row = next(row for row in features if row["customer_id"] == "CUST-00001")
+    assert churn_features.compare_records(record, online_row, churn_features.MODEL_FEATURES) == []
 
 
 def test_dynamic_partition_overwrite_keeps_partitions_the_run_does_not_write(aws):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -19,19 +20,24 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from emulator import feature_store
 from maturity.__main__ import main
 from maturity.assess import assess, render
 from maturity.aws import Api, CachingSession, CredentialsError, iam_action
 from maturity.checks import CHECKS, GATEWAY_NAMESPACE, SCORECARDS_PREFIX, Check, Evidence
+from maturity.feature_store_check import features_in_feature_store
 from maturity.scoring import _ENABLE, RULES, Answer, score
+from pipelines.glue import churn_features as cf
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/any"
 
+# moto has feature groups but neither ListFeatureGroups nor their records: the emulator's stand-in adds them.
+feature_store.apply()
+
 #: What AWS answers for the list calls moto does not implement, in an account that has none of them.
 AWS_EMPTY: dict[tuple[str, str], Any] = {
-    ("sagemaker", "ListFeatureGroups"): {"FeatureGroupSummaries": []},
     ("sagemaker", "ListMonitoringSchedules"): {"MonitoringScheduleSummaries": []},
     ("sagemaker", "ListUserProfiles"): {"UserProfiles": []},
     ("bedrock", "ListGuardrails"): {"guardrails": []},
@@ -97,8 +103,27 @@ def evidence(result: Any, check_id: str) -> Evidence:
 # Accounts at each level, built with moto
 
 
+def build_feature_group(session: boto3.Session, name: str = "mlops-dev-churn-features", *, records: int = 1) -> None:
+    """A feature group with an offline store in the lake, and `records` records written through PutRecord."""
+    session.client("s3").create_bucket(Bucket="curated")
+    session.client("sagemaker").create_feature_group(
+        FeatureGroupName=name,
+        RecordIdentifierFeatureName=cf.RECORD_IDENTIFIER,
+        EventTimeFeatureName=cf.EVENT_TIME,
+        FeatureDefinitions=[{"FeatureName": f.name, "FeatureType": f.type} for f in cf.CHURN_LABELS.features],
+        OfflineStoreConfig={"S3StorageConfig": {"S3Uri": "s3://curated/feature-store"}},
+        RoleArn=ROLE,
+    )
+    runtime = session.client("sagemaker-featurestore-runtime")
+    for index in range(records):
+        record = cf.to_record(cf.CHURN_LABELS, f"c-{index}", "2026-12-01T00:00:00Z", {cf.LABEL: 1})
+        runtime.put_record(FeatureGroupName=name, Record=record)
+
+
 def build_level0(session: boto3.Session) -> None:
-    """What Level0Exploration deploys that the checks look at: a catalog database kept by a crawler."""
+    """What Level0Exploration deploys that the checks look at: the churn feature group the ETL job fills, the
+    catalog database kept by a crawler and the ETL job."""
+    build_feature_group(session)
     glue = session.client("glue")
     glue.create_database(DatabaseInput={"Name": "mlops_dev_lake"})
     glue.create_crawler(
@@ -221,9 +246,7 @@ def test_empty_account_is_level_0_and_every_answer_names_what_is_missing(aws):
     assert (result.score.level, result.score.possible_level) == (0, 0)
     assert result.account == ACCOUNT
     assert {a.check.id: a.evidence.status for a in result.answers} == {c.id: "missing" for c in CHECKS}
-    assert "No Glue catalog table, no scheduled crawler and no Feature Store feature group" in (
-        evidence(result, "features-tracked").summary
-    )
+    assert "No SageMaker Feature Store feature group" in evidence(result, "features-tracked").summary
     assert evidence(result, "model-registry").summary.startswith("No model package group")
     assert "No CodePipeline with a manual approval action" in evidence(result, "cicd-manual-approval").summary
     assert f"No metric in the gateway namespace {GATEWAY_NAMESPACE}" in evidence(result, "llm-cost-metrics").summary
@@ -236,17 +259,12 @@ def test_empty_account_is_level_0_and_every_answer_names_what_is_missing(aws):
 def test_apis_moto_lacks_are_unknown_never_missing(aws):
     result = assess(aws, env="dev")
 
-    features = evidence(result, "features-tracked")
-    assert features.status == "unknown"
-    assert features.unknown == ("sagemaker:ListFeatureGroups is not implemented by this endpoint",)
     for check_id in ("model-monitoring", "team-isolation", "guardrails", "llm-evaluation", "prompt-versioning"):
         assert evidence(result, check_id).status == "unknown", check_id
     assert evidence(result, "training-pipeline").status == "missing"  # moto implements ListPipelines
+    # ListFeatureGroups comes from the emulator's Feature Store stand-in: answered, and nothing is there.
+    assert evidence(result, "features-tracked").status == "missing"
     assert result.score.level == 0
-    # Level 0 has only an unanswered check: the next step is to answer it, not a guess.
-    step = result.score.next_step
-    assert step is not None and step.stack is None
-    assert "sagemaker:ListFeatureGroups" in step.action
 
 
 def test_level_0_account(aws):
@@ -255,9 +273,7 @@ def test_level_0_account(aws):
 
     features = evidence(result, "features-tracked")
     assert features.status == "pass"
-    assert features.found == (
-        "1 scheduled crawler (mlops-dev-raw -> mlops_dev_lake (cron(0 3 * * ? *))) keeping the catalog current",
-    )
+    assert features.found == ("1 feature group (mlops-dev-churn-features (offline, offline data written 0 min ago))",)
     assert result.score.level == 0
     assert evidence(result, "etl-automated").status == "missing"  # a job exists, nothing starts it
     step = result.score.next_step
@@ -266,24 +282,25 @@ def test_level_0_account(aws):
     assert "set maxLevel >= 1 in cdk.json" in step.action
 
 
-def test_glue_tables_and_feature_groups_also_track_features(aws):
+def test_a_glue_catalog_alone_does_not_track_features(aws):
     aws.client("glue").create_database(DatabaseInput={"Name": "lake"})
     aws.client("glue").create_table(DatabaseName="lake", TableInput={"Name": "churn"})
-    groups = {("sagemaker", "ListFeatureGroups"): {"FeatureGroupSummaries": [_feature_group("customers")]}}
-    result = assess(Scripted(aws, {**AWS_EMPTY, **groups}))
+    assert evidence(assess(Scripted(aws, AWS_EMPTY)), "features-tracked").status == "missing"
 
-    assert evidence(result, "features-tracked").found == (
-        "1 Glue catalog table (lake.churn)",
-        "1 Feature Store feature group (customers)",
+
+def test_a_feature_group_without_fresh_offline_data_is_missing_and_says_when(aws):
+    build_feature_group(aws, "empty-group", records=0)
+    build_feature_group(aws, "old-group")
+    later = datetime.now(UTC) + timedelta(days=30)
+    features = features_in_feature_store(aws, now=later)
+    assert features.status == "missing"
+    assert features.summary == (
+        "Feature groups exist but none has offline data from the last 7 days: 2 stale feature groups "
+        "(empty-group (no offline data yet), old-group (last written 30 days ago))."
     )
-
-
-def _feature_group(name: str) -> dict[str, Any]:
-    return {
-        "FeatureGroupName": name,
-        "FeatureGroupArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:feature-group/{name}",
-        "CreationTime": "2026-01-01T00:00:00Z",
-    }
+    assert features_in_feature_store(aws).found == (
+        "1 feature group (old-group (offline, offline data written 0 min ago))",
+    )
 
 
 def test_level_1_account(aws):
@@ -589,10 +606,10 @@ def test_access_denied_is_unknown_and_names_the_action(aws):
 
 
 def test_a_pass_found_elsewhere_wins_over_a_denied_call(aws):
-    build_level0(aws)
-    script = {**AWS_EMPTY, ("sagemaker", "ListFeatureGroups"): denied("ListFeatureGroups")}
-    features = evidence(assess(Scripted(aws, script)), "features-tracked")
-    assert features.status == "pass"
+    build_level1(aws)
+    script = {**AWS_EMPTY, ("glue", "GetTriggers"): denied("GetTriggers")}
+    etl = evidence(assess(Scripted(aws, script)), "etl-automated")
+    assert etl.status == "pass"  # the EventBridge rule answers it
 
 
 def test_service_not_available_in_region(aws):
@@ -781,7 +798,7 @@ def test_assess_through_an_endpoint_url(moto_server, monkeypatch):
     build_level1(_EndpointSession(session, moto_server))
 
     result = assess(session, env="local", endpoint_url=moto_server, max_attempts=1)
-    assert result.score.level == 1  # Feature Store listing is not emulated, but the crawler answers level 0
+    assert result.score.level == 1
     assert evidence(result, "features-tracked").status == "pass"
     assert evidence(result, "model-lineage").status == "pass"
     assert evidence(result, "guardrails").status == "unknown"
