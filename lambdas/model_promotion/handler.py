@@ -58,6 +58,8 @@ from typing import Any
 
 import boto3
 import promotion
+import promotion_config
+import sagemaker_calls
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -75,10 +77,10 @@ _METRIC_BY_ACTION = {
 
 
 @functools.cache
-def clients() -> promotion.Clients:
+def clients() -> sagemaker_calls.Clients:
     """Created on first use, not at import, so tests and cold starts pay only for what runs."""
     retries = BotoConfig(retries={"mode": "standard", "max_attempts": 5})
-    return promotion.Clients(
+    return sagemaker_calls.Clients(
         sagemaker=boto3.client("sagemaker", config=retries),
         s3=boto3.client("s3", config=retries),
         autoscaling=boto3.client("application-autoscaling", config=retries),
@@ -88,7 +90,7 @@ def clients() -> promotion.Clients:
 @logger.inject_lambda_context(log_event=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    config = promotion.Config.from_env(os.environ)
+    config = promotion_config.Config.from_env(os.environ)
     try:
         decision = promotion.handle_event(event, clients(), config)
     except promotion.EndpointBusyError as error:

@@ -38,7 +38,6 @@ model itself end in a ``rejected`` decision and nothing is created.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -47,12 +46,32 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeGuard
 
 from botocore.exceptions import ClientError
-from clarify_monitoring import ClarifyMonitorConfigError, ClarifyMonitorSettings, ensure_clarify_monitoring
+from clarify_monitoring import ensure_clarify_monitoring
 from common import safe_json
 from common.errors import ValidationError
-
-# boto3 ships no type stubs in the Lambda runtime or this project's dependencies; clients are typed Any.
-Client = Any
+from data_quality_monitoring import Baseline as Baseline
+from data_quality_monitoring import ensure_monitoring, package_baseline, served_model_package
+from data_quality_monitoring import find_baseline as find_baseline
+from promotion_config import Config as Config
+from promotion_config import ConfigError as ConfigError
+from promotion_config import Mode
+from sagemaker_calls import (
+    MISSING_OBJECT_CODES,
+    NOT_FOUND_CODES,
+    SCALABLE_DIMENSION,
+    VARIANT_NAME,
+    Client,
+    Clients,
+    describe_endpoint,
+    digest,
+    error_code,
+    error_message,
+    exists,
+    is_serverless,
+    scaling_resource_id,
+    split_s3_uri,
+)
+from sagemaker_calls import resource_name as resource_name
 
 SOURCE = "aws.sagemaker"
 MODEL_PACKAGE_EVENT = "SageMaker Model Package State Change"
@@ -60,227 +79,24 @@ ENDPOINT_EVENT = "SageMaker Endpoint State Change"
 APPROVED = "Approved"
 IN_SERVICE_EVENT_STATUS = "IN_SERVICE"
 
-# Blue/green updates require the new endpoint config to keep the variant name of the old one.
-VARIANT_NAME = "AllTraffic"
-SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 AUC_PATH = ("binary_classification_metrics", "auc", "value")
 # evaluation.json is a few hundred bytes; anything far larger is not a model-quality report.
 MAX_METRICS_BYTES = 1_000_000
-# SageMaker resource names: 63 characters, alphanumerics and single hyphens.
-MAX_NAME_LENGTH = 63
-BASELINE_FILES = ("constraints.json", "statistics.json")
 # Where the training pipeline's preprocess step leaves the held-out split, under <artifacts prefix>/<execution id>/.
 TEST_SPLIT_PATH = "preprocess/test/test.csv"
-_MISSING_OBJECT_CODES = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
-MONITOR_LOCAL_INPUT = "/opt/ml/processing/input/endpoint"
-MONITOR_LOCAL_OUTPUT = "/opt/ml/processing/output"
 
 _MODEL_PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/[^/]+/[0-9]+\Z")
-_NOT_FOUND_CODES = {"ValidationException", "ResourceNotFound", "ResourceNotFoundException"}
 # Transitional endpoint states: the change in flight must finish before another update is accepted.
 _BUSY_STATUSES = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
 
 Action = Literal["deployed", "rejected", "ignored", "configured"]
-Mode = Literal["serverless", "provisioned"]
-
-
-class ConfigError(ValueError):
-    """The function's environment is incomplete or invalid; the message names the variable."""
 
 
 class EndpointBusyError(RuntimeError):
     """The endpoint is mid-change; raised so the invocation fails and is retried later."""
 
 
-# --- configuration ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MonitorConfig:
-    """Model Monitor data-quality settings; present when any MONITOR_* variable or BASELINE_URI is set.
-
-    ``baseline_uri`` is only the fallback: a package registered with DriftCheckBaselines brings its own.
-    """
-
-    baseline_uri: str | None
-    role_arn: str
-    image_uri: str
-    output_uri: str
-    instance_type: str
-    schedule_expression: str
-    max_runtime_seconds: int
-
-
-@dataclass(frozen=True)
-class Config:
-    endpoint_name: str
-    model_execution_role_arn: str
-    mode: Mode
-    model_package_group_name: str | None = None
-    min_auc: float | None = None
-    serverless_memory_mb: int = 2048
-    serverless_max_concurrency: int = 5
-    instance_type: str = "ml.m5.large"
-    initial_instance_count: int = 1
-    capture_bucket: str | None = None
-    capture_prefix: str = "data-capture"
-    capture_sampling_percent: int = 100
-    kms_key_id: str | None = None
-    volume_kms_key_id: str | None = None
-    rollback_alarms: tuple[str, ...] = ()
-    canary_percent: int = 10
-    canary_wait_seconds: int = 600
-    bake_seconds: int = 600
-    autoscaling_min: int = 1
-    autoscaling_max: int = 4
-    autoscaling_target: float = 100.0
-    scale_in_cooldown: int = 300
-    scale_out_cooldown: int = 60
-    monitor: MonitorConfig | None = None
-    clarify_monitor: ClarifyMonitorSettings | None = None
-    test_data_target_uri: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Config:
-        """Read and validate the configuration; see the handler's docstring for each variable."""
-        mode = env.get("ENDPOINT_MODE", "serverless").strip().lower()
-        if mode not in ("serverless", "provisioned"):
-            raise ConfigError(f"ENDPOINT_MODE must be 'serverless' or 'provisioned', got {mode!r}")
-        endpoint_name = _required(env, "ENDPOINT_NAME")
-        if not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", endpoint_name):
-            raise ConfigError(f"ENDPOINT_NAME {endpoint_name!r} is not a valid SageMaker endpoint name")
-        capture_bucket = _optional(env, "CAPTURE_BUCKET")
-        if mode == "provisioned" and capture_bucket is None:
-            raise ConfigError(
-                "CAPTURE_BUCKET is required when ENDPOINT_MODE=provisioned (data capture feeds Model Monitor)"
-            )
-        alarms = tuple(name.strip() for name in env.get("ROLLBACK_ALARMS", "").split(",") if name.strip())
-        if len(alarms) > 10:
-            raise ConfigError(f"ROLLBACK_ALARMS lists {len(alarms)} alarms; SageMaker accepts at most 10")
-        initial_count = _int(env, "INITIAL_INSTANCE_COUNT", 1, low=1, high=100)
-        autoscaling_min = _int(env, "AUTOSCALING_MIN_CAPACITY", initial_count, low=1, high=100)
-        autoscaling_max = _int(env, "AUTOSCALING_MAX_CAPACITY", max(4, autoscaling_min), low=1, high=100)
-        if autoscaling_max < autoscaling_min:
-            raise ConfigError(
-                f"AUTOSCALING_MAX_CAPACITY ({autoscaling_max}) is below AUTOSCALING_MIN_CAPACITY ({autoscaling_min})"
-            )
-        min_auc_text = _optional(env, "MIN_AUC")
-        test_data_target = _optional(env, "TEST_DATA_TARGET_URI")
-        if test_data_target is not None:
-            _split_s3_uri(test_data_target, what="TEST_DATA_TARGET_URI", error=ConfigError)
-        return cls(
-            endpoint_name=endpoint_name,
-            model_execution_role_arn=_required(env, "MODEL_EXECUTION_ROLE_ARN"),
-            mode="serverless" if mode == "serverless" else "provisioned",
-            model_package_group_name=_optional(env, "MODEL_PACKAGE_GROUP_NAME"),
-            min_auc=None if min_auc_text is None else _float(env, "MIN_AUC", 0.0, low=0.0, high=1.0),
-            # SageMaker's allowed serverless memory sizes are 1024..6144 in 1024 MB steps.
-            serverless_memory_mb=_choice(env, "SERVERLESS_MEMORY_MB", 2048, range(1024, 6145, 1024)),
-            serverless_max_concurrency=_int(env, "SERVERLESS_MAX_CONCURRENCY", 5, low=1, high=200),
-            instance_type=env.get("INSTANCE_TYPE", "ml.m5.large").strip() or "ml.m5.large",
-            initial_instance_count=initial_count,
-            capture_bucket=capture_bucket,
-            capture_prefix=env.get("CAPTURE_PREFIX", "data-capture").strip().strip("/") or "data-capture",
-            capture_sampling_percent=_int(env, "CAPTURE_SAMPLING_PERCENT", 100, low=0, high=100),
-            kms_key_id=_optional(env, "KMS_KEY_ID"),
-            volume_kms_key_id=_optional(env, "VOLUME_KMS_KEY_ID"),
-            rollback_alarms=alarms,
-            canary_percent=_int(env, "CANARY_PERCENT", 10, low=1, high=99),
-            canary_wait_seconds=_int(env, "CANARY_WAIT_SECONDS", 600, low=0, high=3600),
-            bake_seconds=_int(env, "BAKE_SECONDS", 600, low=0, high=3600),
-            autoscaling_min=autoscaling_min,
-            autoscaling_max=autoscaling_max,
-            autoscaling_target=_float(env, "AUTOSCALING_TARGET_INVOCATIONS", 100.0, low=1.0, high=1_000_000.0),
-            scale_in_cooldown=_int(env, "SCALE_IN_COOLDOWN_SECONDS", 300, low=0, high=86_400),
-            scale_out_cooldown=_int(env, "SCALE_OUT_COOLDOWN_SECONDS", 60, low=0, high=86_400),
-            monitor=_monitor_config(env),
-            clarify_monitor=_clarify_monitor_config(env),
-            test_data_target_uri=test_data_target,
-        )
-
-
-def _clarify_monitor_config(env: Mapping[str, str]) -> ClarifyMonitorSettings | None:
-    try:
-        return ClarifyMonitorSettings.from_env(env)
-    except ClarifyMonitorConfigError as error:
-        raise ConfigError(str(error)) from error
-
-
-def _monitor_config(env: Mapping[str, str]) -> MonitorConfig | None:
-    names = ("BASELINE_URI", "MONITOR_ROLE_ARN", "MONITOR_IMAGE_URI", "MONITOR_OUTPUT_URI")
-    given = [name for name in names if _optional(env, name) is not None]
-    if not given:
-        return None
-    because = f"{given[0]} is set"
-    baseline_uri = _optional(env, "BASELINE_URI")
-    if baseline_uri is not None:
-        _split_s3_uri(baseline_uri, what="BASELINE_URI", error=ConfigError)
-    output_uri = _required(env, "MONITOR_OUTPUT_URI", because=because)
-    _split_s3_uri(output_uri, what="MONITOR_OUTPUT_URI", error=ConfigError)
-    return MonitorConfig(
-        baseline_uri=None if baseline_uri is None else baseline_uri.rstrip("/"),
-        role_arn=_required(env, "MONITOR_ROLE_ARN", because=because),
-        image_uri=_required(env, "MONITOR_IMAGE_URI", because=because),
-        output_uri=output_uri.rstrip("/"),
-        instance_type=env.get("MONITOR_INSTANCE_TYPE", "ml.m5.large").strip() or "ml.m5.large",
-        schedule_expression=env.get("MONITOR_SCHEDULE", "cron(0 * ? * * *)").strip() or "cron(0 * ? * * *)",
-        # An hourly schedule needs each run to finish within the hour.
-        max_runtime_seconds=_int(env, "MONITOR_MAX_RUNTIME_SECONDS", 3600, low=60, high=86_400),
-    )
-
-
-def _required(env: Mapping[str, str], name: str, *, because: str = "") -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise ConfigError(f"{name} must be set" + (f" because {because}" if because else ""))
-    return value
-
-
-def _optional(env: Mapping[str, str], name: str) -> str | None:
-    return env.get(name, "").strip() or None
-
-
-def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {text!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, *, low: float, high: float) -> float:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {text!r}") from None
-    if not (math.isfinite(value) and low <= value <= high):
-        raise ConfigError(f"{name} must be between {low} and {high}, got {text}")
-    return value
-
-
-def _choice(env: Mapping[str, str], name: str, default: int, allowed: range) -> int:
-    value = _int(env, name, default, low=allowed.start, high=allowed.stop - 1)
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}, got {value}")
-    return value
-
-
 # --- decision --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Clients:
-    sagemaker: Client
-    s3: Client
-    autoscaling: Client
 
 
 @dataclass(frozen=True)
@@ -398,8 +214,8 @@ def promote(
     try:
         package = clients.sagemaker.describe_model_package(ModelPackageName=arn)
     except ClientError as error:
-        if _code(error) in _NOT_FOUND_CODES:
-            return _rejected(f"model package not found: {arn} ({_message(error)})", config, model_package_arn=arn)
+        if error_code(error) in NOT_FOUND_CODES:
+            return _rejected(f"model package not found: {arn} ({error_message(error)})", config, model_package_arn=arn)
         raise
     group = package.get("ModelPackageGroupName")
     if config.model_package_group_name and group != config.model_package_group_name:
@@ -441,15 +257,15 @@ def read_metrics(package: Mapping[str, Any], s3: Client) -> dict[str, float] | s
     if not uri:
         return "no metrics: the model package has no ModelMetrics.ModelQuality.Statistics.S3Uri"
     try:
-        bucket, key = _split_s3_uri(uri, what="ModelQuality.Statistics.S3Uri", error=ValueError)
+        bucket, key = split_s3_uri(uri, what="ModelQuality.Statistics.S3Uri", error=ValueError)
     except ValueError as error:
         return f"metrics unreadable: {error}"
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read(MAX_METRICS_BYTES + 1)
     except ClientError as error:
         # A missing report is the model's problem; throttling or AccessDenied is ours, so those are retried.
-        if _code(error) in {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}:
-            return f"metrics unreadable: {uri} does not exist ({_code(error)})"
+        if error_code(error) in {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}:
+            return f"metrics unreadable: {uri} does not exist ({error_code(error)})"
         raise
     if len(body) > MAX_METRICS_BYTES:
         return f"metrics unreadable: {uri} is larger than {MAX_METRICS_BYTES} bytes"
@@ -506,7 +322,7 @@ def deploy(
     sagemaker = clients.sagemaker
     arn: str = package["ModelPackageArn"]
     version = str(package.get("ModelPackageVersion") or arn.rsplit("/", 1)[-1])
-    endpoint = _describe_endpoint(sagemaker, config.endpoint_name)
+    endpoint = describe_endpoint(sagemaker, config.endpoint_name)
 
     if endpoint is not None:
         status = endpoint.get("EndpointStatus")
@@ -524,7 +340,7 @@ def deploy(
                 model_package_arn=arn,
                 metrics=metrics,
             )
-        if config.mode == "serverless" and not _is_serverless(endpoint):
+        if config.mode == "serverless" and not is_serverless(endpoint):
             # SageMaker refuses to convert an instance-based endpoint to serverless (the reverse is allowed).
             return _rejected(
                 f"endpoint {config.endpoint_name} is instance-based and cannot be converted to serverless; "
@@ -555,13 +371,13 @@ def deploy(
         "ExecutionRoleArn": config.model_execution_role_arn,
     }
     # Names are derived from the request, so a retried or duplicate event reuses what the first one created.
-    model_name = _resource_name(config.endpoint_name, f"v{version}", _digest(model_request))
-    if not _exists(sagemaker.describe_model, ModelName=model_name):
+    model_name = resource_name(config.endpoint_name, f"v{version}", digest(model_request))
+    if not exists(sagemaker.describe_model, ModelName=model_name):
         sagemaker.create_model(ModelName=model_name, **model_request)
 
     config_request = endpoint_config_request(model_name, config)
-    config_name = _resource_name(config.endpoint_name, f"v{version}", _digest(config_request))
-    if not _exists(sagemaker.describe_endpoint_config, EndpointConfigName=config_name):
+    config_name = resource_name(config.endpoint_name, f"v{version}", digest(config_request))
+    if not exists(sagemaker.describe_endpoint_config, EndpointConfigName=config_name):
         sagemaker.create_endpoint_config(EndpointConfigName=config_name, **config_request)
 
     data_capture = (
@@ -621,25 +437,6 @@ def deploy(
     )
 
 
-@dataclass(frozen=True)
-class Baseline:
-    """The data-quality baseline a monitoring schedule compares captured requests with."""
-
-    statistics_uri: str
-    constraints_uri: str
-    source: str
-
-
-def package_baseline(package: Mapping[str, Any]) -> Baseline | None:
-    """The package's DriftCheckBaselines.ModelDataQuality (what the training pipeline registers), if complete."""
-    quality = package.get("DriftCheckBaselines", {}).get("ModelDataQuality", {})
-    statistics = quality.get("Statistics", {}).get("S3Uri")
-    constraints = quality.get("Constraints", {}).get("S3Uri")
-    if not (isinstance(statistics, str) and statistics and isinstance(constraints, str) and constraints):
-        return None
-    return Baseline(statistics, constraints, f"model package {package.get('ModelPackageArn')}")
-
-
 def _pending_monitoring(package: Mapping[str, Any], config: Config) -> str:
     if config.mode == "serverless":
         return "not supported on serverless endpoints"
@@ -671,7 +468,7 @@ def copy_test_data(package: Mapping[str, Any], s3: Client, config: Config) -> st
     execution_id = execution_arn.rstrip("/").rsplit("/", 1)[-1]
     metrics_uri = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri", "")
     try:
-        bucket, key = _split_s3_uri(str(metrics_uri), what="ModelQuality.Statistics.S3Uri", error=ValueError)
+        bucket, key = split_s3_uri(str(metrics_uri), what="ModelQuality.Statistics.S3Uri", error=ValueError)
     except ValueError as error:
         return f"skipped ({error})"
     segments = key.split("/")
@@ -679,7 +476,7 @@ def copy_test_data(package: Mapping[str, Any], s3: Client, config: Config) -> st
         return f"skipped (the metrics report {metrics_uri} is not under execution {execution_id}'s prefix)"
     prefix = segments[: segments.index(execution_id) + 1]
     source_key = "/".join([*prefix, TEST_SPLIT_PATH])
-    target_bucket, target_key = _split_s3_uri(target, what="TEST_DATA_TARGET_URI", error=ConfigError)
+    target_bucket, target_key = split_s3_uri(target, what="TEST_DATA_TARGET_URI", error=ConfigError)
     encryption: dict[str, str] = {}
     if config.kms_key_id:
         encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config.kms_key_id}
@@ -689,8 +486,8 @@ def copy_test_data(package: Mapping[str, Any], s3: Client, config: Config) -> st
         )
     except ClientError as error:
         # A missing split is the package's problem (skipped); throttling or AccessDenied is retried.
-        if _code(error) in _MISSING_OBJECT_CODES:
-            return f"skipped (s3://{bucket}/{source_key} does not exist: {_code(error)})"
+        if error_code(error) in MISSING_OBJECT_CODES:
+            return f"skipped (s3://{bucket}/{source_key} does not exist: {error_code(error)})"
         raise
     return f"copied s3://{bucket}/{source_key} to {target}"
 
@@ -759,14 +556,14 @@ def _prepare_autoscaling_for_update(clients: Clients, config: Config, endpoint: 
 
     Changing only the model of an autoscaled variant is allowed, so the common case leaves scaling alone.
     """
-    if config.mode == "serverless" or _is_serverless(endpoint):
+    if config.mode == "serverless" or is_serverless(endpoint):
         # Serverless needs none; a serverless -> provisioned conversion has nothing registered yet.
         return _pending_autoscaling(config)
     current = clients.sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     current_types = {variant.get("InstanceType") for variant in current.get("ProductionVariants", [])}
     if current_types == {config.instance_type}:
         return "unchanged: same instance type, the registered policy carries over"
-    resource_id = _scaling_resource_id(config.endpoint_name)
+    resource_id = scaling_resource_id(config.endpoint_name)
     targets = clients.autoscaling.describe_scalable_targets(
         ServiceNamespace="sagemaker", ResourceIds=[resource_id], ScalableDimension=SCALABLE_DIMENSION
     )["ScalableTargets"]
@@ -795,12 +592,12 @@ def configure_endpoint(detail: Mapping[str, Any], clients: Clients, config: Conf
         return Decision(action="ignored", reason=f"endpoint {name} status is {status!r}, not IN_SERVICE", endpoint=name)
     if name != config.endpoint_name:
         return Decision(action="ignored", reason=f"endpoint {name} is not managed here ({config.endpoint_name} is)")
-    endpoint = _describe_endpoint(clients.sagemaker, name)
+    endpoint = describe_endpoint(clients.sagemaker, name)
     # Re-check: the event can lag behind a newer update that already started.
     if endpoint is None or endpoint.get("EndpointStatus") != "InService":
         now = "deleted" if endpoint is None else endpoint.get("EndpointStatus")
         return Decision(action="ignored", reason=f"endpoint {name} is now {now}", endpoint=name)
-    if _is_serverless(endpoint):
+    if is_serverless(endpoint):
         return Decision(
             action="configured",
             reason=f"endpoint {name} is serverless: nothing to register",
@@ -830,7 +627,7 @@ def configure_endpoint(detail: Mapping[str, Any], clients: Clients, config: Conf
 
 def ensure_autoscaling(autoscaling: Client, config: Config) -> str:
     """Register the variant as a scalable target with a target-tracking policy, unless already so."""
-    resource_id = _scaling_resource_id(config.endpoint_name)
+    resource_id = scaling_resource_id(config.endpoint_name)
     scope = {"ServiceNamespace": "sagemaker", "ResourceId": resource_id, "ScalableDimension": SCALABLE_DIMENSION}
     targets = autoscaling.describe_scalable_targets(
         ServiceNamespace="sagemaker", ResourceIds=[resource_id], ScalableDimension=SCALABLE_DIMENSION
@@ -844,7 +641,7 @@ def ensure_autoscaling(autoscaling: Client, config: Config) -> str:
             **scope, MinCapacity=config.autoscaling_min, MaxCapacity=config.autoscaling_max
         )
 
-    policy_name = _resource_name(config.endpoint_name, "invocations-per-instance")
+    policy_name = resource_name(config.endpoint_name, "invocations-per-instance")
     wanted = {
         "TargetValue": config.autoscaling_target,
         "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
@@ -868,213 +665,4 @@ def ensure_autoscaling(autoscaling: Client, config: Config) -> str:
     return f"up to date ({summary})" if target_current and policy_current else f"registered ({summary})"
 
 
-def ensure_monitoring(clients: Clients, config: Config, endpoint: Mapping[str, Any]) -> str:
-    """Create or update the hourly data-quality schedule with the served package's baseline (or BASELINE_URI)."""
-    monitor = config.monitor
-    if monitor is None:
-        return "not configured (MONITOR_ROLE_ARN, MONITOR_IMAGE_URI and MONITOR_OUTPUT_URI unset)"
-    baseline = find_baseline(clients.sagemaker, endpoint, monitor)
-    if isinstance(baseline, str):
-        return f"no baseline yet ({baseline})"
-    uris = {"constraints.json": baseline.constraints_uri, "statistics.json": baseline.statistics_uri}
-    missing = [name for name, uri in uris.items() if not _s3_object_exists(clients.s3, uri)]
-    if missing:
-        where = (
-            f"under {monitor.baseline_uri}"
-            if baseline.source == "BASELINE_URI"
-            else f"at {', '.join(uris[name] for name in missing)} ({baseline.source})"
-        )
-        return f"no baseline yet ({', '.join(missing)} missing {where})"
-
-    sagemaker = clients.sagemaker
-    definition = data_quality_job_definition(config, monitor, baseline)
-    definition_name = _resource_name(config.endpoint_name, "dq", _digest(definition))
-    # Job definitions are immutable; a changed definition gets a new name and the schedule is pointed at it.
-    if not _exists(sagemaker.describe_data_quality_job_definition, JobDefinitionName=definition_name):
-        sagemaker.create_data_quality_job_definition(JobDefinitionName=definition_name, **definition)
-
-    schedule_name = _resource_name(config.endpoint_name, "data-quality")
-    schedule_config = {
-        "ScheduleConfig": {"ScheduleExpression": monitor.schedule_expression},
-        "MonitoringJobDefinitionName": definition_name,
-        "MonitoringType": "DataQuality",
-    }
-    try:
-        schedule = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=schedule_name)
-    except ClientError as error:
-        if _code(error) not in _NOT_FOUND_CODES:
-            raise
-        sagemaker.create_monitoring_schedule(
-            MonitoringScheduleName=schedule_name, MonitoringScheduleConfig=schedule_config
-        )
-        return (
-            f"created schedule {schedule_name} ({monitor.schedule_expression}) with {definition_name}, baseline of "
-            f"{baseline.source}"
-        )
-    current = schedule.get("MonitoringScheduleConfig", {})
-    if (
-        current.get("MonitoringJobDefinitionName") == definition_name
-        and current.get("ScheduleConfig", {}).get("ScheduleExpression") == monitor.schedule_expression
-    ):
-        return f"schedule {schedule_name} up to date"
-    sagemaker.update_monitoring_schedule(MonitoringScheduleName=schedule_name, MonitoringScheduleConfig=schedule_config)
-    return f"updated schedule {schedule_name} to {definition_name}, baseline of {baseline.source}"
-
-
-def find_baseline(sagemaker: Client, endpoint: Mapping[str, Any], monitor: MonitorConfig) -> Baseline | str:
-    """The served package's baseline, else BASELINE_URI's; or why there is none.
-
-    The endpoint does not record the package directly: its config names the model, whose container was created
-    from the package (ModelPackageName), so the package is found from the endpoint alone.
-    """
-    package_arn = served_model_package(sagemaker, endpoint)
-    reason = "the endpoint's model was not created from a model package"
-    if package_arn is not None:
-        try:
-            package = sagemaker.describe_model_package(ModelPackageName=package_arn)
-        except ClientError as error:
-            if _code(error) not in _NOT_FOUND_CODES:
-                raise
-            package = None
-            reason = f"model package {package_arn} no longer exists"
-        if package is not None:
-            baseline = package_baseline(package)
-            if baseline is not None:
-                return baseline
-            reason = f"model package {package_arn} has no DriftCheckBaselines.ModelDataQuality"
-    if monitor.baseline_uri is None:
-        return f"{reason} and BASELINE_URI is unset"
-    return Baseline(
-        statistics_uri=f"{monitor.baseline_uri}/statistics.json",
-        constraints_uri=f"{monitor.baseline_uri}/constraints.json",
-        source="BASELINE_URI",
-    )
-
-
-def served_model_package(sagemaker: Client, endpoint: Mapping[str, Any]) -> str | None:
-    """The ModelPackageName of the model the endpoint's current config serves, if it came from a package."""
-    config_name = endpoint.get("EndpointConfigName")
-    if not config_name:
-        return None
-    try:
-        endpoint_config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
-        variants = endpoint_config.get("ProductionVariants", [])
-        model_name = variants[0].get("ModelName") if variants else None
-        if not model_name:
-            return None
-        model = sagemaker.describe_model(ModelName=model_name)
-    except ClientError as error:
-        if _code(error) in _NOT_FOUND_CODES:
-            return None
-        raise
-    containers = [model.get("PrimaryContainer") or {}, *model.get("Containers", [])]
-    names = [c.get("ModelPackageName") for c in containers if isinstance(c, Mapping) and c.get("ModelPackageName")]
-    return str(names[0]) if names else None
-
-
-def data_quality_job_definition(config: Config, monitor: MonitorConfig, baseline: Baseline) -> dict[str, Any]:
-    """CreateDataQualityJobDefinition arguments (without the name) for the managed endpoint."""
-    cluster: dict[str, Any] = {"InstanceCount": 1, "InstanceType": monitor.instance_type, "VolumeSizeInGB": 20}
-    outputs: dict[str, Any] = {
-        "MonitoringOutputs": [
-            {"S3Output": {"S3Uri": monitor.output_uri, "LocalPath": MONITOR_LOCAL_OUTPUT, "S3UploadMode": "EndOfJob"}}
-        ]
-    }
-    if config.kms_key_id:
-        cluster["VolumeKmsKeyId"] = config.kms_key_id
-        outputs["KmsKeyId"] = config.kms_key_id
-    return {
-        "DataQualityBaselineConfig": {
-            "ConstraintsResource": {"S3Uri": baseline.constraints_uri},
-            "StatisticsResource": {"S3Uri": baseline.statistics_uri},
-        },
-        # CloudWatch metrics are what the drift alarms (and the retraining trigger behind them) watch.
-        "DataQualityAppSpecification": {
-            "ImageUri": monitor.image_uri,
-            "Environment": {"publish_cloudwatch_metrics": "Enabled"},
-        },
-        "DataQualityJobInput": {
-            "EndpointInput": {
-                "EndpointName": config.endpoint_name,
-                "LocalPath": MONITOR_LOCAL_INPUT,
-                "S3InputMode": "File",
-                "S3DataDistributionType": "FullyReplicated",
-            }
-        },
-        "DataQualityJobOutputConfig": outputs,
-        "JobResources": {"ClusterConfig": cluster},
-        "RoleArn": monitor.role_arn,
-        "StoppingCondition": {"MaxRuntimeInSeconds": monitor.max_runtime_seconds},
-    }
-
-
 # --- helpers ---------------------------------------------------------------------------------------------
-
-
-def _describe_endpoint(sagemaker: Client, name: str) -> dict[str, Any] | None:
-    try:
-        response: dict[str, Any] = sagemaker.describe_endpoint(EndpointName=name)
-    except ClientError as error:
-        if _code(error) in _NOT_FOUND_CODES:
-            return None
-        raise
-    return response
-
-
-def _is_serverless(endpoint: Mapping[str, Any]) -> bool:
-    return any(
-        "CurrentServerlessConfig" in variant or "DesiredServerlessConfig" in variant
-        for variant in endpoint.get("ProductionVariants", [])
-    )
-
-
-def _exists(describe: Any, **kwargs: str) -> bool:
-    """Whether a describe call finds its resource; SageMaker reports absence as a ValidationException."""
-    try:
-        describe(**kwargs)
-    except ClientError as error:
-        if _code(error) in _NOT_FOUND_CODES:
-            return False
-        raise
-    return True
-
-
-def _s3_object_exists(s3: Client, uri: str) -> bool:
-    bucket, key = _split_s3_uri(uri, what="baseline", error=ValueError)
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if _code(error) in _MISSING_OBJECT_CODES:
-            return False
-        raise
-    return True
-
-
-def _scaling_resource_id(endpoint_name: str) -> str:
-    return f"endpoint/{endpoint_name}/variant/{VARIANT_NAME}"
-
-
-def _resource_name(base: str, *parts: str) -> str:
-    """``<base>-<parts...>`` cut to SageMaker's 63 characters by shortening the base, never the suffix."""
-    suffix = "".join(f"-{part}" for part in parts)
-    head = base[: MAX_NAME_LENGTH - len(suffix)].rstrip("-")
-    return f"{head}{suffix}"
-
-
-def _digest(request: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:8]
-
-
-def _split_s3_uri(uri: str, *, what: str, error: type[Exception]) -> tuple[str, str]:
-    match = re.fullmatch(r"s3://([^/]+)/(.+)", uri.strip())
-    if not match:
-        raise error(f"{what} {uri!r} is not an s3://bucket/key URI")
-    return match.group(1), match.group(2)
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _message(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Message", ""))

@@ -241,13 +241,18 @@ def test_config_reads_provisioned_settings() -> None:
         ({"MIN_AUC": "1.5"}, "MIN_AUC must be between"),
         ({"ROLLBACK_ALARMS": ",".join(f"a{i}" for i in range(11))}, "at most 10"),
         ({"AUTOSCALING_MIN_CAPACITY": "5", "AUTOSCALING_MAX_CAPACITY": "2"}, "below AUTOSCALING_MIN_CAPACITY"),
-        ({"BASELINE_URI": "s3://b/base"}, "MONITOR_OUTPUT_URI must be set because BASELINE_URI is set"),
-        ({"BASELINE_URI": "baselines/"}, "BASELINE_URI 'baselines/' is not an s3://bucket/key URI"),
+        ({"BASELINE_URI": "s3://baselines/base"}, "MONITOR_OUTPUT_URI must be set because BASELINE_URI is set"),
+        ({"BASELINE_URI": "baselines/"}, "BASELINE_URI must be an s3://bucket/key URI, got 'baselines/'"),
+        ({"BASELINE_URI": "s3://b/base"}, "BASELINE_URI must be an s3://bucket/key URI"),  # S3 names are 3+ chars
+        ({"SERVERLESS_MEMORY_MB": "2048.0"}, "SERVERLESS_MEMORY_MB must be an integer"),
         (
             {"MONITOR_ROLE_ARN": "arn:aws:iam::1:role/m"},
             "MONITOR_OUTPUT_URI must be set because MONITOR_ROLE_ARN is set",
         ),
-        ({"TEST_DATA_TARGET_URI": "test-data/test.csv"}, "TEST_DATA_TARGET_URI 'test-data/test.csv' is not an s3://"),
+        (
+            {"TEST_DATA_TARGET_URI": "test-data/test.csv"},
+            "TEST_DATA_TARGET_URI must be an s3://bucket/key URI, got 'test-data/test.csv'",
+        ),
     ],
 )
 def test_config_errors_name_the_variable(env: dict[str, str], message: str) -> None:
@@ -546,7 +551,7 @@ def test_instance_based_endpoint_is_not_converted_to_serverless(aws: Aws) -> Non
 
 
 def test_long_endpoint_names_still_give_valid_resource_names() -> None:
-    name = promotion._resource_name("a" * 62 + "-", "v12", "deadbeef")
+    name = promotion.resource_name("a" * 62 + "-", "v12", "deadbeef")
     assert len(name) == 63
     assert name.endswith("a-v12-deadbeef")
 
