@@ -25,7 +25,7 @@ from maturity.__main__ import main
 from maturity.assess import assess, render
 from maturity.aws import Api, CachingSession, CredentialsError, iam_action
 from maturity.checks import CHECKS, GATEWAY_NAMESPACE, SCORECARDS_PREFIX, Check, Evidence
-from maturity.feature_store_check import features_in_feature_store
+from maturity.checks.feature_store import features_in_feature_store
 from maturity.scoring import _ENABLE, RULES, Answer, score
 from pipelines.glue import churn_features as cf
 

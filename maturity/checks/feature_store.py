@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from maturity.aws import Api, SessionLike
-from maturity.checks import _MAX_PARENTS, Evidence, _names, _Probes
+from maturity.checks.base import _MAX_PARENTS, Evidence, _names, _Probes
 
 __all__ = ["FRESH_WITHIN", "features_in_feature_store"]
 

@@ -9,7 +9,8 @@ Level 1 training pipeline registers when ``training.clarify.enabled``. Registere
 from __future__ import annotations
 
 from maturity.aws import Api, SessionLike
-from maturity.checks import _RUN_PIPELINE_HINT, _SHOWN, Check, Evidence, _model_groups, _Probes
+from maturity.checks.base import _SHOWN, Check, Evidence, _Probes
+from maturity.checks.training import _RUN_PIPELINE_HINT, _model_groups
 
 __all__ = ["BIAS_CHECK", "bias_checks"]
 
