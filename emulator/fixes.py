@@ -56,6 +56,12 @@ ENGINE_FIXES: dict[str, str] = {
         "targets then raise, and S3's sender stops at the first error: a rule after a scheduled one in the "
         "account never got S3 events; a rule without an event pattern now matches no event, as in AWS"
     ),
+    "DependsOn of a resource created through a Ref": (
+        "moto creates a resource the moment another one's Ref or GetAtt needs it, without its DependsOn: an "
+        "alarm on an API stage listed before the API's methods made moto create the stage's Deployment "
+        "before any Method, which API Gateway refuses (HTTP 500 to the CLI: 'XML parse error'); the "
+        "resources a resource DependsOn are now created first, as CloudFormation does"
+    ),
     "S3 delete markers and events": (
         "moto sends no event when DeleteObject on a versioned bucket creates a delete marker; S3 sends "
         "s3:ObjectRemoved:DeleteMarkerCreated (EventBridge: Object Deleted), which the knowledge base's sync "
@@ -215,6 +221,33 @@ def _delete_object(
     return deleted, meta
 
 
+# -- DependsOn for resources created on demand -----------------------------------------------------
+
+_original_getitem = ResourceMap.__getitem__
+
+
+def _getitem_after_dependencies(self: ResourceMap, key: str) -> Any:
+    """moto's ResourceMap lookup, creating what the resource ``DependsOn`` before the resource itself.
+
+    moto orders the top-level creation by DependsOn, but a Ref/GetAtt to a not-yet-created resource creates
+    it on the spot (ResourceMap.__getitem__) and skips that order. CloudFormation rejects cyclic templates, so
+    the recursion ends; ``_creating`` guards against a template that moto accepted anyway.
+    """
+    if key not in self._parsed_resources:
+        resource_json = self._resource_json_map.get(key) or {}
+        dependencies = resource_json.get("DependsOn") or []
+        creating: set[str] = self.__dict__.setdefault("_emulator_creating", set())
+        if key not in creating:
+            creating.add(key)
+            try:
+                for dependency in [dependencies] if isinstance(dependencies, str) else dependencies:
+                    if dependency in self._resource_json_map and dependency not in self._parsed_resources:
+                        _getitem_after_dependencies(self, dependency)
+            finally:
+                creating.discard(key)
+    return _original_getitem(self, key)
+
+
 def apply() -> None:
     """Install the fixes; calling it again does nothing."""
     if getattr(CloudFormationBackend, _APPLIED_MARKER, False):
@@ -226,4 +259,5 @@ def apply() -> None:
     Stack.delete = _delete_stack  # type: ignore[method-assign]
     EventsRule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
     S3Backend.delete_object = _delete_object  # type: ignore[method-assign]
+    ResourceMap.__getitem__ = _getitem_after_dependencies  # type: ignore[method-assign]
     setattr(CloudFormationBackend, _APPLIED_MARKER, True)

@@ -174,6 +174,7 @@ def test_engine_fixes_are_listed_for_the_summary() -> None:
         "deleted stacks re-creating resources",
         "scheduled rules and S3 events",
         "S3 delete markers and events",
+        "DependsOn of a resource created through a Ref",
     }
 
 
@@ -300,3 +301,56 @@ def test_a_delete_marker_sends_an_object_deleted_event(aws: LocalAws) -> None:
     assert [b["detail-type"] for b in bodies] == ["Object Created", "Object Deleted"]
     assert bodies[1]["detail"]["object"]["key"] == "doc.md"
     assert bodies[1]["detail"]["object"]["version-id"] == marker["VersionId"]
+
+
+def test_a_ref_creates_what_the_resource_depends_on_first(aws: LocalAws) -> None:
+    # The shape the observability construct produced: an alarm (listed first) on the API's stage; the stage
+    # Refs the deployment, which DependsOn the method. Without the fix moto created the deployment before the
+    # method, API Gateway refused it ("The REST API doesn't contain any methods") and CreateStack got HTTP 500.
+    template = {
+        "Resources": {
+            "StageErrors": {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "Namespace": "AWS/ApiGateway",
+                    "MetricName": "5XXError",
+                    "Dimensions": [
+                        {"Name": "ApiName", "Value": "depends-on"},
+                        {"Name": "Stage", "Value": {"Ref": "Stage"}},
+                    ],
+                    "Statistic": "Sum",
+                    "Period": 300,
+                    "EvaluationPeriods": 1,
+                    "Threshold": 1,
+                    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                },
+            },
+            "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "depends-on"}},
+            "Stage": {
+                "Type": "AWS::ApiGateway::Stage",
+                "Properties": {"RestApiId": {"Ref": "Api"}, "DeploymentId": {"Ref": "Deployment"}, "StageName": "v1"},
+            },
+            "Deployment": {
+                "Type": "AWS::ApiGateway::Deployment",
+                "Properties": {"RestApiId": {"Ref": "Api"}},
+                "DependsOn": ["Method"],
+            },
+            "Method": {
+                "Type": "AWS::ApiGateway::Method",
+                "Properties": {
+                    "RestApiId": {"Ref": "Api"},
+                    "ResourceId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
+                    "HttpMethod": "GET",
+                    "AuthorizationType": "NONE",
+                    # moto requires a method and URI even for a MOCK integration.
+                    "Integration": {"Type": "MOCK", "IntegrationHttpMethod": "GET", "Uri": "http://example.com"},
+                },
+            },
+        }
+    }
+    cfn = aws.client("cloudformation")
+    cfn.create_stack(StackName="depends-on", TemplateBody=json.dumps(template))
+    assert _status(aws, "depends-on") == "CREATE_COMPLETE"
+    api_id = next(api["id"] for api in aws.client("apigateway").get_rest_apis()["items"] if api["name"] == "depends-on")
+    assert [stage["stageName"] for stage in aws.client("apigateway").get_stages(restApiId=api_id)["item"]] == ["v1"]
+    cfn.delete_stack(StackName="depends-on")
