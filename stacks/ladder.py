@@ -14,7 +14,6 @@ from stacks.level0_exploration import Level0ExplorationStack
 from stacks.level1_repeatable import Level1RepeatableStack
 from stacks.level2_reliable import Level2ReliableStack
 from stacks.level3_scalable import Level3ScalableStack
-from stacks.llm_app import LlmAppStack
 from stacks.llmops import EVALUATIONS_PREFIX, LlmopsStack
 from stacks.placeholders import placeholder_warnings
 from stacks.role_names import (
@@ -101,6 +100,9 @@ def build_environment(
             )
         )
         if config.llmops.app.enabled:
+            # Imported only when the app is on: ECS, the load balancer, Cognito and WAF cost ~0.4 s to load.
+            from stacks.llm_app import LlmAppStack
+
             llmops = stacks[-1]
             assert isinstance(llmops, LlmopsStack)
             stacks.append(

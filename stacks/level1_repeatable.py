@@ -14,6 +14,7 @@ from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX
 from stacks.components import lifecycle
 from stacks.components.alerts import Alerts
 from stacks.components.model_registry import ModelRegistry
+from stacks.components.observability import Monitoring
 from stacks.components.retraining import RetrainingTriggers
 from stacks.components.training_pipeline import TrainingPipeline, execution_failed_alarm
 from stacks.config import EnvironmentConfig
@@ -99,7 +100,7 @@ class Level1RepeatableStack(Stack):
                 "threshold)",
             )
         )
-        self.alerts.alarm(
+        retraining_failed = self.alerts.alarm(
             cloudwatch.Alarm(
                 self,
                 "RetrainingFailed",
@@ -111,6 +112,9 @@ class Level1RepeatableStack(Stack):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
         )
+        monitoring = Monitoring(self, "Monitoring", alerts=self.alerts)
+        monitoring.known_alarm(self.retraining.state_machine, "failed", retraining_failed)
+        monitoring.watch_stack()
 
         for output_id, value, description in (
             ("PipelineName", self.training.pipeline_name, "SageMaker training pipeline"),

@@ -18,6 +18,7 @@ from stacks.components.alerts import Alerts
 from stacks.components.delivery_pipeline import DeliveryPipeline
 from stacks.components.model_endpoint import ModelEndpoint
 from stacks.components.msk_stream import AVAILABILITY_ZONE_COUNT
+from stacks.components.observability import Monitoring
 from stacks.components.test_strategies import TEST_DATA_KEY, TestStrategies
 from stacks.config import EnvironmentConfig
 from stacks.role_names import pipeline_test_role_name
@@ -154,6 +155,8 @@ class Level2ReliableStack(Stack):
                 access_log_bucket=access_log_bucket,
             )
             outputs["PipelineName"] = (self.pipeline.pipeline.pipeline_name, "Delivery pipeline")
+        # The endpoint's operations dashboard gets the rows of the promotion, the tests and the dead letters.
+        Monitoring(self, "Monitoring", alerts=self.alerts, dashboard=self.endpoint.dashboard).watch_stack()
 
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

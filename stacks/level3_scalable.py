@@ -17,6 +17,7 @@ from stacks.components.buckets import secure_bucket
 from stacks.components.github_deploy import GitHubDeployRole
 from stacks.components.model_endpoint import ModelEndpoint
 from stacks.components.model_registry import ModelRegistry
+from stacks.components.observability import Monitoring
 from stacks.components.pipeline_target import StartPipelineExecution
 from stacks.components.team import Team, team_role_name
 from stacks.components.team_document_db import TeamDocumentDb
@@ -145,6 +146,8 @@ class Level3ScalableStack(Stack):
                 provider_arn=config.delivery.github_oidc_provider_arn,
             )
             outputs["GitHubDeployRoleArn"] = (self.github.role.role_arn, "role-to-assume in the workflow")
+
+        Monitoring(self, "Monitoring", alerts=alerts).watch_stack()
 
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

@@ -25,6 +25,7 @@ from stacks.components.alerts import Alerts
 from stacks.components.guardrail import Guardrail
 from stacks.components.iam_rest_api import STAGE, acknowledge_iam_auth, iam_rest_api
 from stacks.components.knowledge_base import KnowledgeBase
+from stacks.components.observability import Monitoring
 from stacks.components.python_function import PythonFunction
 from stacks.config import EnvironmentConfig, LlmModelConfig, LlmopsConfig
 from stacks.model_catalog import shipped_catalog
@@ -233,6 +234,7 @@ class LlmopsStack(Stack):
                 period=Duration.minutes(5),
             )
 
+        gateway_alarms: list[cloudwatch.IAlarm] = []
         for alarm_id, metric, threshold, description in (
             (
                 "HourlyCostAboveBudget",
@@ -259,18 +261,37 @@ class LlmopsStack(Stack):
                 f"The guardrail intervened in more than {settings.guardrail_intervention_rate_percent}% of requests",
             ),
         ):
-            self.alerts.alarm(
-                cloudwatch.Alarm(
-                    self,
-                    alarm_id,
-                    metric=metric,
-                    threshold=threshold,
-                    evaluation_periods=1,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                    alarm_description=description,
+            gateway_alarms.append(
+                self.alerts.alarm(
+                    cloudwatch.Alarm(
+                        self,
+                        alarm_id,
+                        metric=metric,
+                        threshold=threshold,
+                        evaluation_periods=1,
+                        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                        alarm_description=description,
+                    )
                 )
             )
+
+        # Every function, table, API and state machine of the stack, and the gateway's own metrics beside them.
+        monitoring = Monitoring(self, "Monitoring", alerts=alerts)
+        monitoring.watch_stack()
+        monitoring.metrics(
+            "LLM gateway: tokens, cost, latency, guardrail (EMF)",
+            [
+                gateway_metric("InputTokens", "Sum"),
+                gateway_metric("OutputTokens", "Sum"),
+                gateway_metric("CostUSD", "Sum"),
+                gateway_metric("LatencyMs", "p99"),
+                gateway_metric("GuardrailInterventions", "Sum"),
+                gateway_metric("Errors", "Sum"),
+                gateway_metric("ClientErrors", "Sum"),
+            ],
+            gateway_alarms,
+        )
 
         for output_id, value, description in (
             ("PromptTableName", self.prompts.table_name, "Prompt catalog table"),

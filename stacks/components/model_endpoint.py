@@ -273,6 +273,7 @@ class ModelEndpoint(Construct):
             )
 
         # --- dashboard ---------------------------------------------------------------------------------
+        self.dashboard: cloudwatch.Dashboard | None = None
         if dashboard:
             self._dashboard(endpoint_metric)
 
@@ -302,7 +303,7 @@ class ModelEndpoint(Construct):
         queue = dead_letter_queue(
             self, "DeadLetters", key=key, removal_policy=removal_policy, what_for="the promotion's event targets"
         )
-        alerts.alarm(
+        queue.alarm = alerts.alarm(
             cloudwatch.Alarm(
                 self,
                 "PromotionEventsUndelivered",

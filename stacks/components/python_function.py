@@ -19,13 +19,16 @@ version `uv.lock` pins (`make setup` syncs it), so the hash of its files stands 
 
 from __future__ import annotations
 
+import atexit
 import fnmatch
 import functools
 import hashlib
 import importlib.metadata
 import importlib.util
+import os
 import re
 import shutil
+import tempfile
 import tomllib
 import typing
 from pathlib import Path, PurePosixPath
@@ -129,8 +132,28 @@ def _distribution_files(name: str) -> list[tuple[PurePosixPath, Path]]:
     return found
 
 
+@functools.cache
+def _vendored_files(package: str) -> tuple[tuple[PurePosixPath, Path], ...]:
+    """The files of an installed vendored package (listed once per process: site-packages does not change
+    while a synth runs, and every function bundles the same packages)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise RuntimeError(f"{package} is not installed in this environment; run `make setup`")
+    origin = Path(spec.origin)
+    if origin.name == "__init__.py":
+        return tuple(_tree_files(origin.parent, PurePosixPath(package)))
+    return ((PurePosixPath(origin.name), origin),)
+
+
 def locked_versions(lock_file: Path) -> dict[str, set[str]]:
     """The versions `uv.lock` pins, by normalized distribution name (a name may have several by marker)."""
+    stat = lock_file.stat()
+    return _locked_versions(lock_file, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.cache
+def _locked_versions(lock_file: Path, size: int, mtime_ns: int) -> dict[str, set[str]]:
+    """`locked_versions`, parsed once per version of the lock file (it is read for every function)."""
     versions: dict[str, set[str]] = {}
     for package in tomllib.loads(lock_file.read_text())["package"]:
         versions.setdefault(normalized(package["name"]), set()).add(str(package.get("version", "")))
@@ -166,14 +189,7 @@ def bundle_files(
     lambdas_dir = lambdas_dir if lambdas_dir is not None else LAMBDAS_DIR
     files = _tree_files(function_dir, PurePosixPath()) + _tree_files(lambdas_dir / "common", PurePosixPath("common"))
     for package in VENDORED_PACKAGES:
-        spec = importlib.util.find_spec(package)
-        if spec is None or spec.origin is None:
-            raise RuntimeError(f"{package} is not installed in this environment; run `make setup`")
-        origin = Path(spec.origin)
-        if origin.name == "__init__.py":
-            files += _tree_files(origin.parent, PurePosixPath(package))
-        else:
-            files.append((PurePosixPath(origin.name), origin))
+        files += _vendored_files(package)
     closure = distribution_closure(packages) if packages else []
     for distribution in closure:
         files += _distribution_files(distribution)
@@ -211,11 +227,58 @@ class _CopyBundler:
 
     def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
         out = Path(output_dir)
+        store = _blob_store(out)
         for target, source in bundle_files(self._function_dir, self._packages, lambdas_dir=self._lambdas_dir):
             destination = out / target
             destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination)
+            if store is None:
+                shutil.copy2(source, destination)
+            else:
+                os.link(store.blob(source), destination)
         return True
+
+
+class _BlobStore:
+    """Private copies of bundled files, by content, that later bundles hard-link instead of copying again.
+
+    Every function bundles the same Powertools and ``lambdas/common`` (about 350 files), and a test session
+    synthesizes each environment in-process: linking is ~100 times cheaper than copying. The blobs are this
+    process's own copies (never the venv's files), so nothing that writes into a bundle can reach the source;
+    a file that changes gets a new digest, hence a new blob. Removed when the process exits.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._blobs: dict[tuple[Path, int, int], Path] = {}
+
+    def blob(self, source: Path) -> Path:
+        stat = source.stat()
+        key = (source, stat.st_size, stat.st_mtime_ns)
+        blob = self._blobs.get(key)
+        if blob is None:
+            digest = _file_digest(source, stat.st_size, stat.st_mtime_ns).hex()
+            blob = self.root / digest
+            if not blob.exists():
+                shutil.copy2(source, blob)
+            self._blobs[key] = blob
+        return blob
+
+
+_BLOB_STORES: dict[int, _BlobStore | None] = {}
+
+
+def _blob_store(output_dir: Path) -> _BlobStore | None:
+    """The blob store on `output_dir`'s file system (hard links cannot cross one), or None: copy as before."""
+    device = output_dir.stat().st_dev
+    if device not in _BLOB_STORES:
+        root = Path(tempfile.mkdtemp(prefix="lambda-bundle-blobs-"))
+        if root.stat().st_dev != device:
+            shutil.rmtree(root)
+            _BLOB_STORES[device] = None
+        else:
+            atexit.register(shutil.rmtree, root, ignore_errors=True)
+            _BLOB_STORES[device] = _BlobStore(root)
+    return _BLOB_STORES[device]
 
 
 class PythonFunction(Construct):

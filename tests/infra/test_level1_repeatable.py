@@ -145,7 +145,12 @@ def test_failures_alarm_to_the_environments_encrypted_topic(templates, env):
         services |= {service} if isinstance(service, str) else set(service)
     assert "cloudwatch.amazonaws.com" in services  # scoped and proven by tests/infra/test_integrations.py
     alarms = all_of(level1(templates, env), "AWS::CloudWatch::Alarm")
-    assert {a["Properties"]["MetricName"] for a in alarms} == {"ExecutionFailed", "ExecutionsFailed"}
+    # The pipeline's failures, and the retraining state machine's failed and timed-out executions.
+    assert {a["Properties"]["MetricName"] for a in alarms} == {
+        "ExecutionFailed",
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+    }
     for alarm in alarms:
         (action,) = alarm["Properties"]["AlarmActions"]
         assert topic_id in json.dumps(action)  # imported from Level 0
