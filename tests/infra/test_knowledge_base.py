@@ -36,6 +36,8 @@ def import_of(template: dict[str, Any], logical_prefix: str, attribute: str | No
     """The export name a Level 0 resource is imported under (its logical ID starts with `logical_prefix`)."""
     for output in template.get("Outputs", {}).values():
         value = output["Value"]
+        if not isinstance(value, dict):
+            continue  # a literal (e.g. a feature group's fixed name) is no resource's attribute
         ref = value.get("Fn::GetAtt", [None, None]) if "Fn::GetAtt" in value else [value.get("Ref"), None]
         if ref[0] and ref[0].startswith(logical_prefix) and ref[1] == attribute and "Export" in output:
             return str(output["Export"]["Name"])
