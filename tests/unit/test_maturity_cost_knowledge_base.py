@@ -1,4 +1,4 @@
-"""`make cost` for knowledge bases (maturity/cost_knowledge_base.py): no charge of their own, storage by the
+"""`make cost` for knowledge bases (maturity/cost/knowledge_base.py): no charge of their own, storage by the
 corpus, per query the question's embedding and one QueryVectors call, read from the templates."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from maturity import cost
-from maturity.cost_knowledge_base import knowledge_base_cost
+from maturity.cost.knowledge_base import knowledge_base_cost
 
 ROOT = Path(__file__).resolve().parents[2]
 USAGE = {

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import stacks.config as config
 import tests.unit.playground_path  # noqa: F401 - puts apps/playground on sys.path
-from maturity import cost
+from maturity.cost import templates as cost_templates
 from tests.unit.lambdas_path import use
 
 use("llm_evaluation")
@@ -80,7 +80,7 @@ PATTERNS: list[tuple[str, re.Pattern[str], str]] = [
     ("team name (config)", config._TEAM_NAME_RE, "fraud"),
     ("role ARN", config._ROLE_ARN_RE, "arn:aws:iam::123456789012:role/DataScientists"),
     ("SSO permission set", config._SSO_PERMISSION_SET_RE, "sso:DataScientist"),
-    ("region", cost._REGION_RE, "eu-west-1"),
+    ("region", cost_templates._REGION_RE, "eu-west-1"),
 ]
 IDS = [name for name, _, _ in PATTERNS]
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from maturity.cost import LineItem, Prices, Unpriced, _Priced
+from maturity.cost.prices import Prices
+from maturity.cost.templates import LineItem, Unpriced, _Priced
 
 __all__ = ["PRICE_KEY", "feature_group"]
 
