@@ -396,6 +396,25 @@ def check_models(prompts: Sequence[PromptFile], config: EnvironmentConfig) -> No
         raise PromptFileError("\n".join(errors))
 
 
+def check_quality_floors(prompts: Sequence[PromptFile], config: EnvironmentConfig) -> None:
+    """Some quality floor of the environment's gate must apply to each prompt's golden set.
+
+    The evaluator's gate (lambdas/llm_evaluation/quality_gate.py) skips ``minAccuracy`` for a golden set
+    without labels; with ``minRougeL`` at 0 nothing would then gate the answers and the evaluation would
+    fail after paying for it. Caught here, before anything is published.
+    """
+    evaluation = config.llmops.evaluation
+    errors = [
+        f"{p.path}: key 'evaluation.golden_set_file': golden set {p.golden_set.name!r} v{p.golden_set.version} has "
+        f"no labels, so llmops.evaluation.minAccuracy does not apply to it, and minRougeL is {evaluation.min_rouge_l} "
+        f"in {config.name}: no quality floor would gate it (label the set or set minRougeL above 0)"
+        for p in prompts
+        if evaluation.min_rouge_l <= 0 and all(item.expected_label is None for item in p.golden_set.items)
+    ]
+    if errors:
+        raise PromptFileError("\n".join(errors))
+
+
 # ------------------------------------------------------------------------------------------- catalog API
 
 
@@ -758,6 +777,7 @@ def main(argv: Sequence[str] | None = None, *, connect: Connect | None = None) -
     try:
         prompts = load_prompt_files(args.prompts_dir, root=args.root)
         check_models(prompts, config)
+        check_quality_floors(prompts, config)
     except PromptFileError as problem:
         error(f"bad prompt files, nothing was published:\n{problem}")
         return 2

@@ -45,8 +45,14 @@ What it does (deterministic, no model):
   is an invalid model identifier. IDs the table does not know are accepted;
 * ``guardContent`` blocks are validated as Bedrock's model does (a ``text`` with ``qualifiers`` among
   ``grounding_source``, ``query``, ``guard_content``); as in Bedrock, once a message has such blocks the
-  simulated guardrail reads only them, and the answer is built from the ``query`` block. The contextual
-  grounding check itself is not simulated (nothing scores the answer against the grounding source).
+  simulated guardrail reads only them. A request whose last user turn carries a ``grounding_source``
+  (the gateway's and the evaluation's retrieved passages) is answered from it by :func:`grounded_answer`:
+  ``"[local stand-in model] "`` plus the (at most :data:`GROUNDED_SENTENCES`) sentences of the passages
+  sharing the most words with the ``query``, each cited ``[n]`` with its passage's number, or a "do not
+  know" answer when none shares a word. That is extraction, not a model: it makes local faithfulness
+  (the grounding score of the answer in the passages) and ROUGE-L measure what was retrieved, not a
+  summary of the question. The contextual grounding check of Converse itself is not simulated (only
+  ApplyGuardrail scores an answer against a grounding source).
 
 Not implemented: streaming, tools, images, InvokeModel of other models, authentication (any signature
 is accepted). It listens on 127.0.0.1 only, on a free port, in a daemon thread; it stops when the
@@ -89,6 +95,64 @@ _FIELD_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z ]{0,20}:\s*")
 _CONVERSE_PATH = re.compile(r"^/model/(?P<model>[^/]+)/converse$")
 _INVOKE_PATH = re.compile(r"^/model/(?P<model>[^/]+)/invoke$")
 _APPLY_PATH = re.compile(r"^/guardrail/(?P<guardrail>[^/]+)/version/(?P<version>[^/]+)/apply$")
+GROUNDED_SENTENCES = 2
+NOT_IN_SOURCES = f"{LABEL} The passages do not answer this question."
+# Passage headers as the gateway and the evaluation number them (lambdas/common/retrieval.py).
+_PASSAGE_RE = re.compile(r"^\[(?P<n>\d{1,4})\] \(source: [^\n]*\)\n", re.MULTILINE)
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=#)")
+# Words too common to say that a sentence answers a question.
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "so",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "this",
+        "to",
+        "was",
+        "we",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
+)
 # Must equal scorers.STAND_IN_HEADER (lambdas/llm_evaluation/scorers.py); a test checks they agree.
 STAND_IN_HEADER = "x-local-stand-in"
 EMBEDDING_MODEL_PREFIX = "amazon.titan-embed-text-v2"
@@ -270,6 +334,39 @@ def _support(text: str, reference: str) -> float:
     """Share of the distinct words of ``text`` that occur in ``reference`` (1.0 for a text without words)."""
     words, known = set(_tokens(text)), set(_tokens(reference))
     return len(words & known) / len(words) if words else 1.0
+
+
+def grounded_answer(question: str, source: str) -> str:
+    """The stand-in's answer from retrieved passages (see the module docstring): extraction, not a model.
+
+    ``source`` is the grounding source: passages headed ``[n] (source: <uri>)`` (text without such headers
+    is one passage, cited ``[1]``). Sentences are ranked by the distinct non-stopword words they share
+    with ``question``, normalized by the square root of their length; ties keep the passages' order.
+    """
+    wanted = set(_tokens(question)) - _STOPWORDS
+    headers = list(_PASSAGE_RE.finditer(source))
+    passages = (
+        [
+            (m.group("n"), source[m.end() : headers[i + 1].start() if i + 1 < len(headers) else len(source)])
+            for i, m in enumerate(headers)
+        ]
+        if headers
+        else [("1", source)]
+    )
+    ranked: list[tuple[float, int, str, str]] = []
+    for n, text in passages:
+        for raw in _SENTENCE_END_RE.split(text):
+            sentence = " ".join(line for line in raw.split("\n") if not line.lstrip().startswith("#")).strip()
+            words = _tokens(sentence)
+            if len(words) < 4:
+                continue
+            shared = len(wanted & set(words))
+            if shared:
+                ranked.append((-shared / math.sqrt(len(words)), len(ranked), n, " ".join(sentence.split())))
+    if not ranked:
+        return NOT_IN_SOURCES
+    best = sorted(sorted(ranked)[:GROUNDED_SENTENCES], key=lambda entry: entry[1])
+    return f"{LABEL} " + " ".join(f"{sentence} [{n}]" for _, _, n, sentence in best)
 
 
 def judge_answer() -> str:
@@ -511,8 +608,11 @@ class FakeBedrock(LoopbackService):
             hit = self._policy_hit(screened)
             if hit is not None:
                 return self._blocked(guardrail, hit)
+        sources = _texts(last_turn, qualifier="grounding_source") if guarded_only else []
         if JUDGE_MARKER in question:
             reply = judge_answer()
+        elif sources:
+            reply = grounded_answer(question, "\n".join(sources))
         elif _CLASSIFY_RE.search(question):
             reply = classify_answer(question)
         else:

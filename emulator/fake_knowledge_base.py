@@ -67,7 +67,6 @@ from emulator.fake_bedrock import EMBEDDING_MODEL_PREFIX, STAND_IN_HEADER, Stand
 from emulator.loopback import LoopbackService
 from emulator.policy_simulation import decide_request
 from emulator.server import DEFAULT_ACCOUNT, LocalAws
-from emulator.shims import S3BucketPolicy
 from emulator.shims.knowledge_base import (
     BedrockDataSource,
     BedrockKnowledgeBase,
@@ -76,6 +75,7 @@ from emulator.shims.knowledge_base import (
     find_knowledge_base,
     index_of,
 )
+from emulator.shims.network_and_policies import S3BucketPolicy
 from stacks.model_catalog import shipped_catalog
 
 __all__ = ["LABEL", "FakeKnowledgeBase", "chunk_text", "matches_filter", "validate_filter"]

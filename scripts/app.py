@@ -2,7 +2,9 @@
 
 Deploys the ``local`` environment into the emulator with the real CDK CLI (as ``make demo`` does), seeds
 two prompts with a ``dev`` alias and one evaluation through the deployed functions, starts the local
-stand-in model and the Lambda Invoke bridge, then runs ``streamlit run`` on 127.0.0.1 and prints the URL.
+stand-in model, the knowledge-base stand-in (with the sample documents ingested and
+``prompts/support-answer.json`` seeded, when the environment has a knowledge base) and the Lambda Invoke
+bridge, then runs ``streamlit run`` on 127.0.0.1 and prints the URL.
 The app's code is the one the container runs: only its endpoints differ (``AWS_ENDPOINT_URL`` to the
 emulator, ``AWS_ENDPOINT_URL_LAMBDA`` to the bridge). Ctrl-C stops everything; nothing listens on
 anything but loopback, and the emulator, the stand-in model and the bridge live in this process.
@@ -56,6 +58,8 @@ SEED_PROMPTS = (
     ),
 )
 EVALUATED_PROMPT = "ticket-summary"
+#: The prompt that retrieves from the knowledge base, seeded when the environment has one.
+RAG_PROMPT_FILE = PROJECT_ROOT / "prompts" / "support-answer.json"
 #: A word the stand-in model's simulated guardrail blocks, so an intervention can be tried in the page.
 DENIED_WORD = "forbidden"
 #: A word that makes the stand-in model throttle every call, so a failing model call can be tried too.
@@ -149,6 +153,68 @@ def seed(aws: LocalAws, outputs: dict[str, str], model_env: dict[str, str]) -> d
     return verdict
 
 
+@contextlib.contextmanager
+def knowledge_base_stand_in(aws: LocalAws, stack_name: str, step: _StepRunner = timed_step) -> Iterator[dict[str, str]]:
+    """The local stand-in for Bedrock Knowledge Bases (emulator/fake_knowledge_base.py), as ``make demo`` runs it.
+
+    When the stack deployed a knowledge base: starts the stand-in on 127.0.0.1, uploads the sample documents
+    and ingests them through the deployed sync path (emulator/tour_knowledge_base.py), and yields the
+    variables that point ``bedrock-agent`` and ``bedrock-agent-runtime`` clients at it. It stops when the
+    block ends. Without a knowledge base it starts nothing and yields ``{}``.
+
+    Raises:
+        SeedError: the documents were not ingested (the ingestion job did not complete).
+    """
+    from emulator.fake_knowledge_base import FakeKnowledgeBase
+    from emulator.tour_knowledge_base import KnowledgeBaseSession, tour_knowledge_base_sync
+
+    with FakeKnowledgeBase(aws, lifetime_seconds=None) as knowledge_base:
+        session = KnowledgeBaseSession(aws, stack_name, knowledge_base)
+        if not session.enabled:
+            yield {}
+            return
+
+        def ingest() -> None:
+            lines = {name: outcome for name, outcome, _ in tour_knowledge_base_sync(session)}
+            job = next((outcome for name, outcome in lines.items() if name.startswith("ingestion job")), "")
+            if not job.startswith("COMPLETE"):
+                raise SeedError(f"the sample documents were not ingested into the knowledge base: {job or lines}")
+
+        step("ingest the sample documents (local stand-in knowledge base)", ingest)
+        yield knowledge_base.env()
+
+
+def seed_rag_prompt(aws: LocalAws, outputs: dict[str, str]) -> int:
+    """Create ``prompts/support-answer.json``'s version (it retrieves) with a ``dev`` alias; its version number.
+
+    Raises:
+        SeedError: the catalog refused it.
+    """
+    from emulator.lambda_runner import deployed_function, rest_api_event
+    from emulator.tour import TOUR_USER
+
+    prompt = json.loads(RAG_PROMPT_FILE.read_text())
+    catalog = deployed_function(aws, "prompt_catalog", outputs["CatalogFunctionName"])
+    to_emulator = aws.env(base={})
+
+    def api(method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        event = rest_api_event(method, path, body, user_arn=TOUR_USER)
+        event["requestContext"]["identity"]["userArn"] = SEED_USER
+        response = catalog.invoke(event, to_emulator).response
+        answer: dict[str, Any] = json.loads(response.get("body") or "{}")
+        if response["statusCode"] not in (200, 201):
+            raise SeedError(f"{method} {path} answered HTTP {response['statusCode']}: {answer.get('error')}")
+        return answer
+
+    name = prompt["name"]
+    body = {
+        key: prompt[key] for key in ("template", "variables", "model_id", "inference", "retrieval") if key in prompt
+    }
+    created = api("POST", f"/prompts/{name}/versions", {**body, "reason": "make app: seed a prompt that retrieves"})
+    api("PUT", f"/prompts/{name}/aliases/dev", {"version": created["version"], "reason": "make app: try RAG"})
+    return int(created["version"])
+
+
 # Run in the child before streamlit starts (Linux): the app gets SIGTERM when this process dies without
 # cleaning up (SIGKILL, a crash), so no server is left listening. Done with exec rather than preexec_fn,
 # which is unsafe in a process with threads (the emulator's). Exits at once if the parent is already gone.
@@ -235,15 +301,21 @@ def local_playground(
     with LocalAws(region=config.region) as aws:
         deploy_local(aws, output_dir, step, env_name=config.name)
         outputs = stack_outputs(aws, config.stack_name("LlmOps"))
-        with FakeBedrock(
-            denied_words=(DENIED_WORD,), throttle_word=THROTTLE_WORD, region=config.region, lifetime_seconds=None
-        ) as model:
+        with (
+            FakeBedrock(
+                denied_words=(DENIED_WORD,), throttle_word=THROTTLE_WORD, region=config.region, lifetime_seconds=None
+            ) as model,
+            knowledge_base_stand_in(aws, config.stack_name("LlmOps"), step) as knowledge_base_env,
+        ):
             step(
                 f"seed {len(SEED_PROMPTS)} prompts (alias dev) and evaluate {EVALUATED_PROMPT} v1",
                 lambda: seed(aws, outputs, model.env()),
             )
+            if knowledge_base_env:
+                step(f"seed {RAG_PROMPT_FILE.name} (retrieves; alias dev)", lambda: seed_rag_prompt(aws, outputs))
             gateway = outputs["GatewayFunctionName"]
-            with LambdaBridge(aws, {gateway: "llm_gateway"}, extra_env=model.env()) as bridge:
+            model_env = {**model.env(), **knowledge_base_env}
+            with LambdaBridge(aws, {gateway: "llm_gateway"}, extra_env=model_env) as bridge:
                 env = {
                     **aws.env(),
                     **bridge.env(),

@@ -3,8 +3,8 @@
 A golden set is what a prompt version is measured against: a name, an immutable version and items. Each
 item has an ``id``, the ``inputs`` (the prompt's template variables), what a good answer looks like
 (``expected_label`` for classification, ``reference`` text for similarity metrics, at least one of the
-two), an optional ``context`` (the source text an answer must stay grounded in) and ``tags`` for slicing
-results (``hard``, ``multi-issue``...).
+two; labels on every item or on none), an optional ``context`` (the source text an answer must stay
+grounded in) and ``tags`` for slicing results (``hard``, ``multi-issue``...).
 
 Storage shares the prompt-catalog table: ``pk = EVALSET#<name>``, ``sk = V#<version:08d>``, one item per
 version holding the items as a JSON string. One attribute rather than a DynamoDB list because a set is
@@ -173,6 +173,16 @@ class GoldenSet:
             if item.id in seen:
                 raise GoldenSetError(f"items[{index}].id: {item.id!r} duplicates items[{seen[item.id]}]")
             seen[item.id] = index
+        # Labels are all or nothing: accuracy is a metric of a labelled set, and a set that labels only some
+        # items would gate on a sample its author did not choose (the quality gate skips min_accuracy only
+        # for a set with no labels at all).
+        labelled = [index for index, item in enumerate(items) if item.expected_label is not None]
+        if labelled and len(labelled) != len(items):
+            missing = next(index for index, item in enumerate(items) if item.expected_label is None)
+            raise GoldenSetError(
+                f"items[{missing}] (id {items[missing].id!r}).expected_label: missing, but {len(labelled)} of the "
+                f"{len(items)} items have one; a golden set labels every item or none"
+            )
         # Every item must fill the same variables: one prompt template renders them all.
         first = set(items[0].inputs)
         for index, item in enumerate(items):

@@ -296,6 +296,7 @@ def summarize(
         red_team_refusal_rate=_mean([1.0 if r.refused else 0.0 for r in red_team]),
         red_team_cost_usd=red_team_cost_usd,
         lexical_overlap=_mean([r.lexical_overlap for r in results if r.lexical_overlap is not None]),
+        labelled_items=sum(1 for r in results if r.expected_label is not None),
     )
 
 

@@ -15,8 +15,14 @@ Rules:
 * The configuration must set at least one quality floor (:data:`QUALITY_FLOORS`) above zero. An empty
   configuration, or one with only cost, latency or regression limits, is a :class:`GateConfigError`,
   never a pass: a gate without a quality floor would let an accuracy-0 model through.
-* A threshold whose metric was not measured (no judge run, no labelled items) FAILS: the gate fails
-  closed, or a run without a judge would pass any judge threshold.
+* ``min_accuracy`` applies only to a labelled golden set (a set labels every item or none,
+  ``common.golden_sets``): for a set without labels (``labelled_items == 0``) the check says
+  "skip: golden set has no labels". Likewise the retrieval minimums apply only to a version that
+  retrieves. A threshold that applies but whose metric was not measured (no judge run, a scorecard that
+  does not say whether its set was labelled) FAILS: the gate fails closed, or a run without a judge would
+  pass any judge threshold.
+* At least one configured quality floor must apply to the candidate's golden set: if every floor was
+  skipped (an unlabelled set gated only by ``min_accuracy``), the gate fails, never passes on cost alone.
 * ``max_judge_unparseable_rate`` defaults to 0.05 whenever the candidate was judged: a judge that
   could not grade its answers has not approved them.
 * ``max_regression`` compares with the production scorecard when one is given: a higher-is-better metric
@@ -126,6 +132,7 @@ def evaluate(candidate: ModelScore, config: Mapping[str, Any], prod: ModelScore 
 
     reasons: list[str] = []
     checks: list[str] = []
+    floors_applied = 0
     for key in THRESHOLDS:
         if key not in limits:
             continue
@@ -134,6 +141,11 @@ def evaluate(candidate: ModelScore, config: Mapping[str, Any], prod: ModelScore 
         if key in RETRIEVAL_THRESHOLDS and candidate.retrieval_items == 0:
             checks.append(f"skip {metric}: the prompt version does not retrieve ({key} {_fmt(threshold)})")
             continue
+        if key == "min_accuracy" and candidate.labelled_items == 0:
+            checks.append(f"skip {metric}: golden set has no labels ({key} {_fmt(threshold)})")
+            continue
+        if key in QUALITY_FLOORS and threshold > 0:
+            floors_applied += 1
         value = candidate.metric(metric)
         if value is None:
             reasons.append(f"{metric}: not measured, but {key} = {_fmt(threshold)} is required")
@@ -150,6 +162,13 @@ def evaluate(candidate: ModelScore, config: Mapping[str, Any], prod: ModelScore 
             reasons.append(
                 f"{metric} {_fmt(value)} is {'below' if at_least else 'above'} {key} {_fmt(threshold)}{extra}"
             )
+    if not floors_applied:
+        floors = [key for key in QUALITY_FLOORS if limits.get(key, 0.0) > 0]
+        reasons.append(
+            f"no quality floor applies to this golden set: {', '.join(floors)} skipped; set a floor it can "
+            "measure (e.g. min_rouge_l for reference answers) or label the golden set"
+        )
+        checks.append("FAIL quality floor: none of the configured floors applies")
     if prod is not None:
         for metric, limit in allowed.items():
             value, before = candidate.metric(metric), prod.metric(metric)

@@ -46,7 +46,7 @@ import retrieval_eval
 import scorers
 import selection
 from botocore.exceptions import BotoCoreError, ClientError
-from common import golden_sets, retrieval
+from common import golden_sets, retrieval, templating
 from common.errors import Conflict, Forbidden, NotFound, ValidationError
 from common.prompt_store import (
     EVAL_PREFIX,
@@ -432,11 +432,24 @@ class Evaluator:
 
     # ----------------------------------------------------------------------------------------- calls
 
-    def invoke(self, model_id: str, prompt: str, inference: Mapping[str, int | float]) -> evaluation.ModelAnswer:
-        """One Converse call (guardrail applied when configured), timed."""
+    def invoke(
+        self,
+        model_id: str,
+        prompt: str,
+        inference: Mapping[str, int | float],
+        segments: list[tuple[str, str]] | None = None,
+    ) -> evaluation.ModelAnswer:
+        """One Converse call (guardrail applied when configured), timed. With ``segments`` (the rendered
+        ``prompt`` cut by :func:`common.retrieval.segments`) the message is their guardContent blocks,
+        exactly as the gateway sends a retrieving version."""
+        content: list[dict[str, Any]] = (
+            [{"guardContent": {"text": {"text": piece, "qualifiers": [kind]}}} for kind, piece in segments]
+            if segments
+            else [{"text": prompt}]
+        )
         request: dict[str, Any] = {
             "modelId": model_id,
-            "messages": [{"role": "user", "content": [{"text": prompt}]}],
+            "messages": [{"role": "user", "content": content}],
             "inferenceConfig": dict(inference),
         }
         if self._config.guardrail_id and self._config.guardrail_version:
@@ -566,15 +579,23 @@ class Evaluator:
             else None
         )
         scored_golden, records = golden, None
+        # A retrieving version's items are sent as the gateway sends them: the rendered prompt cut into
+        # guardContent blocks (passages as grounding_source, the question as query), so the guardrail's
+        # contextual grounding judges the same call in the evaluation as in production.
+        segmented: dict[str, list[tuple[str, str]]] = {}
         if prompt.retrieval is not None:
             scored_golden, records = self._retrieve(prompt, golden, embedder)
+            for item in scored_golden.items:
+                rendered = templating.render(prompt.template, prompt.variables, item.inputs)
+                values = {name: str(value) for name, value in item.inputs.items()}
+                segmented[rendered] = retrieval.segments(prompt.template, values, prompt.retrieval)
         try:
             card = evaluation.run(
                 golden=scored_golden,
                 template=prompt.template,
                 variables=prompt.variables,
                 models=models,
-                invoke=lambda model_id, text: self.invoke(model_id, text, prompt.inference),
+                invoke=lambda model_id, text: self.invoke(model_id, text, prompt.inference, segmented.get(text)),
                 prices=config.prices,
                 embedder=embedder,
                 judge=self.judge if config.judge_model_id else None,

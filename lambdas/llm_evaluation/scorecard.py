@@ -147,6 +147,10 @@ class ModelScore:
     recall_at_k: float | None = None
     context_relevance: float | None = None
     faithfulness: float | None = None
+    # Golden items with an expected label (a golden set labels all or none): 0 means accuracy does not apply
+    # and the gate skips min_accuracy; None (a scorecard from before the count was kept) is treated as
+    # labelled, so the gate fails closed on an unmeasured accuracy.
+    labelled_items: int | None = None
 
     def metric(self, name: str) -> float | None:
         """A metric by name (what selection and the gate use to address metrics from configuration).

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import socket
 import sys
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import urlparse
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from scripts import app
 
@@ -45,3 +51,86 @@ def test_impossible_port_is_named(monkeypatch: pytest.MonkeyPatch, capsys: pytes
     code, _, err = run_app(monkeypatch, capsys, "--port", "70000")
     assert code == 2
     assert one_sentence(err) == "make app: port 70000 is not a port number (1-65535)."
+
+
+# --- the knowledge-base stand-in `make app` starts (RAG prompts in the playground need Retrieve) ------------
+class _Session:
+    """Stands in for the deployed stack's knowledge base (the deploy is the e2e test's business)."""
+
+    enabled = True
+
+    def __init__(self, aws: object, stack_name: str, knowledge_base: object) -> None:
+        self.stack_name, self.knowledge_base = stack_name, knowledge_base
+
+
+def _sync(job: str) -> Callable[[object], Iterator[tuple[str, str, str]]]:
+    def sync(session: object) -> Iterator[tuple[str, str, str]]:
+        yield ("upload the sample documents", "5 documents", "real")
+        yield ("ingestion job (local stand-in knowledge base)", job, "local stand-in")
+
+    return sync
+
+
+def _steps() -> tuple[list[str], Callable[[str, Callable[[], Any]], Any]]:
+    names: list[str] = []
+
+    def step(name: str, run: Callable[[], Any]) -> Any:
+        names.append(name)
+        return run()
+
+    return names, step
+
+
+def test_make_app_starts_the_knowledge_base_stand_in_on_loopback_ingests_and_stops_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from emulator import tour_knowledge_base
+
+    monkeypatch.setattr(tour_knowledge_base, "KnowledgeBaseSession", _Session)
+    monkeypatch.setattr(tour_knowledge_base, "tour_knowledge_base_sync", _sync("COMPLETE: scanned 5, new 5"))
+    names, step = _steps()
+    aws = SimpleNamespace(region="us-east-1")
+    with app.knowledge_base_stand_in(aws, "Mlops-local-LlmOps", step) as env:  # type: ignore[arg-type]
+        assert set(env) == {"AWS_ENDPOINT_URL_BEDROCK_AGENT", "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME"}
+        url = urlparse(env["AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME"])
+        assert url.hostname == "127.0.0.1" and env["AWS_ENDPOINT_URL_BEDROCK_AGENT"] == url.geturl()
+        # It answers Retrieve with the real API's error for a knowledge base nobody deployed.
+        runtime = boto3.client(
+            "bedrock-agent-runtime",
+            region_name="us-east-1",
+            endpoint_url=url.geturl(),
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # the loopback stand-in accepts any signature
+        )
+        with pytest.raises(ClientError) as refused:
+            runtime.retrieve(knowledgeBaseId="KBNOTDEPLOY", retrievalQuery={"text": "q"})
+        assert refused.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert names == ["ingest the sample documents (local stand-in knowledge base)"]
+    with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
+        probe.connect(("127.0.0.1", url.port or 0))  # stopped with the block
+
+
+def test_make_app_fails_in_one_sentence_when_the_documents_are_not_ingested(monkeypatch: pytest.MonkeyPatch) -> None:
+    from emulator import tour_knowledge_base
+
+    monkeypatch.setattr(tour_knowledge_base, "KnowledgeBaseSession", _Session)
+    monkeypatch.setattr(tour_knowledge_base, "tour_knowledge_base_sync", _sync("FAILED: role cannot read the index"))
+    _, step = _steps()
+    with (
+        pytest.raises(app.SeedError, match="not ingested into the knowledge base: FAILED: role cannot read the index"),
+        app.knowledge_base_stand_in(SimpleNamespace(region="us-east-1"), "s", step),  # type: ignore[arg-type]
+    ):
+        pass
+
+
+def test_without_a_knowledge_base_make_app_seeds_no_rag_and_points_nothing_at_the_stand_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from emulator import tour_knowledge_base
+
+    monkeypatch.setattr(_Session, "enabled", False)
+    monkeypatch.setattr(tour_knowledge_base, "KnowledgeBaseSession", _Session)
+    names, step = _steps()
+    with app.knowledge_base_stand_in(SimpleNamespace(region="us-east-1"), "s", step) as env:  # type: ignore[arg-type]
+        assert env == {}
+    assert names == []

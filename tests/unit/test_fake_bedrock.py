@@ -191,7 +191,8 @@ def test_grounded_requests_answer_the_query_and_the_guardrail_reads_only_guard_c
     answer = client.converse(
         modelId=MODEL, messages=grounded("Parcels ship in two days.", "When does it ship?"), guardrailConfig=GUARDRAIL
     )
-    assert answer["output"]["message"]["content"][0]["text"] == f"{LABEL} Summary: When does it ship?"
+    # Answered from the grounding source (extraction, cited), not a summary of the question.
+    assert answer["output"]["message"]["content"][0]["text"] == f"{LABEL} Parcels ship in two days. [1]"
     blocked = client.converse(
         modelId=MODEL, messages=grounded("A forbidden source.", "When does it ship?"), guardrailConfig=GUARDRAIL
     )
@@ -403,10 +404,33 @@ def test_gateway_sends_a_context_as_the_grounding_source_end_to_end(gateway_env:
     answered = gateway_env.handler(event, FakeLambdaContext())
 
     assert answered["statusCode"] == 200
-    assert answered["text"] == f"{LABEL} Summary: Answer the customer: When does my parcel ship?"
+    assert answered["text"] == f"{LABEL} Parcels ship within two working days. [1]"
     [block_source, block_query] = fake.requests[0].body["messages"][0]["content"]
     assert block_source["guardContent"]["text"]["qualifiers"] == ["grounding_source"]
     assert block_query["guardContent"]["text"] == {
         "text": "Answer the customer: When does my parcel ship?",
         "qualifiers": ["query"],
     }
+
+
+def test_the_stand_in_answers_from_the_passages_most_like_the_query_and_cites_them() -> None:
+    from emulator.fake_bedrock import NOT_IN_SOURCES, grounded_answer
+
+    source = (
+        "[1] (source: s3://b/knowledge-base/billing.md)\n# Billing\n\nInvoices are sent monthly by email. "
+        "A duplicate charge is refunded within five business days.\n\n"
+        "[2] (source: s3://b/knowledge-base/shipping.md)\nParcels ship within two days. Tracking links arrive "
+        "by email once the courier scans the parcel."
+    )
+    answer = grounded_answer("I was charged twice, please refund the duplicate charge", source)
+    assert answer == f"{LABEL} A duplicate charge is refunded within five business days. [1]"
+    tracking = grounded_answer("When do parcels ship, and where is the tracking link for my parcel?", source)
+    assert tracking == (
+        f"{LABEL} Parcels ship within two days. [2] "
+        "Tracking links arrive by email once the courier scans the parcel. [2]"
+    )
+    assert grounded_answer("Is there a dark mode?", source) == NOT_IN_SOURCES
+    # A source without the gateway's passage headers is one passage.
+    assert grounded_answer("when do parcels ship", "Parcels ship within two days.") == (
+        f"{LABEL} Parcels ship within two days. [1]"
+    )

@@ -146,6 +146,30 @@ def test_quality_gate_on_the_scorecard(card):
     assert regression.reasons == ["regression: accuracy 0.9 vs prod 1: drop 0.1, allowed 0.05"]
 
 
+def test_an_unlabelled_golden_set_is_gated_on_what_it_measures_not_on_accuracy(card):
+    raw = GOLDEN.to_dict()
+    for item in raw["items"]:
+        item.pop("expected_label", None)
+    raw["labels"] = []
+    unlabelled = evaluation.run(
+        golden=golden_sets.GoldenSet.from_dict(raw),
+        template=TEMPLATE,
+        variables=["ticket"],
+        models=[FM1, FM3],
+        invoke=fake_invoke,
+        prices=PRICES,
+        embedder=StandInEmbedder(),
+    )
+    fm1, fm3 = unlabelled.model(FM1), unlabelled.model(FM3)
+    assert (fm1.labelled_items, fm1.accuracy) == (0, None)
+    assert card.model(FM1).labelled_items == 30
+    config = {"min_accuracy": 0.85, "min_rouge_l": fm3.rouge_l + 0.01}
+    decision = quality_gate.evaluate(fm1, config)
+    assert decision.passed and "skip accuracy: golden set has no labels (min_accuracy 0.85)" in decision.checks
+    assert not quality_gate.evaluate(fm3, config).passed
+    assert Scorecard.from_json(unlabelled.to_json()).model(FM1).labelled_items == 0
+
+
 def test_scorecard_json_round_trip_and_deterministic_reports(card):
     assert Scorecard.from_json(card.to_json()) == card
     assert card.golden_set_sha256 == GOLDEN.sha256()

@@ -146,3 +146,47 @@ def test_a_gate_without_a_quality_floor_is_an_error_never_a_pass(config):
 def test_one_quality_floor_is_enough_and_fails_the_worthless_model():
     decision = evaluate(WORTHLESS, {"min_accuracy": 0.5})
     assert not decision.passed and decision.reasons == ["accuracy 0 is below min_accuracy 0.5"]
+
+
+# --- accuracy is a metric of labelled golden sets ----------------------------------------------------------
+UNLABELLED = replace(CANDIDATE, accuracy=None, labelled_items=0)
+
+
+def test_min_accuracy_is_skipped_for_a_golden_set_without_labels():
+    # The shipped support-answer prompt: reference answers, no labels; before the fix the gate said
+    # "accuracy: not measured, but min_accuracy = 0.85 is required" and failed every release.
+    decision = evaluate(UNLABELLED, CONFIG)
+    assert decision.passed, decision.reasons
+    assert "skip accuracy: golden set has no labels (min_accuracy 0.85)" in decision.checks
+    assert "ok   rouge_l 0.45 >= min_rouge_l 0.35" in decision.checks
+
+
+def test_the_other_gated_metrics_of_an_unlabelled_set_still_fail_closed_when_unmeasured():
+    decision = evaluate(replace(UNLABELLED, rouge_l=None), CONFIG)
+    assert not decision.passed
+    assert decision.reasons == ["rouge_l: not measured, but min_rouge_l = 0.35 is required"]
+    assert evaluate(replace(UNLABELLED, rouge_l=0.1), CONFIG).passed is False
+
+
+def test_a_labelled_set_without_accuracy_fails_closed_and_an_unknown_labelling_counts_as_labelled():
+    for labelled in (40, None):  # None: a scorecard stored before the count was kept
+        decision = evaluate(replace(CANDIDATE, accuracy=None, labelled_items=labelled), CONFIG)
+        assert not decision.passed
+        assert "accuracy: not measured, but min_accuracy = 0.85 is required" in decision.reasons
+    assert evaluate(replace(CANDIDATE, accuracy=0.5, labelled_items=40), CONFIG).passed is False
+
+
+def test_an_unlabelled_set_gated_only_by_min_accuracy_fails_never_passes_on_cost_alone():
+    decision = evaluate(UNLABELLED, {"min_accuracy": 0.8, "max_cost_per_1k_usd": 2.0})
+    assert not decision.passed
+    assert decision.reasons == [
+        "no quality floor applies to this golden set: min_accuracy skipped; set a floor it can measure "
+        "(e.g. min_rouge_l for reference answers) or label the golden set"
+    ]
+
+
+def test_accuracy_regression_is_not_compared_for_an_unlabelled_set():
+    prod = replace(UNLABELLED, rouge_l=0.46)
+    decision = evaluate(UNLABELLED, {**CONFIG, "max_regression": {"accuracy": 0.01, "rouge_l": 0.05}}, prod=prod)
+    assert decision.passed, decision.reasons
+    assert "skip accuracy: production has no value to regress from" in decision.checks

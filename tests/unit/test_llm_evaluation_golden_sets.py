@@ -71,6 +71,11 @@ def _raw() -> dict:
         (lambda r: r["items"][6].update(tags=["Has Space"]), r"items\[6\] \(id 'T-007'\).tags"),
         (lambda r: r["items"][6].update(context=""), r"items\[6\] \(id 'T-007'\).context: must be a non-empty string"),
         (lambda r: r["items"][6].update(score=1), r"items\[6\] \(id 'T-007'\): unknown fields \['score'\]"),
+        (
+            lambda r: r["items"][4].pop("expected_label"),
+            r"items\[4\] \(id 'T-005'\).expected_label: missing, but 29 of the 30 items have one; a golden set "
+            "labels every item or none",
+        ),
     ],
 )
 def test_validation_errors_name_the_item_and_field(mutate, error):
@@ -102,13 +107,17 @@ def test_labels_only_or_reference_only_items_are_allowed_and_labels_normalize():
         "labels": ["Billing", "other"],
         "items": [
             {"id": "a", "inputs": {"q": "x"}, "expected_label": " BILLING "},
-            {"id": "b", "inputs": {"q": "y"}, "reference": "a reference"},
+            {"id": "b", "inputs": {"q": "y"}, "expected_label": "Other", "reference": "a reference"},
         ],
     }
     golden = GoldenSet.from_dict(raw)
     assert golden.labels == ("billing", "other")
     assert golden.item("a").expected_label == "billing"
-    assert golden.item("b").expected_label is None
+    assert golden.item("b").expected_label == "other" and golden.item("b").reference == "a reference"
+    del raw["items"][1]["expected_label"]  # a label-only item next to a reference-only one: mixed, refused
+    with pytest.raises(GoldenSetError, match=r"items\[1\] \(id 'b'\).expected_label: missing"):
+        GoldenSet.from_dict(raw)
+    assert GoldenSet.from_dict({**raw, "items": [raw["items"][1]]}).item("b").expected_label is None
     with pytest.raises(KeyError, match="no item 'zz'"):
         golden.item("zz")
 
@@ -140,3 +149,14 @@ def test_a_stored_version_is_immutable_in_the_prompt_catalog_table():
         stored = client.get_item(**golden_sets.get_version_request(table, "support-tickets", 1))["Item"]
         assert stored["created_by"] == {"S": "alice"}
         assert GoldenSet.from_item(stored) == golden
+
+
+def test_a_set_without_any_label_is_valid_and_an_unlabelled_item_in_a_labelled_set_is_not():
+    raw = _raw()
+    for item in raw["items"]:
+        item.pop("expected_label")
+    raw["labels"] = []
+    assert all(item.expected_label is None for item in GoldenSet.from_dict(raw).items)
+    raw["items"][0]["expected_label"] = "billing"  # one label in an unlabelled set: mixed, refused
+    with pytest.raises(GoldenSetError, match=r"items\[1\] \(id 'T-002'\).expected_label: missing, but 1 of the 30"):
+        GoldenSet.from_dict(raw)

@@ -244,3 +244,28 @@ def test_retrieval_minimums_fail_closed_when_not_measured() -> None:
     assert passing.passed
     with pytest.raises(quality_gate.GateConfigError, match="min_recall_at_k"):
         quality_gate.evaluate(score(), {"min_accuracy": 0.5, "min_recall_at_k": "high"})
+
+
+def test_a_retrieving_version_is_called_as_the_gateway_calls_it_and_answered_from_its_passages(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, fake: Any
+) -> None:
+    # Before: the evaluation sent the rendered prompt as one text block, so Converse's guardrail could not
+    # check grounding as it does for the gateway, and the stand-in answered with a summary of the prompt.
+    evaluator = rag_version(world, monkeypatch, {"min_recall_at_k": 0.5})
+    stub = world["agent"]
+    reset = "To reset the widget, hold the reset button for five seconds. The light then blinks twice."
+    expect(stub, QUESTIONS["Q-1"][0], [passage("faq/reset.md", reset)])
+    expect(stub, QUESTIONS["Q-2"][0], [passage("policies/refunds.md", "Refunds are paid within 30 days.")])
+    expect(stub, QUESTIONS["Q-3"][0], [])
+    before = len(fake.requests)
+    outcome = evaluator.run(EvaluationRequest("triage", 2, GOLDEN.name, 1, (FM1,), "rag-guard"))
+    calls = [r.body for r in fake.requests[before:] if r.model_id == FM1]
+    [q1] = [c for c in calls if QUESTIONS["Q-1"][0] in json.dumps(c)]
+    blocks = q1["messages"][0]["content"]
+    assert all(set(b) == {"guardContent"} for b in blocks)
+    kinds = {b["guardContent"]["text"]["qualifiers"][0]: b["guardContent"]["text"]["text"] for b in blocks}
+    assert kinds["query"] == QUESTIONS["Q-1"][0]
+    assert kinds["grounding_source"].startswith("[1] (source: s3://curated-bucket/knowledge-base/faq/reset.md)")
+    assert "".join(b["guardContent"]["text"]["text"] for b in blocks).startswith("Answer the question from")
+    answer = next(r for r in scorecard(world, outcome.scorecard_uri).items if r.item_id == "Q-1").answer
+    assert answer == "[local stand-in model] To reset the widget, hold the reset button for five seconds. [1]"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from delivery.prompt_release import PromptFileError, check_models, load_prompt_file
+from delivery.prompt_release import PromptFileError, check_models, check_quality_floors, load_prompt_file
 from tests.unit.lambdas_path import LAMBDAS  # noqa: F401 - puts lambdas/ on sys.path
 
 # isort: split
@@ -127,3 +127,22 @@ def test_items_without_expected_documents_serialize_as_before() -> None:
     assert "expectedDocuments" not in golden.items[0].to_dict()
     with_docs = golden_sets.GoldenSet.from_dict(golden_document())
     assert golden_sets.GoldenSet.from_dict(json.loads(with_docs.to_json())) == with_docs
+
+
+def test_an_unlabelled_golden_set_needs_a_floor_that_applies_to_it(tmp_path: Path) -> None:
+    # The evaluator's gate skips minAccuracy for a set without labels: minRougeL must then gate it.
+    loaded = load_prompt_file(write(tmp_path, prompt(), golden_document()), root=tmp_path)
+
+    def gated(min_accuracy: float, min_rouge_l: float) -> Any:
+        evaluation = SimpleNamespace(min_accuracy=min_accuracy, min_rouge_l=min_rouge_l)
+        return SimpleNamespace(name="qa", llmops=SimpleNamespace(evaluation=evaluation))
+
+    check_quality_floors([loaded], gated(0.8, 0.2))
+    with pytest.raises(
+        PromptFileError,
+        match=r"support-answer\.json: key 'evaluation\.golden_set_file'.*no labels.*"
+        r"minRougeL is 0 in qa",
+    ):
+        check_quality_floors([loaded], gated(0.8, 0))
+    labelled = golden_document(expected_label="how-to")
+    check_quality_floors([load_prompt_file(write(tmp_path, prompt(), labelled), root=tmp_path)], gated(0.8, 0))
