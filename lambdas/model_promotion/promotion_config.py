@@ -157,7 +157,7 @@ def _monitor_config(settings: EnvSettings) -> MonitorConfig | None:
 def _memory_size(settings: EnvSettings) -> int:
     """SageMaker's serverless memory sizes: 1024 to 6144 MB in 1024 MB steps."""
     allowed = range(1024, 6145, 1024)
-    value = settings.integer("SERVERLESS_MEMORY_MB", 2048, low=allowed.start, high=allowed.stop - 1)
+    value: int = settings.integer("SERVERLESS_MEMORY_MB", 2048, low=allowed.start, high=allowed.stop - 1)
     if value not in allowed:
         raise ConfigError(f"SERVERLESS_MEMORY_MB must be one of {', '.join(map(str, allowed))}, got {value}")
     return value
