@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from pipelines.glue.churn_features import CUSTOMER_FEATURES
 from stacks.components import lifecycle
 from stacks.components.access import acknowledge_wildcard_resource
 from stacks.components.alerts import Alerts
@@ -97,6 +98,7 @@ class Level3ScalableStack(Stack):
                 resource_prefix=config.resource_prefix,
                 bucket=self.bucket,
                 studio_domain_id=studio_domain_id,
+                online_store=config.feature_store.online_store,
                 removal_policy=removal_policy,
             )
             self.teams[team_config.name] = team
@@ -105,6 +107,10 @@ class Level3ScalableStack(Stack):
             outputs[f"Team{out}MlEngineerRoleArn"] = (team.ml_engineer_role.role_arn, "Assume to operate")
             outputs[f"Team{out}FeatureTableName"] = (team.table.table_name, "Feature source (DynamoDB)")
             outputs[f"Team{out}KeyArn"] = (team.key.key_arn, "Use as SSE-KMS key for the team's prefix")
+            outputs[f"Team{out}FeaturesGroupName"] = (
+                team.features.names[CUSTOMER_FEATURES.suffix],
+                "The team's churn feature group (offline and online store)",
+            )
             if team_config.pipelines:
                 pipeline = self._team_pipeline(config, team, alerts, code_version, removal_policy)
                 outputs[f"Team{out}PipelineName"] = (pipeline.pipeline_name, "The team's training pipeline")

@@ -1,19 +1,23 @@
 """Real-time test Lambda: an API Gateway (REST, proxy integration) front door to the preprod endpoint.
 
-Entry point ``handler.handler``; route ``POST /predict`` with body ``{"instances": [[13 numbers], ...]}``.
+Entry point ``handler.handler``; route ``POST /predict`` with body ``{"instances": [[13 numbers], ...]}``, or
+where the function has a feature group ``{"customer_ids": ["id", ...]}`` (features read from the online store).
 Answers
-    200 ``{"endpoint", "count", "probabilities": [...], "latency_ms"}``
-    400 ``{"message"}`` for a request that is not that shape (the message says what is wrong)
-    502 ``{"message"}`` when the endpoint fails or returns something other than one probability per row
+    200 ``{"endpoint", "count", "probabilities": [...], "latency_ms"}`` (and ``"customer_ids"`` when given)
+    400 ``{"message"}`` for a request that is not that shape, or a customer the online store does not have
+    502 ``{"message"}`` when the endpoint or the online store fails, or the endpoint returns something other than
+        one probability per row
 Other paths and methods get Powertools' 404.
 
 Environment:
     ENDPOINT_NAME    endpoint to call (required)
     MAX_INSTANCES    most rows per request (default 100, at most 1000)
+    FEATURES_GROUP   optional: the feature group whose online store holds the customers' features
+    FEATURES         with FEATURES_GROUP: the model's 13 feature names, in input order, comma-separated
     POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, LOG_LEVEL   Powertools settings
 
 Metrics: RealtimePredictions (rows), RealtimeLatency (ms per call), RealtimeBadRequests,
-RealtimeEndpointErrors.
+RealtimeEndpointErrors, RealtimeFeatureStoreErrors.
 """
 
 from __future__ import annotations
@@ -48,11 +52,35 @@ def runtime() -> Any:
     )
 
 
+@functools.cache
+def featurestore() -> Any:
+    return boto3.client(
+        "sagemaker-featurestore-runtime",
+        config=BotoConfig(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 2}),
+    )
+
+
 @app.post("/predict")
 def predict() -> Response[str]:
     config = realtime_strategy.Config.from_env(os.environ)
     try:
-        rows = realtime_strategy.parse_request(app.current_event.decoded_body, max_instances=config.max_instances)
+        request = realtime_strategy.parse_any_request(
+            app.current_event.decoded_body,
+            max_instances=config.max_instances,
+            customer_ids=config.features_group is not None,
+        )
+        if request.customer_ids is not None:
+            assert config.features_group is not None  # parse_any_request accepts ids only with a group
+            rows = realtime_strategy.read_features(
+                featurestore(), config.features_group, config.features, request.customer_ids
+            )
+        else:
+            assert request.rows is not None
+            rows = request.rows
+    except realtime_strategy.FeatureStoreError as error:
+        metrics.add_metric(name="RealtimeFeatureStoreErrors", unit=MetricUnit.Count, value=1)
+        logger.error("feature store error", reason=str(error))
+        return _error(502, str(error))
     except realtime_strategy.RequestError as error:
         metrics.add_metric(name="RealtimeBadRequests", unit=MetricUnit.Count, value=1)
         logger.info("bad request", reason=str(error))
@@ -65,12 +93,14 @@ def predict() -> Response[str]:
         return _error(502, str(error))
     metrics.add_metric(name="RealtimePredictions", unit=MetricUnit.Count, value=len(rows))
     metrics.add_metric(name="RealtimeLatency", unit=MetricUnit.Milliseconds, value=prediction.latency_ms)
-    body = {
+    body: dict[str, Any] = {
         "endpoint": config.endpoint_name,
         "count": len(rows),
         "probabilities": prediction.probabilities,
         "latency_ms": prediction.latency_ms,
     }
+    if request.customer_ids is not None:
+        body["customer_ids"] = request.customer_ids
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
 
 

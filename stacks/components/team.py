@@ -12,13 +12,16 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IValidation
 
+from pipelines.glue.churn_features import FEATURE_GROUPS
 from stacks.components.access import (
     IAM_WILDCARD_RULE,
     acknowledge_wildcard_resource,
     member_principal,
     nag_rendering,
 )
+from stacks.components.feature_store import FEATURE_STORE_GLUE_DATABASE, FeatureStore
 from stacks.config import TeamConfig, pascal
+from stacks.feature_store_config import feature_group_prefix
 from stacks.nag import acknowledge
 
 TEAM_TAG = "mlops:team"
@@ -65,6 +68,10 @@ class Team(Construct):
     - a data-scientist role (also the Studio execution role of the team's user profile) and an
       ML-engineer role, assumable by the configured IAM roles or Identity Center permission sets;
     - a DynamoDB table (PITR, the team key) as a feature source;
+    - the churn feature groups of its own (``<resource prefix>-<team>-churn-*``), encrypted with the team key,
+      their offline store under ``feature-store/<resource prefix>-<team>/`` of the shared bucket: the data
+      scientists put and get records, the ML engineers get them, and both read the offline store; the
+      boundary keeps every team role off other teams' groups and offline stores;
     - a monthly AWS Budget on the team's cost-allocation tag, with email alerts at 80 % (actual) and
       100 % (forecast); tags ``mlops:team`` and ``mlops:cost-center`` on every resource.
 
@@ -82,6 +89,7 @@ class Team(Construct):
         resource_prefix: str,
         bucket: s3.Bucket,
         studio_domain_id: str,
+        online_store: bool,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -113,6 +121,18 @@ class Team(Construct):
             removal_policy=removal_policy,
             # Where the environment retains data, a delete of the table itself is refused too.
             deletion_protection=removal_policy == RemovalPolicy.RETAIN,
+        )
+
+        # The team's own churn feature groups. Their offline-store role is inside this construct, so the team's
+        # boundary applies to it too (the boundary allows exactly what Feature Store does with it).
+        self.features = FeatureStore(
+            self,
+            "Features",
+            name_prefix=feature_group_prefix(resource_prefix, team.name),
+            key=self.key,
+            offline_bucket=bucket,
+            online_store=online_store,
+            removal_policy=removal_policy,
         )
 
         objects_arn = bucket.arn_for_objects(f"{self.prefix}*")
@@ -213,7 +233,8 @@ class Team(Construct):
         )
 
     def grant_data(self, role: iam.Role, bucket: s3.IBucket, *, write: bool) -> None:
-        """Let `role` read (and write) the team's prefix, use the team key and its feature table."""
+        """Let `role` read (and write) the team's prefix, use the team key, its feature table and feature groups
+        (write: PutRecord as well as GetRecord), and read its groups' offline store."""
         objects_arn = bucket.arn_for_objects(f"{self.prefix}*")
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=_OBJECT_READ + (_OBJECT_WRITE if write else []), resources=[objects_arn])
@@ -234,6 +255,24 @@ class Team(Construct):
             objects_arn,
             f"Team {self.name}'s data: object keys under '{self.prefix}' are written at run time; the bucket "
             "and the team prefix are fixed.",
+        )
+        self.features.grant_get(role, *FEATURE_GROUPS)
+        if write:
+            self.features.grant_put(role, *FEATURE_GROUPS)
+        offline_arn = bucket.arn_for_objects(f"{self.features.offline_prefix}*")
+        role.add_to_principal_policy(iam.PolicyStatement(actions=_OBJECT_READ, resources=[offline_arn]))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{self.features.offline_prefix}*"]}},
+            )
+        )
+        acknowledge_wildcard_resource(
+            role,
+            offline_arn,
+            f"Team {self.name}'s offline feature store: Feature Store names the objects under "
+            f"'{self.features.offline_prefix}' (account, region, group, date partitions); the prefix is fixed.",
         )
 
     def _grant_data_scientist(self, stack: Stack, team: TeamConfig, domain_id: str) -> None:
@@ -289,13 +328,41 @@ class Team(Construct):
     ) -> list[iam.PolicyStatement]:
         instance_types = sorted({*team.allowed_instance_types, STUDIO_SYSTEM_INSTANCE_TYPE})
         account_sagemaker = stack.format_arn(service="sagemaker", resource="*")
+        offline_prefix = self.features.offline_prefix
         return [
             iam.PolicyStatement(sid="TeamObjects", actions=_OBJECT_READ + _OBJECT_WRITE, resources=[objects_arn]),
             iam.PolicyStatement(
                 sid="ListTeamPrefix",
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{self.prefix}*"]}},
+                conditions={"StringLike": {"s3:prefix": [f"{self.prefix}*", f"{offline_prefix}*"]}},
+            ),
+            # The team's feature groups' offline store: Feature Store writes it as the team's offline-store role
+            # (PutObject, PutObjectAcl, GetBucketAcl, the Glue table it creates); the team roles read it.
+            iam.PolicyStatement(
+                sid="TeamOfflineStore",
+                actions=[*_OBJECT_READ, "s3:PutObject", "s3:PutObjectAcl"],
+                resources=[bucket.arn_for_objects(f"{offline_prefix}*")],
+            ),
+            iam.PolicyStatement(
+                sid="OfflineStoreBucketAcl", actions=["s3:GetBucketAcl"], resources=[bucket.bucket_arn]
+            ),
+            iam.PolicyStatement(
+                sid="OfflineStoreTable",
+                actions=["glue:GetTable", "glue:UpdateTable"],
+                resources=[
+                    stack.format_arn(service="glue", resource="catalog"),
+                    stack.format_arn(service="glue", resource="database", resource_name=FEATURE_STORE_GLUE_DATABASE),
+                    # Feature Store names the table <group name with _>_<creation time> (lower case).
+                    *(
+                        stack.format_arn(
+                            service="glue",
+                            resource="table",
+                            resource_name=f"{FEATURE_STORE_GLUE_DATABASE}/{name.replace('-', '_').lower()}_*",
+                        )
+                        for name in self.features.names.values()
+                    ),
+                ],
             ),
             # Step scripts of the team's pipelines are CDK assets in the bootstrap bucket.
             iam.PolicyStatement(
@@ -365,6 +432,10 @@ class Team(Construct):
 # Why each wildcard of a team's boundary is acceptable, by statement ID.
 _BOUNDARY_REASONS = {
     "TeamObjects": "object keys under the team's prefix are data written at run time; bucket and prefix are fixed",
+    "TeamOfflineStore": "Feature Store names the offline-store objects (account, region, group, date partitions) "
+    "under the team's fixed feature-store prefix",
+    "OfflineStoreTable": "Feature Store generates the offline store's Glue table name (group name and creation "
+    "time); the wildcard follows the team's group name prefix in the sagemaker_featurestore database",
     "ReadDeploymentAssets": "the team pipelines' step scripts are CDK assets named by content hash in this "
     "account's bootstrap bucket",
     "SageMakerInThisAccount": "a boundary is a ceiling, not a grant: SageMaker is bounded to this account and "

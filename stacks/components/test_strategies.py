@@ -13,11 +13,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from pipelines.glue.churn_features import CUSTOMER_FEATURES, MODEL_FEATURES, feature_group_name
 from stacks.components.access import acknowledge_cdk_grants, grant_objects
 from stacks.components.iam_rest_api import acknowledge_iam_auth, iam_rest_api
 from stacks.components.msk_stream import MskStream
 from stacks.components.python_function import PythonFunction
 from stacks.components.queues import dead_letter_queue
+from stacks.feature_store_config import feature_group_prefix
 
 TEST_DATA_KEY = "test-data/churn/test.csv"  # the held-out split the batch test scores
 REPORTS_PREFIX = "test-reports/"
@@ -96,17 +98,35 @@ class TestStrategies(Construct):
             purpose="The batch test writes reports",
         )
 
+        # Level 0's churn features group (its online store is encrypted with the same environment key): requests
+        # may name customers, whose features the function reads from the online store.
+        features_group = feature_group_name(feature_group_prefix(name_prefix), CUSTOMER_FEATURES)
         self.realtime = function(
             "Realtime",
             "test_realtime",
-            "Real-time test API: validate a request, invoke the endpoint, return probabilities",
+            "Real-time test API: validate a request, read features online, invoke the endpoint",
             {
                 "ENDPOINT_NAME": endpoint_name,
+                "FEATURES_GROUP": features_group,
+                "FEATURES": ",".join(MODEL_FEATURES),
                 "POWERTOOLS_SERVICE_NAME": "test-realtime",
                 "POWERTOOLS_METRICS_NAMESPACE": "Mlops/Tests",
             },
         )
         self.realtime.role.add_to_principal_policy(invoke)
+        self.realtime.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadOnlineFeatures",
+                actions=["sagemaker:GetRecord", "sagemaker:BatchGetRecord"],
+                # SageMaker lower-cases the name in a feature group's ARN.
+                resources=[
+                    stack.format_arn(
+                        service="sagemaker", resource="feature-group", resource_name=features_group.lower()
+                    )
+                ],
+            )
+        )
+        key.grant(self.realtime.role, "kms:Decrypt")
         self.api, validator = iam_rest_api(
             self,
             "Api",

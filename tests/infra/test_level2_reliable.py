@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from emulator.policy_simulation import PolicySimulator
+from pipelines.glue import churn_features as cf
 from tests.infra.conftest import ENV_NAMES
 
 
@@ -222,3 +224,35 @@ def test_no_prompt_stage_for_a_target_without_llmops():
         "Approve-prod",
         "Deploy-prod",
     ]
+
+
+def test_the_realtime_test_reads_the_churn_features_group_online_and_nothing_else(templates, synthesized):
+    tested = [env for env in ENV_NAMES if synthesized[env].config.test_strategies]
+    assert tested, "no environment with test strategies to check"
+    for env in tested:
+        config = synthesized[env].config
+        template = level2(templates, env)
+        variables = function_env(template, "TestsRealtime")
+        group = cf.feature_group_name(config.resource_prefix, cf.CUSTOMER_FEATURES)
+        # The same name Level 0 gives its features group (one place names them).
+        level0 = templates[(env, f"Mlops-{env}-Level0Exploration")]
+        names = {r["Properties"]["FeatureGroupName"] for r in of_type(level0, "AWS::SageMaker::FeatureGroup").values()}
+        assert group in names
+        assert variables["FEATURES_GROUP"] == group
+        assert variables["FEATURES"].split(",") == list(cf.MODEL_FEATURES)
+        simulator = PolicySimulator(template, account=config.account, region=config.region)
+        (role,) = [lid for lid in of_type(template, "AWS::IAM::Role") if lid.startswith("TestsRealtime")]
+        arn = f"arn:aws:sagemaker:{config.region}:{config.account}:feature-group/"
+        for action in ("sagemaker:GetRecord", "sagemaker:BatchGetRecord"):
+            assert simulator.decide(role, action, arn + group.lower()).allowed, (env, action)
+            labels = cf.feature_group_name(config.resource_prefix, cf.CHURN_LABELS).lower()
+            assert not simulator.decide(role, action, arn + labels).allowed, (env, action)
+        assert not simulator.decide(role, "sagemaker:PutRecord", arn + group.lower()).allowed
+        statements = json.dumps(
+            [
+                r["Properties"]["PolicyDocument"]
+                for r in of_type(template, "AWS::IAM::Policy").values()
+                if any(ref.get("Ref") == role for ref in r["Properties"].get("Roles", []))
+            ]
+        )
+        assert '"kms:Decrypt"' in statements  # the online store's data plane needs it on the group's key

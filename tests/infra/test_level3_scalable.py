@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from emulator.policy_simulation import PolicySimulator
+from pipelines.glue.churn_features import FEATURE_GROUPS, FeatureGroupSpec, feature_group_name
 from stacks.components.studio import VPC_CIDR
 from stacks.components.team import COMPUTE_ACTIONS, team_prefix
 from stacks.config import name_prefix
+from stacks.feature_store_config import feature_group_prefix
 from stacks.role_names import github_deploy_role_name
 from tests.infra.conftest import CONTEXT, ENV_NAMES, PROVIDER_ARN
 
@@ -105,8 +107,9 @@ def test_every_team_role_carries_its_teams_boundary(templates, synthesized, env)
         boundary = team_logical_id(template, team.name, "Boundary", "AWS::IAM::ManagedPolicy")
         roles = of_type(template, "AWS::IAM::Role")
         team_roles = {lid: r for lid, r in roles.items() if lid.startswith(f"Team{team.name}")}
-        # people's two roles; with pipelines also the pipeline's, the model's, the promotion's and retraining's
-        assert len(team_roles) == (6 if team.pipelines else 2)
+        # people's two roles and the feature groups' offline-store role; with pipelines also the pipeline's, the
+        # model's, the promotion's and retraining's
+        assert len(team_roles) == (7 if team.pipelines else 3)
         for lid, role in team_roles.items():
             assert role["Properties"].get("PermissionsBoundary") == {"Ref": boundary}, lid
 
@@ -441,6 +444,87 @@ def test_teams_use_their_own_keys_and_tables_only(dev):
         assert simulator.decide(role, "dynamodb:Query", own["table"]).allowed
         assert not simulator.decide(role, "kms:Decrypt", theirs["key"]).allowed
         assert not simulator.decide(role, "dynamodb:Query", theirs["table"]).allowed
+
+
+def _group_arn(config: Any, team: str, spec: FeatureGroupSpec) -> str:
+    name = feature_group_name(feature_group_prefix(config.resource_prefix, team), spec)
+    return f"arn:aws:sagemaker:{config.region}:{config.account}:feature-group/{name.lower()}"
+
+
+def test_each_team_has_its_own_feature_groups_under_its_key_and_offline_prefix(dev):
+    _, template, config = dev
+    groups = of_type(template, "AWS::SageMaker::FeatureGroup")
+    for team in config.teams:
+        key = team_logical_id(template, team.name, "Key", "AWS::KMS::Key")
+        own = {lid: g["Properties"] for lid, g in groups.items() if lid.startswith(f"Team{team.name}Features")}
+        prefix = feature_group_prefix(config.resource_prefix, team.name)
+        expected = {feature_group_name(prefix, spec) for spec in FEATURE_GROUPS}
+        assert {g["FeatureGroupName"] for g in own.values()} == expected
+        for props in own.values():
+            storage = props["OfflineStoreConfig"]["S3StorageConfig"]
+            assert storage["KmsKeyId"] == {"Fn::GetAtt": [key, "Arn"]}
+            uri = json.dumps(storage["S3Uri"])
+            assert f"/feature-store/{config.resource_prefix}-{team.name}" in uri, uri
+            online = props.get("OnlineStoreConfig")
+            if online:
+                assert online["SecurityConfig"]["KmsKeyId"] == {"Fn::GetAtt": [key, "Arn"]}
+
+
+@pytest.mark.parametrize(("role", "write"), [("data-scientist", True), ("ml-engineer", False)])
+def test_a_team_puts_and_gets_records_of_its_own_feature_groups_only(dev, role, write):
+    simulator, template, config = dev
+    for team, other in (("churn", "fraud"), ("fraud", "churn")):
+        lid = role_id(template, f"mlops-dev-{team}-{role}")
+        own_key, other_key = _team_arns(simulator, template, team)["key"], _team_arns(simulator, template, other)["key"]
+        for spec in FEATURE_GROUPS:
+            own, theirs = _group_arn(config, team, spec), _group_arn(config, other, spec)
+            for action in ("sagemaker:GetRecord", "sagemaker:BatchGetRecord"):
+                assert simulator.decide(lid, action, own).allowed, (team, role, action, spec.suffix)
+                assert not simulator.decide(lid, action, theirs).allowed, (team, role, action, spec.suffix)
+            assert simulator.decide(lid, "sagemaker:PutRecord", own).allowed is write
+            decision = simulator.decide(lid, "sagemaker:PutRecord", theirs)
+            assert not decision.allowed, (team, role, decision.why)
+        # The data plane also needs kms:Decrypt on the group's key (the team key): the boundary allows only its own,
+        # so even an identity policy granting everything does not reach another team's online store.
+        assert simulator.decide(lid, "kms:Decrypt", own_key).allowed
+        admin = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+        decision = simulator.decide(lid, "kms:Decrypt", other_key, extra_identity=admin)
+        assert not decision.allowed and "boundary" in decision.why
+
+
+@pytest.mark.parametrize("role", ["data-scientist", "ml-engineer"])
+def test_a_team_reads_its_own_offline_store_and_never_another_teams(dev, role):
+    simulator, template, config = dev
+    bucket = _team_arns(simulator, template, "churn")["bucket"]
+    churn = role_id(template, f"mlops-dev-churn-{role}")
+    tail = f"{config.account}/sagemaker/{config.region}/offline-store/x-1/data/year=2026/part.parquet"
+    own_prefix = f"feature-store/{config.resource_prefix}-churn/"
+    other_prefix = f"feature-store/{config.resource_prefix}-fraud/"
+    assert simulator.decide(churn, "s3:GetObject", f"{bucket}/{own_prefix}{tail}").allowed
+    assert simulator.decide(churn, "s3:ListBucket", bucket, {"s3:prefix": own_prefix}).allowed
+    admin = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+    for extra in ((), admin):
+        decision = simulator.decide(churn, "s3:GetObject", f"{bucket}/{other_prefix}{tail}", extra_identity=extra)
+        assert not decision.allowed, decision.why
+        decision = simulator.decide(churn, "s3:ListBucket", bucket, {"s3:prefix": other_prefix}, extra_identity=extra)
+        assert not decision.allowed, decision.why
+
+
+def test_the_offline_store_role_writes_only_its_teams_offline_store(dev):
+    simulator, template, config = dev
+    bucket = _team_arns(simulator, template, "churn")["bucket"]
+    role = team_logical_id(template, "churn", "FeaturesOfflineStoreRole", "AWS::IAM::Role")
+    tail = f"{config.account}/sagemaker/{config.region}/offline-store/x-1/data/part.parquet"
+    for action in ("s3:PutObject", "s3:PutObjectAcl"):
+        assert simulator.decide(role, action, f"{bucket}/feature-store/{config.resource_prefix}-churn/{tail}").allowed
+        decision = simulator.decide(role, action, f"{bucket}/feature-store/{config.resource_prefix}-fraud/{tail}")
+        assert not decision.allowed, decision.why
+    assert simulator.decide(role, "s3:GetBucketAcl", bucket).allowed
+    table = f"arn:aws:glue:{config.region}:{config.account}:table/sagemaker_featurestore/"
+    churn_table = f"{config.resource_prefix}-churn-churn-features".replace("-", "_") + "_1764720000"
+    assert simulator.decide(role, "glue:UpdateTable", table + churn_table).allowed
+    decision = simulator.decide(role, "glue:UpdateTable", table + churn_table.replace("_churn_churn_", "_fraud_churn_"))
+    assert not decision.allowed, decision.why
 
 
 def test_instance_types_outside_the_teams_list_are_denied(dev):

@@ -1,5 +1,6 @@
 """Team isolation on the project's own cdk.json (issue 19): whatever teams and environments a fork configures,
-no team role reads or lists another team's prefix, and each reads its own (policy simulation of the synthesized
+no team role reads or lists another team's prefix or gets or puts records of another team's feature groups, and
+each reads its own (policy simulation of the synthesized
 policies, as tests/infra/test_level3_scalable.py does in depth for the pinned example)."""
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from itertools import permutations
 import pytest
 
 from emulator.policy_simulation import PolicySimulator
+from pipelines.glue.churn_features import FEATURE_GROUPS, feature_group_name
 from stacks.components.team import team_prefix
+from stacks.feature_store_config import feature_group_prefix
 from tests.infra.conftest import PROJECT_ENV_NAMES
 
 ROLES = ("data-scientist", "ml-engineer")
@@ -41,5 +44,15 @@ def test_no_team_role_reaches_another_teams_prefix(project_templates, project_sy
             assert not theirs.allowed, f"{team} {role} reads {other}'s prefix"
             listing = simulator.decide(role_id, "s3:ListBucket", bucket, {"s3:prefix": team_prefix(other)})
             assert not listing.allowed, f"{team} {role} lists {other}'s prefix"
+            for spec in FEATURE_GROUPS:
+                own_group, their_group = (
+                    f"arn:aws:sagemaker:{config.region}:{config.account}:feature-group/"
+                    + feature_group_name(feature_group_prefix(config.resource_prefix, name), spec).lower()
+                    for name in (team, other)
+                )
+                assert simulator.decide(role_id, "sagemaker:GetRecord", own_group).allowed, (team, role, spec)
+                for action in ("sagemaker:GetRecord", "sagemaker:PutRecord"):
+                    decision = simulator.decide(role_id, action, their_group)
+                    assert not decision.allowed, f"{team} {role} may {action} on {other}'s {spec.suffix}"
             checked += 1
     assert checked == len(config.teams) * (len(config.teams) - 1) * len(ROLES)
