@@ -1,6 +1,6 @@
 """The ``training.clarify`` settings: the facet Clarify checks for bias and the gate's thresholds.
 
-Kept apart from ``stacks/config.py`` (which imports these types and calls ``clarify_problems``) so the
+Kept apart from ``stacks/config/`` (which imports these types and calls ``clarify_problems``) so the
 checks that need the churn dataset's schema live next to the settings they check.
 """
 

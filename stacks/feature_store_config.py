@@ -1,6 +1,6 @@
 """Feature Store settings that span values: feature group names within SageMaker's limits, known skew features.
 
-Called from :func:`stacks.config._check_semantics` with its ``fail`` (one sentence naming the environment and
+Called from :func:`stacks.config.validation._check_semantics` with its ``fail`` (one sentence naming the environment and
 the key). Also the one place that names feature groups, so the stacks and the check agree on the names.
 """
 

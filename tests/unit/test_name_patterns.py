@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import stacks.config as config
+import stacks.config.patterns as config
 import tests.unit.playground_path  # noqa: F401 - puts apps/playground on sys.path
 from maturity.cost import templates as cost_templates
 from tests.unit.lambdas_path import use
