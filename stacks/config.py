@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from stacks.clarify_config import ClarifyConfig, clarify_problems
+from stacks.mlflow_config import MlflowConfig, mlflow_problems
 from stacks.model_catalog import shipped_catalog
 
 ENVIRONMENTS_KEY = "mlops:environments"
@@ -354,6 +355,7 @@ class EnvironmentConfig:
     glue: GlueConfig
     athena: AthenaConfig
     studio: StudioConfig
+    mlflow: MlflowConfig
     training: TrainingConfig
     delivery: DeliveryConfig
     endpoint: EndpointConfig
@@ -573,6 +575,8 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
         fail("training.aucThreshold", f"{training.auc_threshold} is outside 0.5-1.0 (0.5 is a coin toss)")
     for key, message in clarify_problems(training.clarify):
         fail(f"training.clarify.{key}", message)
+    for key, message in mlflow_problems(cfg.mlflow):
+        fail(f"mlflow.{key}", message)
     for index, reader in enumerate(training.registry_reader_accounts):
         if not _ACCOUNT_RE.match(reader):
             fail(f"training.registryReaderAccounts[{index}]", f"{reader!r} is not a 12-digit AWS account ID")
