@@ -1385,6 +1385,11 @@ _SHIMS: tuple[type[_Shim], ...] = (
     SqsQueuePolicy,
 )
 
+# The MLflow app's type lives in its own module, which needs _Shim from this one.
+from emulator import shims_mlflow  # noqa: E402
+
+_SHIMS += shims_mlflow.SHIMS
+
 #: Every type this module emulates or fixes, with one line on what it does and what it does not.
 SHIMMED_TYPES: dict[str, str] = {shim.cfn_type: shim.note for shim in _SHIMS} | {
     fix.cloudformation_type(): note for fix, note in _FIXES.items()
