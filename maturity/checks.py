@@ -704,9 +704,11 @@ CHECKS: tuple[Check, ...] = (
 
 # Checks kept in their own modules (imported last: they build on the helpers above).
 from maturity.checks_bias import BIAS_CHECK  # noqa: E402
+from maturity.checks_tracking import TRACKING_CHECK  # noqa: E402
 
 CHECKS = (
     *CHECKS[: [c.id for c in CHECKS].index("model-lineage") + 1],
     BIAS_CHECK,
+    TRACKING_CHECK,
     *CHECKS[[c.id for c in CHECKS].index("model-lineage") + 1 :],
 )
