@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from maturity import cost_monitoring
+
 __all__ = [
     "PRICES_PATH",
     "CostReport",
@@ -68,6 +70,7 @@ class Prices:
     not_estimated: Mapping[str, str]
     usage: Mapping[str, Any] = field(default_factory=dict)
     evaluation_run: Mapping[str, Any] = field(default_factory=dict)
+    monitoring_run: Mapping[str, Any] = field(default_factory=dict)
 
     def monthly(self, key: str, kind: str | None = None) -> float | None:
         """USD per month for one unit of `key` (of instance type `kind` for per-type entries); None if unknown."""
@@ -103,6 +106,7 @@ def load_prices(path: Path = PRICES_PATH) -> Prices:
         not_estimated=raw.get("notEstimated", {}),
         usage=raw.get("usagePrices", {}),
         evaluation_run=_evaluation_run(raw.get("evaluationRun", {}), path.name),
+        monitoring_run=raw.get("monitoringRun", {}),
     )
 
 
@@ -463,6 +467,7 @@ PRICERS: dict[str, _Pricer] = {
     "AWS::Lambda::EventSourceMapping": _event_source_mapping,
     "AWS::ECS::Service": _fargate_service,
     "AWS::WAFv2::WebACL": _web_acl,
+    "AWS::SageMaker::MlflowApp": _flat("sagemakerMlflowApp", "MLflow app (serverless)"),
 }
 
 
@@ -654,6 +659,7 @@ class CostReport:
     environments: tuple[EnvironmentCost, ...]
     prices: Prices = field(repr=False)
     evaluation_runs: tuple[EvaluationRunCost, ...] = ()
+    monitoring: tuple[cost_monitoring.MonitoringCost, ...] = ()
 
     @property
     def total_usd(self) -> float:
@@ -680,6 +686,7 @@ def estimate(
         tuple(EnvironmentCost(env, tuple(stacks), budgets.get(env)) for env, stacks in by_env.items()),
         table,
         evaluation_runs(templates, table),
+        cost_monitoring.monitoring_costs(templates, table, table.monitoring_run) if table.monitoring_run else (),
     )
 
 
@@ -803,6 +810,7 @@ def _to_dict(report: CostReport) -> dict[str, Any]:
             }
             for run in report.evaluation_runs
         ],
+        "monitoringSchedules": cost_monitoring.to_dicts(report.monitoring),
     }
 
 
@@ -830,6 +838,7 @@ def _table(report: CostReport) -> str:
                 lines.append(f"    {line.what:<60} {line.detail:<70} {_run_usd(line.usd)}")
             for warning in run.warnings:
                 lines.append(f"    WARNING: {warning}")
+    lines += cost_monitoring.render_section(report.monitoring, "table")
     return "\n".join(lines) + "\n"
 
 
@@ -870,4 +879,5 @@ def _markdown(report: CostReport) -> str:
                 lines.append(f"| {run.env} | `{run.logical_id}` | {line.what} | {line.detail} | {_run_usd(line.usd)} |")
             lines.append(f"| {run.env} | `{run.logical_id}` | **per run** | | **{_run_usd(run.total_usd)}** |")
             lines += [f"| {run.env} | `{run.logical_id}` | warning | {w} | |" for w in run.warnings]
+    lines += cost_monitoring.render_section(report.monitoring, "markdown")
     return "\n".join(lines) + "\n"

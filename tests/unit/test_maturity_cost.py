@@ -220,6 +220,7 @@ def test_every_pricer_is_tested_and_every_price_is_documented():
         "AWS::SageMaker::Endpoint",
         "AWS::ECS::Service",
         "AWS::WAFv2::WebACL",
+        "AWS::SageMaker::MlflowApp",  # tests/unit/test_cost_monitoring.py
     }
     assert set(PRICERS) == tested
 
