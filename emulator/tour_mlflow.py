@@ -40,7 +40,10 @@ def experiment_tracking(aws: Any, definition: dict[str, Any]) -> Iterator[Tracki
         def invoke(function_arn: str, event: dict[str, Any]) -> Any:
             if function_arn != step["FunctionArn"]:
                 raise RuntimeError(f"the tour runs only {step['FunctionArn']}, not {function_arn}")
-            return function.invoke(event, extra_env={"MLFLOW_ENDPOINT_URL": stand_in.endpoint}).response
+            # The emulator's endpoint and dummy credentials (as for every deployed function the tour runs),
+            # and the app's API on the loopback stand-in.
+            extra_env = {**aws.env(base={}), "MLFLOW_ENDPOINT_URL": stand_in.endpoint}
+            return function.invoke(event, extra_env=extra_env).response
 
         yield Tracking(invoke, stand_in)
 

@@ -157,7 +157,8 @@ class FileTrackingStore:
         return run_id
 
     def get_run(self, experiment_name: str, run_id: str) -> dict[str, Any]:
-        return json.loads((self._experiment_dir(experiment_name) / f"{run_id}.json").read_text())
+        run: dict[str, Any] = json.loads((self._experiment_dir(experiment_name) / f"{run_id}.json").read_text())
+        return run
 
 
 # -- the MLflow REST API of a SageMaker managed MLflow app -----------------------------------------
