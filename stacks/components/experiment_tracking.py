@@ -11,7 +11,7 @@ from constructs import Construct
 
 from pipelines.training.tracking_step import ExperimentTracking
 from stacks.components.access import acknowledge_wildcard_resource
-from stacks.components.mlflow_app import CALL_API_ACTION
+from stacks.components.mlflow_app import CALL_API_ACTION, LOG_RUN_ACTIONS
 from stacks.components.python_function import PythonFunction
 
 
@@ -63,7 +63,9 @@ class ExperimentRunLogger(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{input_prefix}*"]}},
             )
         )
-        role.add_to_principal_policy(iam.PolicyStatement(actions=[CALL_API_ACTION], resources=[app_arn]))
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=[CALL_API_ACTION, *LOG_RUN_ACTIONS], resources=[app_arn])
+        )
         acknowledge_wildcard_resource(
             role,
             reports,

@@ -18,6 +18,38 @@ ARTIFACTS_PREFIX = "mlflow"
 # this one action on the app's ARN; reading the app and opening its UI are separate actions.
 CALL_API_ACTION = "sagemaker:CallMlflowAppApi"
 USER_ACTIONS = (CALL_API_ACTION, "sagemaker:DescribeMlflowApp", "sagemaker:CreatePresignedMlflowAppUrl")
+# Public policies for MLflow apps also grant the granular sagemaker-mlflow actions of each REST call on the app
+# (as for tracking servers); reports differ on whether apps evaluate them, so both are granted, call by call.
+LOG_RUN_ACTIONS = tuple(
+    f"sagemaker-mlflow:{name}"
+    for name in (
+        "GetExperimentByName",
+        "CreateExperiment",
+        "SearchRuns",
+        "CreateRun",
+        "LogBatch",
+        "LogInputs",
+        "UpdateRun",
+    )
+)
+EXPLORE_ACTIONS = (
+    *LOG_RUN_ACTIONS,
+    *(
+        f"sagemaker-mlflow:{name}"
+        for name in (
+            "AccessUI",
+            "GetExperiment",
+            "SearchExperiments",
+            "GetRun",
+            "GetMetricHistory",
+            "ListArtifacts",
+            "LogMetric",
+            "LogParam",
+            "LogModel",
+            "SetTag",
+        )
+    ),
+)
 
 
 class MlflowApp(Construct):
@@ -84,5 +116,5 @@ class MlflowApp(Construct):
 
     def grant_use(self, grantee: iam.IGrantable, *, open_ui: bool = True) -> None:
         """Let `grantee` call the app's MLflow API (log and read runs); with `open_ui`, also open its UI."""
-        actions = list(USER_ACTIONS if open_ui else (CALL_API_ACTION, "sagemaker:DescribeMlflowApp"))
+        actions = [*USER_ACTIONS, *EXPLORE_ACTIONS] if open_ui else [CALL_API_ACTION, *LOG_RUN_ACTIONS]
         grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[self.app_arn]))

@@ -86,6 +86,16 @@ def test_each_execution_logs_its_run_through_a_function_the_pipeline_may_invoke(
     function_role = function["Properties"]["Role"]["Fn::GetAtt"][0]
     actions = {a for s in policy_statements(template, function_role) for a in as_list(s["Action"])}
     assert "sagemaker:CallMlflowAppApi" in actions
+    # Every REST call the function makes, as its granular action too.
+    assert {
+        "sagemaker-mlflow:GetExperimentByName",
+        "sagemaker-mlflow:CreateExperiment",
+        "sagemaker-mlflow:SearchRuns",
+        "sagemaker-mlflow:CreateRun",
+        "sagemaker-mlflow:LogBatch",
+        "sagemaker-mlflow:LogInputs",
+        "sagemaker-mlflow:UpdateRun",
+    } <= actions
     assert not {a for a in actions if a.startswith("s3:") and a not in ("s3:GetObject", "s3:ListBucket")}
 
 
@@ -106,3 +116,49 @@ def test_without_mlflow_there_is_no_app_no_step_and_no_function(tmp_path_factory
         "MLFLOW_APP_ARN" not in str(f) for f in resources_of(level1_template, "AWS::Lambda::Function").values()
     )
     assert "LogExperimentRun" not in str(level1_template)
+
+
+def test_the_granted_actions_are_the_rest_calls_the_function_makes():
+    from emulator.mlflow_local import mlflow_stand_in
+    from stacks.components.mlflow_app import LOG_RUN_ACTIONS
+    from tests.unit.lambdas_path import use
+
+    use("experiment_tracking")
+    import tracking  # the function's module, as its runtime imports it
+
+    arn = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-app/app-0123456789ab"
+    calls: set[str] = set()
+    with mlflow_stand_in(arn) as stand_in:
+        real = tracking.sigv4_transport(type("C", (), {"get_frozen_credentials": lambda self: _creds()})(), "eu-west-1")
+
+        def recording(method: str, url: str, body: Any, headers: Any) -> Any:
+            calls.add(url.split("/api/2.0/mlflow/", 1)[1].split("?", 1)[0])
+            return real(method, url, body, headers)
+
+        store = tracking.RestTrackingStore(app_arn=arn, transport=recording, endpoint=stand_in.endpoint)
+        record = tracking.RunRecord(
+            experiment_name="e",
+            run_name="r",
+            execution_arn="arn:aws:sagemaker:eu-west-1:123456789012:pipeline/p/execution/x",
+            params={"a": "1"},
+            metrics={"m": 1.0},
+            datasets=(tracking.Dataset("d", "digest", "s3://b/k", "training"),),
+        )
+        tracking.log_run_once(store, record)
+        tracking.log_run_once(store, record)
+    action = {
+        "experiments/get-by-name": "GetExperimentByName",
+        "experiments/create": "CreateExperiment",
+        "runs/search": "SearchRuns",
+        "runs/create": "CreateRun",
+        "runs/log-batch": "LogBatch",
+        "runs/log-inputs": "LogInputs",
+        "runs/update": "UpdateRun",
+    }
+    assert {f"sagemaker-mlflow:{action[call]}" for call in calls} == set(LOG_RUN_ACTIONS)
+
+
+def _creds() -> Any:
+    from botocore.credentials import ReadOnlyCredentials
+
+    return ReadOnlyCredentials("AKIDEXAMPLE", "secret", "token")
