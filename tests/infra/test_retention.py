@@ -31,6 +31,7 @@ STATEFUL = frozenset(
         "AWS::SNS::Topic",  # its subscriptions (confirmed by people)
         "AWS::SQS::Queue",  # dead letters
         "AWS::SageMaker::Domain",  # home directories (EFS)
+        "AWS::SageMaker::MlflowApp",  # experiments and runs
         "AWS::SageMaker::ModelPackageGroup",  # the model registry
         "AWS::SageMaker::Pipeline",  # execution history and lineage
         "AWS::SageMaker::UserProfile",
