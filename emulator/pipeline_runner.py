@@ -21,6 +21,8 @@ request is accepted by the registry API):
 - Model steps call CreateModel; ClarifyCheck steps (SageMaker Clarify's image, no script) are stood in by
   ``emulator.clarify_local`` on the step's own analysis config and dataset, with the model the step's
   ModelName names loaded in-process instead of a shadow endpoint.
+- Lambda steps call ``invoke_lambda`` (the caller runs the deployed function, see ``emulator.lambda_runner``)
+  with the step's resolved arguments, and keep the outputs its OutputParameters name, as SageMaker does.
 
 It is a stand-in for SageMaker's runtime: instance types, retries, network isolation and KMS are
 not exercised, and the summary lines say so.
@@ -45,6 +47,7 @@ from pipelines.training.local_train import train_like_sagemaker
 
 CONTAINER_ROOT = Path("/opt/ml")
 MODEL_MONITOR_IMAGE = "sagemaker-model-monitor-analyzer"
+_LAMBDA_OUTPUT_GET = re.compile(r"^Steps\.(\w+)\.OutputParameters\['(\w+)'\]$")
 _OUTPUT_GET = re.compile(r"^Steps\.(\w+)\.ProcessingOutputConfig\.Outputs\['(\w+)'\]\.S3Output\.S3Uri$")
 
 
@@ -68,6 +71,9 @@ class LocalPipelineRun:
     models: dict[str, str] = field(default_factory=dict)
     check_reports: dict[str, str] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
+    # (function ARN, event) -> the function's response; None: a Lambda step stops the run with an error.
+    invoke_lambda: Callable[[str, dict[str, Any]], Any] | None = None
+    lambda_outputs: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def execution_id(self) -> str:
@@ -93,6 +99,7 @@ class LocalPipelineRun:
             "Fail": self._fail,
             "Model": self._model,
             "ClarifyCheck": self._clarify_check,
+            "Lambda": self._lambda,
         }
         handler = handlers.get(step["Type"])
         if handler is None:
@@ -223,6 +230,22 @@ class LocalPipelineRun:
         self.model_artifacts[step["Name"]] = artifact
         self.log.append(f"{step['Name']}: built-in XGBoost stood in by local_train -> {artifact}")
 
+    def _lambda(self, step: Mapping[str, Any], workdir: Path) -> None:
+        if self.invoke_lambda is None:
+            raise PipelineRunError(f"step {step['Name']}: a Lambda step needs invoke_lambda (the deployed function)")
+        event = self._resolve(step.get("Arguments", {}))
+        response = self.invoke_lambda(step["FunctionArn"], event)
+        outputs: dict[str, str] = {}
+        for output in step.get("OutputParameters", []):
+            name = output["OutputName"]
+            # SageMaker fails the step when the function's response lacks a declared output.
+            if not isinstance(response, Mapping) or name not in response:
+                raise PipelineRunError(f"step {step['Name']}: the function's response has no output {name!r}")
+            outputs[name] = str(response[name])
+        self.lambda_outputs[step["Name"]] = outputs
+        shown = ", ".join(f"{k}={v}" for k, v in outputs.items()) or "no outputs"
+        self.log.append(f"{step['Name']}: invoked {step['FunctionArn'].rsplit(':', 1)[-1]} (deployed package): {shown}")
+
     def _condition(self, step: Mapping[str, Any], workdir: Path) -> None:
         arguments = step["Arguments"]
         outcomes = [self._compare(c) for c in arguments["Conditions"]]
@@ -279,6 +302,11 @@ class LocalPipelineRun:
             return self.execution_arn
         if path == "Execution.PipelineExecutionId":
             return self.execution_id
+        if path == "Execution.PipelineName":
+            # arn:aws:sagemaker:<region>:<account>:pipeline/<name>/execution/<id>
+            return self.execution_arn.split(":pipeline/", 1)[1].split("/", 1)[0]
+        if match := _LAMBDA_OUTPUT_GET.match(path):
+            return self.lambda_outputs[match[1]][match[2]]
         if match := _OUTPUT_GET.match(path):
             return self.step_outputs[match[1]][match[2]]
         if path.endswith(".ModelArtifacts.S3ModelArtifacts"):

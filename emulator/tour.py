@@ -31,6 +31,7 @@ from emulator.shims import emulation_status
 from emulator.tour_bias import tour_bias
 from emulator.tour_feature_store import tour_feature_store
 from emulator.tour_knowledge_base import LEVEL as KNOWLEDGE_BASE_LEVEL
+from emulator.tour_mlflow import experiment_tracking, run_lines
 from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -156,11 +157,20 @@ def _etl_job_outcome(aws: LocalAws, job: str, run_id: str, out: dict[str, str], 
 
 def tour_level1(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
     """Start the training pipeline, run its deployed definition here, show the registered model."""
+    sagemaker = aws.client("sagemaker")
+    pipeline_name = stack_outputs(aws, stack_name)["PipelineName"]
+    definition = json.loads(sagemaker.describe_pipeline(PipelineName=pipeline_name)["PipelineDefinition"])
+    # The MLflow stand-in serves both executions below and stops when the tour of this level ends.
+    with experiment_tracking(aws, definition) as tracking:
+        yield from _tour_level1(aws, stack_name, definition, tracking)
+
+
+def _tour_level1(aws: LocalAws, stack_name: str, definition: dict[str, Any], tracking: Any) -> Iterator[TourLine]:
     level = "Level 1"
     out = stack_outputs(aws, stack_name)
     sagemaker = aws.client("sagemaker")
     pipeline_name, group = out["PipelineName"], out["ModelPackageGroupName"]
-    definition = json.loads(sagemaker.describe_pipeline(PipelineName=pipeline_name)["PipelineDefinition"])
+    invoke_lambda = None if tracking is None else tracking.invoke_lambda
     execution_arn = sagemaker.start_pipeline_execution(
         PipelineName=pipeline_name, ClientRequestToken=str(uuid.uuid4())
     )["PipelineExecutionArn"]
@@ -172,7 +182,13 @@ def tour_level1(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
         "without running their steps)",
         "stub",
     )
-    run = LocalPipelineRun(s3=aws.client("s3"), sagemaker=sagemaker, definition=definition, execution_arn=execution_arn)
+    run = LocalPipelineRun(
+        s3=aws.client("s3"),
+        sagemaker=sagemaker,
+        definition=definition,
+        execution_arn=execution_arn,
+        invoke_lambda=invoke_lambda,
+    )
     for line in run.run():
         yield TourLine(level, "pipeline step, deployed definition", line, "in-process")
 
@@ -190,6 +206,8 @@ def tour_level1(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
             f"code_version={lineage.get('code_version')}, training data {lineage.get('training_data_uri')}",
             "real",
         )
+    for step, outcome, fidelity in run_lines(sagemaker, group, tracking):
+        yield TourLine(level, step, outcome, fidelity)  # type: ignore[arg-type]
 
     for step, outcome, fidelity in tour_bias(
         s3=aws.client("s3"),
@@ -198,6 +216,7 @@ def tour_level1(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
         group=group,
         definition=definition,
         curated_bucket=definition_input_bucket(definition),
+        invoke_lambda=invoke_lambda,
     ):
         yield TourLine(level, step, outcome, fidelity)  # type: ignore[arg-type]
 

@@ -72,7 +72,14 @@ def biased_sample(facet: dict[str, Any]) -> bytes:
 
 
 def tour_bias(
-    *, s3: Any, sagemaker: Any, pipeline_name: str, group: str, definition: dict[str, Any], curated_bucket: str
+    *,
+    s3: Any,
+    sagemaker: Any,
+    pipeline_name: str,
+    group: str,
+    definition: dict[str, Any],
+    curated_bucket: str,
+    invoke_lambda: Any = None,
 ) -> Iterator[tuple[str, str, str]]:
     """(step, outcome, fidelity) lines for the tour."""
     steps = {step["Name"]: step for step in definition["Steps"]}
@@ -115,6 +122,7 @@ def tour_bias(
         definition=definition,
         execution_arn=execution_arn,
         parameters={"InputDataUri": f"s3://{curated_bucket}/{BIASED_PREFIX}"},
+        invoke_lambda=invoke_lambda,
     )
     before = len(packages)
     log = run.run()

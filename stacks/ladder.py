@@ -70,6 +70,7 @@ def build_environment(
                 artifacts_bucket=lake.artifacts_bucket,
                 etl_job_name=level0.glue.job.ref,
                 code_version=code_version,
+                mlflow_app_arn=None if level0.mlflow is None else level0.mlflow.app_arn,
                 env=env,
                 description=f"MLOps maturity level 1 (repeatable) for {config.name}: training pipeline, "
                 "Model Registry, retraining",

@@ -17,6 +17,7 @@ from stacks.components.data_lake import DataLake
 from stacks.components.feature_skew import FeatureSkewCheck
 from stacks.components.feature_store import FeatureStore
 from stacks.components.glue_etl import GlueEtl
+from stacks.components.mlflow_app import MlflowApp
 from stacks.components.studio import StudioDomain
 from stacks.config import EnvironmentConfig
 from stacks.feature_store_config import feature_group_prefix
@@ -168,6 +169,24 @@ class Level0ExplorationStack(Stack):
             log_retention=lifecycle.log_retention(config),
             removal_policy=removal_policy,
         )
+
+        # Experiment tracking: the environment's managed MLflow app (Level 1 logs a run per pipeline execution).
+        self.mlflow: MlflowApp | None = None
+        if config.mlflow.enabled:
+            self.mlflow = MlflowApp(
+                self,
+                "Mlflow",
+                name=f"{name_prefix}-mlflow",
+                key=self.key,
+                artifacts_bucket=lake.artifacts_bucket,
+                settings=config.mlflow,
+                removal_policy=removal_policy,
+            )
+            # CloudFormation's Domain has no MLflow setting: Studio lists the account's MLflow apps on its
+            # MLflow page, and these roles may open this one and log to it.
+            for role in (self.studio.execution_role, self.studio.data_scientist_role):
+                self.mlflow.grant_use(role)
+            CfnOutput(self, "MlflowAppArn", value=self.mlflow.app_arn, description="MLflow tracking URI (app ARN)")
 
         # What operators (and the local tour) need to find the resources; no exports: levels above
         # receive these resources as constructor arguments, and CDK wires any cross-stack references.

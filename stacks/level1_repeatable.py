@@ -11,8 +11,10 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX
+from pipelines.training.definition import DEFAULT_ARTIFACTS_PREFIX
 from stacks.components import lifecycle
 from stacks.components.alerts import Alerts
+from stacks.components.experiment_tracking import ExperimentRunLogger
 from stacks.components.model_registry import ModelRegistry
 from stacks.components.observability import Monitoring
 from stacks.components.retraining import RetrainingTriggers
@@ -46,6 +48,7 @@ class Level1RepeatableStack(Stack):
         artifacts_bucket: s3.IBucket,
         etl_job_name: str,
         code_version: str,
+        mlflow_app_arn: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -61,6 +64,21 @@ class Level1RepeatableStack(Stack):
             reader_accounts=config.training.registry_reader_accounts,
             removal_policy=removal_policy,
         )
+        # With an MLflow app (Level 0, mlflow.enabled): one run per execution, linked from the model package.
+        self.experiment_runs: ExperimentRunLogger | None = None
+        if mlflow_app_arn is not None:
+            self.experiment_runs = ExperimentRunLogger(
+                self,
+                "ExperimentRuns",
+                app_arn=mlflow_app_arn,
+                key=key,
+                artifacts_bucket=artifacts_bucket,
+                artifacts_prefix=DEFAULT_ARTIFACTS_PREFIX,
+                input_bucket=curated_bucket,
+                input_prefix=CURATED_DATASET_PREFIX,
+                log_retention=lifecycle.log_retention(config),
+                removal_policy=removal_policy,
+            )
         self.training = TrainingPipeline(
             self,
             "Training",
@@ -74,6 +92,7 @@ class Level1RepeatableStack(Stack):
             settings=config.training,
             code_version=code_version,
             removal_policy=removal_policy,
+            tracking=None if self.experiment_runs is None else self.experiment_runs.tracking,
         )
         self.training.pipeline.node.add_dependency(self.registry.group)
         self.registry.grant_artifact_readers(bucket=artifacts_bucket, key=key, prefix=self.training.artifacts_prefix)

@@ -47,6 +47,7 @@ from emulator.shims.data import AthenaWorkGroup, GlueCrawler, GlueDatabase, Glue
 from emulator.shims.delivery import CodeBuildProject, CodePipelinePipeline
 from emulator.shims.feature_store import SageMakerFeatureGroup
 from emulator.shims.knowledge_base import SHIMS as KNOWLEDGE_BASE_SHIMS
+from emulator.shims.mlflow import SHIMS as MLFLOW_SHIMS
 from emulator.shims.monitoring import BudgetsBudget, CloudWatchAlarm, LogsMetricFilter
 from emulator.shims.moto_fixes import KmsKey, S3Bucket
 from emulator.shims.network_and_policies import (
@@ -109,6 +110,7 @@ _SHIMS: tuple[type[_Shim], ...] = (
     ApiGatewayStage,
     SqsQueuePolicy,
     *KNOWLEDGE_BASE_SHIMS,
+    *MLFLOW_SHIMS,
 )
 
 #: Every type this module emulates or fixes, with one line on what it does and what it does not.

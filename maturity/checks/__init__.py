@@ -29,6 +29,7 @@ from maturity.checks.feature_store import features_in_feature_store
 from maturity.checks.llmops import guardrails, llm_cost_metrics, llm_evaluation, prompt_versioning
 from maturity.checks.reliability import automated_tests, cicd_manual_approval, model_monitoring
 from maturity.checks.teams import team_isolation
+from maturity.checks.tracking import TRACKING_CHECK
 from maturity.checks.training import etl_automated, model_lineage, model_registry, training_pipeline
 
 __all__ = [
@@ -95,6 +96,7 @@ CHECKS: tuple[Check, ...] = (
         model_lineage,
     ),
     BIAS_CHECK,
+    TRACKING_CHECK,
     Check(
         "model-monitoring",
         "Is the model watched all the time to make sure it keeps giving correct answers?",

@@ -38,6 +38,7 @@ class Prices:
     not_estimated: Mapping[str, str]
     usage: Mapping[str, Any] = field(default_factory=dict)
     evaluation_run: Mapping[str, Any] = field(default_factory=dict)
+    monitoring_run: Mapping[str, Any] = field(default_factory=dict)
 
     def monthly(self, key: str, kind: str | None = None) -> float | None:
         """USD per month for one unit of `key` (of instance type `kind` for per-type entries); None if unknown."""
@@ -73,6 +74,7 @@ def load_prices(path: Path = PRICES_PATH) -> Prices:
         not_estimated=raw.get("notEstimated", {}),
         usage=raw.get("usagePrices", {}),
         evaluation_run=_evaluation_run(raw.get("evaluationRun", {}), path.name),
+        monitoring_run=raw.get("monitoringRun", {}),
     )
 
 

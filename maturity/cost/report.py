@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from maturity.cost import knowledge_base as cost_knowledge_base
+from maturity.cost import monitoring as cost_monitoring
 from maturity.cost.evaluation_run import EvaluationRunCost, evaluation_runs
 from maturity.cost.prices import (
     _STACK_ENV_RE,
@@ -59,6 +60,7 @@ class CostReport:
     prices: Prices = field(repr=False)
     evaluation_runs: tuple[EvaluationRunCost, ...] = ()
     knowledge_bases: tuple[cost_knowledge_base.KnowledgeBaseCost, ...] = ()
+    monitoring: tuple[cost_monitoring.MonitoringCost, ...] = ()
 
     @property
     def total_usd(self) -> float:
@@ -86,6 +88,7 @@ def estimate(
         table,
         evaluation_runs(templates, table),
         cost_knowledge_base.knowledge_base_costs(templates, table.usage),
+        cost_monitoring.monitoring_costs(templates, table, table.monitoring_run) if table.monitoring_run else (),
     )
 
 
@@ -210,6 +213,7 @@ def _to_dict(report: CostReport) -> dict[str, Any]:
             for run in report.evaluation_runs
         ],
         "knowledgeBases": cost_knowledge_base.to_dicts(report.knowledge_bases),
+        "monitoringSchedules": cost_monitoring.to_dicts(report.monitoring),
     }
 
 
@@ -238,6 +242,7 @@ def _table(report: CostReport) -> str:
             for warning in run.warnings:
                 lines.append(f"    WARNING: {warning}")
     lines += cost_knowledge_base.table_lines(report.knowledge_bases)
+    lines += cost_monitoring.render_section(report.monitoring, "table")
     return "\n".join(lines) + "\n"
 
 
@@ -279,4 +284,5 @@ def _markdown(report: CostReport) -> str:
             lines.append(f"| {run.env} | `{run.logical_id}` | **per run** | | **{_run_usd(run.total_usd)}** |")
             lines += [f"| {run.env} | `{run.logical_id}` | warning | {w} | |" for w in run.warnings]
     lines += cost_knowledge_base.markdown_lines(report.knowledge_bases)
+    lines += cost_monitoring.render_section(report.monitoring, "markdown")
     return "\n".join(lines) + "\n"

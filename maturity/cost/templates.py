@@ -348,6 +348,7 @@ PRICERS: dict[str, _Pricer] = {
     "AWS::Lambda::EventSourceMapping": _event_source_mapping,
     "AWS::ECS::Service": _fargate_service,
     "AWS::WAFv2::WebACL": _web_acl,
+    "AWS::SageMaker::MlflowApp": _flat("sagemakerMlflowApp", "MLflow app (serverless)"),
 }
 
 

@@ -38,6 +38,7 @@ from typing import Any
 
 from pipelines.training import clarify_steps
 from pipelines.training.clarify_steps import ClarifyChecks
+from pipelines.training.tracking_step import ExperimentTracking, run_id_reference, tracking_step
 
 __all__ = [
     "AUC_JSON_PATH",
@@ -184,6 +185,7 @@ def build_training_pipeline_definition(
     volume_size_gb: int = DEFAULT_VOLUME_SIZE_GB,
     max_runtime_seconds: int = DEFAULT_MAX_RUNTIME_SECONDS,
     clarify: ClarifyChecks | None = None,
+    tracking: ExperimentTracking | None = None,
 ) -> Json:
     """The pipeline definition JSON (as a dict) of the churn training pipeline.
 
@@ -210,6 +212,8 @@ def build_training_pipeline_definition(
         inference_instance_types, transform_instance_types: what the model package declares it supports.
         volume_size_gb, max_runtime_seconds: per job.
         clarify: adds the Clarify checks and the bias gate (see ``clarify_steps.py``); None leaves them out.
+        tracking: adds the LogExperimentRun Lambda step (see ``tracking_step.py``) and records its MLflow run
+            on the model package; None leaves it out.
     """
     for name, value in (
         ("role_arn", role_arn),
@@ -260,6 +264,29 @@ def build_training_pipeline_definition(
         transform_instance_types=transform_instance_types,
         clarify=clarify,
     )
+    tracked: list[Json] = []
+    if tracking is not None:
+        lineage = register["Arguments"]["CustomerMetadataProperties"]
+        lineage["mlflow_run_id"] = run_id_reference()
+        lineage["mlflow_app_arn"] = tracking.app_arn
+        tracked.append(
+            tracking_step(
+                tracking,
+                pipeline_name=_get("Execution.PipelineName"),
+                evaluation_uri=_join(_processing_output_uri(EVALUATE_STEP, EVALUATION_OUTPUT), EVALUATION_FILE),
+                bias_gate_uri=""
+                if clarify is None
+                else _join(
+                    _processing_output_uri(clarify_steps.BIAS_GATE_STEP, clarify_steps.BIAS_GATE_OUTPUT),
+                    clarify_steps.BIAS_GATE_FILE,
+                ),
+                training_data_uri=_get(f"Parameters.{INPUT_DATA_URI_PARAMETER}"),
+                model_artifacts_uri=_model_artifacts_uri(),
+                auc_threshold=_get(f"Parameters.{AUC_THRESHOLD_PARAMETER}"),
+                code_version=code_version,
+                hyperparameters=hyperparameters,
+            )
+        )
     clarify_before, clarify_after, registration = _clarify_steps(
         job,
         clarify,
@@ -287,6 +314,7 @@ def build_training_pipeline_definition(
             train,
             evaluate,
             *clarify_after,
+            *tracked,
             _condition_step(if_steps=[registration], else_steps=[_fail_step()]),
         ],
     }

@@ -15,6 +15,7 @@ from constructs import Construct
 
 from pipelines.training import images
 from pipelines.training.definition import DEFAULT_ARTIFACTS_PREFIX, StepScript, build_training_pipeline_definition
+from pipelines.training.tracking_step import ExperimentTracking
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects, grant_sagemaker_job_basics
 from stacks.components.clarify_checks import clarify_checks
 from stacks.config import TrainingConfig
@@ -52,6 +53,7 @@ class TrainingPipeline(Construct):
         removal_policy: RemovalPolicy,
         artifacts_prefix: str = DEFAULT_ARTIFACTS_PREFIX,
         role_name: str | None = None,
+        tracking: ExperimentTracking | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -142,6 +144,13 @@ class TrainingPipeline(Construct):
                 model_package_group_arn=model_package_group_arn,
                 model_package_group_name=model_package_group_name,
             )
+        if tracking is not None:
+            # SageMaker Pipelines invokes a Lambda step's function with the pipeline's role.
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="InvokeExperimentTracking", actions=["lambda:InvokeFunction"], resources=[tracking.function_arn]
+                )
+            )
         grant_sagemaker_job_basics(
             self.role, image_uris=list(image_uris.values()), metric_namespaces=["/aws/sagemaker/*", "aws/sagemaker/*"]
         )
@@ -175,6 +184,7 @@ class TrainingPipeline(Construct):
             training_instance_type=settings.training_instance_type,
             auc_threshold=settings.auc_threshold,
             clarify=checks,
+            tracking=tracking,
         )
         self.pipeline = sagemaker.CfnPipeline(
             self,

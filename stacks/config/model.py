@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from stacks.clarify_config import ClarifyConfig
 from stacks.config.patterns import EndpointMode, GlueWorkerType, RemovalPolicyName, StudioNetwork
 from stacks.knowledge_base_config import KnowledgeBaseConfig
+from stacks.mlflow_config import MlflowConfig
 
 
 class ConfigError(ValueError):
@@ -232,6 +233,7 @@ class EnvironmentConfig:
     athena: AthenaConfig
     feature_store: FeatureStoreConfig
     studio: StudioConfig
+    mlflow: MlflowConfig
     training: TrainingConfig
     delivery: DeliveryConfig
     endpoint: EndpointConfig

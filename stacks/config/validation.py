@@ -33,6 +33,7 @@ from stacks.config.patterns import (
 )
 from stacks.feature_store_config import check_feature_store
 from stacks.knowledge_base_config import check_knowledge_base
+from stacks.mlflow_config import mlflow_problems
 from stacks.model_catalog import shipped_catalog
 
 
@@ -105,6 +106,8 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
         fail("training.aucThreshold", f"{training.auc_threshold} is outside 0.5-1.0 (0.5 is a coin toss)")
     for key, message in clarify_problems(training.clarify):
         fail(f"training.clarify.{key}", message)
+    for key, message in mlflow_problems(cfg.mlflow):
+        fail(f"mlflow.{key}", message)
     for index, reader in enumerate(training.registry_reader_accounts):
         if not _ACCOUNT_RE.match(reader):
             fail(f"training.registryReaderAccounts[{index}]", f"{reader!r} is not a 12-digit AWS account ID")

@@ -176,6 +176,7 @@ def test_deploy_tour_diff_destroy_and_redeploy(
         "ModelBiasCheck",
         "ExplainabilityCheck",
         "BiasGate",
+        "LogExperimentRun",
         "CheckAucThreshold",
         "CheckBiasGate",
         "RegisterModel",
@@ -202,6 +203,15 @@ def test_deploy_tour_diff_destroy_and_redeploy(
     ]
     assert lineage["training_data_uri"] == f"s3://{outputs['CuratedBucketName']}/churn/"
     assert lineage["pipeline_execution_arn"].startswith("arn:aws:sagemaker:")
+    # Experiment tracking: the deployed function logged the execution as an MLflow run (into the loopback
+    # stand-in of the app), and the registered version names that run and the app Level 0 deployed.
+    assert lineage["mlflow_app_arn"] == outputs["MlflowAppArn"]
+    mlflow_run = next(line for line in level1 if line.step == "MLflow run of the registered version")
+    assert mlflow_run.fidelity == "in-process"
+    assert mlflow_run.outcome.startswith(f"v1 -> run {lineage['mlflow_run_id']} (FINISHED) in experiment ")
+    assert "test_auc=" in mlflow_run.outcome and "bias_DPL=" in mlflow_run.outcome
+    # One execution so far (the bias-gate run comes after this line), and the stand-in refused nothing.
+    assert "1 run(s) logged, 0 request(s) refused" in mlflow_run.outcome
 
     # Level 2: approving the registered model lets the deployed promotion function create the endpoint.
     level2 = {line.step: line for line in tour_level2(local.aws, LEVEL2, level1_outputs["ModelPackageGroupName"])}

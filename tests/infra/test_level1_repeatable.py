@@ -56,6 +56,8 @@ def test_pipeline_definition_is_in_the_template_with_per_environment_defaults(te
     config = synthesized[env].config
     pipeline = definition(templates, env)
     steps = {step["Name"]: step for step in pipeline["Steps"]}
+    # mlflow.enabled: the LogExperimentRun Lambda step right before the condition (tests/infra/test_mlflow_infra.py).
+    tracked = ["LogExperimentRun"] if config.mlflow.enabled else []
     if config.training.clarify.enabled:
         assert list(steps) == [
             "Preprocess",
@@ -67,10 +69,11 @@ def test_pipeline_definition_is_in_the_template_with_per_environment_defaults(te
             "ModelBiasCheck",
             "ExplainabilityCheck",
             "BiasGate",
+            *tracked,
             "CheckAucThreshold",
         ]
     else:
-        assert list(steps) == ["Preprocess", "DataQualityBaseline", "Train", "Evaluate", "CheckAucThreshold"]
+        assert list(steps) == ["Preprocess", "DataQualityBaseline", "Train", "Evaluate", *tracked, "CheckAucThreshold"]
     parameters = {p["Name"]: p.get("DefaultValue") for p in pipeline["Parameters"]}
     assert parameters["AucThreshold"] == config.training.auc_threshold
     assert parameters["TrainingInstanceType"] == config.training.training_instance_type

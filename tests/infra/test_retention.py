@@ -36,6 +36,7 @@ STATEFUL = frozenset(
         "AWS::SQS::Queue",  # dead letters
         "AWS::SageMaker::Domain",  # home directories (EFS)
         "AWS::SageMaker::FeatureGroup",  # the online store's records (the offline data stays in S3)
+        "AWS::SageMaker::MlflowApp",  # experiments and runs
         "AWS::SageMaker::ModelPackageGroup",  # the model registry
         "AWS::SageMaker::Pipeline",  # execution history and lineage
         "AWS::SageMaker::UserProfile",

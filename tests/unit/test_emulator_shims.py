@@ -532,6 +532,14 @@ def make_template(prefix: str, *, revision: str = "v1", threshold: float = 5.0) 
                 "DataSourceConfiguration": {"Type": "S3", "S3Configuration": {"BucketArn": bucket_arn}},
             },
         },
+        "MlflowApp": {
+            "Type": "AWS::SageMaker::MlflowApp",
+            "Properties": {
+                "Name": f"{prefix}-mlflow",
+                "ArtifactStoreUri": f"s3://{prefix}-artifacts/mlflow/",
+                "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/mlflow",
+            },
+        },
         "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": f"{prefix}-queue"}},
         "QueuePolicy": {
             "Type": "AWS::SQS::QueuePolicy",

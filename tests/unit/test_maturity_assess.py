@@ -40,6 +40,8 @@ feature_store.apply()
 AWS_EMPTY: dict[tuple[str, str], Any] = {
     ("sagemaker", "ListMonitoringSchedules"): {"MonitoringScheduleSummaries": []},
     ("sagemaker", "ListUserProfiles"): {"UserProfiles": []},
+    ("sagemaker", "ListMlflowApps"): {"Summaries": []},
+    ("sagemaker", "ListMlflowTrackingServers"): {"TrackingServerSummaries": []},
     ("bedrock", "ListGuardrails"): {"guardrails": []},
     ("bedrock", "ListEvaluationJobs"): {"jobSummaries": []},
     ("bedrock-agent", "ListPrompts"): {"promptSummaries": []},
@@ -167,6 +169,9 @@ def build_level1(session: boto3.Session, *, register: bool = True) -> None:
                 "training_data_uri": "s3://curated/churn/",
                 "code_version": "abc123",
                 "pipeline_execution_arn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/1",
+                # What the LogExperimentRun step records (mlflow.enabled).
+                "mlflow_run_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                "mlflow_app_arn": "arn:aws:sagemaker:us-east-1:123456789012:mlflow-app/app-0123456789ab",
             },
             # What the pipeline's Clarify checks register (training.clarify.enabled).
             ModelMetrics={
@@ -314,7 +319,8 @@ def test_level_1_account(aws):
     )
     assert evidence(result, "model-registry").found == ("mlops-dev-churn: 1 version(s)",)
     assert evidence(result, "model-lineage").found == (
-        "mlops-dev-churn v1 records code_version, pipeline_execution_arn, training_data_uri",
+        "mlops-dev-churn v1 records code_version, mlflow_app_arn, mlflow_run_id, pipeline_execution_arn, "
+        "training_data_uri",
     )
     step = result.score.next_step
     assert step is not None and step.check_id == "model-monitoring"
@@ -874,3 +880,38 @@ def test_a_bad_prefix_in_cdk_json_is_one_clear_error(aws, tmp_path, capsys):
     assert main(["assess", "--region", REGION, "--cdk-json", str(cdk_json)]) == 2
     err = capsys.readouterr().err.strip()
     assert "mlops:namePrefix" in err and "'Bad_Prefix'" in err and err.count("\n") == 0
+
+
+def test_experiment_tracking_passes_on_a_version_linked_to_its_run_and_lists_the_apps(aws):
+    build_level1(aws)
+    app = {"Name": "mlops-dev-mlflow", "Status": "Created"}
+    result = assess(Scripted(aws, {**AWS_EMPTY, ("sagemaker", "ListMlflowApps"): {"Summaries": [app]}}), env="dev")
+    found = evidence(result, "experiment-tracking")
+    assert found.status == "pass", found
+    assert found.found == (
+        "mlops-dev-churn v1 came from MLflow run 0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        "MLflow app mlops-dev-mlflow (Created)",
+    )
+
+
+def test_experiment_tracking_names_an_app_whose_runs_no_version_links_to(aws):
+    build_level1(aws, register=False)
+    aws.client("sagemaker").create_model_package(
+        ModelPackageGroupName="mlops-dev-churn",
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [{"Image": "xgboost"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )
+    app = {"Name": "mlops-dev-mlflow", "Status": "Created"}
+    script = {**AWS_EMPTY, ("sagemaker", "ListMlflowApps"): {"Summaries": [app]}}
+    found = evidence(assess(Scripted(aws, script), env="dev"), "experiment-tracking")
+    assert found.status == "missing"
+    assert found.summary.startswith(
+        "MLflow app mlops-dev-mlflow (Created), but the newest versions (mlops-dev-churn v1)"
+    )
+    assert "mlflow.enabled" in (found.hint or "")
+    empty = evidence(assess(Scripted(aws, AWS_EMPTY), env="dev"), "experiment-tracking")
+    assert empty.summary == "No MLflow app or tracking server: experiments are not tracked."

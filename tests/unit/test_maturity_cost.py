@@ -222,6 +222,7 @@ def test_every_pricer_is_tested_and_every_price_is_documented():
         "AWS::ECS::Service",
         "AWS::WAFv2::WebACL",
         "AWS::SageMaker::FeatureGroup",  # tests/unit/test_maturity_cost_feature_store.py
+        "AWS::SageMaker::MlflowApp",  # tests/unit/test_cost_monitoring.py
     }
     assert set(PRICERS) == tested
 
