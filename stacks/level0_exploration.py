@@ -18,6 +18,7 @@ from stacks.components.feature_skew import FeatureSkewCheck
 from stacks.components.feature_store import FeatureStore
 from stacks.components.glue_etl import GlueEtl
 from stacks.components.mlflow_app import MlflowApp
+from stacks.components.observability import Monitoring
 from stacks.components.studio import StudioDomain
 from stacks.config import EnvironmentConfig
 from stacks.feature_store_config import feature_group_prefix
@@ -190,6 +191,9 @@ class Level0ExplorationStack(Stack):
 
         # What operators (and the local tour) need to find the resources; no exports: levels above
         # receive these resources as constructor arguments, and CDK wires any cross-stack references.
+        # Every function of this level (the feature skew check) gets its error/throttle alarms and a dashboard row.
+        Monitoring(self, "Monitoring", alerts=self.alerts).watch_stack()
+
         for output_id, value, description in (
             ("RawBucketName", lake.raw_bucket.bucket_name, "Upload raw data here (churn/ prefix)"),
             ("CuratedBucketName", lake.curated_bucket.bucket_name, "Curated Parquet written by the ETL job"),
