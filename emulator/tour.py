@@ -311,7 +311,7 @@ def tour_level2(aws: LocalAws, stack_name: str, registry_group: str) -> Iterator
         level, "promotion of a missing version", f"{missing.get('action')}: {missing.get('reason')}", "in-process"
     )
     topic = alarm_topic(aws, stack_name)
-    alarms = {
+    stack_alarms = {
         a["AlarmName"]
         for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
         if topic in a.get("AlarmActions", [])
@@ -319,11 +319,15 @@ def tour_level2(aws: LocalAws, stack_name: str, registry_group: str) -> Iterator
         # The knowledge base's own alarms (skew, failed documents, dead letters) are in its part of the tour.
         and "KnowledgeBase" not in a["AlarmName"]
     }
+    # The observability construct's per-resource failure alarms (errors, throttles, 5xx, dead letters).
+    failure_alarms = {name for name in stack_alarms if "Monitoring" in name}
+    alarms = stack_alarms - failure_alarms
     rules = [r["Name"] for r in aws.client("events").list_rules()["Rules"] if "RetrainOnDrift" in r["Name"]]
     yield TourLine(
         level,
         "monitoring",
-        f"{len(alarms)} alarms (5xx, p99 latency, 4xx, data drift, undelivered promotion events) notify the "
+        f"{len(alarms)} alarms (5xx, p99 latency, 4xx, data drift, undelivered promotion events) and "
+        f"{len(failure_alarms)} failure alarms of its functions, API and queues notify the "
         f"topic; the drift alarm's state change starts retraining ({len(rules)} rule); moto does not evaluate "
         "alarms nor topic policies: emulator/integrations.py checks that CloudWatch may publish and encrypt",
         "real",

@@ -148,11 +148,14 @@ def test_failures_alarm_to_the_environments_encrypted_topic(templates, env):
         services |= {service} if isinstance(service, str) else set(service)
     assert "cloudwatch.amazonaws.com" in services  # scoped and proven by tests/infra/test_integrations.py
     alarms = all_of(level1(templates, env), "AWS::CloudWatch::Alarm")
-    # The pipeline's failures, and the retraining state machine's failed and timed-out executions.
+    # The pipeline's failures, the retraining state machine's failed and timed-out executions, and the
+    # experiment-tracking function's errors and throttles (stacks/components/observability.py).
     assert {a["Properties"]["MetricName"] for a in alarms} == {
         "ExecutionFailed",
         "ExecutionsFailed",
         "ExecutionsTimedOut",
+        "Errors",
+        "Throttles",
     }
     for alarm in alarms:
         (action,) = alarm["Properties"]["AlarmActions"]

@@ -464,8 +464,9 @@ def test_snapshots_dev_idle_cost_is_within_explicit_budgets():
     # local deploys the test strategies (a provisioned Kinesis shard) to prove them in the emulator.
     # dev: Levels 0-3 with the two example teams idle at about 25 USD (keys, and the monitoring of
     # stacks/components/observability.py: an alarm per failure mode of every function, table, queue, API and
-    # state machine, and an operations dashboard per stack at 3 USD each).
-    report = estimate(snapshot_templates(), budgets={"dev": 30.0, "preprod": 40.0, "local": 40.0}, prices=PRICES)
+    # state machine, and an operations dashboard per stack at 3 USD each). local (the emulator's environment,
+    # every opt-in that deploys there) measured 40.55 USD after Level 0 got its dashboard.
+    report = estimate(snapshot_templates(), budgets={"dev": 30.0, "preprod": 40.0, "local": 45.0}, prices=PRICES)
     by_name = {env.name: env for env in report.environments}
     for name in ("dev", "preprod", "local"):
         assert not by_name[name].over_budget, render(report, "table")
