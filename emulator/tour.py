@@ -536,10 +536,14 @@ def tour_llmops(
         # The knowledge base's own alarms (skew, failed documents, dead letters) are in its part of the tour.
         and "KnowledgeBase" not in a["AlarmName"]
     }
+    # The observability construct's per-resource failure alarms (functions, API, tables, state machine).
+    failure_alarms = {name for name in alarms if "Monitoring" in name}
+    alarms -= failure_alarms
     yield TourLine(
         level,
         "gateway alarms",
-        f"{len(alarms)} alarms (cost/hour, p99 latency, error rate, guardrail rate) notify the encrypted topic",
+        f"{len(alarms)} alarms (cost/hour, p99 latency, error rate, guardrail rate) and {len(failure_alarms)} "
+        "failure alarms of the stack's functions, API, tables and state machine notify the encrypted topic",
         "real",
     )
 
