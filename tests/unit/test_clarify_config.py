@@ -10,9 +10,10 @@ import pytest
 
 from pipelines.training.clarify import facet_column, model_feature_names
 from pipelines.training.steps import preprocess
-from stacks.config import ConfigError, load_environment, read_cdk_context
+from stacks.config import ConfigError, load_environment
+from tests.example import EXAMPLE_CONTEXT
 
-CONTEXT = read_cdk_context()
+CONTEXT = EXAMPLE_CONTEXT  # the pinned example (tests/fixtures/cdk.json): these tests name its environments
 
 
 def load_with(clarify: dict[str, Any], env: str = "preprod"):

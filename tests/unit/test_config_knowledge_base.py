@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 import stacks.knowledge_base_config as kb_config
-from stacks.config import ConfigError, load_environment, read_cdk_context
+from stacks.config import ConfigError, load_environment
 from stacks.model_catalog import parse_catalog
+from tests.example import EXAMPLE_CONTEXT
 
-CONTEXT = read_cdk_context()
+CONTEXT = EXAMPLE_CONTEXT  # the pinned example (tests/fixtures/cdk.json): these tests name its environments
 
 
 def with_kb(

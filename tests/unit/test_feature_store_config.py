@@ -8,10 +8,11 @@ from typing import Any, NoReturn
 import pytest
 
 from pipelines.glue.churn_features import MODEL_FEATURES
-from stacks.config import ConfigError, load_environment, read_cdk_context
+from stacks.config import ConfigError, load_environment
 from stacks.feature_store_config import _name_problem, feature_group_names
+from tests.example import EXAMPLE_CONTEXT
 
-CONTEXT = read_cdk_context()
+CONTEXT = EXAMPLE_CONTEXT  # the pinned example (tests/fixtures/cdk.json): these tests name its environments
 
 
 def _load(env: str, **feature_store: Any) -> Any:

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError, load_environment, read_cdk_context
+from stacks.config import ConfigError, load_environment
+from tests.example import EXAMPLE_CONTEXT
 
-CONTEXT = read_cdk_context()
+CONTEXT = EXAMPLE_CONTEXT  # the pinned example (tests/fixtures/cdk.json): these tests name its environments
 
 
 def load_with(mlflow: dict[str, Any], env: str = "preprod"):
