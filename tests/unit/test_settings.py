@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.unit.lambdas_path import LAMBDAS  # puts lambdas/ on sys.path, as the runtime has it
@@ -109,3 +111,33 @@ def test_long_values_are_not_echoed_whole() -> None:
 def test_default_error_class() -> None:
     with pytest.raises(SettingsError, match=r"^A must be set$"):
         EnvSettings({}).required("A")
+
+
+def test_names_splits_strips_and_drops_blanks() -> None:
+    assert reader(L=" a, b,,c \n").names("L") == ("a", "b", "c")
+    assert reader().names("L") == ()
+    assert reader(L=" , ,").names("L") == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "problem"),
+    [
+        (",, ", {"required": True}, "L must list at least one value"),
+        ("", {"required": True}, "L must list at least one value"),
+        ("a,b,a", {"unique": True}, "L lists 'a' twice"),
+        ("a,b,c", {"most": 2}, "L lists 3 values, at most 2"),
+        ("a,b c", {"pattern": re.compile(r"[a-z]+"), "what": "a word"}, "L: 'b c' is not a word"),
+        ("a,\uff41", {"pattern": re.compile(r"[a-z]+"), "what": "a word"}, "L: '\uff41' is not a word"),  # fullwidth a
+    ],
+)
+def test_names_refuses(text: str, options: dict[str, object], problem: str) -> None:
+    with pytest.raises(Misconfigured, match=rf"^fn misconfigured: {re.escape(problem)}"):
+        reader(L=text).names("L", **options)  # type: ignore[arg-type]
+
+
+def test_optional_with_a_pattern() -> None:
+    url = re.compile(r"https?://\S+")
+    assert reader().optional("U", pattern=url) is None
+    assert reader(U=" http://127.0.0.1:9000\n").optional("U", pattern=url, what="a URL") == "http://127.0.0.1:9000"
+    with pytest.raises(Misconfigured, match=r"U must be a URL, got 'ftp://x'"):
+        reader(U="ftp://x").optional("U", pattern=url, what="a URL")
