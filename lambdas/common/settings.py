@@ -201,14 +201,14 @@ class EnvSettings:
         except ValidationError as error:
             raise self.fail(f"{name} is not valid JSON ({error})") from None
 
-    def s3_uri(self, name: str, *, key_required: bool = False) -> tuple[str, str]:
-        """``(bucket, key or prefix)`` of a required ``s3://bucket[/key]`` value."""
-        location = self.optional_s3_uri(name, key_required=key_required)
+    def s3_uri(self, name: str, *, key_required: bool = False, because: str = "") -> tuple[str, str]:
+        """``(bucket, key or prefix)`` of a required ``s3://bucket[/key]`` value (``because`` says why)."""
+        location = self.optional_s3_uri(name, key_required=key_required, because=because)
         if location is None:
-            raise self.fail(f"{name} must be set")
+            raise self.fail(f"{name} must be set" + (f" because {because}" if because else ""))
         return location
 
-    def optional_s3_uri(self, name: str, *, key_required: bool = False) -> tuple[str, str] | None:
+    def optional_s3_uri(self, name: str, *, key_required: bool = False, because: str = "") -> tuple[str, str] | None:
         """``(bucket, key or prefix)`` of an ``s3://bucket[/key]`` value; None when unset."""
         text = self.raw(name)
         if not text:
@@ -216,5 +216,6 @@ class EnvSettings:
         match = _S3_URI.fullmatch(text)
         if not match or (key_required and not match.group(2)):
             shape = "s3://bucket/key" if key_required else "s3://bucket/prefix"
-            raise self.fail(f"{name} must be an {shape} URI, got {_show(text)}")
+            reason = f" because {because}" if because else ""
+            raise self.fail(f"{name} must be an {shape} URI{reason}, got {_show(text)}")
         return match.group(1), match.group(2) or ""

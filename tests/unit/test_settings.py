@@ -100,6 +100,10 @@ def test_s3_uri() -> None:
         reader(U="s3://my-bucket").s3_uri("U", key_required=True)
     with pytest.raises(Misconfigured, match="U must be an s3://bucket/prefix URI, got 'https://x'"):
         reader(U="https://x").s3_uri("U")
+    with pytest.raises(Misconfigured, match="U must be an s3://bucket/key URI because X is set, got 's3://b'"):
+        reader(U="s3://b").s3_uri("U", key_required=True, because="X is set")
+    with pytest.raises(Misconfigured, match="^fn misconfigured: U must be set because X is set$"):
+        reader().s3_uri("U", because="X is set")
 
 
 def test_long_values_are_not_echoed_whole() -> None:
