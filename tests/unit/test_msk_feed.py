@@ -479,6 +479,7 @@ def test_topic_handler_connects_with_iam_auth_and_creates_the_topic(monkeypatch:
 def test_feed_handler_reads_s3_and_produces_every_row(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Mlops/Tests")
     module = cached_handler("msk_feed")
+    module.settings.cache_clear()  # the module is shared by the tests; each sets its own environment
     monkeypatch.setattr(module.metrics, "namespace", "Mlops/Tests")
     producer = FakeProducer()
     settings: list[dict[str, Any]] = []
