@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
 import re
 import runpy
 import sys
@@ -33,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from emulator import process_env
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GLUE_LIBS = Path(__file__).resolve().parent / "glue_libs"
@@ -133,7 +134,7 @@ def run_job(
         argv = [str(script), "--JOB_ID", f"j_{name}", "--JOB_RUN_ID", run_id, "--JOB_NAME", name, *argv_tail]
         result = GlueJobRunResult(name, run_id, script_uri, entries, argv[1:])
         with (
-            _environment(environment or {}),
+            process_env.environment(environment or {}),
             _glue_interpreter([str(script.parent), *path, str(GLUE_LIBS)], argv) as runtime,
         ):
             runtime.s3 = s3
@@ -149,20 +150,6 @@ def run_job(
             except Exception as error:
                 raise GlueJobRunError(f"job {name}: {script.name} failed: {type(error).__name__}: {error}") from error
     return result
-
-
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _python_path(s3: Any, job: str, extra_py_files: str, work: Path) -> tuple[list[PythonPathEntry], list[str]]:

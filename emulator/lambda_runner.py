@@ -32,6 +32,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from emulator import process_env
+
 LAMBDAS_DIR = Path(__file__).resolve().parents[1] / "lambdas"
 
 
@@ -79,7 +81,7 @@ class LocalFunction:
 
     def invoke(self, event: Any, extra_env: Mapping[str, str] | None = None) -> Invocation:
         captured = io.StringIO()
-        with _environment({**self.environment, **(extra_env or {})}), contextlib.redirect_stdout(captured):
+        with process_env.environment({**self.environment, **(extra_env or {})}), contextlib.redirect_stdout(captured):
             module = self._load()
             with self._modules_swapped_in():
                 _point_logger_at(module, captured)
@@ -228,20 +230,6 @@ def _point_logger_at(module: ModuleType, stream: io.StringIO) -> None:
     handler = getattr(logger, "registered_handler", None)
     if handler is not None and hasattr(handler, "stream"):
         handler.stream = stream
-
-
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def rest_api_event(

@@ -22,7 +22,6 @@ retrievalConfiguration={vectorSearchConfiguration: {numberOfResults, filter?}})`
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -33,6 +32,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 from common.errors import ValidationError
+from common.settings import EnvSettings
 
 KB_NAME_RE = re.compile(r"^[a-z0-9-]{1,40}\Z")
 KB_ID_RE = re.compile(
@@ -78,10 +78,6 @@ MAX_EXCERPT_CHARS = 500
 CHUNK_ID_KEY = "x-amz-bedrock-kb-chunk-id"
 
 
-class RetrievalConfigError(ValueError):
-    """``KNOWLEDGE_BASES`` is not a valid ``{"<name>": "<knowledgeBaseId>"}`` object."""
-
-
 class RetrievalError(Exception):
     """Retrieve failed (the gateway answers 502); ``code`` is the service's error code."""
 
@@ -97,27 +93,24 @@ class AgentRuntimeClient(Protocol):
     def retrieve(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
-def parse_knowledge_bases(raw: str | None) -> dict[str, str]:
-    """``KNOWLEDGE_BASES`` as a dict; unset or empty means no knowledge base (retrieval refused).
+def knowledge_bases(settings: EnvSettings) -> dict[str, str]:
+    """The ``KNOWLEDGE_BASES`` variable, ``{"<name>": "<knowledgeBaseId>"}``, read and checked once per cold start
+    by the functions that take it (catalog, gateway, evaluator); unset means no knowledge base (every retrieval
+    is refused).
 
     Raises:
-        RetrievalConfigError: naming what is wrong with the variable.
+        Exception: the function's configuration error (``settings.fail``), naming the variable and the fault.
     """
-    if raw is None or not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise RetrievalConfigError(f"KNOWLEDGE_BASES is not valid JSON ({error.msg})") from None
+    value = settings.json("KNOWLEDGE_BASES", default={})
     if not isinstance(value, dict):
-        raise RetrievalConfigError('KNOWLEDGE_BASES must be a JSON object {"<name>": "<knowledgeBaseId>"}')
+        raise settings.fail('KNOWLEDGE_BASES must be a JSON object {"<name>": "<knowledgeBaseId>"}')
     if len(value) > MAX_KNOWLEDGE_BASES:
-        raise RetrievalConfigError(f"KNOWLEDGE_BASES names {len(value)} knowledge bases; at most {MAX_KNOWLEDGE_BASES}")
+        raise settings.fail(f"KNOWLEDGE_BASES names {len(value)} knowledge bases; at most {MAX_KNOWLEDGE_BASES}")
     for name, kb_id in value.items():
         if not KB_NAME_RE.match(name):
-            raise RetrievalConfigError(f"KNOWLEDGE_BASES: name {name[:50]!r} is invalid ([a-z0-9-]{{1,40}})")
+            raise settings.fail(f"KNOWLEDGE_BASES: name {name[:50]!r} is invalid ([a-z0-9-]{{1,40}})")
         if not isinstance(kb_id, str) or not KB_ID_RE.match(kb_id):
-            raise RetrievalConfigError(
+            raise settings.fail(
                 f"KNOWLEDGE_BASES: {name!r} maps to {str(kb_id)[:80]!r}, "
                 "not a knowledge base id (10 letters/digits or ARN)"
             )

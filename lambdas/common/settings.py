@@ -18,6 +18,7 @@ Usage::
     env = EnvSettings(os.environ, error=ConfigError, context="gateway misconfigured")
     env.require_all("TABLE_NAME", "GUARDRAIL_ID")
     ttl = env.number("PROMPT_CACHE_SECONDS", 30.0, low=0, high=3600)
+    models = env.names("ALLOWED_MODELS", required=True)
 """
 
 from __future__ import annotations
@@ -78,9 +79,14 @@ class EnvSettings:
         """The stripped value, ``""`` when unset."""
         return str(self._env.get(name, "")).strip()
 
-    def optional(self, name: str) -> str | None:
-        """The stripped value, or None when unset or empty."""
-        return self.raw(name) or None
+    def optional(self, name: str, *, pattern: re.Pattern[str] | None = None, what: str = "") -> str | None:
+        """The stripped value, or None when unset or empty; when set and ``pattern`` is given it must match whole."""
+        value = self.raw(name)
+        if not value:
+            return None
+        if pattern is not None and not pattern.fullmatch(value):
+            raise self.fail(f"{name} must be {what or 'a value matching ' + pattern.pattern}, got {_show(value)}")
+        return value
 
     def required(self, name: str, *, because: str = "") -> str:
         """The stripped value; unset or empty is an error (``because`` says why it is needed)."""
@@ -131,6 +137,40 @@ class EnvSettings:
             raise self.fail(f"{name} must be between {low:g} and {high:g}, got {_show(text)}")
         return value
 
+    def names(
+        self,
+        name: str,
+        *,
+        required: bool = False,
+        unique: bool = False,
+        most: int | None = None,
+        pattern: re.Pattern[str] | None = None,
+        what: str = "",
+    ) -> tuple[str, ...]:
+        """A comma-separated list (``a, b,,c`` is ``a``, ``b``, ``c``), in order; ``()`` when unset.
+
+        Args:
+            required: an empty list (unset, blank or only commas) is an error.
+            unique: a value listed twice is an error (a list whose positions mean something).
+            most: the longest list accepted.
+            pattern: what each value must match whole (``what`` describes it in the message).
+        """
+        values = tuple(part.strip() for part in self.raw(name).split(",") if part.strip())
+        if required and not values:
+            raise self.fail(f"{name} must list at least one value (comma-separated)")
+        if most is not None and len(values) > most:
+            raise self.fail(f"{name} lists {len(values)} values, at most {most}")
+        for value in values:
+            if pattern is not None and not pattern.fullmatch(value):
+                raise self.fail(f"{name}: {_show(value)} is not {what or 'a value matching ' + pattern.pattern}")
+        if unique:
+            seen: set[str] = set()
+            for value in values:
+                if value in seen:
+                    raise self.fail(f"{name} lists {_show(value)} twice")
+                seen.add(value)
+        return values
+
     def choice(self, name: str, default: str, allowed: Collection[str]) -> str:
         """One of ``allowed`` (exact, case-sensitive; ``default`` when unset)."""
         value = self.raw(name) or default
@@ -161,14 +201,14 @@ class EnvSettings:
         except ValidationError as error:
             raise self.fail(f"{name} is not valid JSON ({error})") from None
 
-    def s3_uri(self, name: str, *, key_required: bool = False) -> tuple[str, str]:
-        """``(bucket, key or prefix)`` of a required ``s3://bucket[/key]`` value."""
-        location = self.optional_s3_uri(name, key_required=key_required)
+    def s3_uri(self, name: str, *, key_required: bool = False, because: str = "") -> tuple[str, str]:
+        """``(bucket, key or prefix)`` of a required ``s3://bucket[/key]`` value (``because`` says why)."""
+        location = self.optional_s3_uri(name, key_required=key_required, because=because)
         if location is None:
-            raise self.fail(f"{name} must be set")
+            raise self.fail(f"{name} must be set" + (f" because {because}" if because else ""))
         return location
 
-    def optional_s3_uri(self, name: str, *, key_required: bool = False) -> tuple[str, str] | None:
+    def optional_s3_uri(self, name: str, *, key_required: bool = False, because: str = "") -> tuple[str, str] | None:
         """``(bucket, key or prefix)`` of an ``s3://bucket[/key]`` value; None when unset."""
         text = self.raw(name)
         if not text:
@@ -176,5 +216,6 @@ class EnvSettings:
         match = _S3_URI.fullmatch(text)
         if not match or (key_required and not match.group(2)):
             shape = "s3://bucket/key" if key_required else "s3://bucket/prefix"
-            raise self.fail(f"{name} must be an {shape} URI, got {_show(text)}")
+            reason = f" because {because}" if because else ""
+            raise self.fail(f"{name} must be an {shape} URI{reason}, got {_show(text)}")
         return match.group(1), match.group(2) or ""

@@ -16,7 +16,9 @@ Environment:
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from typing import Any
 
 import boto3
@@ -24,8 +26,24 @@ import run_record
 import tracking
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from common.settings import EnvSettings
 
 logger = Logger()
+_URL = re.compile(r"https?://[^\s/]+(/\S*)?")
+
+
+class ConfigError(ValueError):
+    """The function's environment is incomplete or invalid; the message names the variable."""
+
+
+@functools.cache
+def settings() -> tuple[str, str | None]:
+    """``(MLFLOW_APP_ARN, MLFLOW_ENDPOINT_URL or None)``, validated once per execution environment: a bad ARN
+    fails the step before any S3 read, naming the variable."""
+    env = EnvSettings(os.environ, error=ConfigError)
+    app_arn = env.required("MLFLOW_APP_ARN")
+    env.text("MLFLOW_APP_ARN", "", pattern=tracking.APP_ARN_RE, what="the ARN of a SageMaker MLflow app")
+    return app_arn, env.optional("MLFLOW_ENDPOINT_URL", pattern=_URL, what="an http(s) URL")
 
 
 def _list_objects(s3: Any, uri: str) -> list[tuple[str, str, int]]:
@@ -38,7 +56,7 @@ def _list_objects(s3: Any, uri: str) -> list[tuple[str, str, int]]:
 
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, str]:
-    app_arn = os.environ.get("MLFLOW_APP_ARN", "")
+    app_arn, endpoint = settings()
     arguments = run_record.StepArguments.from_event(event)
     s3 = boto3.client("s3")
 
@@ -59,7 +77,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, str]:
     store = tracking.RestTrackingStore(
         app_arn=app_arn,
         transport=tracking.sigv4_transport(boto3.Session().get_credentials(), tracking.app_region(app_arn)),
-        endpoint=os.environ.get("MLFLOW_ENDPOINT_URL") or None,
+        endpoint=endpoint,
     )
     run_id, created = tracking.log_run_once(store, record)
     logger.info(

@@ -39,7 +39,7 @@ MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
 MAX_TAG_VALUE_LENGTH = 8000
 MAX_ENTRIES = 100  # a log-batch request takes at most 100 params and 1000 metrics; we send far fewer
-_APP_ARN = re.compile(r"arn:(aws|aws-us-gov):sagemaker:([a-z0-9-]+):(\d{12}):mlflow-app/[A-Za-z0-9-]+")
+APP_ARN_RE = re.compile(r"arn:(aws|aws-us-gov):sagemaker:([a-z0-9-]+):(\d{12}):mlflow-app/[A-Za-z0-9-]{1,128}")
 _KEY = re.compile(r"[A-Za-z0-9_.\-/ ]+")
 
 
@@ -169,7 +169,7 @@ Transport = Callable[[str, str, bytes | None, Mapping[str, str]], tuple[int, Any
 
 def app_endpoint(app_arn: str) -> str:
     """The MLflow app's API endpoint, from its ARN (what the sagemaker-mlflow plugin derives)."""
-    match = _APP_ARN.fullmatch(app_arn)
+    match = APP_ARN_RE.fullmatch(app_arn)
     if match is None:
         raise ValueError(f"{app_arn!r} is not the ARN of a SageMaker MLflow app (arn:aws:sagemaker:...:mlflow-app/...)")
     return f"https://mlflow.sagemaker.{match[2]}.app.aws"

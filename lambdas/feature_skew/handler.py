@@ -38,10 +38,16 @@ def _client(service: str) -> Any:
     return boto3.client(service)
 
 
+@functools.cache
+def settings() -> skew.Config:
+    """The function's settings, validated once per execution environment (a bad one fails every run)."""
+    return skew.Config.from_env(os.environ)
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    config = skew.Config.from_env(os.environ)
+    config = settings()
     report = skew.check(_client("sagemaker"), _client("athena"), _client("sagemaker-featurestore-runtime"), config)
     metrics.add_dimension(name="FeatureGroup", value=report.feature_group)
     metrics.add_metric(name="FeatureSkewCompared", unit=MetricUnit.Count, value=report.compared)

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.settings import EnvSettings
+
 __all__ = ["Config", "ConfigError", "SkewReport", "check", "compare", "offline_query", "rows_from_results"]
 
 RECORD_IDENTIFIER = "customer_id"
@@ -32,6 +34,8 @@ MAX_SAMPLE_SIZE = 100  # BatchGetRecord's limit per call
 # Glue table and database names Feature Store generates: lower-case letters, digits and underscores.
 _CATALOG_NAME = re.compile(r"[a-z0-9_]{1,255}")
 _FINISHED = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+# Feature Store's FeatureName pattern.
+FEATURE_NAME = re.compile(r"[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}")
 
 
 class ConfigError(ValueError):
@@ -51,14 +55,12 @@ class Config:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
-        missing = [name for name in ("FEATURES_GROUP", "FEATURES", "WORKGROUP") if not env.get(name, "").strip()]
-        if missing:
-            raise ConfigError(f"environment variable(s) {', '.join(missing)} must be set")
-        raw_size = env.get("SAMPLE_SIZE", "20").strip()
-        if not raw_size.isdecimal() or not 1 <= int(raw_size) <= MAX_SAMPLE_SIZE:
-            raise ConfigError(f"SAMPLE_SIZE must be 1-{MAX_SAMPLE_SIZE}, got {raw_size!r}")
-        features = tuple(name.strip() for name in env["FEATURES"].split(",") if name.strip())
-        return cls(env["FEATURES_GROUP"].strip(), features, int(raw_size), env["WORKGROUP"].strip())
+        """Read and validate the configuration (:mod:`common.settings`' rules); see the handler's docstring."""
+        settings = EnvSettings(env, error=ConfigError)
+        values = settings.require_all("FEATURES_GROUP", "FEATURES", "WORKGROUP")
+        features = settings.names("FEATURES", required=True, unique=True, pattern=FEATURE_NAME, what="a feature name")
+        sample_size = settings.integer("SAMPLE_SIZE", 20, low=1, high=MAX_SAMPLE_SIZE)
+        return cls(values["FEATURES_GROUP"], features, sample_size, values["WORKGROUP"])
 
 
 @dataclass

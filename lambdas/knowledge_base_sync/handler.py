@@ -35,10 +35,16 @@ def agent_client() -> Any:
     return boto3.client("bedrock-agent", config=BotoConfig(retries={"mode": "standard"}))
 
 
+@functools.cache
+def environment() -> Settings:
+    """The function's settings, validated once per execution environment (a bad one fails every invocation)."""
+    return Settings.from_env(os.environ)
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = Settings.from_env(os.environ)
+    settings = environment()
     records = [(record.message_id, record.body) for record in SQSEvent(event).records]
     outcome = kb_sync.sync_batch(
         agent_client(), settings.source, records, bucket=settings.bucket, prefix=settings.prefix

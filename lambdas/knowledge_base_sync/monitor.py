@@ -31,10 +31,16 @@ def clients() -> tuple[Any, Any]:
     return boto3.client("s3", config=config), boto3.client("bedrock-agent", config=config)
 
 
+@functools.cache
+def environment() -> Settings:
+    """The function's settings, validated once per execution environment (a bad one fails every invocation)."""
+    return Settings.from_env(os.environ)
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = Settings.from_env(os.environ)
+    settings = environment()
     s3, agent = clients()
     result = kb_skew.measure(
         s3, agent, settings.source, bucket=settings.bucket, prefix=settings.prefix, now=datetime.now(UTC)

@@ -26,7 +26,6 @@ typed errors to status codes. Steps, in order, every check before the first writ
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import re
@@ -61,6 +60,7 @@ from common.prompt_store import (
     serialize,
     version_sk,
 )
+from common.settings import EnvSettings
 from scorecard import EvaluationCost, ModelScore
 
 _log = logging.getLogger(__name__)
@@ -76,6 +76,9 @@ _EVENT_FIELDS = frozenset({"prompt", "version", "golden_set", "golden_version", 
 # Shipped with the function (its asset is this folder): every evaluation runs it.
 RED_TEAM_SET_PATH = Path(__file__).with_name("data") / "red_team_v1.json"
 EMBEDDING_DIMENSIONS = 512
+MAX_EMBEDDING_PRICE_PER_1K = 1.0
+# Bedrock's guardrailVersion: a published version number, or the working draft.
+GUARDRAIL_VERSION_RE = re.compile(r"DRAFT|[1-9][0-9]{0,7}")
 
 
 class ConfigError(Exception):
@@ -110,14 +113,6 @@ def eval_sk(version: int, run_id: str) -> str:
     return f"{EVAL_PREFIX}{version:08d}#{run_id}"
 
 
-def _json_env(env: Mapping[str, str], name: str) -> Any:
-    raw = env.get(name, "").strip()
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"evaluation misconfigured: {name} is not valid JSON ({error.msg})") from None
-
-
 @dataclass(frozen=True)
 class EvaluationConfig:
     """Everything the function reads from its environment, validated once per execution environment."""
@@ -146,7 +141,8 @@ class EvaluationConfig:
         Raises:
             ConfigError: naming the variable that is missing or invalid.
         """
-        required = (
+        settings = EnvSettings(env, error=ConfigError, context="evaluation misconfigured")
+        values = settings.require_all(
             "TABLE_NAME",
             "REPORT_BUCKET",
             "PRICE_TABLE_JSON",
@@ -156,19 +152,16 @@ class EvaluationConfig:
             "EMBEDDING_MODEL_ID",
             "EMBEDDING_PRICE_PER_1K",
         )
-        missing = [name for name in required if not env.get(name, "").strip()]
-        if missing:
-            raise ConfigError(f"evaluation misconfigured: missing environment variables {', '.join(missing)}")
-        guardrail_id = env.get("GUARDRAIL_ID", "").strip() or None
-        guardrail_version = env.get("GUARDRAIL_VERSION", "").strip() or None
+        guardrail_id = settings.optional("GUARDRAIL_ID")
+        guardrail_version = settings.optional(
+            "GUARDRAIL_VERSION", pattern=GUARDRAIL_VERSION_RE, what="a guardrail version (DRAFT or 1-99999999)"
+        )
         if (guardrail_id is None) != (guardrail_version is None):
-            raise ConfigError("evaluation misconfigured: set both GUARDRAIL_ID and GUARDRAIL_VERSION, or neither")
-        allowed = tuple(dict.fromkeys(m.strip() for m in env["ALLOWED_MODELS"].split(",") if m.strip()))
-        if not allowed:
-            raise ConfigError("evaluation misconfigured: ALLOWED_MODELS names no model")
-        prices = _json_env(env, "PRICE_TABLE_JSON")
+            raise settings.fail("set both GUARDRAIL_ID and GUARDRAIL_VERSION, or neither")
+        allowed = tuple(dict.fromkeys(settings.names("ALLOWED_MODELS", required=True)))
+        prices = settings.json("PRICE_TABLE_JSON", required=True)
         if not isinstance(prices, dict):
-            raise ConfigError("evaluation misconfigured: PRICE_TABLE_JSON must be an object {model id: prices}")
+            raise settings.fail("PRICE_TABLE_JSON must be an object {model id: prices}")
         for model_id in allowed:
             entry = prices.get(model_id)
             valid = isinstance(entry, dict) and all(
@@ -179,49 +172,40 @@ class EvaluationConfig:
                 for f in ("input_per_1k", "output_per_1k")
             )
             if not valid:
-                raise ConfigError(
-                    f"evaluation misconfigured: PRICE_TABLE_JSON has no valid input_per_1k/output_per_1k "
-                    f"for allowed model {model_id!r}"
+                raise settings.fail(
+                    f"PRICE_TABLE_JSON has no valid input_per_1k/output_per_1k for allowed model {model_id!r}"
                 )
-        gate = _json_env(env, "GATE_JSON")
+        gate = settings.json("GATE_JSON", required=True)
         if not isinstance(gate, dict):
-            raise ConfigError("evaluation misconfigured: GATE_JSON must be an object (quality gate thresholds)")
-        raw_weights = _json_env(env, "WEIGHTS_JSON")
+            raise settings.fail("GATE_JSON must be an object (quality gate thresholds)")
+        raw_weights = settings.json("WEIGHTS_JSON", required=True)
         if not isinstance(raw_weights, dict) or set(raw_weights) != {"speed", "precision", "cost"}:
-            raise ConfigError('evaluation misconfigured: WEIGHTS_JSON must be {"speed": x, "precision": y, "cost": z}')
+            raise settings.fail('WEIGHTS_JSON must be {"speed": x, "precision": y, "cost": z}')
         try:
             weights = selection.Weights(**raw_weights)
             # Validates the gate's keys and numbers now rather than after the models have been paid for.
             quality_gate.evaluate(_EMPTY_SCORE, gate)
         except (selection.SelectionError, quality_gate.GateConfigError) as error:
-            raise ConfigError(f"evaluation misconfigured: {error}") from None
-        try:
-            embedding_price = float(env["EMBEDDING_PRICE_PER_1K"].strip())
-        except ValueError:
-            embedding_price = math.nan
-        if not math.isfinite(embedding_price) or embedding_price < 0:
-            raise ConfigError("evaluation misconfigured: EMBEDDING_PRICE_PER_1K must be a non-negative number (USD)")
-        try:
-            knowledge_bases = retrieval.parse_knowledge_bases(env.get("KNOWLEDGE_BASES"))
-        except retrieval.RetrievalConfigError as error:
-            raise ConfigError(f"evaluation misconfigured: {error}") from None
-        prefix = env.get("REPORT_PREFIX", DEFAULT_REPORT_PREFIX).strip().lstrip("/")
+            raise settings.fail(str(error)) from None
+        # USD per 1,000 input tokens; the stack's config takes [0, 1).
+        embedding_price = settings.number("EMBEDDING_PRICE_PER_1K", 0.0, low=0.0, high=MAX_EMBEDDING_PRICE_PER_1K)
+        prefix = settings.text("REPORT_PREFIX", DEFAULT_REPORT_PREFIX).lstrip("/")
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         return cls(
-            table_name=env["TABLE_NAME"].strip(),
-            report_bucket=env["REPORT_BUCKET"].strip(),
+            table_name=values["TABLE_NAME"],
+            report_bucket=values["REPORT_BUCKET"],
             report_prefix=prefix,
             prices={m: {k: float(v) for k, v in prices[m].items() if k.endswith("_per_1k")} for m in allowed},
             allowed_models=allowed,
-            judge_model_id=env.get("JUDGE_MODEL_ID", "").strip() or None,
+            judge_model_id=settings.optional("JUDGE_MODEL_ID"),
             guardrail_id=guardrail_id,
             guardrail_version=guardrail_version,
             gate=gate,
             weights=weights,
-            embedding_model_id=env["EMBEDDING_MODEL_ID"].strip(),
+            embedding_model_id=values["EMBEDDING_MODEL_ID"],
             embedding_price_per_1k=embedding_price,
-            knowledge_bases=knowledge_bases,
+            knowledge_bases=retrieval.knowledge_bases(settings),
         )
 
 

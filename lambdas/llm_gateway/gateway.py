@@ -22,7 +22,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from common import retrieval, templating
 from common.errors import NotFound, ValidationError
 from common.prompt_store import ALIAS_RE, PROMPT_NAME_RE, AliasRecord, DynamoDBClient, get_alias
-from pricing import PriceTable, PricingError, check_allowed, check_priced, parse_allowed_models
+from common.settings import EnvSettings
+from pricing import PriceTable, PricingError, check_allowed, check_priced
 
 TEAM_RE = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,63}\Z")
 # What the guardrail's contextual grounding check reads (Bedrock Guardrails quotas): the reference text the
@@ -32,6 +33,9 @@ MAX_GROUNDING_QUERY_CHARS = 1_000
 DEFAULT_CACHE_SECONDS = 30.0
 MAX_CACHE_SECONDS = 3600.0
 GUARDRAIL_INTERVENED = "guardrail_intervened"
+# Bedrock's guardrailVersion: a published version number, or the working draft.
+GUARDRAIL_VERSION_RE = re.compile(r"DRAFT|[1-9][0-9]{0,7}")
+_VERSION_SHAPE = "a guardrail version (DRAFT or 1-99999999)"
 
 
 class ConfigError(Exception):
@@ -69,44 +73,32 @@ class GatewayConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GatewayConfig:
         """Read ``TABLE_NAME``, ``PROMPT_CACHE_SECONDS``, ``GUARDRAIL_ID``, ``GUARDRAIL_VERSION``,
-        ``ALLOWED_MODELS`` and ``PRICE_TABLE_JSON``.
+        ``ALLOWED_MODELS``, ``PRICE_TABLE_JSON`` and ``KNOWLEDGE_BASES`` with :mod:`common.settings`' rules.
 
         Raises:
             ConfigError: naming the variable that is missing or invalid.
         """
-        missing = [
-            name
-            for name in ("TABLE_NAME", "GUARDRAIL_ID", "GUARDRAIL_VERSION", "ALLOWED_MODELS", "PRICE_TABLE_JSON")
-            if not env.get(name, "").strip()
-        ]
+        settings = EnvSettings(env, error=ConfigError, context="gateway misconfigured")
         # The guardrail is mandatory: a gateway that silently skips it when unset would fail open.
-        if missing:
-            raise ConfigError(f"gateway misconfigured: missing environment variables {', '.join(missing)}")
-        raw_ttl = env.get("PROMPT_CACHE_SECONDS", "").strip() or str(DEFAULT_CACHE_SECONDS)
+        values = settings.require_all(
+            "TABLE_NAME", "GUARDRAIL_ID", "GUARDRAIL_VERSION", "ALLOWED_MODELS", "PRICE_TABLE_JSON"
+        )
+        ttl = settings.number("PROMPT_CACHE_SECONDS", DEFAULT_CACHE_SECONDS, low=0, high=MAX_CACHE_SECONDS)
+        allowed = frozenset(settings.names("ALLOWED_MODELS", required=True))
+        prices_document = settings.json("PRICE_TABLE_JSON", required=True)
         try:
-            ttl = float(raw_ttl)
-        except ValueError:
-            ttl = -1.0
-        if not 0 <= ttl <= MAX_CACHE_SECONDS:
-            raise ConfigError(
-                f"gateway misconfigured: PROMPT_CACHE_SECONDS={raw_ttl!r} "
-                f"must be a number from 0 to {MAX_CACHE_SECONDS:g}"
-            )
-        try:
-            prices = PriceTable.from_json(env["PRICE_TABLE_JSON"])
-            allowed = parse_allowed_models(env["ALLOWED_MODELS"])
+            prices = PriceTable.from_document(prices_document)
             check_priced(allowed, prices)
-            knowledge_bases = retrieval.parse_knowledge_bases(env.get("KNOWLEDGE_BASES"))
-        except (PricingError, retrieval.RetrievalConfigError) as error:
-            raise ConfigError(f"gateway misconfigured: {error}") from None
+        except PricingError as error:
+            raise settings.fail(str(error)) from None
         return cls(
-            table_name=env["TABLE_NAME"].strip(),
+            table_name=values["TABLE_NAME"],
             cache_seconds=ttl,
-            guardrail_id=env["GUARDRAIL_ID"].strip(),
-            guardrail_version=env["GUARDRAIL_VERSION"].strip(),
+            guardrail_id=values["GUARDRAIL_ID"],
+            guardrail_version=settings.text("GUARDRAIL_VERSION", "", pattern=GUARDRAIL_VERSION_RE, what=_VERSION_SHAPE),
             allowed_models=allowed,
             prices=prices,
-            knowledge_bases=knowledge_bases,
+            knowledge_bases=retrieval.knowledge_bases(settings),
         )
 
 

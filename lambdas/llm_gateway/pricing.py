@@ -12,7 +12,6 @@ Both come from the environment the stack sets, decided at synth time:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -47,20 +46,16 @@ class PriceTable:
     """Prices per model, and the cost of one call."""
 
     def __init__(self, prices: Mapping[str, ModelPrice]) -> None:
-        """Wrap already-parsed prices (see :meth:`from_json` for the environment form)."""
+        """Wrap already-validated prices (see :meth:`from_document` for the environment form)."""
         self._prices = dict(prices)
 
     @classmethod
-    def from_json(cls, text: str) -> PriceTable:
-        """Parse ``PRICE_TABLE_JSON``.
+    def from_document(cls, raw: object) -> PriceTable:
+        """Validate ``PRICE_TABLE_JSON`` as parsed (by :meth:`common.settings.EnvSettings.json`).
 
         Raises:
             PricingError: naming the entry and field that are wrong.
         """
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise PricingError(f"PRICE_TABLE_JSON: invalid JSON ({error.msg})") from None
         if not isinstance(raw, dict) or not raw:
             raise PricingError('PRICE_TABLE_JSON: must be a non-empty object {"<model id>": {...}}')
         prices = {}
@@ -94,18 +89,6 @@ class PriceTable:
             )
         cost = (Decimal(input_tokens) * price.input_per_1k + Decimal(output_tokens) * price.output_per_1k) / 1000
         return float(cost)
-
-
-def parse_allowed_models(text: str) -> frozenset[str]:
-    """Parse ``ALLOWED_MODELS`` (comma-separated, blanks ignored).
-
-    Raises:
-        PricingError: the list is empty (a gateway that may call no model is a configuration error).
-    """
-    models = frozenset(part.strip() for part in text.split(",") if part.strip())
-    if not models:
-        raise PricingError("ALLOWED_MODELS: must list at least one model id (comma-separated)")
-    return models
 
 
 def check_priced(allowed: Iterable[str], prices: PriceTable) -> None:

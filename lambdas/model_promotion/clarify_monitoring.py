@@ -12,8 +12,8 @@ Model-bias monitoring needs ground truth: labels the business uploads under ``GR
 Monitor's merge job joins them to captured requests by inference id). Until they arrive the bias jobs
 report missing ground truth; explainability needs none.
 
-Settings (environment): CLARIFY_IMAGE_URI (the region's Clarify image; unset: not configured),
-GROUND_TRUTH_URI (s3://..., required with it), CLARIFY_MONITOR_SCHEDULE (default daily,
+Settings (environment, read with :mod:`common.settings`' rules): CLARIFY_IMAGE_URI (the region's Clarify
+image; unset: not configured), GROUND_TRUTH_URI (s3://..., required with it), CLARIFY_MONITOR_SCHEDULE (default daily,
 ``cron(0 0 ? * * *)``: each job starts a shadow endpoint, hourly would cost 24 of them a day).
 """
 
@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+from common.settings import EnvSettings
 
 __all__ = ["ClarifyMonitorSettings", "ensure_clarify_monitoring", "job_definitions"]
 
@@ -35,11 +35,6 @@ LOCAL_INPUT = "/opt/ml/processing/input/endpoint"
 LOCAL_OUTPUT = "/opt/ml/processing/output"
 MAX_NAME_LENGTH = 63
 _NOT_FOUND = {"ValidationException", "ResourceNotFound", "ResourceNotFoundException"}
-_S3_URI = re.compile(r"s3://[^/\s]+/\S*")
-
-
-class ClarifyMonitorConfigError(ValueError):
-    """The Clarify monitoring environment is inconsistent; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -49,18 +44,20 @@ class ClarifyMonitorSettings:
     schedule_expression: str
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> ClarifyMonitorSettings | None:
-        image = env.get("CLARIFY_IMAGE_URI", "").strip()
-        if not image:
+    def from_settings(cls, settings: EnvSettings) -> ClarifyMonitorSettings | None:
+        """The Clarify monitoring settings of the promotion function's environment; None when not configured."""
+        image = settings.optional("CLARIFY_IMAGE_URI")
+        if image is None:
             return None
-        ground_truth = env.get("GROUND_TRUTH_URI", "").strip().rstrip("/")
-        if not _S3_URI.fullmatch(ground_truth):
-            raise ClarifyMonitorConfigError(
-                "GROUND_TRUTH_URI must be an s3://bucket/prefix URI because CLARIFY_IMAGE_URI is set, "
-                f"got {ground_truth!r}"
-            )
-        schedule = env.get("CLARIFY_MONITOR_SCHEDULE", "").strip() or DEFAULT_SCHEDULE
-        return cls(image_uri=image, ground_truth_uri=ground_truth, schedule_expression=schedule)
+        because = "CLARIFY_IMAGE_URI is set"
+        bucket, prefix = settings.s3_uri("GROUND_TRUTH_URI", key_required=True, because=because)
+        # A trailing slash is not part of the prefix the schedules are given; a prefix of only slashes is none.
+        if not prefix.rstrip("/"):
+            raise settings.fail(f"GROUND_TRUTH_URI must be an s3://bucket/prefix URI because {because}")
+        schedule = settings.text("CLARIFY_MONITOR_SCHEDULE", DEFAULT_SCHEDULE)
+        return cls(
+            image_uri=image, ground_truth_uri=f"s3://{bucket}/{prefix.rstrip('/')}", schedule_expression=schedule
+        )
 
 
 def package_clarify_baselines(package: Mapping[str, Any]) -> dict[str, dict[str, str]] | str:

@@ -87,10 +87,16 @@ def clients() -> sagemaker_calls.Clients:
     )
 
 
+@functools.cache
+def settings() -> promotion_config.Config:
+    """The function's settings, validated once per execution environment (a bad one fails every invocation)."""
+    return promotion_config.Config.from_env(os.environ)
+
+
 @logger.inject_lambda_context(log_event=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    config = promotion_config.Config.from_env(os.environ)
+    config = settings()
     try:
         decision = promotion.handle_event(event, clients(), config)
     except promotion.EndpointBusyError as error:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from clarify_monitoring import ClarifyMonitorConfigError, ClarifyMonitorSettings
+from clarify_monitoring import ClarifyMonitorSettings
 from common.settings import EnvSettings
 
 Mode = Literal["serverless", "provisioned"]
@@ -81,7 +81,7 @@ class Config:
             raise ConfigError(
                 "CAPTURE_BUCKET is required when ENDPOINT_MODE=provisioned (data capture feeds Model Monitor)"
             )
-        alarms = tuple(name.strip() for name in settings.raw("ROLLBACK_ALARMS").split(",") if name.strip())
+        alarms = settings.names("ROLLBACK_ALARMS")
         if len(alarms) > 10:
             raise ConfigError(f"ROLLBACK_ALARMS lists {len(alarms)} alarms; SageMaker accepts at most 10")
         initial_count = settings.integer("INITIAL_INSTANCE_COUNT", 1, low=1, high=100)
@@ -120,16 +120,9 @@ class Config:
             scale_in_cooldown=settings.integer("SCALE_IN_COOLDOWN_SECONDS", 300, low=0, high=86_400),
             scale_out_cooldown=settings.integer("SCALE_OUT_COOLDOWN_SECONDS", 60, low=0, high=86_400),
             monitor=_monitor_config(settings),
-            clarify_monitor=_clarify_monitor_config(env),
+            clarify_monitor=ClarifyMonitorSettings.from_settings(settings),
             test_data_target_uri=test_data_target,
         )
-
-
-def _clarify_monitor_config(env: Mapping[str, str]) -> ClarifyMonitorSettings | None:
-    try:
-        return ClarifyMonitorSettings.from_env(env)
-    except ClarifyMonitorConfigError as error:
-        raise ConfigError(str(error)) from error
 
 
 def _monitor_config(settings: EnvSettings) -> MonitorConfig | None:

@@ -20,6 +20,7 @@ Metrics: MskRecordsSent, MskRecordsFailed (counts).
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -35,10 +36,16 @@ logger = Logger()
 metrics = Metrics()
 
 
+@functools.cache
+def settings() -> feed.Config:
+    """The function's settings, validated once per execution environment (a bad one fails every invocation)."""
+    return feed.Config.from_env(os.environ)
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    config = feed.Config.from_env(os.environ)
+    config = settings()
     source = f"s3://{config.bucket}/{config.key}"
     records = feed.parse_records(
         feed.read_test_data(boto3.client("s3"), config.bucket, config.key), max_records=config.max_records

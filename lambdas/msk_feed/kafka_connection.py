@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
+from common.settings import EnvSettings
 from kafka.net.sasl.oauth import AbstractTokenProvider
 
 # host:port, as in the cluster's BootstrapBrokerStringSaslIam (comma-separated).
@@ -45,7 +46,9 @@ class Connection:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Connection:
-        return cls.parse(env.get("BOOTSTRAP_SERVERS", ""), env.get("AWS_REGION", ""))
+        """``BOOTSTRAP_SERVERS`` and ``AWS_REGION``, read with :mod:`common.settings`' rules, checked as ``parse``."""
+        settings = EnvSettings(env, error=ConfigError)
+        return cls.parse(settings.raw("BOOTSTRAP_SERVERS"), settings.raw("AWS_REGION"))
 
 
 class MskIamTokenProvider(AbstractTokenProvider):  # type: ignore[misc]  # kafka-python ships no type hints

@@ -16,6 +16,7 @@ from typing import Any
 import topic
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from common.settings import EnvSettings
 from kafka import KafkaAdminClient
 from kafka_connection import Connection, client_settings
 
@@ -29,6 +30,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return admin
 
     logger.info("topic request", request_type=event.get("RequestType"), physical_id=event.get("PhysicalResourceId"))
-    response: dict[str, Any] = topic.on_event(event, os.environ.get("AWS_REGION", ""), admin_for)
+    # The region is checked with the request (a bad one fails the resource, naming AWS_REGION).
+    region = EnvSettings(os.environ).raw("AWS_REGION")
+    response: dict[str, Any] = topic.on_event(event, region, admin_for)
     logger.info("topic request done", **response)
     return response

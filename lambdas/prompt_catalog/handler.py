@@ -25,9 +25,11 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from catalog import PromptCatalog
+from catalog import MAX_TEMPLATE_BYTES_CEILING, PromptCatalog
 from catalog_api import ServerError, build_app
-from common.retrieval import RetrievalConfigError, parse_knowledge_bases
+from common import retrieval
+from common.golden_sets import MAX_ITEMS
+from common.settings import EnvSettings
 
 # Read-only requests publish no metric; Powertools would warn about that on every such request.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -39,27 +41,17 @@ metrics = Metrics()
 @functools.cache
 def catalog_from_env() -> PromptCatalog:
     """The catalog configured from the environment; built once per execution environment."""
-    table = os.environ.get("TABLE_NAME", "")
-    if not table:
-        raise ServerError("catalog misconfigured: TABLE_NAME is not set")
-    settings: dict[str, int] = {}
-    for variable in ("MAX_TEMPLATE_BYTES", "MIN_GOLDEN_SET_ITEMS"):
-        raw = os.environ.get(variable, "")
-        try:
-            settings[variable] = int(raw)
-        except ValueError as error:
-            # A missing gate setting is a misconfiguration, never an open gate.
-            raise ServerError(f"catalog misconfigured: {variable}={raw!r}: {error}") from None
-    try:
-        return PromptCatalog(
-            boto3.client("dynamodb"),
-            table,
-            max_template_bytes=settings["MAX_TEMPLATE_BYTES"],
-            min_golden_set_items=settings["MIN_GOLDEN_SET_ITEMS"],
-            knowledge_bases=parse_knowledge_bases(os.environ.get("KNOWLEDGE_BASES")),
-        )
-    except (ValueError, RetrievalConfigError) as error:
-        raise ServerError(f"catalog misconfigured: {error}") from None
+    settings = EnvSettings(os.environ, error=ServerError, context="catalog misconfigured")
+    table = settings.required("TABLE_NAME")
+    # A missing gate setting is a misconfiguration, never an open gate: both are required.
+    settings.require_all("MAX_TEMPLATE_BYTES", "MIN_GOLDEN_SET_ITEMS")
+    return PromptCatalog(
+        boto3.client("dynamodb"),
+        table,
+        max_template_bytes=settings.integer("MAX_TEMPLATE_BYTES", 0, low=1, high=MAX_TEMPLATE_BYTES_CEILING),
+        min_golden_set_items=settings.integer("MIN_GOLDEN_SET_ITEMS", 0, low=1, high=MAX_ITEMS),
+        knowledge_bases=retrieval.knowledge_bases(settings),
+    )
 
 
 app = build_app(catalog_from_env, logger=logger, metrics=metrics)

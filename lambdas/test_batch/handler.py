@@ -52,10 +52,16 @@ def clients() -> batch_strategy.Clients:
     )
 
 
+@functools.cache
+def settings() -> batch_strategy.Config:
+    """The function's settings, validated once per execution environment (a bad one fails every invocation)."""
+    return batch_strategy.Config.from_env(os.environ)
+
+
 @logger.inject_lambda_context(log_event=True)
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    config = batch_strategy.Config.from_env(os.environ)
+    config = settings()
     requested = event.get("run_id") if isinstance(event, dict) else None
     run_id = requested or f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{context.aws_request_id[:8]}"
     report: dict[str, Any] = batch_strategy.run(clients(), config, run_id=str(run_id))

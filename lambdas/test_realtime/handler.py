@@ -60,9 +60,15 @@ def featurestore() -> Any:
     )
 
 
+@functools.cache
+def settings() -> realtime_strategy.Config:
+    """The function's settings, validated once per execution environment (a bad one fails every request)."""
+    return realtime_strategy.Config.from_env(os.environ)
+
+
 @app.post("/predict")
 def predict() -> Response[str]:
-    config = realtime_strategy.Config.from_env(os.environ)
+    config = settings()
     try:
         request = realtime_strategy.parse_any_request(
             app.current_event.decoded_body,

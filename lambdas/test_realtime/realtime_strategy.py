@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+from common.settings import EnvSettings
 from common.xgboost_csv import invoke, parse_predictions
 
 # boto3 ships no type stubs in the Lambda runtime or this project's dependencies; clients are typed Any.
@@ -55,23 +56,19 @@ class Config:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
-        endpoint_name = env.get("ENDPOINT_NAME", "").strip()
-        if not endpoint_name:
-            raise ConfigError("ENDPOINT_NAME must be set")
-        text = env.get("MAX_INSTANCES", "").strip() or "100"
+        """Read and validate the configuration (:mod:`common.settings`' rules); see the handler's docstring."""
+        settings = EnvSettings(env, error=ConfigError)
+        endpoint_name = settings.required("ENDPOINT_NAME")
         # 1000 rows of 13 numbers stay well inside invoke_endpoint's payload limit (6 MB, serverless 4 MB).
-        if not text.isdigit() or not 1 <= int(text) <= 1000:
-            raise ConfigError(f"MAX_INSTANCES must be an integer between 1 and 1000, got {text!r}")
-        group = env.get("FEATURES_GROUP", "").strip() or None
-        features = tuple(name.strip() for name in env.get("FEATURES", "").split(",") if name.strip())
+        max_instances = settings.integer("MAX_INSTANCES", 100, low=1, high=1000)
+        group = settings.optional("FEATURES_GROUP")
+        features = settings.names("FEATURES", unique=group is not None)
         if group is not None and len(features) != FEATURE_COUNT:
             raise ConfigError(
                 f"FEATURES must name the model's {FEATURE_COUNT} features in order when FEATURES_GROUP is set, "
                 f"got {len(features)}"
             )
-        if group is not None and len(set(features)) != len(features):
-            raise ConfigError("FEATURES names a feature twice")
-        return cls(endpoint_name=endpoint_name, max_instances=int(text), features_group=group, features=features)
+        return cls(endpoint_name=endpoint_name, max_instances=max_instances, features_group=group, features=features)
 
 
 @dataclass(frozen=True)

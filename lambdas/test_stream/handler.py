@@ -60,11 +60,17 @@ def clients() -> tuple[Any, Any]:
     )
 
 
+@functools.cache
+def settings() -> stream_strategy.Config:
+    """The function's settings, validated once per execution environment (a bad one fails every invocation)."""
+    return stream_strategy.Config.from_env(os.environ)
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     source = stream_strategy.event_source(event)
-    config = stream_strategy.Config.from_env(os.environ)
+    config = settings()
     runtime, s3 = clients()
     results: list[stream_strategy.Result] = []
 

@@ -158,10 +158,33 @@ def test_what_is_missing_is_said_not_guessed(env, package, arn, expected):
     assert sagemaker.calls == []
 
 
-@pytest.mark.parametrize("uri", ["", "artifacts/ground-truth", "s3://", "s3:// spaced/x"])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "",
+        " \n",
+        "artifacts/ground-truth",
+        "s3://",
+        "s3:// spaced/x",
+        "s3://bucket",
+        "s3://bucket/",
+        "s3://bucket//",
+        "s3://Bucket/x",
+        "s3://\uff42ucket/x",
+        "s3://" + "b" * 5000 + "/x",
+    ],
+)
 def test_clarify_image_without_a_ground_truth_uri_is_a_config_error(uri):
-    with pytest.raises(promotion.ConfigError, match="GROUND_TRUTH_URI must be an s3://bucket/prefix URI because"):
+    # The message names the variable and why it is needed, in the shared wording (common.settings).
+    expected = r"^GROUND_TRUTH_URI must be .*because CLARIFY_IMAGE_URI is set"
+    with pytest.raises(promotion.ConfigError, match=expected) as raised:
         promotion.Config.from_env({**ENV, "GROUND_TRUTH_URI": uri})
+    assert len(str(raised.value)) < 200
+
+
+def test_the_ground_truth_prefix_is_stripped_of_whitespace_and_trailing_slashes():
+    config = promotion.Config.from_env({**ENV, "GROUND_TRUTH_URI": " s3://bucket/ground-truth//\n"})
+    assert config.clarify_monitor.ground_truth_uri == "s3://bucket/ground-truth"
 
 
 def test_decision_reports_clarify_monitoring():

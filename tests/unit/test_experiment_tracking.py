@@ -237,3 +237,37 @@ def test_the_handler_logs_the_execution_and_returns_the_run_id_for_the_model_pac
         assert len(run["inputs"]["dataset_inputs"][0]["dataset"]["digest"]) == 16
         with pytest.raises(run_record.EventError, match="unknown argument"):
             handler.handler({**event(), "x": 1}, FakeLambdaContext())
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "MLFLOW_APP_ARN must be set"),
+        ({"MLFLOW_APP_ARN": " \n"}, "MLFLOW_APP_ARN must be set"),
+        ({"MLFLOW_APP_ARN": "arn:aws:sagemaker:eu-west-1:123:mlflow-app/x"}, "MLFLOW_APP_ARN must be the ARN of"),
+        ({"MLFLOW_APP_ARN": APP_ARN + "\nx"}, "MLFLOW_APP_ARN must be the ARN of"),
+        ({"MLFLOW_APP_ARN": APP_ARN.replace("1", "\uff11")}, "MLFLOW_APP_ARN must be the ARN of"),
+        ({"MLFLOW_APP_ARN": APP_ARN + "x" * 5000}, "MLFLOW_APP_ARN must be the ARN of"),
+        ({"MLFLOW_APP_ARN": APP_ARN, "MLFLOW_ENDPOINT_URL": "ftp://127.0.0.1"}, "MLFLOW_ENDPOINT_URL must be an http"),
+    ],
+)
+def test_a_bad_setting_fails_the_step_before_any_call_naming_the_variable(monkeypatch, env, message):
+    # Before, an unset or malformed ARN surfaced only after the reports had been read from S3.
+    for name in ("MLFLOW_APP_ARN", "MLFLOW_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    handler = load_handler("experiment_tracking")
+    monkeypatch.setattr(handler.boto3, "client", lambda *a, **k: pytest.fail("no AWS call before the settings"))
+    with pytest.raises(handler.ConfigError, match=message) as raised:
+        handler.handler(event(), FakeLambdaContext())
+    assert len(str(raised.value)) < 200
+
+
+def test_the_settings_are_stripped_and_read_once(monkeypatch):
+    monkeypatch.setenv("MLFLOW_APP_ARN", f" {APP_ARN}\n")
+    monkeypatch.setenv("MLFLOW_ENDPOINT_URL", "")
+    handler = load_handler("experiment_tracking")
+    assert handler.settings() == (APP_ARN, None)
+    monkeypatch.setenv("MLFLOW_APP_ARN", "changed")
+    assert handler.settings() == (APP_ARN, None)

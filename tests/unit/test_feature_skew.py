@@ -7,6 +7,7 @@ that answers with rows in GetQueryResults' shape (moto's Athena returns no rows 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -146,17 +147,49 @@ def test_the_query_takes_the_latest_non_deleted_row_per_record():
     assert sql.endswith('WHERE skew_rank = 1 AND NOT is_deleted ORDER BY "event_time" DESC LIMIT 20')
 
 
+SKEW_ENV = {"FEATURES_GROUP": "g", "FEATURES": "a", "WORKGROUP": "w"}
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
         ({"FEATURES": "a", "WORKGROUP": "w"}, "FEATURES_GROUP"),
-        ({"FEATURES_GROUP": "g", "FEATURES": "a", "WORKGROUP": "w", "SAMPLE_SIZE": "101"}, "SAMPLE_SIZE must be 1-100"),
-        ({"FEATURES_GROUP": "g", "FEATURES": "a", "WORKGROUP": "w", "SAMPLE_SIZE": "-1"}, "SAMPLE_SIZE"),
+        (
+            {**SKEW_ENV, "SAMPLE_SIZE": "101"},
+            "SAMPLE_SIZE must be between 1 and 100",
+        ),
+        ({**SKEW_ENV, "SAMPLE_SIZE": "-1"}, "SAMPLE_SIZE"),
+        # str.isdecimal() let the fullwidth '\uff15' through; a setting is plain ASCII digits.
+        (
+            {**SKEW_ENV, "SAMPLE_SIZE": "\uff15"},
+            "SAMPLE_SIZE must be an integer",
+        ),
+        (
+            {**SKEW_ENV, "SAMPLE_SIZE": "1e1"},
+            "SAMPLE_SIZE must be an integer",
+        ),
+        (
+            {**SKEW_ENV, "SAMPLE_SIZE": "9" * 5000},
+            "SAMPLE_SIZE must be an integer",
+        ),
+        # Only commas was accepted as a list of no features: nothing would ever be compared.
+        ({**SKEW_ENV, "FEATURES": " , ,", "WORKGROUP": "w"}, "FEATURES must list at least one value"),
+        ({**SKEW_ENV, "FEATURES": "a,b,a", "WORKGROUP": "w"}, "FEATURES lists 'a' twice"),
+        ({**SKEW_ENV, "FEATURES": "a,b c", "WORKGROUP": "w"}, "FEATURES: 'b c' is not a feature name"),
+        ({**SKEW_ENV, "FEATURES": 'a,"x"', "WORKGROUP": "w"}, "is not a feature name"),
     ],
 )
 def test_bad_environment_is_named(env, message):
-    with pytest.raises(skew.ConfigError, match=message):
+    with pytest.raises(skew.ConfigError, match=re.escape(message)) as raised:
         skew.Config.from_env(env)
+    assert len(str(raised.value)) < 200
+
+
+def test_settings_are_stripped_and_default():
+    config = skew.Config.from_env(
+        {"FEATURES_GROUP": " g\n", "FEATURES": " a, b\n", "WORKGROUP": "w", "SAMPLE_SIZE": ""}
+    )
+    assert (config.features_group, config.features, config.sample_size) == ("g", ("a", "b"), 20)
 
 
 def test_handler_publishes_the_skew_metrics(stores, monkeypatch, capsys):

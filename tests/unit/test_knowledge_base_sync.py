@@ -8,6 +8,7 @@ an EventBridge S3 event through a queue (the event JSON as the message body).
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,8 @@ from tests.unit.knowledge_base_fakes import FakeAgent
 from tests.unit.lambdas_path import FakeLambdaContext, load_handler, use
 
 use("knowledge_base_sync")
-import kb_sync  # noqa: E402 - importable once its Lambda folder is on sys.path
+import kb_settings  # noqa: E402 - importable once its Lambda folder is on sys.path
+import kb_sync  # noqa: E402
 from kb_jobs import DataSource  # noqa: E402
 
 BUCKET = "curated-bucket-1"
@@ -220,3 +222,45 @@ def test_the_handler_refuses_to_run_without_its_environment(monkeypatch: pytest.
     module = load_handler("knowledge_base_sync")
     with pytest.raises(RuntimeError, match="KNOWLEDGE_BASE_ID"):
         module.handler({"Records": []}, FakeLambdaContext())
+
+
+SYNC_ENV = {
+    "KNOWLEDGE_BASE_NAME": "product-docs",
+    "KNOWLEDGE_BASE_ID": "KB12345678",
+    "DATA_SOURCE_ID": "DS12345678",
+    "DOCUMENTS_BUCKET": BUCKET,
+    "DOCUMENTS_PREFIX": PREFIX,
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("KNOWLEDGE_BASE_NAME", " \n", "missing environment variable KNOWLEDGE_BASE_NAME"),
+        ("DOCUMENTS_PREFIX", "", "missing environment variable DOCUMENTS_PREFIX"),
+        # Before, any non-empty text was sent to Bedrock as an id (and failed on the first batch).
+        ("KNOWLEDGE_BASE_ID", "KB1234567", "KNOWLEDGE_BASE_ID must be a Bedrock id (10 letters or digits)"),
+        ("KNOWLEDGE_BASE_ID", "KB12345678\nX", "KNOWLEDGE_BASE_ID must be a Bedrock id"),
+        ("DATA_SOURCE_ID", "\uff24S12345678", "DATA_SOURCE_ID must be a Bedrock id"),  # fullwidth D
+        ("DATA_SOURCE_ID", "D" * 5000, "DATA_SOURCE_ID must be a Bedrock id"),
+    ],
+)
+def test_bad_settings_are_named(name: str, value: str, message: str) -> None:
+    with pytest.raises(kb_settings.SettingsError, match=re.escape(message)) as raised:
+        kb_settings.Settings.from_env({**SYNC_ENV, name: value})
+    assert len(str(raised.value)) < 200
+
+
+def test_settings_are_stripped() -> None:
+    settings = kb_settings.Settings.from_env({**SYNC_ENV, "KNOWLEDGE_BASE_ID": " KB12345678\n"})
+    assert settings.source.knowledge_base_id == "KB12345678"
+    assert (settings.bucket, settings.prefix) == (BUCKET, PREFIX)
+
+
+def test_the_settings_are_read_once_per_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in SYNC_ENV.items():
+        monkeypatch.setenv(name, value)
+    module = load_handler("knowledge_base_sync")
+    first = module.environment()
+    monkeypatch.setenv("KNOWLEDGE_BASE_ID", "not an id")
+    assert module.environment() is first

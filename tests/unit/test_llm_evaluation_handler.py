@@ -27,7 +27,7 @@ if str(LAMBDAS / "llm_evaluation") not in sys.path:
 import red_team
 from catalog import GateRefused, PromptCatalog
 from common import golden_sets, prompt_store
-from run_evaluation import EvaluationConfig, parse_event
+from run_evaluation import ConfigError, EvaluationConfig, parse_event
 
 TABLE = "prompt-catalog"
 BUCKET = "eval-reports"
@@ -378,6 +378,36 @@ def test_misconfiguration_is_a_500_naming_the_variable(
 
     assert result["statusCode"] == 500
     assert message in result["error"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        # float() read every one of these prices; the shared rules refuse them (the stack's config takes [0, 1)).
+        ({"EMBEDDING_PRICE_PER_1K": "nan"}, "EMBEDDING_PRICE_PER_1K must be between 0 and 1, got 'nan'"),
+        ({"EMBEDDING_PRICE_PER_1K": "inf"}, "EMBEDDING_PRICE_PER_1K must be between 0 and 1, got 'inf'"),
+        ({"EMBEDDING_PRICE_PER_1K": "1e9"}, "EMBEDDING_PRICE_PER_1K must be between 0 and 1, got '1e9'"),
+        ({"EMBEDDING_PRICE_PER_1K": "-0.1"}, "EMBEDDING_PRICE_PER_1K must be between 0 and 1"),
+        ({"EMBEDDING_PRICE_PER_1K": "\uff10.1"}, "EMBEDDING_PRICE_PER_1K must be a number"),  # fullwidth 0
+        ({"EMBEDDING_PRICE_PER_1K": "0." + "1" * 200}, "EMBEDDING_PRICE_PER_1K must be a number"),
+        ({"ALLOWED_MODELS": " , ,"}, "ALLOWED_MODELS must list at least one value"),
+        ({"GUARDRAIL_VERSION": "draft"}, "GUARDRAIL_VERSION must be a guardrail version"),
+        ({"GATE_JSON": '{"min_accuracy": 0.5, "min_accuracy": 0.1}'}, "GATE_JSON is not valid JSON"),
+        ({"WEIGHTS_JSON": '{"speed": NaN, "precision": 1, "cost": 1}'}, "WEIGHTS_JSON is not valid JSON"),
+        ({"KNOWLEDGE_BASES": "[]"}, "KNOWLEDGE_BASES must be a JSON object"),
+    ],
+)
+def test_bad_values_fail_the_cold_start_naming_the_variable(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        EvaluationConfig.from_env({**ENV, **overrides})
+    assert str(raised.value).startswith("evaluation misconfigured: ")
+    assert message in str(raised.value)
+    assert len(str(raised.value)) < 200
+
+
+def test_values_are_stripped_and_empty_means_unset() -> None:
+    config = EvaluationConfig.from_env({**ENV, "EMBEDDING_PRICE_PER_1K": " 0.00002\n", "REPORT_PREFIX": ""})
+    assert (config.embedding_price_per_1k, config.report_prefix) == (0.00002, "evaluations/")
 
 
 def test_unexpected_errors_hide_the_traceback(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,7 +27,7 @@ from tests.unit.lambdas_path import (
 from common.errors import Forbidden, NotFound, ValidationError
 from common.prompt_store import AliasRecord
 from gateway import BedrockError, ConfigError, Gateway, GatewayConfig, GatewayRequest, parse_request
-from pricing import PriceTable, PricingError, parse_allowed_models
+from pricing import PriceTable, PricingError
 
 TABLE = "prompt-catalog"
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -353,10 +353,12 @@ def test_function_url_events_get_function_url_responses(harness: Harness) -> Non
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ("GUARDRAIL_ID", "", "missing environment variables GUARDRAIL_ID"),
-        ("PRICE_TABLE_JSON", "{", "PRICE_TABLE_JSON: invalid JSON"),
+        ("GUARDRAIL_ID", "", "missing environment variable GUARDRAIL_ID"),
+        ("PRICE_TABLE_JSON", "{", "PRICE_TABLE_JSON is not valid JSON"),
         ("PRICE_TABLE_JSON", json.dumps({MODEL: PRICES[MODEL]}), f"no price in PRICE_TABLE_JSON: {CHEAP}"),
-        ("PROMPT_CACHE_SECONDS", "soon", "PROMPT_CACHE_SECONDS='soon' must be a number from 0 to 3600"),
+        ("PROMPT_CACHE_SECONDS", "soon", "PROMPT_CACHE_SECONDS must be a number, got 'soon'"),
+        ("PROMPT_CACHE_SECONDS", "nan", "PROMPT_CACHE_SECONDS must be between 0 and 3600, got 'nan'"),
+        ("GUARDRAIL_VERSION", "draft", "GUARDRAIL_VERSION must be a guardrail version (DRAFT or 1-99999999)"),
     ],
 )
 def test_misconfiguration_is_a_500_naming_the_variable(
@@ -492,7 +494,7 @@ def test_guardrail_is_mandatory() -> None:
 
 
 def test_cost_is_exact_decimal_arithmetic() -> None:
-    table = PriceTable.from_json(json.dumps(PRICES))
+    table = PriceTable.from_document(PRICES)
     assert table.cost_usd(CHEAP, 1_000_000, 1_000_000) == pytest.approx(0.035 + 0.14)
     assert table.cost_usd(MODEL, 3, 0) == 0.00000075
     assert table.cost_usd(MODEL, 0, 0) == 0.0
@@ -502,7 +504,7 @@ def test_unknown_model_has_no_price() -> None:
     with pytest.raises(
         PricingError, match=f"no price for model 'x.y' in PRICE_TABLE_JSON \\(priced: {CHEAP}, {MODEL}\\)"
     ):
-        PriceTable.from_json(json.dumps(PRICES)).cost_usd("x.y", 1, 1)
+        PriceTable.from_document(PRICES).cost_usd("x.y", 1, 1)
 
 
 @pytest.mark.parametrize(
@@ -522,14 +524,42 @@ def test_unknown_model_has_no_price() -> None:
 )
 def test_malformed_price_tables_are_rejected(text: str, message: str) -> None:
     with pytest.raises(PricingError) as raised:
-        PriceTable.from_json(text)
+        PriceTable.from_document(json.loads(text))
     assert message in str(raised.value)
 
 
 def test_allowed_models_parsing() -> None:
-    assert parse_allowed_models(f" {MODEL},,{CHEAP} ") == {MODEL, CHEAP}
-    with pytest.raises(PricingError, match="ALLOWED_MODELS: must list at least one model id"):
-        parse_allowed_models(" , ")
+    assert GatewayConfig.from_env({**ENV, "ALLOWED_MODELS": f" {MODEL},,{CHEAP} "}).allowed_models == {MODEL, CHEAP}
+    with pytest.raises(ConfigError, match="gateway misconfigured: ALLOWED_MODELS must list at least one value"):
+        GatewayConfig.from_env({**ENV, "ALLOWED_MODELS": " , "})
+
+
+@pytest.mark.parametrize(
+    "ttl",
+    ["nan", "inf", "-1", "3600.5", "1e9", "\uff15", "\u0665", "9" * 5000, "5 seconds", "0x10", "True"],
+)
+def test_the_cache_ttl_refuses_what_float_would_have_read(ttl: str) -> None:
+    # float() reads " 5\n", "\uff15" (fullwidth 5), "inf" and "nan"; the shared rules take only finite ASCII
+    # numbers in range, and quote no more than a short prefix of a long value.
+    with pytest.raises(ConfigError, match=r"^gateway misconfigured: PROMPT_CACHE_SECONDS must be") as raised:
+        GatewayConfig.from_env({**ENV, "PROMPT_CACHE_SECONDS": ttl})
+    assert len(str(raised.value)) < 200
+
+
+def test_the_cache_ttl_is_stripped_and_defaults_when_empty() -> None:
+    assert GatewayConfig.from_env({**ENV, "PROMPT_CACHE_SECONDS": " 5\n"}).cache_seconds == 5.0
+    assert GatewayConfig.from_env({**ENV, "PROMPT_CACHE_SECONDS": ""}).cache_seconds == 30.0
+
+
+@pytest.mark.parametrize("version", ["draft", "0", "03", "1.0", "\uff13", "1" * 9, "3\n4"])
+def test_the_guardrail_version_must_be_one_bedrock_accepts(version: str) -> None:
+    with pytest.raises(ConfigError, match="GUARDRAIL_VERSION must be a guardrail version"):
+        GatewayConfig.from_env({**ENV, "GUARDRAIL_VERSION": version})
+
+
+def test_the_guardrail_version_is_stripped() -> None:
+    assert GatewayConfig.from_env({**ENV, "GUARDRAIL_VERSION": " 3\n"}).guardrail_version == "3"
+    assert GatewayConfig.from_env({**ENV, "GUARDRAIL_VERSION": "DRAFT"}).guardrail_version == "DRAFT"
 
 
 # ------------------------------------------------------------------------------ contextual grounding

@@ -407,6 +407,11 @@ def test_failed_records_are_reported_by_id_and_reason() -> None:
         ({"MAX_RECORDS": "many"}, "MAX_RECORDS must be an integer, got 'many'"),
         ({"BOOTSTRAP_SERVERS": ""}, "BOOTSTRAP_SERVERS must list the cluster's brokers"),
         ({"AWS_REGION": "Ireland"}, "AWS_REGION must be an AWS region name, got 'Ireland'"),
+        ({"AWS_REGION": "eu-west-\uff11"}, "AWS_REGION must be an AWS region name"),  # fullwidth 1
+        ({"BOOTSTRAP_SERVERS": f"{BOOTSTRAP}\nx:1"}, "is not host:port"),
+        ({"BOOTSTRAP_SERVERS": " , "}, "BOOTSTRAP_SERVERS must list the cluster's brokers"),
+        ({"MAX_RECORDS": "\uff15"}, "MAX_RECORDS must be an integer"),
+        ({"MAX_RECORDS": "1e3"}, "MAX_RECORDS must be an integer"),
     ],
 )
 def test_feed_configuration_errors_name_the_variable(env: dict[str, str], message: str) -> None:
@@ -419,6 +424,17 @@ def test_feed_configuration_errors_name_the_variable(env: dict[str, str], messag
     assert feed.Config.from_env(good).key == "test-data/churn/test.csv"
     with pytest.raises(kafka_connection.ConfigError, match=message):
         feed.Config.from_env({**good, **env})
+
+
+def test_feed_settings_are_stripped() -> None:
+    env = {
+        "TOPIC": f" {TOPIC}\n",
+        "TEST_DATA_URI": "s3://artifacts/test-data/churn/test.csv\n",
+        "BOOTSTRAP_SERVERS": f" {BOOTSTRAP}\n",
+        "AWS_REGION": f"{REGION}\n",
+    }
+    config = feed.Config.from_env(env)
+    assert (config.topic, config.connection.region) == (TOPIC, REGION)
 
 
 # --- handlers -------------------------------------------------------------------------------------------
@@ -463,6 +479,7 @@ def test_topic_handler_connects_with_iam_auth_and_creates_the_topic(monkeypatch:
 def test_feed_handler_reads_s3_and_produces_every_row(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Mlops/Tests")
     module = cached_handler("msk_feed")
+    module.settings.cache_clear()  # the module is shared by the tests; each sets its own environment
     monkeypatch.setattr(module.metrics, "namespace", "Mlops/Tests")
     producer = FakeProducer()
     settings: list[dict[str, Any]] = []

@@ -897,6 +897,7 @@ class FakeContext:
 @pytest.fixture
 def handler_module(monkeypatch: pytest.MonkeyPatch, aws: Aws) -> Any:
     module = cached_handler("model_promotion")
+    module.settings.cache_clear()  # the module is shared by the tests; each sets its own environment
     monkeypatch.setattr(module.metrics, "namespace", "MLOpsTests")
     monkeypatch.setattr(module, "clients", lambda: aws.clients)
     for name, value in BASE_ENV.items():

@@ -362,7 +362,38 @@ def test_misconfiguration_is_a_500_naming_the_variable(ddb: Any, monkeypatch: py
     monkeypatch.delenv("MAX_TEMPLATE_BYTES")
     status, body = Api(load_handler("prompt_catalog"))("GET", "/prompts")
     assert status == 500
-    assert "MAX_TEMPLATE_BYTES" in body["error"]
+    assert body["error"] == "catalog misconfigured: missing environment variable MAX_TEMPLATE_BYTES"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        # int() read all of these but the last two; the gate settings now take plain decimal digits in range.
+        ("MAX_TEMPLATE_BYTES", "\uff15", "MAX_TEMPLATE_BYTES must be an integer, got '\uff15'"),
+        ("MAX_TEMPLATE_BYTES", "1_000", "MAX_TEMPLATE_BYTES must be an integer, got '1_000'"),
+        ("MAX_TEMPLATE_BYTES", "1e3", "MAX_TEMPLATE_BYTES must be an integer, got '1e3'"),
+        ("MAX_TEMPLATE_BYTES", "300001", "MAX_TEMPLATE_BYTES must be between 1 and 300000, got 300001"),
+        ("MIN_GOLDEN_SET_ITEMS", "0", "MIN_GOLDEN_SET_ITEMS must be between 1 and 5000, got 0"),
+        ("MIN_GOLDEN_SET_ITEMS", "9" * 5000, "MIN_GOLDEN_SET_ITEMS must be an integer, got '999"),
+        ("MIN_GOLDEN_SET_ITEMS", "nan", "MIN_GOLDEN_SET_ITEMS must be an integer, got 'nan'"),
+        ("TABLE_NAME", " \n", "catalog misconfigured: TABLE_NAME must be set"),
+        ("KNOWLEDGE_BASES", '{"docs": "KB1"}', "catalog misconfigured: KNOWLEDGE_BASES: 'docs' maps to 'KB1'"),
+    ],
+)
+def test_bad_settings_are_a_500_naming_the_variable(
+    ddb: Any, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    status, body = Api(load_handler("prompt_catalog"))("GET", "/prompts")
+    assert status == 500
+    assert message in body["error"]
+    assert len(body["error"]) < 200
+
+
+def test_settings_are_stripped(ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_TEMPLATE_BYTES", " 1000\n")
+    status, _ = Api(load_handler("prompt_catalog"))("GET", "/prompts")
+    assert status == 200
 
 
 def test_unexpected_errors_are_a_json_500(ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:

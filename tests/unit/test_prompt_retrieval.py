@@ -26,6 +26,7 @@ from tests.unit.lambdas_path import (
 # isort: split
 from common import retrieval
 from common.errors import ValidationError
+from common.settings import EnvSettings
 
 TABLE = "prompt-catalog"
 ALICE = "arn:aws:iam::123456789012:user/alice"
@@ -265,24 +266,38 @@ def test_the_query_variable_is_required_when_ambiguous() -> None:
     assert spec.query_variable == "question"
 
 
+class Misconfigured(Exception):
+    pass
+
+
+def knowledge_bases(raw: str | None) -> dict[str, str]:
+    env = {} if raw is None else {"KNOWLEDGE_BASES": raw}
+    return retrieval.knowledge_bases(EnvSettings(env, error=Misconfigured, context="fn misconfigured"))
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
         ("[]", "must be a JSON object"),
+        ("null", "must be a JSON object"),
         ("{", "not valid JSON"),
+        ('{"docs": "KBABCDE123", "docs": "KBABCDE124"}', "not valid JSON"),  # duplicate key: not last-one-wins
+        ("[" * 100 + "]" * 100, "not valid JSON"),
         ('{"Product Docs": "KBABCDE123"}', "name 'Product Docs' is invalid"),
         ('{"docs": "KB1"}', "not a knowledge base id"),
         ('{"docs": 12}', "not a knowledge base id"),
+        ('{"docs\\n": "KBABCDE123"}', "is invalid"),
+        (json.dumps({f"kb-{i}": KB_ID for i in range(51)}), "names 51 knowledge bases; at most 50"),
     ],
 )
 def test_knowledge_bases_variable_is_checked(raw: str, message: str) -> None:
-    with pytest.raises(retrieval.RetrievalConfigError, match="KNOWLEDGE_BASES") as caught:
-        retrieval.parse_knowledge_bases(raw)
+    with pytest.raises(Misconfigured, match=r"^fn misconfigured: KNOWLEDGE_BASES") as caught:
+        knowledge_bases(raw)
     assert message in str(caught.value)
 
 
 def test_knowledge_bases_accepts_ids_and_arns_and_empty() -> None:
     arn = "arn:aws:bedrock:eu-west-1:123456789012:knowledge-base/KBABCDE123"
-    assert retrieval.parse_knowledge_bases(json.dumps({"a": KB_ID, "b": arn})) == {"a": KB_ID, "b": arn}
-    assert retrieval.parse_knowledge_bases("") == {}
-    assert retrieval.parse_knowledge_bases(None) == {}
+    assert knowledge_bases(json.dumps({"a": KB_ID, "b": arn})) == {"a": KB_ID, "b": arn}
+    assert knowledge_bases(" \n") == {}
+    assert knowledge_bases(None) == {}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import re
+
 import pytest
 
 from tests.unit.lambdas_path import LAMBDAS  # puts lambdas/ on sys.path, as the runtime has it
@@ -98,6 +101,10 @@ def test_s3_uri() -> None:
         reader(U="s3://my-bucket").s3_uri("U", key_required=True)
     with pytest.raises(Misconfigured, match="U must be an s3://bucket/prefix URI, got 'https://x'"):
         reader(U="https://x").s3_uri("U")
+    with pytest.raises(Misconfigured, match="U must be an s3://bucket/key URI because X is set, got 's3://b'"):
+        reader(U="s3://b").s3_uri("U", key_required=True, because="X is set")
+    with pytest.raises(Misconfigured, match=r"^fn misconfigured: U must be set because X is set$"):
+        reader().s3_uri("U", because="X is set")
 
 
 def test_long_values_are_not_echoed_whole() -> None:
@@ -109,3 +116,82 @@ def test_long_values_are_not_echoed_whole() -> None:
 def test_default_error_class() -> None:
     with pytest.raises(SettingsError, match=r"^A must be set$"):
         EnvSettings({}).required("A")
+
+
+def test_names_splits_strips_and_drops_blanks() -> None:
+    assert reader(L=" a, b,,c \n").names("L") == ("a", "b", "c")
+    assert reader().names("L") == ()
+    assert reader(L=" , ,").names("L") == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "problem"),
+    [
+        (",, ", {"required": True}, "L must list at least one value"),
+        ("", {"required": True}, "L must list at least one value"),
+        ("a,b,a", {"unique": True}, "L lists 'a' twice"),
+        ("a,b,c", {"most": 2}, "L lists 3 values, at most 2"),
+        ("a,b c", {"pattern": re.compile(r"[a-z]+"), "what": "a word"}, "L: 'b c' is not a word"),
+        ("a,\uff41", {"pattern": re.compile(r"[a-z]+"), "what": "a word"}, "L: '\uff41' is not a word"),  # fullwidth a
+    ],
+)
+def test_names_refuses(text: str, options: dict[str, object], problem: str) -> None:
+    with pytest.raises(Misconfigured, match=rf"^fn misconfigured: {re.escape(problem)}"):
+        reader(L=text).names("L", **options)  # type: ignore[arg-type]
+
+
+def test_optional_with_a_pattern() -> None:
+    url = re.compile(r"https?://\S+")
+    assert reader().optional("U", pattern=url) is None
+    assert reader(U=" http://127.0.0.1:9000\n").optional("U", pattern=url, what="a URL") == "http://127.0.0.1:9000"
+    with pytest.raises(Misconfigured, match=r"U must be a URL, got 'ftp://x'"):
+        reader(U="ftp://x").optional("U", pattern=url, what="a URL")
+
+
+def environment_reads(source: str) -> list[str]:
+    """Reads of the process environment that bypass EnvSettings: ``os.getenv``, ``os.environ.get``,
+    ``os.environ[...]`` and so on; passing ``os.environ`` whole to a reader (``X.from_env(os.environ)``) is fine."""
+    tree = ast.parse(source)
+    passed_whole = {
+        id(argument)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for argument in node.args
+        if isinstance(argument, ast.Attribute) and argument.attr == "environ"
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv", "environb"}:
+            if id(node) not in passed_whole:
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            found += [f"line {node.lineno}: from os import {a.name}" for a in node.names if "env" in a.name]
+    return found
+
+
+def test_no_function_reads_its_environment_around_the_shared_rules() -> None:
+    problems = [
+        f"{path.relative_to(LAMBDAS)} {read}"
+        for path in sorted(LAMBDAS.rglob("*.py"))
+        if path != LAMBDAS / "common" / "settings.py"
+        for read in environment_reads(path.read_text(encoding="utf-8"))
+    ]
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os\nx = os.environ.get('A')\n",
+        "import os\nx = os.environ['A']\n",
+        "import os\nx = os.getenv('A')\n",
+        "from os import environ\n",
+        "import os\nx = os.environ.copy()\n",
+    ],
+)
+def test_the_scan_finds_a_private_read(source: str) -> None:
+    assert len(environment_reads(source)) == 1
+
+
+def test_the_scan_allows_handing_the_environment_to_a_reader() -> None:
+    assert environment_reads("import os\nconfig = Config.from_env(os.environ)\nEnvSettings(os.environ)\n") == []

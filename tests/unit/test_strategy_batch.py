@@ -374,6 +374,7 @@ def test_handler_returns_the_report_and_emits_metrics(
     s3: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     module = cached_handler("test_batch")
+    module.settings.cache_clear()  # the module is shared by the tests; each sets its own environment
     monkeypatch.setattr(module.metrics, "namespace", "MLOpsTests")
     monkeypatch.setattr(module, "clients", lambda: batch_strategy.Clients(s3=s3, runtime=FakeRuntime()))
     for name, value in ENV.items():

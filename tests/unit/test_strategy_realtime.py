@@ -87,6 +87,7 @@ def api_event(
 def api(monkeypatch: pytest.MonkeyPatch) -> Any:
     module = cached_handler("test_realtime")
     monkeypatch.setattr(module.metrics, "namespace", "MLOpsTests")
+    module.settings.cache_clear()  # the module is shared by the tests; each fixture sets its own environment
     monkeypatch.setenv("ENDPOINT_NAME", ENDPOINT)
     monkeypatch.setenv("MAX_INSTANCES", "3")
     return module
@@ -138,8 +139,47 @@ def test_config_requires_the_endpoint(value: str, message: str | None) -> None:
             realtime_strategy.Config.from_env({"ENDPOINT_NAME": value})
     else:
         assert realtime_strategy.Config.from_env({"ENDPOINT_NAME": value}).max_instances == 100
-    with pytest.raises(realtime_strategy.ConfigError, match="MAX_INSTANCES must be an integer between 1 and 1000"):
+    with pytest.raises(realtime_strategy.ConfigError, match="MAX_INSTANCES must be between 1 and 1000, got 5000"):
         realtime_strategy.Config.from_env({"ENDPOINT_NAME": "x", "MAX_INSTANCES": "5000"})
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        # str.isdigit() let '\uff15' (fullwidth 5) through and '\u00b2' (superscript 2) crash int().
+        ("\uff15", "MAX_INSTANCES must be an integer, got '\uff15'"),
+        ("\u00b2", "MAX_INSTANCES must be an integer, got '\u00b2'"),
+        ("1e2", "MAX_INSTANCES must be an integer, got '1e2'"),
+        ("nan", "MAX_INSTANCES must be an integer, got 'nan'"),
+        ("-5", "MAX_INSTANCES must be between 1 and 1000, got -5"),
+        ("9" * 5000, "MAX_INSTANCES must be an integer, got '999"),
+    ],
+)
+def test_max_instances_refuses_what_is_not_a_plain_integer(value: str, message: str) -> None:
+    with pytest.raises(realtime_strategy.ConfigError, match=f"^{message}") as raised:
+        realtime_strategy.Config.from_env({"ENDPOINT_NAME": "x", "MAX_INSTANCES": value})
+    assert len(str(raised.value)) < 200
+
+
+def test_settings_are_stripped() -> None:
+    config = realtime_strategy.Config.from_env({"ENDPOINT_NAME": " ep\n", "MAX_INSTANCES": " 5\n"})
+    assert (config.endpoint_name, config.max_instances) == ("ep", 5)
+
+
+def test_the_settings_are_read_once_per_cold_start(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = api.settings()
+    monkeypatch.setenv("MAX_INSTANCES", "7")
+    assert api.settings() is first
+    api.settings.cache_clear()
+    assert api.settings().max_instances == 7
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_a_bad_setting_fails_every_request_naming_it(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_INSTANCES", "lots")
+    for _ in range(2):  # a failed validation is not cached: no request runs with a default instead
+        with pytest.raises(realtime_strategy.ConfigError, match="MAX_INSTANCES must be an integer, got 'lots'"):
+            api.handler(api_event(json.dumps({"instances": [ROW]})), FakeContext())
 
 
 # --- the API ---------------------------------------------------------------------------------------------

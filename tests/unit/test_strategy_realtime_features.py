@@ -176,6 +176,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Any:
 
     module = cached_handler("test_realtime")
     monkeypatch.setattr(module.metrics, "namespace", "MLOpsTests")
+    module.settings.cache_clear()  # the module is shared by the tests; each fixture sets its own environment
     monkeypatch.setenv("ENDPOINT_NAME", ENDPOINT)
     monkeypatch.setenv("FEATURES_GROUP", GROUP)
     monkeypatch.setenv("FEATURES", ",".join(MODEL_FEATURES))

@@ -98,6 +98,7 @@ def runtime() -> FakeRuntime:
 @pytest.fixture
 def stream_handler(monkeypatch: pytest.MonkeyPatch, aws: dict[str, Any], runtime: FakeRuntime) -> Any:
     module = cached_handler("test_stream")
+    module.settings.cache_clear()  # the module is shared by the tests; each sets its own environment
     monkeypatch.setattr(module.metrics, "namespace", "MLOpsTests")
     monkeypatch.setattr(module, "clients", lambda: (runtime, aws["s3"]))
     monkeypatch.setenv("ENDPOINT_NAME", ENDPOINT)
