@@ -13,8 +13,10 @@ Monitor's merge job joins them to captured requests by inference id). Until they
 report missing ground truth; explainability needs none.
 
 Settings (environment): CLARIFY_IMAGE_URI (the region's Clarify image; unset: not configured),
-GROUND_TRUTH_URI (s3://..., required with it), CLARIFY_MONITOR_SCHEDULE (default daily,
-``cron(0 0 ? * * *)``: each job starts a shadow endpoint, hourly would cost 24 of them a day).
+GROUND_TRUTH_URI (s3://..., required with it), MODEL_BIAS_SCHEDULE_NAME and EXPLAINABILITY_SCHEDULE_NAME
+(required with it: the stack names the schedules, because its alarms filter SageMaker's metrics on the
+``MonitoringSchedule`` dimension), CLARIFY_MONITOR_SCHEDULE (default daily, ``cron(0 0 ? * * *)``: each job
+starts a shadow endpoint, hourly would cost 24 of them a day).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ LOCAL_OUTPUT = "/opt/ml/processing/output"
 MAX_NAME_LENGTH = 63
 _NOT_FOUND = {"ValidationException", "ResourceNotFound", "ResourceNotFoundException"}
 _S3_URI = re.compile(r"s3://[^/\s]+/\S*")
+# SageMaker's MonitoringScheduleName: 1-63 letters, digits and hyphens, starting and ending alphanumeric.
+_SCHEDULE_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+_SCHEDULE_VARIABLES = {"bias": "MODEL_BIAS_SCHEDULE_NAME", "explainability": "EXPLAINABILITY_SCHEDULE_NAME"}
 
 
 class ClarifyMonitorConfigError(ValueError):
@@ -47,6 +52,8 @@ class ClarifyMonitorSettings:
     image_uri: str
     ground_truth_uri: str
     schedule_expression: str
+    # {"bias": ..., "explainability": ...}: the monitoring schedules' names, as the stack's alarms expect them.
+    schedule_names: Mapping[str, str]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ClarifyMonitorSettings | None:
@@ -59,8 +66,22 @@ class ClarifyMonitorSettings:
                 "GROUND_TRUTH_URI must be an s3://bucket/prefix URI because CLARIFY_IMAGE_URI is set, "
                 f"got {ground_truth!r}"
             )
+        names = {}
+        for kind, variable in _SCHEDULE_VARIABLES.items():
+            # Not stripped: a name with a trailing newline is not the one the alarms watch.
+            name = env.get(variable, "")
+            if not _SCHEDULE_NAME.fullmatch(name):
+                raise ClarifyMonitorConfigError(
+                    f"{variable} must be a monitoring schedule name (1-63 letters, digits and hyphens, starting "
+                    f"and ending with a letter or digit) because CLARIFY_IMAGE_URI is set, got {name!r}"
+                )
+            names[kind] = name
+        if names["bias"] == names["explainability"]:
+            raise ClarifyMonitorConfigError(
+                f"MODEL_BIAS_SCHEDULE_NAME and EXPLAINABILITY_SCHEDULE_NAME must differ, both are {names['bias']!r}"
+            )
         schedule = env.get("CLARIFY_MONITOR_SCHEDULE", "").strip() or DEFAULT_SCHEDULE
-        return cls(image_uri=image, ground_truth_uri=ground_truth, schedule_expression=schedule)
+        return cls(image_uri=image, ground_truth_uri=ground_truth, schedule_expression=schedule, schedule_names=names)
 
 
 def package_clarify_baselines(package: Mapping[str, Any]) -> dict[str, dict[str, str]] | str:
@@ -149,13 +170,12 @@ def job_definitions(
 
 
 _API = {
-    "bias": ("create_model_bias_job_definition", "describe_model_bias_job_definition", "ModelBias", "mb", "model-bias"),
+    "bias": ("create_model_bias_job_definition", "describe_model_bias_job_definition", "ModelBias", "mb"),
     "explainability": (
         "create_model_explainability_job_definition",
         "describe_model_explainability_job_definition",
         "ModelExplainability",
         "me",
-        "explainability",
     ),
 }
 
@@ -180,11 +200,11 @@ def ensure_clarify_monitoring(sagemaker: Any, config: Any, package_arn: str | No
         return f"no Clarify baselines ({baselines})"
     outcomes = []
     for kind, request in job_definitions(config=config, settings=settings, baselines=baselines).items():
-        create, describe, monitoring_type, short, schedule_suffix = _API[kind]
+        create, describe, monitoring_type, short = _API[kind]
         definition_name = _name(config.endpoint_name, short, _digest(request))
         if not _exists(getattr(sagemaker, describe), JobDefinitionName=definition_name):
             getattr(sagemaker, create)(JobDefinitionName=definition_name, **request)
-        schedule_name = _name(config.endpoint_name, schedule_suffix)
+        schedule_name = settings.schedule_names[kind]
         schedule_config = {
             "ScheduleConfig": {"ScheduleExpression": settings.schedule_expression},
             "MonitoringJobDefinitionName": definition_name,
