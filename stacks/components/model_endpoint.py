@@ -71,7 +71,7 @@ class ModelEndpoint(Construct):
         capture_prefix: str = CAPTURE_PREFIX,
         model_role_name: str | None = None,
         dashboard: bool = True,
-        clarify: ClarifyConfig | None = None,
+        clarify: ClarifyConfig,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -207,7 +207,7 @@ class ModelEndpoint(Construct):
         # Model bias of the served model: only where the schedules can exist (instance-based endpoints) and
         # the pipeline registers Clarify baselines; notify only (docs/bias-and-experiments.md says why).
         self.clarify_alarms: ClarifyMonitorAlarms | None = None
-        if clarify is not None and has_schedules(settings.mode, clarify):
+        if has_schedules(settings.mode, clarify):
             self.clarify_alarms = ClarifyMonitorAlarms(
                 self,
                 "ClarifyMonitor",
@@ -246,11 +246,19 @@ class ModelEndpoint(Construct):
                 "MONITOR_ROLE_ARN": self.model_role.role_arn,
                 "MONITOR_IMAGE_URI": self.monitor_image,
                 "MONITOR_OUTPUT_URI": artifacts_bucket.s3_url_for_object(f"{capture_prefix}/monitoring-reports"),
-                "CLARIFY_IMAGE_URI": self.clarify_image,
-                # Labels for model-bias monitoring, uploaded by whoever learns the outcome (see docs).
-                "GROUND_TRUTH_URI": artifacts_bucket.s3_url_for_object(f"{capture_prefix}/ground-truth"),
-                "MODEL_BIAS_SCHEDULE_NAME": self.clarify_schedules["bias"],
-                "EXPLAINABILITY_SCHEDULE_NAME": self.clarify_schedules["explainability"],
+                # Without the Clarify checks no version has Clarify baselines: the function then says "not
+                # configured" and `make cost` prices no Clarify schedule.
+                **(
+                    {
+                        "CLARIFY_IMAGE_URI": self.clarify_image,
+                        # Labels for model-bias monitoring, uploaded by whoever learns the outcome (see docs).
+                        "GROUND_TRUTH_URI": artifacts_bucket.s3_url_for_object(f"{capture_prefix}/ground-truth"),
+                        "MODEL_BIAS_SCHEDULE_NAME": self.clarify_schedules["bias"],
+                        "EXPLAINABILITY_SCHEDULE_NAME": self.clarify_schedules["explainability"],
+                    }
+                    if clarify.enabled
+                    else {}
+                ),
                 **({"TEST_DATA_TARGET_URI": test_data_uri} if test_data_uri else {}),
                 "ROLLBACK_ALARMS": ",".join([self.errors_5xx.alarm_name, self.latency.alarm_name]),
                 "POWERTOOLS_SERVICE_NAME": "model-promotion",

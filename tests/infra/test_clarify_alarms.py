@@ -8,17 +8,24 @@ synthesized template: the function's environment (what it will name the schedule
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Any
 
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import App, Environment, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 
 from pipelines.training.clarify import METRICS
 from stacks.clarify_config import BiasGateConfig, ClarifyConfig
+from stacks.components.alerts import Alerts
 from stacks.components.clarify_alarms import (
     BIAS_NAMESPACE,
     MAX_SCHEDULE_NAME_LENGTH,
@@ -27,6 +34,8 @@ from stacks.components.clarify_alarms import (
     monitored_gates,
     schedule_names,
 )
+from stacks.components.model_endpoint import ModelEndpoint
+from stacks.config.model import EndpointConfig
 from tests.infra.conftest import ENV_NAMES
 
 QUERY = re.compile(
@@ -216,3 +225,59 @@ def test_a_name_that_could_not_be_an_endpoint_is_refused_before_it_reaches_a_que
             gates=(BiasGateConfig("DPPL", 0.5),),
             alerts=_Alerts(),  # type: ignore[arg-type]
         )
+
+
+def _endpoint_template(*, mode: str, clarify: ClarifyConfig) -> dict[str, Any]:
+    """One ModelEndpoint in a bare stack (no session synth): what the construct does with `clarify`."""
+    stack = Stack(App(), "S", env=Environment(account="123456789012", region="eu-west-1"))
+    ModelEndpoint(
+        stack,
+        "Endpoint",
+        endpoint_name="fork-churn",
+        settings=EndpointConfig(
+            mode=mode,  # type: ignore[arg-type]
+            instance_type="ml.m5.large",
+            min_instances=1,
+            max_instances=2,
+            target_invocations_per_instance=100,
+            serverless_memory_mb=2048,
+            serverless_max_concurrency=5,
+            data_capture_percent=20,
+            p99_latency_ms=500,
+            min_auc=0.7,
+        ),
+        key=kms.Key(stack, "Key"),
+        artifacts_bucket=s3.Bucket(stack, "Bucket"),
+        model_package_group_name="fork-churn",
+        retraining=targets.SqsQueue(sqs.Queue(stack, "Retrain")),
+        alerts=Alerts(stack, "Alerts", email="ops@example.com", removal_policy=RemovalPolicy.DESTROY),
+        test_data_uri=None,
+        log_retention=logs.RetentionDays.ONE_DAY,
+        removal_policy=RemovalPolicy.DESTROY,
+        clarify=clarify,
+    )
+    return Template.from_stack(stack).to_json()
+
+
+def test_a_provisioned_endpoint_alarms_on_its_post_training_gates_and_nothing_without_clarify():
+    clarify = ClarifyConfig(
+        enabled=True,
+        facet="contract",
+        facet_value="month-to-month",
+        positive_label=1,
+        gates=(BiasGateConfig("CI", 0.8), BiasGateConfig("AD", 0.3)),
+    )
+    template = _endpoint_template(mode="provisioned", clarify=clarify)
+    got = {(a["query"]["metric"], a["query"]["schedule"], a["Threshold"]) for a in bias_alarms(template)}
+    assert got == {("AD", "fork-churn-model-bias", 0.3), ("AD", "fork-churn-model-bias", -0.3)}
+    (variables,) = promotion_functions(template)
+    assert variables["MODEL_BIAS_SCHEDULE_NAME"] == "fork-churn-model-bias"
+    dashboard = json.dumps([r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"])
+    assert "explainability-metrics" in dashboard and "GlobalShapValues" in dashboard
+    assert "EndpointClarifyMonitorModelBiasADHigh" in dashboard  # the alarm status widget lists it
+
+    disabled = _endpoint_template(mode="provisioned", clarify=dataclasses.replace(clarify, enabled=False))
+    assert bias_alarms(disabled) == []
+    (variables,) = promotion_functions(disabled)
+    # The function then reports "not configured" and `make cost` prices no Clarify schedule.
+    assert not {"CLARIFY_IMAGE_URI", "GROUND_TRUTH_URI", "MODEL_BIAS_SCHEDULE_NAME"} & set(variables)
