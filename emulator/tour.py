@@ -323,6 +323,19 @@ def tour_level2(aws: LocalAws, stack_name: str, registry_group: str) -> Iterator
     failure_alarms = {name for name in stack_alarms if "Monitoring" in name}
     alarms = stack_alarms - failure_alarms
     rules = [r["Name"] for r in aws.client("events").list_rules()["Rules"] if "RetrainOnDrift" in r["Name"]]
+    # stacks/components/clarify_alarms.py: only instance-based endpoints get Model Monitor, hence these alarms.
+    bias_alarms = {name for name in alarms if "ClarifyMonitor" in name}
+    alarms -= bias_alarms
+    mode = decision.get("mode")
+    yield TourLine(
+        level,
+        "model-bias alarms",
+        f"{len(bias_alarms)} ({', '.join(sorted(bias_alarms))}) on the model-bias schedule's metrics"
+        if bias_alarms
+        else f"none: this endpoint is {mode} (Model Monitor, hence the bias and explainability schedules, needs "
+        "an instance-based endpoint)",
+        "real",
+    )
     yield TourLine(
         level,
         "monitoring",

@@ -76,6 +76,7 @@ class Level2ReliableStack(Stack):
             test_data_uri=artifacts_bucket.s3_url_for_object(TEST_DATA_KEY) if config.test_strategies else None,
             log_retention=retention,
             removal_policy=removal_policy,
+            clarify=config.training.clarify,
         )
         outputs = {
             "EndpointName": (endpoint_name, "Created by the promotion function when a model is approved"),

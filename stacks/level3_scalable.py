@@ -220,6 +220,7 @@ class Level3ScalableStack(Stack):
                 log_retention=lifecycle.log_retention(config),
                 removal_policy=removal_policy,
                 dashboard=False,
+                clarify=config.training.clarify,
             )
         # ML engineers run the pipeline and decide on the versions it registers.
         team.ml_engineer_role.add_to_principal_policy(

@@ -13,7 +13,9 @@ Monitor's merge job joins them to captured requests by inference id). Until they
 report missing ground truth; explainability needs none.
 
 Settings (environment, read with :mod:`common.settings`' rules): CLARIFY_IMAGE_URI (the region's Clarify
-image; unset: not configured), GROUND_TRUTH_URI (s3://..., required with it), CLARIFY_MONITOR_SCHEDULE (default daily,
+image; unset: not configured), GROUND_TRUTH_URI (s3://..., required with it), MODEL_BIAS_SCHEDULE_NAME and
+EXPLAINABILITY_SCHEDULE_NAME (required with it: the stack names the schedules, because its alarms filter
+SageMaker's metrics on the ``MonitoringSchedule`` dimension), CLARIFY_MONITOR_SCHEDULE (default daily,
 ``cron(0 0 ? * * *)``: each job starts a shadow endpoint, hourly would cost 24 of them a day).
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +38,9 @@ LOCAL_INPUT = "/opt/ml/processing/input/endpoint"
 LOCAL_OUTPUT = "/opt/ml/processing/output"
 MAX_NAME_LENGTH = 63
 _NOT_FOUND = {"ValidationException", "ResourceNotFound", "ResourceNotFoundException"}
+# SageMaker's MonitoringScheduleName: 1-63 letters, digits and hyphens, starting and ending alphanumeric.
+_SCHEDULE_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+_SCHEDULE_VARIABLES = {"bias": "MODEL_BIAS_SCHEDULE_NAME", "explainability": "EXPLAINABILITY_SCHEDULE_NAME"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class ClarifyMonitorSettings:
     image_uri: str
     ground_truth_uri: str
     schedule_expression: str
+    # {"bias": ..., "explainability": ...}: the monitoring schedules' names, as the stack's alarms expect them.
+    schedule_names: Mapping[str, str]
 
     @classmethod
     def from_settings(cls, settings: EnvSettings) -> ClarifyMonitorSettings | None:
@@ -54,9 +62,25 @@ class ClarifyMonitorSettings:
         # A trailing slash is not part of the prefix the schedules are given; a prefix of only slashes is none.
         if not prefix.rstrip("/"):
             raise settings.fail(f"GROUND_TRUTH_URI must be an s3://bucket/prefix URI because {because}")
+        names = {}
+        for kind, variable in _SCHEDULE_VARIABLES.items():
+            name = settings.raw(variable)
+            if not _SCHEDULE_NAME.fullmatch(name):
+                raise settings.fail(
+                    f"{variable} must be a monitoring schedule name (1-63 letters, digits and hyphens, starting "
+                    f"and ending with a letter or digit) because {because}, got {name[:80]!r}"
+                )
+            names[kind] = name
+        if names["bias"] == names["explainability"]:
+            raise settings.fail(
+                f"MODEL_BIAS_SCHEDULE_NAME and EXPLAINABILITY_SCHEDULE_NAME must differ, both are {names['bias']!r}"
+            )
         schedule = settings.text("CLARIFY_MONITOR_SCHEDULE", DEFAULT_SCHEDULE)
         return cls(
-            image_uri=image, ground_truth_uri=f"s3://{bucket}/{prefix.rstrip('/')}", schedule_expression=schedule
+            image_uri=image,
+            ground_truth_uri=f"s3://{bucket}/{prefix.rstrip('/')}",
+            schedule_expression=schedule,
+            schedule_names=names,
         )
 
 
@@ -146,13 +170,12 @@ def job_definitions(
 
 
 _API = {
-    "bias": ("create_model_bias_job_definition", "describe_model_bias_job_definition", "ModelBias", "mb", "model-bias"),
+    "bias": ("create_model_bias_job_definition", "describe_model_bias_job_definition", "ModelBias", "mb"),
     "explainability": (
         "create_model_explainability_job_definition",
         "describe_model_explainability_job_definition",
         "ModelExplainability",
         "me",
-        "explainability",
     ),
 }
 
@@ -177,11 +200,11 @@ def ensure_clarify_monitoring(sagemaker: Any, config: Any, package_arn: str | No
         return f"no Clarify baselines ({baselines})"
     outcomes = []
     for kind, request in job_definitions(config=config, settings=settings, baselines=baselines).items():
-        create, describe, monitoring_type, short, schedule_suffix = _API[kind]
+        create, describe, monitoring_type, short = _API[kind]
         definition_name = _name(config.endpoint_name, short, _digest(request))
         if not _exists(getattr(sagemaker, describe), JobDefinitionName=definition_name):
             getattr(sagemaker, create)(JobDefinitionName=definition_name, **request)
-        schedule_name = _name(config.endpoint_name, schedule_suffix)
+        schedule_name = settings.schedule_names[kind]
         schedule_config = {
             "ScheduleConfig": {"ScheduleExpression": settings.schedule_expression},
             "MonitoringJobDefinitionName": definition_name,

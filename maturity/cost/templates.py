@@ -225,6 +225,9 @@ def _alarm(logical_id: str, props: dict[str, Any], template: dict[str, Any], pri
     if isinstance(metrics, list) and metrics:
         reads = sum(1 for query in metrics if isinstance(query, dict) and "MetricStat" in query) or 1
         anomaly = any("ANOMALY_DETECTION_BAND" in str(query.get("Expression", "")) for query in metrics)
+        # A Metrics Insights query is billed per time series it analyzes; the project's (the endpoint's bias
+        # alarms, stacks/components/clarify_alarms.py) each match one, so it counts as one metric.
+        insights = any(str(query.get("Expression", "")).lstrip().upper().startswith("SELECT ") for query in metrics)
         periods = [
             _number(query.get("Period", (query.get("MetricStat") or {}).get("Period")), 60)[0]
             for query in metrics
@@ -232,7 +235,7 @@ def _alarm(logical_id: str, props: dict[str, Any], template: dict[str, Any], pri
         ]
         period = min(periods) if periods else 60.0
     else:
-        reads, anomaly = 1, False
+        reads, anomaly, insights = 1, False, False
         period = _number(props.get("Period"), 60)[0]
     count = reads * 3 if anomaly else reads
     high_resolution = period < 60
@@ -240,6 +243,8 @@ def _alarm(logical_id: str, props: dict[str, Any], template: dict[str, Any], pri
     what = f"{count} {'high-resolution ' if high_resolution else ''}alarm metric(s)" + (
         " (anomaly detection)" if anomaly else ""
     )
+    if insights:
+        what += " (Metrics Insights query: one time series assumed)"
     return [_item(prices, logical_id, "AWS::CloudWatch::Alarm", key, count, what)]
 
 

@@ -17,8 +17,10 @@ from constructs import Construct
 
 from pipelines.training import images
 from pipelines.training.definition import DEFAULT_ARTIFACTS_PREFIX
+from stacks.clarify_config import ClarifyConfig
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects, grant_sagemaker_job_basics
 from stacks.components.alerts import Alerts
+from stacks.components.clarify_alarms import ClarifyMonitorAlarms, has_schedules, monitored_gates, schedule_names
 from stacks.components.python_function import PythonFunction
 from stacks.components.queues import dead_letter_queue
 from stacks.config import EndpointConfig
@@ -41,7 +43,9 @@ class ModelEndpoint(Construct):
     or blue/green-updates the endpoint (serverless, or provisioned with data capture and autoscaling),
     rolling back automatically on the 5xx and latency alarms defined here. A drift alarm on Model
     Monitor's metrics starts retraining (`retraining`: Level 1's state machine, or a team's pipeline):
-    the new model again waits for approval.
+    the new model again waits for approval. With `clarify` enabled and a provisioned endpoint, alarms on
+    the model-bias schedule's metrics notify (``clarify_alarms.py``); serverless endpoints have no Model
+    Monitor, so they get none.
 
     Per environment: endpoint mode and sizing, capture sampling, latency threshold, minimum AUC. A
     team's copy (Level 3) reads and captures under the team's prefixes, names its model role so the
@@ -67,10 +71,13 @@ class ModelEndpoint(Construct):
         capture_prefix: str = CAPTURE_PREFIX,
         model_role_name: str | None = None,
         dashboard: bool = True,
+        clarify: ClarifyConfig,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.endpoint_name = endpoint_name
+        # Decided here and handed to the promotion function, so its schedules are the ones the alarms watch.
+        self.clarify_schedules = schedule_names(endpoint_name)
 
         # --- the role SageMaker runs the model (and Model Monitor) under ------------------------------
         self.model_role = iam.Role(
@@ -197,6 +204,19 @@ class ModelEndpoint(Construct):
             targets=[retraining],
         )
 
+        # Model bias of the served model: only where the schedules can exist (instance-based endpoints) and
+        # the pipeline registers Clarify baselines; notify only (docs/bias-and-experiments.md says why).
+        self.clarify_alarms: ClarifyMonitorAlarms | None = None
+        if has_schedules(settings.mode, clarify):
+            self.clarify_alarms = ClarifyMonitorAlarms(
+                self,
+                "ClarifyMonitor",
+                endpoint_name=endpoint_name,
+                schedules=self.clarify_schedules,
+                gates=monitored_gates(clarify),
+                alerts=alerts,
+            )
+
         # --- where an approval event goes when the promotion cannot be invoked -------------------------
         self.dead_letters = self._dead_letter_queue(alerts, removal_policy)
 
@@ -226,9 +246,19 @@ class ModelEndpoint(Construct):
                 "MONITOR_ROLE_ARN": self.model_role.role_arn,
                 "MONITOR_IMAGE_URI": self.monitor_image,
                 "MONITOR_OUTPUT_URI": artifacts_bucket.s3_url_for_object(f"{capture_prefix}/monitoring-reports"),
-                "CLARIFY_IMAGE_URI": self.clarify_image,
-                # Labels for model-bias monitoring, uploaded by whoever learns the outcome (see docs).
-                "GROUND_TRUTH_URI": artifacts_bucket.s3_url_for_object(f"{capture_prefix}/ground-truth"),
+                # Without the Clarify checks no version has Clarify baselines: the function then says "not
+                # configured" and `make cost` prices no Clarify schedule.
+                **(
+                    {
+                        "CLARIFY_IMAGE_URI": self.clarify_image,
+                        # Labels for model-bias monitoring, uploaded by whoever learns the outcome (see docs).
+                        "GROUND_TRUTH_URI": artifacts_bucket.s3_url_for_object(f"{capture_prefix}/ground-truth"),
+                        "MODEL_BIAS_SCHEDULE_NAME": self.clarify_schedules["bias"],
+                        "EXPLAINABILITY_SCHEDULE_NAME": self.clarify_schedules["explainability"],
+                    }
+                    if clarify.enabled
+                    else {}
+                ),
                 **({"TEST_DATA_TARGET_URI": test_data_uri} if test_data_uri else {}),
                 "ROLLBACK_ALARMS": ",".join([self.errors_5xx.alarm_name, self.latency.alarm_name]),
                 "POWERTOOLS_SERVICE_NAME": "model-promotion",
@@ -324,6 +354,7 @@ class ModelEndpoint(Construct):
 
     def _dashboard(self, endpoint_metric: Callable[[str, str], cloudwatch.Metric]) -> None:
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{self.endpoint_name}-operations")
+        clarify_alarms = self.clarify_alarms.alarms if self.clarify_alarms else []
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Invocations", left=[endpoint_metric("Invocations", "Sum")]),
             cloudwatch.GraphWidget(title="p99 model latency (µs)", left=[endpoint_metric("ModelLatency", "p99")]),
@@ -332,9 +363,12 @@ class ModelEndpoint(Construct):
                 left=[endpoint_metric("Invocation5XXErrors", "Sum"), endpoint_metric("Invocation4XXErrors", "Sum")],
             ),
             cloudwatch.AlarmStatusWidget(
-                title="Alarms", alarms=[self.errors_5xx, self.latency, self.invocation_errors, self.drift]
+                title="Alarms",
+                alarms=[self.errors_5xx, self.latency, self.invocation_errors, self.drift, *clarify_alarms],
             ),
         )
+        if self.clarify_alarms is not None:
+            self.dashboard.add_widgets(*self.clarify_alarms.widgets())
 
     def _grant_promotion(
         self,
@@ -358,10 +392,7 @@ class ModelEndpoint(Construct):
             arn("model-bias-job-definition", f"{name}-mb-*"),
             arn("model-explainability-job-definition", f"{name}-me-*"),
         ]
-        clarify_schedules = [
-            arn("monitoring-schedule", f"{name}-model-bias"),
-            arn("monitoring-schedule", f"{name}-explainability"),
-        ]
+        clarify_schedules = [arn("monitoring-schedule", schedule) for schedule in self.clarify_schedules.values()]
         models, configs, endpoint = (
             arn("model", f"{name}-*"),
             arn("endpoint-config", f"{name}-*"),

@@ -223,6 +223,12 @@ def test_deploy_tour_diff_destroy_and_redeploy(
     assert f"{PREFIX}-churn is InService" in level2["the endpoint"].outcome
     assert level2["promotion of a missing version"].outcome.startswith("rejected: model package not found")
     assert level2["monitoring"].outcome.startswith("5 alarms")
+    # Bias alarms exist only where Model Monitor can run (stacks/components/clarify_alarms.py).
+    bias = level2["model-bias alarms"].outcome
+    if CONFIG.endpoint.mode == "serverless":
+        assert bias.startswith("none: this endpoint is serverless"), bias
+    else:
+        assert "ClarifyMonitor" in bias, bias
     pipeline = level2["delivery pipeline"].outcome
     stages = ["Source", "Build", *(f"Deploy-{target}" for target in CONFIG.delivery.targets)]
     positions = [pipeline.find(f"{stage} ->") if stage != stages[-1] else pipeline.find(stage) for stage in stages]

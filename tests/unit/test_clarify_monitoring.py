@@ -29,6 +29,8 @@ ENV = {
     "MONITOR_OUTPUT_URI": "s3://artifacts/data-capture/monitoring-reports",
     "CLARIFY_IMAGE_URI": "131013547314.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-clarify-processing:1.0",
     "GROUND_TRUTH_URI": "s3://artifacts/ground-truth/churn/",
+    "MODEL_BIAS_SCHEDULE_NAME": "mlops-prod-churn-model-bias",
+    "EXPLAINABILITY_SCHEDULE_NAME": "mlops-prod-churn-explainability",
 }
 PACKAGE_ARN = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/churn/3"
 RUN = "s3://artifacts/training-pipeline/exec1"
@@ -115,6 +117,9 @@ def test_both_schedules_are_created_once_with_the_package_s_clarify_baselines():
     assert bias["JobResources"]["ClusterConfig"]["VolumeKmsKeyId"] == ENV["KMS_KEY_ID"]
     shap = sagemaker.definitions[sagemaker.schedules["mlops-prod-churn-explainability"]["MonitoringJobDefinitionName"]]
     assert shap["ModelExplainabilityAppSpecification"]["ConfigUri"] == "s3://assets/explainability.json"
+    # What the endpoint's bias alarms and dashboard read: SageMaker publishes them unless this says Disabled.
+    for spec in (bias["ModelBiasAppSpecification"], shap["ModelExplainabilityAppSpecification"]):
+        assert spec["Environment"] == {"publish_cloudwatch_metrics": "Enabled"}
     assert "GroundTruthS3Input" not in shap["ModelExplainabilityJobInput"]
 
     calls = len(sagemaker.calls)
@@ -190,3 +195,51 @@ def test_the_ground_truth_prefix_is_stripped_of_whitespace_and_trailing_slashes(
 def test_decision_reports_clarify_monitoring():
     decision = promotion.Decision(action="configured", reason="r", clarify_monitoring="created x")
     assert decision.to_dict()["clarify_monitoring"] == "created x"
+
+
+def test_the_schedules_get_the_names_the_stack_gave_them():
+    """The stack's alarms filter on MonitoringSchedule: the function must not derive a name of its own."""
+    config = promotion.Config.from_env(
+        {**ENV, "MODEL_BIAS_SCHEDULE_NAME": "team-a-bias", "EXPLAINABILITY_SCHEDULE_NAME": "team-a-shap"}
+    )
+    sagemaker = RecordingSageMaker()
+    clarify_monitoring.ensure_clarify_monitoring(sagemaker, config, PACKAGE_ARN)
+    assert {name: s["MonitoringType"] for name, s in sagemaker.schedules.items()} == {
+        "team-a-bias": "ModelBias",
+        "team-a-shap": "ModelExplainability",
+    }
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MODEL_BIAS_SCHEDULE_NAME", None),
+        ("MODEL_BIAS_SCHEDULE_NAME", ""),
+        ("MODEL_BIAS_SCHEDULE_NAME", "mlops-prod-churn-model-bias\nother"),
+        ("EXPLAINABILITY_SCHEDULE_NAME", "-leading-hyphen"),
+        ("EXPLAINABILITY_SCHEDULE_NAME", "x" * 64),
+        ("EXPLAINABILITY_SCHEDULE_NAME", "with_underscore"),
+        ("EXPLAINABILITY_SCHEDULE_NAME", "caf\u00e9-explainability"),
+    ],
+)
+def test_a_missing_or_malformed_schedule_name_is_a_config_error_naming_the_variable(variable, value):
+    env = {**ENV, variable: value} if value is not None else {k: v for k, v in ENV.items() if k != variable}
+    with pytest.raises(promotion.ConfigError, match=f"^{variable} must be a monitoring schedule name"):
+        promotion.Config.from_env(env)
+
+
+def test_the_two_schedules_may_not_share_a_name():
+    with pytest.raises(promotion.ConfigError, match="must differ"):
+        promotion.Config.from_env({**ENV, "EXPLAINABILITY_SCHEDULE_NAME": ENV["MODEL_BIAS_SCHEDULE_NAME"]})
+
+
+def test_63_characters_is_a_valid_schedule_name():
+    name = "a" * 63
+    config = promotion.Config.from_env({**ENV, "MODEL_BIAS_SCHEDULE_NAME": name})
+    assert config.clarify_monitor is not None and config.clarify_monitor.schedule_names["bias"] == name
+
+
+def test_a_schedule_name_is_stripped_like_every_setting():
+    config = promotion.Config.from_env({**ENV, "MODEL_BIAS_SCHEDULE_NAME": " mlops-prod-churn-model-bias\n"})
+    assert config.clarify_monitor is not None
+    assert config.clarify_monitor.schedule_names["bias"] == "mlops-prod-churn-model-bias"

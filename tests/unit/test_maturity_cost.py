@@ -111,6 +111,23 @@ def price(key: str, kind: str | None = None) -> float:
             0.3,
             id="alarm-anomaly-detection",
         ),
+        pytest.param(
+            {
+                "A": resource(
+                    "AWS::CloudWatch::Alarm",
+                    Metrics=[
+                        {
+                            "Id": "q",
+                            "Expression": 'SELECT MAX(bias_metric_DPPL) FROM "aws/sagemaker/Endpoints/bias-metrics" '
+                            "WHERE Endpoint = 'e' AND MonitoringSchedule = 'e-model-bias'",
+                            "Period": 3600,
+                        }
+                    ],
+                )
+            },
+            0.1,
+            id="alarm-metrics-insights-one-series",
+        ),
         pytest.param({"A": resource("AWS::CloudWatch::CompositeAlarm")}, 0.5, id="composite-alarm"),
         pytest.param({"D": resource("AWS::CloudWatch::Dashboard")}, 3.0, id="dashboard"),
         pytest.param(
