@@ -19,9 +19,7 @@ from stacks.components.model_registry import ModelRegistry
 from stacks.components.observability import Monitoring
 from stacks.components.retraining import RetrainingTriggers
 from stacks.components.training_pipeline import TrainingPipeline, execution_failed_alarm
-from stacks.config import EnvironmentConfig
-
-USE_CASE = "churn"
+from stacks.config import USE_CASE, EnvironmentConfig
 
 
 class Level1RepeatableStack(Stack):

@@ -23,8 +23,6 @@ from stacks.components.test_strategies import TEST_DATA_KEY, TestStrategies
 from stacks.config import EnvironmentConfig
 from stacks.role_names import pipeline_test_role_name
 
-USE_CASE = "churn"
-
 
 class Level2ReliableStack(Stack):
     """The endpoint's operations, the preprod test strategies, and (in one environment) the pipeline.
@@ -59,7 +57,7 @@ class Level2ReliableStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         removal_policy = lifecycle.removal_policy(config)
         retention = lifecycle.log_retention(config)
-        endpoint_name = f"{config.resource_prefix}-{USE_CASE}"
+        endpoint_name = config.use_case_name()
 
         self.alerts = alerts
         self.endpoint = ModelEndpoint(

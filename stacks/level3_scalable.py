@@ -23,10 +23,9 @@ from stacks.components.pipeline_target import StartPipelineExecution
 from stacks.components.team import Team, team_role_name
 from stacks.components.team_document_db import TeamDocumentDb
 from stacks.components.training_pipeline import TrainingPipeline, execution_failed_alarm
-from stacks.config import EnvironmentConfig, pascal
+from stacks.config import USE_CASE, EnvironmentConfig, pascal
 from stacks.role_names import github_deploy_role_name
 
-USE_CASE = "churn"
 TEAM_CURATED_PREFIX = "curated/churn/"  # under the team's prefix: the team pipeline's input
 TEAM_PIPELINE_PREFIX = "training-pipeline"  # under the team's prefix: the team pipeline's artifacts
 TEAM_CAPTURE_PREFIX = "data-capture"  # under the team's prefix: the team endpoint's captured requests
@@ -167,7 +166,7 @@ class Level3ScalableStack(Stack):
         removal_policy: RemovalPolicy,
     ) -> TrainingPipeline:
         """The team's own copy of the Level 1 pipeline and registry group, inside its boundary."""
-        name = f"{config.resource_prefix}-{team.name}-{USE_CASE}"
+        name = config.use_case_name(team.name)
         registry = ModelRegistry(
             team,
             "ModelRegistry",

@@ -28,6 +28,7 @@ from stacks.config.loading import (
     read_cdk_context,
 )
 from stacks.config.model import (
+    USE_CASE,
     AthenaConfig,
     ConfigError,
     DataLakeConfig,
@@ -72,6 +73,7 @@ __all__ = [
     "NAME_PREFIX_KEY",
     "PROJECT_ROOT",
     "SELECTED_ENV_KEY",
+    "USE_CASE",
     "AthenaConfig",
     "ConfigError",
     "DataLakeConfig",

@@ -9,6 +9,9 @@ from stacks.config.patterns import EndpointMode, GlueWorkerType, RemovalPolicyNa
 from stacks.knowledge_base_config import KnowledgeBaseConfig
 from stacks.mlflow_config import MlflowConfig
 
+# The use case the ladder ships: its model package group, pipeline and endpoint names end with it.
+USE_CASE = "churn"
+
 
 class ConfigError(ValueError):
     """cdk.json holds a value the project cannot deploy; the message names the environment and key."""
@@ -251,6 +254,11 @@ class EnvironmentConfig:
     def resource_prefix(self) -> str:
         """The start of this environment's physical names: ``<namePrefix>-<environment>`` (``mlops-dev``)."""
         return f"{self.name_prefix}-{self.name}"
+
+    def use_case_name(self, team: str | None = None) -> str:
+        """The physical name of the use case's model group and endpoint (``mlops-dev-churn``), or of a Level 3
+        team's copy (``mlops-dev-<team>-churn``)."""
+        return f"{self.resource_prefix}-{USE_CASE}" if team is None else f"{self.resource_prefix}-{team}-{USE_CASE}"
 
     def stack_name(self, level_name: str) -> str:
         """Stack names carry the project and the environment so several of either can share one account."""

@@ -247,6 +247,7 @@ def _check_semantics(cfg: EnvironmentConfig) -> None:
                 f"{member!r} is neither an IAM role ARN nor 'sso:<PermissionSetName>'",
             )
     _check_teams(cfg, fail)
+    _check_endpoint_names(cfg, fail)
     check_feature_store(cfg, fail)
 
 
@@ -317,6 +318,29 @@ def _check_app(cfg: EnvironmentConfig, fail: typing.Callable[[str, str], typing.
         fail("llmops.app.minTasks", "need 1 <= minTasks <= maxTasks <= 20")
     if not 10 <= app.target_cpu_percent <= 90:
         fail("llmops.app.targetCpuPercent", f"{app.target_cpu_percent} is outside 10-90")
+
+
+# SageMaker names are at most 63 characters. The promotion function names what it creates after the endpoint:
+# "<endpoint>-v<version>-<8 hex>" (models, endpoint configs), "-data-quality", "-dq-<8 hex>", "-model-bias" ...;
+# the longest, for versions up to 99999, adds 16. Its IAM statements name the same resources, so an endpoint name
+# that needed shortening there would be refused by its own policy (and its alarms would watch another name).
+MAX_ENDPOINT_NAME_LENGTH = 63 - len("-v99999-01234567")
+
+
+def _check_endpoint_names(cfg: EnvironmentConfig, fail: typing.Callable[[str, str], typing.NoReturn]) -> None:
+    if cfg.max_level < 2:
+        return
+    endpoints = [("mlops:namePrefix", cfg.use_case_name())]
+    if cfg.max_level >= 3:
+        endpoints += [(f"teams[{i}].name", cfg.use_case_name(t.name)) for i, t in enumerate(cfg.teams) if t.pipelines]
+    for key, name in endpoints:
+        if len(name) > MAX_ENDPOINT_NAME_LENGTH:
+            fail(
+                key,
+                f"the endpoint name {name!r} has {len(name)} characters; at most {MAX_ENDPOINT_NAME_LENGTH} leave room "
+                "for the names the promotion function derives from it within SageMaker's 63: shorten the name "
+                "prefix, the environment name or the team name",
+            )
 
 
 def _check_teams(cfg: EnvironmentConfig, fail: typing.Callable[[str, str], typing.NoReturn]) -> None:
