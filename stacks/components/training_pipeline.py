@@ -13,8 +13,8 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from pipelines.training import images
 from pipelines.glue.churn_features import CHURN_LABELS, CUSTOMER_FEATURES
+from pipelines.training import images
 from pipelines.training.definition import (
     DEFAULT_ARTIFACTS_PREFIX,
     OfflineStoreInput,

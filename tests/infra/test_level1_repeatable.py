@@ -79,7 +79,7 @@ def test_pipeline_definition_is_in_the_template_with_per_environment_defaults(te
     assert parameters["TrainingInstanceType"] == config.training.training_instance_type
     assert parameters["ProcessingInstanceType"] == config.training.processing_instance_type
     # Training data: the feature groups' offline store (Level 0's ETL job writes the groups), exactly its prefix.
-    curated = "<import Mlops-{env}-Level0Exploration:ExportsOutputRefDataLakeCuratedBucket".format(env=env)
+    curated = f"<import Mlops-{env}-Level0Exploration:ExportsOutputRefDataLakeCuratedBucket"
     assert parameters["InputDataUri"].startswith(f"s3://{curated}")
     assert parameters["InputDataUri"].endswith(f">/feature-store/{config.resource_prefix}/")
     arguments = steps["Preprocess"]["Arguments"]["AppSpecification"]["ContainerArguments"]
