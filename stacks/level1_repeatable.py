@@ -30,7 +30,8 @@ class Level1RepeatableStack(Stack):
 
     Receives Level 0's key, buckets, feature store and ETL job as arguments. The pipeline trains on a
     point-in-time training set from the feature groups' offline store (what the ETL job wrote) and
-    registers models that clear the AUC threshold as PendingManualApproval; failures of pipeline executions or of the retraining state machine raise alarms on a KMS-encrypted topic.
+    registers models that clear the AUC threshold as PendingManualApproval; failures of pipeline
+    executions or of the retraining state machine raise alarms on a KMS-encrypted topic.
 
     Per environment: pipeline parameter defaults, retraining schedule, registry reader accounts,
     alarm email, log retention and removal policy.
