@@ -207,7 +207,8 @@ def test_deploy_tour_diff_destroy_and_redeploy(
     lineage = sagemaker.describe_model_package(ModelPackageName=package["ModelPackageArn"])[
         "CustomerMetadataProperties"
     ]
-    assert lineage["training_data_uri"] == f"s3://{outputs['CuratedBucketName']}/churn/"
+    # The data it trained on: the feature groups' offline store the ETL job wrote (the InputDataUri default).
+    assert lineage["training_data_uri"] == f"s3://{outputs['CuratedBucketName']}/feature-store/mlops-local/"
     assert lineage["pipeline_execution_arn"].startswith("arn:aws:sagemaker:")
     # Experiment tracking: the deployed function logged the execution as an MLflow run (into the loopback
     # stand-in of the app), and the registered version names that run and the app Level 0 deployed.
