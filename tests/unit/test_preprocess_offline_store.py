@@ -467,3 +467,33 @@ def test_bad_arguments_end_in_one_sentence(
 def test_the_step_defaults_have_no_groups_so_the_definition_must_name_them() -> None:
     defaults = preprocess.parse_args([])
     assert (defaults.features_group, defaults.labels_group, defaults.account, defaults.region) == (None,) * 4
+
+
+def test_a_customer_with_labels_from_several_etl_runs_stays_in_one_split(tmp_path: Path) -> None:
+    # Two ETL runs a day apart: every customer has two feature records and two labels, and some changed status.
+    # tenure_months is the customer's number, so the written splits show whose rows they hold.
+    features = [_feature(f"c{n:02d}", hour, n) for n in range(60) for hour in (0, 24)]
+    labels = [
+        _label(f"c{n:02d}", hour, int(n % 4 == 0 or (hour == 24 and n % 10 == 1)))
+        for n in range(60)
+        for hour in (0, 24)
+    ]
+    _put(tmp_path / "in", cf.CUSTOMER_FEATURES.suffix, features)
+    _put(tmp_path / "in", cf.CHURN_LABELS.suffix, labels)
+    summary = preprocess.run(_args(tmp_path))
+    assert summary["offline_store"]["joined"] == 120 and summary["offline_store"]["customers"] == 60
+    assert sum(summary["rows"].values()) == 120
+    seen = {
+        name: set(pd.read_csv(tmp_path / name / f"{name}.csv", header=None)[1].astype(int))
+        for name in ("train", "validation", "test")
+    }
+    assert not (seen["train"] & seen["test"]) and not (seen["train"] & seen["validation"])
+    assert not (seen["validation"] & seen["test"])
+    assert set().union(*seen.values()) == set(range(60))
+
+
+def test_with_one_label_per_customer_the_customer_split_is_the_row_split() -> None:
+    labels = [0] * 70 + [1] * 30
+    customers = [f"c{n:03d}" for n in range(100)]
+    by_customer = preprocess.customer_split(customers, labels, validation_fraction=0.2, test_fraction=0.1, seed=7)
+    assert by_customer == preprocess.stratified_split(labels, validation_fraction=0.2, test_fraction=0.1, seed=7)

@@ -39,9 +39,10 @@ built-in XGBoost algorithm reads as ``text/csv``):
     in the model's input order (what the endpoint receives): the data-quality baseline dataset, so
     Model Monitor's statistics and constraints name each feature
 
-The split is stratified on the label and deterministic: rows are ordered by customer_id and event time (the
-offline store's files arrive in no particular order) and shuffled per class with a seeded stdlib RNG, whose
-sequence does not change between Python or library versions.
+The split is by customer (all of a customer's labelled rows in one split: the store keeps a label per ETL run),
+stratified on each customer's latest label, and deterministic: rows are ordered by customer_id and event time
+(the offline store's files arrive in no particular order) and customers shuffled per class with a seeded stdlib
+RNG, whose sequence does not change between Python or library versions.
 
 Bad input (no store, no rows, a missing column, a value that cannot be used) ends the job with exit
 status 1 and one sentence on stderr, also written to /opt/ml/output/message so SageMaker shows it as the
@@ -344,6 +345,7 @@ def load_training_set(args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str,
         "older_stores_ignored": older_features + older_labels,
         "labels": label_count,
         "joined": len(training),
+        "customers": int(training[ID_COLUMN].nunique()),
         "without_features": without,
     }
     return training, account
@@ -383,6 +385,35 @@ def stratified_split(
     return {name: sorted(positions) for name, positions in splits.items()}
 
 
+def customer_split(
+    customers: Sequence[str], labels: Sequence[int], *, validation_fraction: float, test_fraction: float, seed: int
+) -> dict[str, list[int]]:
+    """Row positions per split with all of a customer's rows in one split.
+
+    The offline store keeps history, so a customer has a label per ETL run; splitting rows would put the same
+    customer in train and test and flatter the test metrics. Customers are split as :func:`stratified_split`
+    splits rows, each by its latest label (``rows`` are ordered by customer, then event time); with one row per
+    customer this is exactly the row split.
+    """
+    order: list[str] = []
+    latest: dict[str, int] = {}
+    if len(customers) != len(labels):
+        raise InputError(f"{len(customers)} customer id(s) for {len(labels)} label(s)")
+    # No zip(strict=...): the container runs Python 3.9.
+    for position, customer in enumerate(customers):
+        if customer not in latest:
+            order.append(customer)
+        latest[customer] = labels[position]
+    by_customer = stratified_split(
+        [latest[customer] for customer in order],
+        validation_fraction=validation_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+    )
+    split_of = {order[position]: name for name, positions in by_customer.items() for position in positions}
+    return {name: [row for row, customer in enumerate(customers) if split_of[customer] == name] for name in by_customer}
+
+
 def write_split(directory: Path, name: str, features: pd.DataFrame, label: pd.Series) -> int:
     """Write ``<directory>/<name>.csv`` (label first, no header, no index); return the row count."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -406,7 +437,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """The whole step; returns what it wrote to features.json."""
     training, offline_store = load_training_set(args)
     features, label = model_inputs(training)
-    positions = stratified_split(
+    positions = customer_split(
+        training[ID_COLUMN].tolist(),
         label.tolist(),
         validation_fraction=args.validation_fraction,
         test_fraction=args.test_fraction,
