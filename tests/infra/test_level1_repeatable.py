@@ -249,6 +249,19 @@ def _start_pipeline_parameters(template: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("env", LEVEL1_ENVS)
+def test_retraining_waits_for_the_offline_store_between_the_etl_job_and_the_pipeline(templates, env):
+    machine = one(level1(templates, env), "AWS::StepFunctions::StateMachine")["Properties"]
+    definition_ = json.loads(flatten(machine["DefinitionString"]))
+    states = definition_["States"]
+    etl = states[definition_["StartAt"]]
+    assert etl["Resource"].endswith(":glue:startJobRun.sync")
+    wait = states[etl["Next"]]
+    # Feature Store delivers PutRecord to the offline store within 15 minutes; the pipeline reads the offline store.
+    assert wait["Type"] == "Wait" and wait["Seconds"] >= 15 * 60
+    assert states[wait["Next"]]["Resource"].endswith(":sagemaker:startPipelineExecution")
+
+
+@pytest.mark.parametrize("env", LEVEL1_ENVS)
 def test_the_pipeline_start_token_fits_sagemaker_for_any_execution_name(templates, synthesized, env):
     config = synthesized[env].config
     parameters = _start_pipeline_parameters(level1(templates, env))
