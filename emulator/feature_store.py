@@ -8,7 +8,7 @@ and by tests under ``mock_aws``) those three calls are answered in the real API'
   (an unknown feature, a missing identifier or event time, a value that does not parse as its type is a
   ``ValidationError``, as AWS answers), keeps the newest record per identifier (by event time) as the online
   store does, and appends the record to the offline store as a Parquet file under the group's
-  ``ResolvedOutputS3Uri`` (``year=/month=/day=/hour=`` of the write time), with the ``write_time``,
+  ``ResolvedOutputS3Uri`` (``year=/month=/day=/hour=`` of the event time, as AWS), with the ``write_time``,
   ``api_invocation_time`` and ``is_deleted`` columns Feature Store adds;
 * GetRecord and BatchGetRecord answer from the online store; a group without one is a ``ValidationError``;
 * the control plane's gaps: ListFeatureGroups, and DescribeFeatureGroup's OnlineStoreConfig.
@@ -21,14 +21,14 @@ infrastructure tests assert those grants).
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import threading
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from emulator.offline_store import object_key, parquet_bytes
 
 __all__ = ["FEATURE_STORE_RUNTIME_HOST", "STAND_IN_NOTE", "apply", "online_store_enabled", "reset"]
 
@@ -232,28 +232,14 @@ def _value(record: list[dict[str, str]] | None, feature: str) -> str:
 
 
 def _write_offline(account: str, group: Any, types: dict[str, str], values: dict[str, Any]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
     from moto.s3.models import s3_backends
 
     uri = group.offline_store_config["S3StorageConfig"]["ResolvedOutputS3Uri"]
-    bucket, prefix = urlsplit(uri).netloc, urlsplit(uri).path.strip("/")
     now = datetime.now(UTC)
-    arrow_types = {"Integral": pa.int64(), "Fractional": pa.float64(), "String": pa.string()}
-    fields = [pa.field(feature, arrow_types[feature_type]) for feature, feature_type in types.items()]
-    fields += [
-        pa.field("write_time", pa.timestamp("ms", tz="UTC")),
-        pa.field("api_invocation_time", pa.timestamp("ms", tz="UTC")),
-    ]
-    fields.append(pa.field("is_deleted", pa.bool_()))
-    row = {feature: [values.get(feature)] for feature in types}
-    row.update({"write_time": [now], "api_invocation_time": [now], "is_deleted": [False]})
-    table = pa.Table.from_pydict(row, schema=pa.schema(fields))
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    partition = f"year={now:%Y}/month={now:%m}/day={now:%d}/hour={now:%H}"
-    key = f"{prefix}/{partition}/{now:%Y%m%dT%H%M%S}Z_{uuid.uuid4().hex}.parquet"
-    s3_backends[account]["aws"].put_object(bucket, key, buffer.getvalue())
+    row = {**values, "write_time": now, "api_invocation_time": now, "is_deleted": False}
+    # AWS partitions by the record's event time (hourly) and names the file by it.
+    key = object_key(uri, [_event_time(str(values[group.event_time_feature_name]))])
+    s3_backends[account]["aws"].put_object(urlsplit(uri).netloc, key, parquet_bytes(types, [row]))
 
 
 def _get(account: str, region: str, name: str, identifier: str, features: list[str] | None) -> dict[str, Any]:

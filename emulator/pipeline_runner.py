@@ -469,7 +469,14 @@ def _import_file(path: Path) -> Any:
 def _summary(result: Any) -> str:
     """A short account of what a step script returned (split sizes, or the headline metrics)."""
     if isinstance(result, Mapping) and "rows" in result:
-        return "rows " + ", ".join(f"{name}={count}" for name, count in result["rows"].items())
+        rows = "rows " + ", ".join(f"{name}={count}" for name, count in result["rows"].items())
+        store = result.get("offline_store")
+        if isinstance(store, Mapping):
+            return (
+                f"training set built from the offline store: {store['joined']} labels joined point-in-time, "
+                f"{store['without_features']} without features; {rows}"
+            )
+        return rows
     if isinstance(result, Mapping) and "passed" in result and "reason" in result:
         return str(result["reason"])
     if isinstance(result, Mapping) and "binary_classification_metrics" in result:

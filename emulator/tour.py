@@ -191,6 +191,7 @@ def _tour_level1(aws: LocalAws, stack_name: str, definition: dict[str, Any], tra
     )
     for line in run.run():
         yield TourLine(level, "pipeline step, deployed definition", line, "in-process")
+    yield TourLine(level, "training set built from the offline store", _training_set_line(aws, run), "in-process")
 
     packages = sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
     if not packages:
@@ -244,8 +245,21 @@ def _tour_level1(aws: LocalAws, stack_name: str, definition: dict[str, Any], tra
     )
 
 
+def _training_set_line(aws: LocalAws, run: LocalPipelineRun) -> str:
+    """What the Preprocess step wrote to features.json about the offline store it read (its own output in S3)."""
+    uri = f"{run.step_outputs['Preprocess']['features'].rstrip('/')}/features.json"
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    summary = json.loads(aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    store = summary["offline_store"]
+    return (
+        f"training set built from the offline store: {store['joined']} labels joined point-in-time, "
+        f"{store['without_features']} without features ({store['features_group']} and {store['labels_group']} "
+        f"under {run.parameters['InputDataUri']}; Preprocess ran its deployed script on them)"
+    )
+
+
 def definition_input_bucket(definition: dict[str, Any]) -> str:
-    """The bucket of the pipeline's InputDataUri default (the curated data lake bucket)."""
+    """The bucket of the pipeline's InputDataUri default (the curated bucket: the feature groups' offline store)."""
     (uri,) = [p["DefaultValue"] for p in definition["Parameters"] if p["Name"] == "InputDataUri"]
     return str(uri).removeprefix("s3://").split("/", 1)[0]
 

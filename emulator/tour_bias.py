@@ -5,30 +5,32 @@ Called by ``tour.tour_level1`` after the deployed pipeline has run on the curate
 1. The registered version's Clarify reports (ModelMetrics.Bias / Explainability), read back from S3: the
    pre- and post-training bias metrics on the configured facet, and the top SHAP features.
 2. The same deployed definition run again on a deliberately biased copy of the shipped sample (the label
-   set to the facet: every customer in the facet churned, nobody else did), passed as the execution's
-   InputDataUri. The gate must stop it, with its reason as the execution's failure message, and no model
-   version is registered.
+   set to the facet: every customer in the facet churned, nobody else did), written as an offline store of the
+   same feature groups (Feature Store's layout, ``emulator/offline_store.py``) under its own prefix and passed as
+   the execution's InputDataUri. The gate must stop it, with its reason as the execution's failure message, and
+   no model version is registered.
 
 Clarify itself is stood in by the local runner (``emulator/clarify_local.py``); the tour lines say so.
-The biased sample lives under its own prefix of the curated bucket, which the pipeline role on AWS may not
-read (it is granted the curated dataset's prefix only): the demo passes it here, where IAM is not evaluated.
+The biased store lives under its own prefix of the curated bucket, which the pipeline role on AWS may not
+read (it is granted the feature groups' offline-store prefix only): the demo passes it here, where IAM is not
+evaluated.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
+from emulator.offline_store import write_churn_stores
 from emulator.pipeline_runner import LocalPipelineRun
-from pipelines.glue import churn_transform
-from pipelines.glue.churn_transform import record_to_dict
+from pipelines.glue import churn_features, churn_transform
+from pipelines.training import clarify
 from pipelines.training.steps import preprocess
 
 SAMPLE_CSV = Path(churn_transform.__file__).with_name("sample") / "customers.csv"
@@ -54,21 +56,42 @@ def _metrics(report: dict[str, Any], section: str) -> str:
     return "; ".join(parts) or "none"
 
 
-def biased_sample(facet: dict[str, Any]) -> bytes:
-    """The shipped sample, cleaned as the ETL does, with churned = membership of the Clarify facet."""
+def facet_membership(facet: dict[str, Any]) -> Callable[[Any], int]:
+    """A record's label in the biased sample: 1 if the Clarify facet selects it (its engineered feature), else 0."""
+    name, (value,) = facet["name_or_index"], facet["value_or_threshold"]
+    # A numeric facet selects the rows above its threshold, a one-hot column those equal to the value (Clarify).
+    categorical = name not in clarify.NUMERIC_COLUMNS
+
+    def churned(record: Any) -> int:
+        feature = float(churn_features.engineer(record)[name])
+        return int(feature == float(value) if categorical else feature > float(value))
+
+    return churned
+
+
+def write_biased_store(s3: Any, *, bucket: str, definition: dict[str, Any], facet: dict[str, Any]) -> str:
+    """The shipped sample, cleaned and engineered as the ETL does, as an offline store of the pipeline's feature
+    groups with churned = facet membership; returns the prefix URI to pass as InputDataUri."""
+    steps = {step["Name"]: step for step in definition["Steps"]}
+    arguments = preprocess.parse_args(steps["Preprocess"]["Arguments"]["AppSpecification"]["ContainerArguments"])
     with SAMPLE_CSV.open(newline="", encoding="utf-8") as sample:
         records = churn_transform.transform_rows(csv.DictReader(sample)).records
-    rows = [record_to_dict(record) for record in records]
-    frame = pd.DataFrame(rows).astype(str)
-    features, _label = preprocess.build_features(frame)
-    column, (value,) = features[facet["name_or_index"]], facet["value_or_threshold"]
-    selected = column == float(value) if set(column.unique()) <= {0.0, 1.0} else column > float(value)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    for row, in_facet in zip(rows, selected.tolist(), strict=True):
-        writer.writerow({**row, "churned": "true" if in_facet else "false"})
-    return out.getvalue().encode()
+    uri = f"s3://{bucket}/{BIASED_PREFIX}"
+    write_churn_stores(
+        lambda target, key, body: s3.put_object(Bucket=target, Key=key, Body=body),
+        base_uri=uri,
+        account=arguments.account,
+        region=arguments.region,
+        group_names={
+            churn_features.CUSTOMER_FEATURES.suffix: arguments.features_group,
+            churn_features.CHURN_LABELS.suffix: arguments.labels_group,
+        },
+        records=records,
+        event_time=churn_features.event_time_of(datetime.now(UTC)),
+        creation_epoch=int(time.time()),
+        churned=facet_membership(facet),
+    )
+    return uri
 
 
 def tour_bias(
@@ -109,19 +132,18 @@ def tour_bias(
         if i["InputName"] == "analysis_config"
     )
     (facet,) = _read_json(s3, config_input)["facet"]
-    key = f"{BIASED_PREFIX}customers.csv"
-    s3.put_object(Bucket=curated_bucket, Key=key, Body=biased_sample(facet))
+    biased_uri = write_biased_store(s3, bucket=curated_bucket, definition=definition, facet=facet)
     execution_arn = sagemaker.start_pipeline_execution(
         PipelineName=pipeline_name,
         ClientRequestToken=str(uuid.uuid4()),
-        PipelineParameters=[{"Name": "InputDataUri", "Value": f"s3://{curated_bucket}/{BIASED_PREFIX}"}],
+        PipelineParameters=[{"Name": "InputDataUri", "Value": biased_uri}],
     )["PipelineExecutionArn"]
     run = LocalPipelineRun(
         s3=s3,
         sagemaker=sagemaker,
         definition=definition,
         execution_arn=execution_arn,
-        parameters={"InputDataUri": f"s3://{curated_bucket}/{BIASED_PREFIX}"},
+        parameters={"InputDataUri": biased_uri},
         invoke_lambda=invoke_lambda,
     )
     before = len(packages)

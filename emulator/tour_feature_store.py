@@ -1,5 +1,6 @@
-"""The tour's Feature Store steps (Level 0, after the ETL job): features ingested, a point-in-time training set,
-the deployed skew check and its metric.
+"""The tour's Feature Store steps (Level 0, after the ETL job): features ingested, the deployed skew check and its
+metric. (The point-in-time training set is built by the training pipeline's Preprocess step from this offline
+store: the Level 1 tour shows it, from the pipeline run.)
 
 What runs how: the ETL job's PutRecord calls went to :mod:`emulator.feature_store` (online store in memory,
 offline store as Parquet in the emulator's S3, catalogued by the feature group shim); the skew check is the
@@ -18,12 +19,7 @@ from urllib.parse import urlsplit
 
 from emulator.feature_store import STAND_IN_NOTE
 from emulator.lambda_runner import deployed_function, publish_emf
-from pipelines.glue.churn_features import (
-    EVENT_TIME,
-    RECORD_IDENTIFIER,
-    from_record,
-    point_in_time_join,
-)
+from pipelines.glue.churn_features import EVENT_TIME, RECORD_IDENTIFIER, from_record
 
 __all__ = ["offline_rows", "tour_feature_store"]
 
@@ -114,15 +110,6 @@ def tour_feature_store(aws: Any, out: Mapping[str, str]) -> Iterator[Any]:
         f"tenure_months={online.get('tenure_months')}, "
         f"charges_per_tenure_month={online.get('charges_per_tenure_month')} "
         f"at {online.get(EVENT_TIME)} ({STAND_IN_NOTE})",
-        "in-process",
-    )
-
-    training = point_in_time_join(labels, features)
-    yield TourLine(
-        LEVEL,
-        "point-in-time training set from the offline store",
-        f"{len(training.rows)} labelled rows, each joined to its customer's features as of the label's event time "
-        f"(churn_features.point_in_time_join); {training.labels_without_features} labels had no earlier features",
         "in-process",
     )
 

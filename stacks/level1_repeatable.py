@@ -10,11 +10,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX
+from pipelines.glue.layout import RAW_DATASET_PREFIX
 from pipelines.training.definition import DEFAULT_ARTIFACTS_PREFIX
 from stacks.components import lifecycle
 from stacks.components.alerts import Alerts
 from stacks.components.experiment_tracking import ExperimentRunLogger
+from stacks.components.feature_store import FeatureStore
 from stacks.components.model_registry import ModelRegistry
 from stacks.components.observability import Monitoring
 from stacks.components.retraining import RetrainingTriggers
@@ -25,9 +26,10 @@ from stacks.config import USE_CASE, EnvironmentConfig
 class Level1RepeatableStack(Stack):
     """The churn training pipeline, its model package group, what starts it and what watches it.
 
-    Receives Level 0's key, buckets and ETL job as arguments. The pipeline trains on the curated
-    dataset and registers models that clear the AUC threshold as PendingManualApproval; failures of
-    pipeline executions or of the retraining state machine raise alarms on a KMS-encrypted topic.
+    Receives Level 0's key, buckets, feature store and ETL job as arguments. The pipeline trains on a
+    point-in-time training set from the feature groups' offline store (what the ETL job wrote) and
+    registers models that clear the AUC threshold as PendingManualApproval; failures of pipeline
+    executions or of the retraining state machine raise alarms on a KMS-encrypted topic.
 
     Per environment: pipeline parameter defaults, retraining schedule, registry reader accounts,
     alarm email, log retention and removal policy.
@@ -42,8 +44,8 @@ class Level1RepeatableStack(Stack):
         key: kms.IKey,
         alerts: Alerts,
         raw_bucket: s3.IBucket,
-        curated_bucket: s3.IBucket,
         artifacts_bucket: s3.IBucket,
+        feature_store: FeatureStore,
         etl_job_name: str,
         code_version: str,
         mlflow_app_arn: str | None = None,
@@ -72,8 +74,9 @@ class Level1RepeatableStack(Stack):
                 key=key,
                 artifacts_bucket=artifacts_bucket,
                 artifacts_prefix=DEFAULT_ARTIFACTS_PREFIX,
-                input_bucket=curated_bucket,
-                input_prefix=CURATED_DATASET_PREFIX,
+                # The dataset version it logs is a digest of the objects under the pipeline's InputDataUri.
+                input_bucket=feature_store.offline_bucket,
+                input_prefix=feature_store.offline_prefix,
                 log_retention=lifecycle.log_retention(config),
                 removal_policy=removal_policy,
             )
@@ -82,8 +85,7 @@ class Level1RepeatableStack(Stack):
             "Training",
             pipeline_name=f"{name_prefix}-{USE_CASE}-training",
             key=key,
-            input_bucket=curated_bucket,
-            input_prefix=CURATED_DATASET_PREFIX,
+            feature_store=feature_store,
             artifacts_bucket=artifacts_bucket,
             model_package_group_name=self.registry.group_name,
             model_package_group_arn=self.registry.group_arn,

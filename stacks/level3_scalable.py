@@ -26,7 +26,6 @@ from stacks.components.training_pipeline import TrainingPipeline, execution_fail
 from stacks.config import USE_CASE, EnvironmentConfig, pascal
 from stacks.role_names import github_deploy_role_name
 
-TEAM_CURATED_PREFIX = "curated/churn/"  # under the team's prefix: the team pipeline's input
 TEAM_PIPELINE_PREFIX = "training-pipeline"  # under the team's prefix: the team pipeline's artifacts
 TEAM_CAPTURE_PREFIX = "data-capture"  # under the team's prefix: the team endpoint's captured requests
 
@@ -180,8 +179,7 @@ class Level3ScalableStack(Stack):
             "Training",
             pipeline_name=f"{name}-training",
             key=team.key,
-            input_bucket=self.bucket,
-            input_prefix=f"{team.prefix}{TEAM_CURATED_PREFIX}",
+            feature_store=team.features,
             artifacts_bucket=self.bucket,
             artifacts_prefix=f"{team.prefix}{TEAM_PIPELINE_PREFIX}",
             model_package_group_name=registry.group_name,

@@ -246,27 +246,25 @@ def point_in_time_join(
 ) -> PointInTimeResult:
     """Join each label to its customer's features as they were at the label's event time.
 
-    For every label row (record identifier, event time, label) the feature row of the same customer with the
-    latest event time not after the label's is taken; among rows with that event time, the one written last
-    (offline-store ``write_time``) wins, as the online store would have answered. Feature rows marked
-    ``is_deleted`` (DeleteRecord tombstones in the offline store) end a customer's history at that time. A
-    label with no feature row before it is left out and counted, never joined to a future value: that would
-    leak what happened after the label into training.
+    Offline-store rows are history: per customer and event time, the row written last (``write_time``, then
+    ``api_invocation_time``, then input order) is that record's value, as the online store would have answered;
+    a row marked ``is_deleted`` (a DeleteRecord tombstone) means the record was deleted. So a label whose last
+    write is a tombstone is no label. Every other label is joined to its customer's feature record with the
+    latest event time not after the label's; a tombstone there ends the customer's history (until a later write),
+    and such a label, like one with no earlier feature row, is left out and counted, never joined to a future
+    value: that would leak what happened after the label into training.
+
+    The training pipeline's Preprocess step carries a pandas copy of this (``steps/preprocess.py``); a unit test
+    holds the two equal.
     """
-    history: dict[str, list[tuple[datetime, str, Mapping[str, object]]]] = {}
-    for feature_row in features:
-        customer = str(feature_row[RECORD_IDENTIFIER])
-        moment = _parse_event_time(str(feature_row[EVENT_TIME]))
-        history.setdefault(customer, []).append((moment, str(feature_row.get("write_time", "")), feature_row))
-    for rows in history.values():
-        rows.sort(key=lambda entry: (entry[0], entry[1]))
+    history = {customer: sorted(rows.items()) for customer, rows in _latest_writes(features).items()}
     joined: list[dict[str, object]] = []
     missing = 0
-    for label in labels:
-        customer = str(label[RECORD_IDENTIFIER])
-        moment = _parse_event_time(str(label[EVENT_TIME]))
-        candidates = [entry for entry in history.get(customer, ()) if entry[0] <= moment]
-        latest = candidates[-1][2] if candidates else None
+    for (customer, moment), label in sorted(
+        (key, row) for key, row in _flatten(_latest_writes(labels)) if not _is_true(row.get("is_deleted"))
+    ):
+        candidates = [row for event, row in history.get(customer, ()) if event <= moment]
+        latest = candidates[-1] if candidates else None
         if latest is None or _is_true(latest.get("is_deleted")):
             missing += 1
             continue
@@ -276,8 +274,43 @@ def point_in_time_join(
     return PointInTimeResult(rows=tuple(joined), labels_without_features=missing)
 
 
+def _latest_writes(rows: Iterable[Mapping[str, object]]) -> dict[str, dict[datetime, Mapping[str, object]]]:
+    """customer -> event time -> the row written last for that record (by write time, invocation time, order)."""
+    ordered = sorted(
+        enumerate(rows),
+        key=lambda item: (_written(item[1].get("write_time")), _written(item[1].get("api_invocation_time")), item[0]),
+    )
+    latest: dict[str, dict[datetime, Mapping[str, object]]] = {}
+    for _, row in ordered:
+        moment = _parse_event_time(str(row[EVENT_TIME]))
+        latest.setdefault(str(row[RECORD_IDENTIFIER]), {})[moment] = row
+    return latest
+
+
+def _flatten(
+    latest: Mapping[str, Mapping[datetime, Mapping[str, object]]],
+) -> Iterable[tuple[tuple[str, datetime], Mapping[str, object]]]:
+    for customer, rows in latest.items():
+        for moment, row in rows.items():
+            yield (customer, moment), row
+
+
+def _written(value: object) -> datetime:
+    """A write or invocation time (a datetime, or ISO-8601 text) as an aware UTC datetime; missing sorts first."""
+    if value is None or value == "":
+        return datetime.min.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if not isinstance(value, datetime):
+        raise ValueError(f"write time {value!r} is neither a timestamp nor ISO-8601 text")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _is_true(value: object) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+    # Parquet read through pandas gives numpy booleans, which are not Python's True.
+    if type(value).__name__ in ("bool", "bool_"):
+        return bool(value)
+    return isinstance(value, str) and value.strip().lower() == "true"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@
 JSON-serializable dict, for the stack to hand to ``AWS::SageMaker::Pipeline`` so every change to the
 pipeline shows up in ``cdk diff``. The graph:
 
-    Preprocess  Processing, scikit-learn image, steps/preprocess.py: features + stratified split, and the
+    Preprocess  Processing, scikit-learn image, steps/preprocess.py: the point-in-time training set from the
+                churn feature groups' offline store (the InputDataUri prefix), a stratified split, and the
                 train features with a header as the data-quality baseline dataset
     DataQualityBaseline  Processing, SageMaker's Model Monitor analyzer image (no script): statistics.json
                 and constraints.json of the baseline dataset, what DefaultModelMonitor.suggest_baseline runs
@@ -46,6 +47,7 @@ __all__ = [
     "DEFAULT_AUC_THRESHOLD",
     "DEFAULT_HYPERPARAMETERS",
     "PIPELINE_DEFINITION_VERSION",
+    "OfflineStoreInput",
     "StepScript",
     "build_training_pipeline_definition",
 ]
@@ -162,10 +164,51 @@ class StepScript:
             )
 
 
+@dataclass(frozen=True)
+class OfflineStoreInput:
+    """Where the Preprocess step reads its training set: the churn feature groups' offline store.
+
+    ``uri`` is the default of the InputDataUri parameter: the groups' ``S3StorageConfig.S3Uri`` with a trailing
+    slash (so a Level 3 team's ``<prefix>-<team>`` store beside it is not under it). Feature Store appends
+    ``<account>/sagemaker/<region>/offline-store/<group>-<creation time>/data/``; the creation time is only known
+    once the group exists, so the step receives the whole prefix and reads exactly the two named groups of
+    ``account`` and ``region`` (tokens are fine).
+    """
+
+    uri: str
+    features_group: str
+    labels_group: str
+    account: str
+    region: str
+
+    def __post_init__(self) -> None:
+        for name in ("uri", "features_group", "labels_group", "account", "region"):
+            _require_text(f"OfflineStoreInput.{name}", getattr(self, name))
+        if not self.uri.endswith("/"):
+            raise ValueError(
+                f"OfflineStoreInput.uri must end with '/' (a prefix that does not also match a longer one), "
+                f"got {self.uri!r}"
+            )
+        if self.features_group == self.labels_group:
+            raise ValueError(f"OfflineStoreInput: features and labels are both in group {self.features_group!r}")
+
+    def container_arguments(self) -> list[str]:
+        return [
+            "--features-group",
+            self.features_group,
+            "--labels-group",
+            self.labels_group,
+            "--account",
+            self.account,
+            "--region",
+            self.region,
+        ]
+
+
 def build_training_pipeline_definition(
     *,
     role_arn: str,
-    input_data_uri: str,
+    training_data: OfflineStoreInput,
     artifacts_bucket_name: str,
     kms_key_arn: str,
     preprocess_script: StepScript,
@@ -191,8 +234,8 @@ def build_training_pipeline_definition(
 
     Args:
         role_arn: execution role of the processing and training jobs (the definition's RoleArn).
-        input_data_uri: default of the InputDataUri parameter, the S3 prefix of the curated churn records
-            (Parquet or CSV; read recursively by the preprocess step).
+        training_data: the feature groups' offline store; its ``uri`` is the default of the InputDataUri
+            parameter, which an execution may override with another prefix in the same layout.
         artifacts_bucket_name: bucket receiving every job output (splits, model, evaluation report).
         kms_key_arn: key encrypting job volumes and S3 outputs.
         preprocess_script, evaluate_script: the uploaded step scripts (``steps/preprocess.py``,
@@ -217,7 +260,6 @@ def build_training_pipeline_definition(
     """
     for name, value in (
         ("role_arn", role_arn),
-        ("input_data_uri", input_data_uri),
         ("artifacts_bucket_name", artifacts_bucket_name),
         ("kms_key_arn", kms_key_arn),
         ("model_package_group_name", model_package_group_name),
@@ -252,7 +294,9 @@ def build_training_pipeline_definition(
         volume_size_gb=volume_size_gb,
         max_runtime_seconds=max_runtime_seconds,
     )
-    preprocess = _preprocess_step(job, script=preprocess_script, image_uri=sklearn_image_uri, outputs_root=outputs_root)
+    preprocess = _preprocess_step(
+        job, script=preprocess_script, image_uri=sklearn_image_uri, outputs_root=outputs_root, source=training_data
+    )
     baseline = _baseline_step(job, image_uri=model_monitor_image_uri, outputs_root=outputs_root)
     train = _train_step(job, image_uri=xgboost_image_uri, hyperparameters=hyperparameters, outputs_root=outputs_root)
     evaluate = _evaluate_step(job, script=evaluate_script, image_uri=xgboost_image_uri, outputs_root=outputs_root)
@@ -300,7 +344,7 @@ def build_training_pipeline_definition(
         "Version": PIPELINE_DEFINITION_VERSION,
         "Metadata": {},
         "Parameters": [
-            {"Name": INPUT_DATA_URI_PARAMETER, "Type": "String", "DefaultValue": input_data_uri},
+            {"Name": INPUT_DATA_URI_PARAMETER, "Type": "String", "DefaultValue": training_data.uri},
             {"Name": PROCESSING_INSTANCE_TYPE_PARAMETER, "Type": "String", "DefaultValue": processing_instance_type},
             {"Name": TRAINING_INSTANCE_TYPE_PARAMETER, "Type": "String", "DefaultValue": training_instance_type},
             {"Name": AUC_THRESHOLD_PARAMETER, "Type": "Float", "DefaultValue": float(auc_threshold)},
@@ -330,21 +374,27 @@ class _JobSettings:
     max_runtime_seconds: int
 
 
-def _preprocess_step(job: _JobSettings, *, script: StepScript, image_uri: str, outputs_root: str) -> Json:
+def _preprocess_step(
+    job: _JobSettings, *, script: StepScript, image_uri: str, outputs_root: str, source: OfflineStoreInput
+) -> Json:
+    # The whole offline-store prefix: the step picks the two groups' newest stores out of it by exact name.
     data_input = _processing_input("data", _get(f"Parameters.{INPUT_DATA_URI_PARAMETER}"), _PREPROCESS_INPUT_DIR)
     outputs = [
         _processing_output(name, _run_uri(outputs_root, "preprocess", name), f"{_PROCESSING_ROOT}/{name}")
         for name in _PREPROCESS_OUTPUTS
     ]
-    return _processing_step(
+    step = _processing_step(
         job,
         name=PREPROCESS_STEP,
-        description="Feature engineering and a seeded stratified train/validation/test split.",
+        description="Point-in-time training set from the feature groups' offline store, and a seeded stratified "
+        "train/validation/test split.",
         image_uri=image_uri,
         script=script,
         inputs=[data_input],
         outputs=outputs,
     )
+    step["Arguments"]["AppSpecification"]["ContainerArguments"] = source.container_arguments()
+    return step
 
 
 def _baseline_step(job: _JobSettings, *, image_uri: str, outputs_root: str) -> Json:

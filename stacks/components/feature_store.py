@@ -10,7 +10,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from pipelines.glue.churn_features import EVENT_TIME, FEATURE_GROUPS, RECORD_IDENTIFIER, FeatureGroupSpec
-from stacks.components.access import acknowledge_wildcard_resource
+from stacks.components.access import acknowledge_wildcard_resource, grant_objects
 from stacks.feature_store_config import feature_group_names
 
 # Offline-store data lands under s3://<bucket>/<OFFLINE_STORE_PREFIX><group suffix>/<account>/sagemaker/<region>/...
@@ -50,6 +50,9 @@ class FeatureStore(Construct):
         self._key = key
         self.names = feature_group_names(name_prefix)
         self.offline_prefix = f"{OFFLINE_STORE_PREFIX}{name_prefix}/"
+        self.offline_bucket = offline_bucket
+        # The groups' S3StorageConfig.S3Uri with a trailing slash: what training reads (not a longer sibling prefix).
+        self.offline_uri = offline_bucket.s3_url_for_object(self.offline_prefix)
 
         self.offline_role = iam.Role(
             self,
@@ -147,6 +150,10 @@ class FeatureStore(Construct):
             grantee=grantee, actions=["sagemaker:PutRecord"], resource_arns=[self.arn(spec) for spec in specs]
         )
         self._key.grant(grantee, "kms:Decrypt", "kms:GenerateDataKey")
+
+    def grant_offline_read(self, role: iam.Role, *, purpose: str) -> None:
+        """Read the groups' offline store (list and get its Parquet under the prefix, decrypt with the key)."""
+        grant_objects(role, self.offline_bucket, self._key, prefix=self.offline_prefix, purpose=purpose)
 
     def grant_get(self, grantee: iam.IGrantable, *specs: FeatureGroupSpec) -> None:
         """GetRecord / BatchGetRecord from the online store of the given groups, and DescribeFeatureGroup."""

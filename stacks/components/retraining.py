@@ -16,14 +16,19 @@ from stacks.nag import acknowledge
 
 # Glue refuses a second run of a job whose MaxConcurrentRuns is 1; the running one covers the prefix.
 GLUE_CONCURRENT_RUNS = "Glue.ConcurrentRunsExceededException"
+# The pipeline trains from the feature groups' offline store, which Feature Store fills from the ETL job's
+# PutRecord calls "within 15 minutes" (Developer Guide, offline store data format): started at once, it would
+# train on the previous run's features (or find no offline store at all after the first ETL run).
+OFFLINE_STORE_DELIVERY = Duration.minutes(15)
 
 
 class RetrainingTriggers(Construct):
-    """A state machine that refreshes the curated data and then starts the training pipeline.
+    """A state machine that refreshes the curated data and features, waits for the offline store, then trains.
 
     Two EventBridge rules start it: new objects under the raw dataset prefix (the raw bucket sends
-    its object events to EventBridge), and the schedule from config. Running the ETL job first means
-    the pipeline always trains on the curated data that includes the new objects; when the job is
+    its object events to EventBridge), and the schedule from config. Running the ETL job first, then
+    waiting :data:`OFFLINE_STORE_DELIVERY` for Feature Store to deliver its records to the offline store,
+    means the pipeline trains on features that include the new objects; when the job is
     already running (a burst of uploads), that execution ends quietly and the running job's own
     retraining covers the burst, up to the objects that arrive after it listed the prefix (the next
     upload or the schedule covers those).
@@ -80,8 +85,17 @@ class RetrainingTriggers(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(run_etl.next(start_pipeline)),
-            comment="Refresh curated data with the ETL job, then start the training pipeline",
+            definition_body=sfn.DefinitionBody.from_chainable(
+                run_etl.next(
+                    sfn.Wait(
+                        self,
+                        "WaitForOfflineStore",
+                        comment="Feature Store delivers the ETL job's records to the offline store within 15 minutes",
+                        time=sfn.WaitTime.duration(OFFLINE_STORE_DELIVERY),
+                    )
+                ).next(start_pipeline)
+            ),
+            comment="Refresh curated data and features with the ETL job, wait for the offline store, start training",
             timeout=Duration.hours(3),
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),

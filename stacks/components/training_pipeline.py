@@ -13,11 +13,18 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from pipelines.glue.churn_features import CHURN_LABELS, CUSTOMER_FEATURES
 from pipelines.training import images
-from pipelines.training.definition import DEFAULT_ARTIFACTS_PREFIX, StepScript, build_training_pipeline_definition
+from pipelines.training.definition import (
+    DEFAULT_ARTIFACTS_PREFIX,
+    OfflineStoreInput,
+    StepScript,
+    build_training_pipeline_definition,
+)
 from pipelines.training.tracking_step import ExperimentTracking
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects, grant_sagemaker_job_basics
 from stacks.components.clarify_checks import clarify_checks
+from stacks.components.feature_store import FeatureStore
 from stacks.config import TrainingConfig
 from stacks.partition import url_suffix
 
@@ -30,7 +37,8 @@ class TrainingPipeline(Construct):
     The definition JSON comes from `pipelines/training/definition.py`, so a change to the pipeline is
     a change to this stack's template: reviewed in `cdk diff` and covered by the snapshot tests. The
     step scripts are uploaded as assets; container images are resolved per region at synth time.
-    The role can run this pipeline's jobs, read its input and scripts, write under its artifacts
+    The Preprocess step builds the training set from ``feature_store``'s offline store (point-in-time); the
+    role can run this pipeline's jobs, read that offline store and its scripts, write under its artifacts
     prefix, and add versions to its model package group; nothing else.
 
     Per environment: the parameters' defaults (instance types, AUC threshold), the region's images.
@@ -43,8 +51,7 @@ class TrainingPipeline(Construct):
         *,
         pipeline_name: str,
         key: kms.IKey,
-        input_bucket: s3.IBucket,
-        input_prefix: str,
+        feature_store: FeatureStore,
         artifacts_bucket: s3.IBucket,
         model_package_group_name: str,
         model_package_group_arn: str,
@@ -77,7 +84,9 @@ class TrainingPipeline(Construct):
                 resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in scripts.values()],
             )
         )
-        grant_objects(self.role, input_bucket, key, prefix=input_prefix, purpose="The pipeline reads its training data")
+        feature_store.grant_offline_read(
+            self.role, purpose="The Preprocess step reads its training set from the feature groups' offline store"
+        )
         grant_objects(
             self.role,
             artifacts_bucket,
@@ -161,10 +170,16 @@ class TrainingPipeline(Construct):
         ):
             acknowledge_wildcard_resource(self.role, arn, reason)
 
-        self.input_data_uri = input_bucket.s3_url_for_object(input_prefix)
+        self.input_data_uri = feature_store.offline_uri
         definition = build_training_pipeline_definition(
             role_arn=self.role.role_arn,
-            input_data_uri=self.input_data_uri,
+            training_data=OfflineStoreInput(
+                uri=self.input_data_uri,
+                features_group=feature_store.names[CUSTOMER_FEATURES.suffix],
+                labels_group=feature_store.names[CHURN_LABELS.suffix],
+                account=stack.account,
+                region=stack.region,
+            ),
             artifacts_bucket_name=artifacts_bucket.bucket_name,
             kms_key_arn=key.key_arn,
             preprocess_script=StepScript(

@@ -146,7 +146,6 @@ def test_deploy_tour_diff_destroy_and_redeploy(
     assert "wrote 393 feature records" in ingested and "and 393 labels" in ingested
     assert re.search(r"catalogued as sagemaker_featurestore\.mlops_local_churn_features_\d+ \(18 columns\)", ingested)
     assert "tenure_months=None" not in ingested and "stood in by emulator/feature_store.py" in ingested
-    assert tour["point-in-time training set from the offline store"].outcome.startswith("393 labelled rows")
     first = re.search(
         r"compared (\d+) records, (\d+) skewed: \S+ FeatureSkewPercent (\S+)",
         tour["training-serving skew check, deployed Lambda"].outcome,
@@ -181,6 +180,13 @@ def test_deploy_tour_diff_destroy_and_redeploy(
         "CheckBiasGate",
         "RegisterModel",
     ]
+    # Training read the offline store the ETL job wrote above (Feature Store's S3 layout), joined point-in-time.
+    (training_set,) = [line for line in level1 if line.step == "training set built from the offline store"]
+    assert training_set.outcome.startswith(
+        "training set built from the offline store: 393 labels joined point-in-time, 0 without features "
+        "(mlops-local-churn-features and mlops-local-churn-labels under s3://"
+    ), training_set.outcome
+    assert "/feature-store/mlops-local/;" in training_set.outcome
     # Clarify: the registered version's bias report, and the same definition stopped by the bias gate on a
     # deliberately biased sample (no second version registered).
     bias_report = next(line for line in level1 if line.step == "Clarify bias report")
@@ -201,7 +207,8 @@ def test_deploy_tour_diff_destroy_and_redeploy(
     lineage = sagemaker.describe_model_package(ModelPackageName=package["ModelPackageArn"])[
         "CustomerMetadataProperties"
     ]
-    assert lineage["training_data_uri"] == f"s3://{outputs['CuratedBucketName']}/churn/"
+    # The data it trained on: the feature groups' offline store the ETL job wrote (the InputDataUri default).
+    assert lineage["training_data_uri"] == f"s3://{outputs['CuratedBucketName']}/feature-store/mlops-local/"
     assert lineage["pipeline_execution_arn"].startswith("arn:aws:sagemaker:")
     # Experiment tracking: the deployed function logged the execution as an MLflow run (into the loopback
     # stand-in of the app), and the registered version names that run and the app Level 0 deployed.

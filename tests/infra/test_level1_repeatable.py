@@ -78,8 +78,17 @@ def test_pipeline_definition_is_in_the_template_with_per_environment_defaults(te
     assert parameters["AucThreshold"] == config.training.auc_threshold
     assert parameters["TrainingInstanceType"] == config.training.training_instance_type
     assert parameters["ProcessingInstanceType"] == config.training.processing_instance_type
-    # Training data: the curated dataset Level 0's ETL job writes.
-    assert parameters["InputDataUri"].endswith("/churn/")
+    # Training data: the feature groups' offline store (Level 0's ETL job writes the groups), exactly its prefix.
+    curated = f"<import Mlops-{env}-Level0Exploration:ExportsOutputRefDataLakeCuratedBucket"
+    assert parameters["InputDataUri"].startswith(f"s3://{curated}")
+    assert parameters["InputDataUri"].endswith(f">/feature-store/{config.resource_prefix}/")
+    arguments = steps["Preprocess"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert arguments[:4] == [
+        "--features-group",
+        f"{config.resource_prefix}-churn-features",
+        "--labels-group",
+        f"{config.resource_prefix}-churn-labels",
+    ]
     train = steps["Train"]["Arguments"]
     assert train["AlgorithmSpecification"]["TrainingImage"] == images.xgboost_image_uri(config.region)
 
@@ -176,6 +185,35 @@ def test_pipeline_role_passes_only_itself_and_only_to_sagemaker(templates, env):
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
 
 
+@pytest.mark.parametrize("env", LEVEL1_ENVS)
+def test_pipeline_role_reads_the_offline_store_and_no_other_data(templates, synthesized, env):
+    config = synthesized[env].config
+    template = level1(templates, env)
+    role_id = next(
+        lid
+        for lid, r in template["Resources"].items()
+        if lid.startswith("TrainingRole") and r["Type"] == "AWS::IAM::Role"
+    )
+    policy = next(r for r in all_of(template, "AWS::IAM::Policy") if r["Properties"]["Roles"] == [{"Ref": role_id}])
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+
+    def actions(statement: dict[str, Any]) -> list[str]:
+        return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+    curated = f"<import Mlops-{env}-Level0Exploration:ExportsOutputFnGetAttDataLakeCuratedBucket"
+    artifacts = f"<import Mlops-{env}-Level0Exploration:ExportsOutputFnGetAttDataLakeArtifactsBucket"
+    readable = [s["Resource"] for s in statements if "s3:GetObject" in actions(s)]
+    # Not the step scripts' asset objects (a list of exact keys): the data the jobs read.
+    data = [flatten(resource) for resource in readable if not isinstance(resource, list)]
+    assert len(data) == 2, readable
+    offline, pipeline_outputs = sorted(data, key=lambda resource: "training-pipeline" in resource)
+    assert offline.startswith(curated) and offline.endswith(f"/feature-store/{config.resource_prefix}/*")
+    assert pipeline_outputs.startswith(artifacts) and pipeline_outputs.endswith("/training-pipeline/*")
+    listing = [s for s in statements if actions(s) == ["s3:ListBucket"]]
+    prefixes = sorted(s["Condition"]["StringLike"]["s3:prefix"][0] for s in listing)
+    assert prefixes == [f"feature-store/{config.resource_prefix}/*", "training-pipeline/*"]
+
+
 def _logical_ids(template: dict[str, Any], cfn_type: str) -> list[str]:
     return [lid for lid, r in template["Resources"].items() if r["Type"] == cfn_type]
 
@@ -208,6 +246,19 @@ def _start_pipeline_parameters(template: dict[str, Any]) -> dict[str, Any]:
     (task,) = [s for s in states.values() if s.get("Resource", "").endswith(":sagemaker:startPipelineExecution")]
     parameters: dict[str, Any] = task["Parameters"]
     return parameters
+
+
+@pytest.mark.parametrize("env", LEVEL1_ENVS)
+def test_retraining_waits_for_the_offline_store_between_the_etl_job_and_the_pipeline(templates, env):
+    machine = one(level1(templates, env), "AWS::StepFunctions::StateMachine")["Properties"]
+    definition_ = json.loads(flatten(machine["DefinitionString"]))
+    states = definition_["States"]
+    etl = states[definition_["StartAt"]]
+    assert etl["Resource"].endswith(":glue:startJobRun.sync")
+    wait = states[etl["Next"]]
+    # Feature Store delivers PutRecord to the offline store within 15 minutes; the pipeline reads the offline store.
+    assert wait["Type"] == "Wait" and wait["Seconds"] >= 15 * 60
+    assert states[wait["Next"]]["Resource"].endswith(":sagemaker:startPipelineExecution")
 
 
 @pytest.mark.parametrize("env", LEVEL1_ENVS)

@@ -372,7 +372,7 @@ def _team_arns(simulator: PolicySimulator, template: dict[str, Any], team: str) 
     }
 
 
-@pytest.mark.parametrize("role", ["data-scientist", "ml-engineer", "pipeline"])
+@pytest.mark.parametrize("role", ["data-scientist", "ml-engineer"])
 def test_a_team_reads_its_own_prefix_and_never_another_teams(dev, role):
     simulator, template, _ = dev
     churn = role_id(template, f"mlops-dev-churn-{role}")
@@ -386,6 +386,25 @@ def test_a_team_reads_its_own_prefix_and_never_another_teams(dev, role):
     assert not listing.allowed
     own_listing = {"s3:prefix": f"{team_prefix('churn')}curated/churn/"}
     assert simulator.decide(churn, "s3:ListBucket", bucket, own_listing).allowed
+
+
+def test_a_team_pipeline_reads_its_own_offline_store_and_never_another_teams(dev):
+    simulator, template, config = dev
+    pipeline = role_id(template, "mlops-dev-churn-pipeline")
+    bucket = _team_arns(simulator, template, "churn")["bucket"]
+    layout = f"{config.account}/sagemaker/{config.region}/offline-store"
+    own = f"feature-store/mlops-dev-churn/{layout}/mlops-dev-churn-churn-features-1/data/year=2026/f.parquet"
+    other = f"feature-store/mlops-dev-fraud/{layout}/mlops-dev-fraud-churn-features-1/data/year=2026/f.parquet"
+    assert simulator.decide(pipeline, "s3:GetObject", f"{bucket}/{own}").allowed
+    assert simulator.decide(pipeline, "kms:Decrypt", _team_arns(simulator, template, "churn")["key"]).allowed
+    decision = simulator.decide(pipeline, "s3:GetObject", f"{bucket}/{other}")
+    assert not decision.allowed, decision.why
+    assert simulator.decide(pipeline, "s3:ListBucket", bucket, {"s3:prefix": "feature-store/mlops-dev-churn/"}).allowed
+    assert not simulator.decide(
+        pipeline, "s3:ListBucket", bucket, {"s3:prefix": "feature-store/mlops-dev-fraud/"}
+    ).allowed
+    # The curated CSV prefix the pipeline used to read is no longer its input.
+    assert not simulator.decide(pipeline, "s3:GetObject", f"{bucket}/{team_prefix('churn')}curated/churn/p.csv").allowed
 
 
 @pytest.mark.parametrize("role", ["model", "promotion"])

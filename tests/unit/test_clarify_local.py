@@ -7,11 +7,9 @@ customer churned, nobody else did), which the gate stops with its reason.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,25 +23,19 @@ from pipelines.training import clarify, images
 from pipelines.training.clarify_steps import ClarifyChecks
 from pipelines.training.definition import StepScript, build_training_pipeline_definition
 from pipelines.training.steps import bias_gate
-from tests.unit.test_pipeline_runner import BUCKET, REGION, STEPS_DIR, _curated_csv
+from tests.unit.offline_store_sample import put_sample_store
+from tests.unit.test_pipeline_runner import BUCKET, REGION, STEPS_DIR
 
 FACET = clarify.facet_column("contract", "month-to-month")
 GATES = {"CI": 0.9, "DPL": 0.5, "DPPL": 0.5}
 
 
-def biased(curated: bytes) -> bytes:
-    """The sample with churn decided by the facet alone."""
-    rows = list(csv.DictReader(io.StringIO(curated.decode())))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        row["churned"] = "true" if row["contract"] == "month-to-month" else "false"
-        writer.writerow(row)
-    return out.getvalue().encode()
+def biased(record: Any) -> int:
+    """Churn decided by the facet alone: every month-to-month customer churned, nobody else did."""
+    return int(record.contract == "month-to-month")
 
 
-def execute(curated: bytes, execution: str, group: str) -> tuple[LocalPipelineRun, Any, Any]:
+def execute(churned: Callable[[Any], int] | None, execution: str, group: str) -> tuple[LocalPipelineRun, Any, Any]:
     s3 = boto3.client("s3", region_name=REGION)
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     s3.create_bucket(Bucket=BUCKET)
@@ -57,10 +49,10 @@ def execute(curated: bytes, execution: str, group: str) -> tuple[LocalPipelineRu
         config = clarify.analysis_config(kind=kind, facet=FACET, positive_label=1, instance_type="ml.m5.large")
         s3.put_object(Bucket=BUCKET, Key=f"assets/{kind}.json", Body=json.dumps(config).encode())
         configs[kind] = f"s3://{BUCKET}/assets/{kind}.json"
-    s3.put_object(Bucket=BUCKET, Key="curated/churn/part-0000.csv", Body=curated)
+    training_data = put_sample_store(s3, BUCKET, churned=churned)
     definition = build_training_pipeline_definition(
         role_arn="arn:aws:iam::123456789012:role/pipeline",
-        input_data_uri=f"s3://{BUCKET}/curated/churn/",
+        training_data=training_data,
         artifacts_bucket_name=BUCKET,
         kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
         preprocess_script=scripts["preprocess"],
@@ -87,13 +79,13 @@ def execute(curated: bytes, execution: str, group: str) -> tuple[LocalPipelineRu
 @pytest.fixture(scope="module")
 def fair() -> Iterator[tuple[LocalPipelineRun, Any, Any]]:
     with mock_aws():
-        yield execute(_curated_csv(), "fair0001", "fair")
+        yield execute(None, "fair0001", "fair")
 
 
 @pytest.fixture(scope="module")
 def unfair() -> Iterator[tuple[LocalPipelineRun, Any, Any]]:
     with mock_aws():
-        yield execute(biased(_curated_csv()), "biased01", "biased")
+        yield execute(biased, "biased01", "biased")
 
 
 def _read_json(s3: Any, uri: str) -> Any:

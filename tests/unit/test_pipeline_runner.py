@@ -7,7 +7,6 @@ baseline the DataQualityBaseline step wrote.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +18,10 @@ from moto import mock_aws
 
 from emulator.pipeline_runner import LocalPipelineRun, PipelineRunError, baseline_statistics_and_constraints
 from pipelines.glue import churn_transform
-from pipelines.glue.churn_transform import record_to_dict
 from pipelines.training import images
 from pipelines.training.definition import StepScript, build_training_pipeline_definition
 from pipelines.training.steps import preprocess
+from tests.unit.offline_store_sample import put_sample_store
 
 REGION = "us-east-1"
 BUCKET = "artifacts"
@@ -30,17 +29,6 @@ GROUP = "churn"
 STEPS_DIR = Path(preprocess.__file__).parent
 SAMPLE_CSV = Path(churn_transform.__file__).with_name("sample") / "customers.csv"
 EXECUTION_ARN = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/churn/execution/abc123def456"
-
-
-def _curated_csv() -> bytes:
-    with SAMPLE_CSV.open(newline="", encoding="utf-8") as sample:
-        records = churn_transform.transform_rows(csv.DictReader(sample)).records
-    columns = [name for name, _ in churn_transform.SPARK_SCHEMA_FIELDS]
-    lines = [",".join(columns)]
-    for record in records:
-        row = record_to_dict(record)
-        lines.append(",".join(str(row[column]) for column in columns))
-    return ("\n".join(lines) + "\n").encode()
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +42,10 @@ def executed() -> Iterator[tuple[LocalPipelineRun, Any, Any]]:
         for name in ("preprocess", "evaluate"):
             s3.put_object(Bucket=BUCKET, Key=f"assets/{name}.py", Body=(STEPS_DIR / f"{name}.py").read_bytes())
             scripts[name] = StepScript(s3_uri=f"s3://{BUCKET}/assets/{name}.py", file_name=f"{name}.py")
-        s3.put_object(Bucket=BUCKET, Key="curated/churn/part-0000.csv", Body=_curated_csv())
+        training_data = put_sample_store(s3, BUCKET)
         definition = build_training_pipeline_definition(
             role_arn="arn:aws:iam::123456789012:role/pipeline",
-            input_data_uri=f"s3://{BUCKET}/curated/churn/",
+            training_data=training_data,
             artifacts_bucket_name=BUCKET,
             kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
             preprocess_script=scripts["preprocess"],
@@ -89,6 +77,15 @@ def test_the_baseline_step_is_stood_in_and_says_so(executed: tuple[LocalPipeline
     assert line.startswith("DataQualityBaseline: Model Monitor analyzer stood in")
     assert "13 features" in line
     assert run.log[-1].startswith("RegisterModel: CreateModelPackage")
+
+
+def test_preprocess_built_the_training_set_from_the_offline_store(executed: tuple[LocalPipelineRun, Any, Any]) -> None:
+    run, s3, _ = executed
+    [line] = [line for line in run.log if line.startswith("Preprocess:")]
+    assert "training set built from the offline store: 393 labels joined point-in-time, 0 without features" in line
+    features = _read_json(s3, f"s3://{BUCKET}/training-pipeline/abc123def456/preprocess/features/features.json")
+    assert features["offline_store"]["labels"] == features["offline_store"]["joined"] == 393
+    assert sum(features["rows"].values()) == 393
 
 
 def test_registered_package_points_at_the_baseline_it_produced(executed: tuple[LocalPipelineRun, Any, Any]) -> None:

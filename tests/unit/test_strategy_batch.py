@@ -8,6 +8,7 @@ botocore Stubber test checks the request against the sagemaker-runtime service m
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -169,17 +170,14 @@ def test_features_only_csv_with_a_labels_file() -> None:
 def test_reads_the_test_split_the_training_pipeline_writes(tmp_path: Path) -> None:
     # Producer -> consumer contract: preprocess.py's real feature layout and file format.
     pd = pytest.importorskip("pandas")
+    from pipelines.glue import churn_features
     from pipelines.training.steps import preprocess
 
-    records = pd.DataFrame(
-        [
-            {"customer_id": "c1", "tenure_months": "3", "monthly_charges": "50.5", "total_charges": "151.5",
-             "contract": "one-year", "payment_method": "credit-card", "support_calls": "2", "churned": "yes"},
-            {"customer_id": "c2", "tenure_months": "0", "monthly_charges": "20", "total_charges": "20",
-             "contract": "month-to-month", "payment_method": "mailed-check", "support_calls": "0", "churned": "no"},
-        ]
-    )  # fmt: skip
-    features, label = preprocess.build_features(records)
+    rows = [
+        {**churn_features.engineer(_Customer(3, 50.5, 151.5, 2, "one-year", "credit-card")), "churned": 1},
+        {**churn_features.engineer(_Customer(0, 20.0, 20.0, 0, "month-to-month", "mailed-check")), "churned": 0},
+    ]
+    features, label = preprocess.model_inputs(pd.DataFrame(rows))
     assert tuple(features.columns) == FEATURES
     preprocess.write_split(tmp_path, "test", features, label)
 
@@ -391,3 +389,13 @@ def test_handler_returns_the_report_and_emits_metrics(
     assert module.handler({"run_id": "pipeline-run-3"}, FakeContext())["report_uri"] == (
         f"s3://{BUCKET}/reports/pipeline-run-3/report.json"
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Customer:
+    tenure_months: int
+    monthly_charges: float
+    total_charges: float
+    support_calls: int
+    contract: str
+    payment_method: str

@@ -8,12 +8,12 @@ from moto import mock_aws
 
 from emulator.tour_bias import STEP_BIASED, STEP_REPORT, tour_bias
 from tests.unit.test_clarify_local import execute
-from tests.unit.test_pipeline_runner import BUCKET, _curated_csv
+from tests.unit.test_pipeline_runner import BUCKET
 
 
 def test_tour_shows_the_report_and_the_gate_stopping_a_biased_sample():
     with mock_aws():
-        run, s3, sagemaker = execute(_curated_csv(), "tourfair", "tour")
+        run, s3, sagemaker = execute(None, "tourfair", "tour")
         sagemaker.create_pipeline(
             PipelineName="churn",
             PipelineDefinition=json.dumps(run.definition),

@@ -16,7 +16,8 @@ from pipelines.training import images
 from pipelines.training.definition import StepScript, build_training_pipeline_definition
 from pipelines.training.tracking_step import TRACKING_STEP, ExperimentTracking
 from tests.unit.lambdas_path import fast_mock_aws
-from tests.unit.test_pipeline_runner import BUCKET, REGION, STEPS_DIR, _curated_csv
+from tests.unit.offline_store_sample import offline_store_input, put_sample_store
+from tests.unit.test_pipeline_runner import BUCKET, REGION, STEPS_DIR
 
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:log-experiment-run"
 APP_ARN = f"arn:aws:sagemaker:{REGION}:123456789012:mlflow-app/app-0123456789ab"
@@ -31,7 +32,7 @@ def definition(tracking: ExperimentTracking | None, scripts: dict[str, StepScrip
     }
     built = build_training_pipeline_definition(
         role_arn="arn:aws:iam::123456789012:role/pipeline",
-        input_data_uri=f"s3://{BUCKET}/curated/churn/",
+        training_data=offline_store_input(BUCKET),
         artifacts_bucket_name=BUCKET,
         kms_key_arn=f"arn:aws:kms:{REGION}:123456789012:key/k",
         preprocess_script=scripts["preprocess"],
@@ -92,7 +93,7 @@ def test_the_registered_package_links_the_run_the_deployed_function_logged(monke
         for name in ("preprocess", "evaluate"):
             s3.put_object(Bucket=BUCKET, Key=f"assets/{name}.py", Body=(STEPS_DIR / f"{name}.py").read_bytes())
             scripts[name] = StepScript(s3_uri=f"s3://{BUCKET}/assets/{name}.py", file_name=f"{name}.py")
-        s3.put_object(Bucket=BUCKET, Key="curated/churn/part-0000.csv", Body=_curated_csv())
+        put_sample_store(s3, BUCKET)
         function = LocalFunction("experiment_tracking", "log-experiment-run", {"MLFLOW_APP_ARN": APP_ARN})
         invoked: list[str] = []
 

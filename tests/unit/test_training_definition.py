@@ -17,6 +17,7 @@ from pipelines.training.definition import (
     AUC_JSON_PATH,
     DEFAULT_AUC_THRESHOLD,
     DEFAULT_HYPERPARAMETERS,
+    OfflineStoreInput,
     StepScript,
     build_training_pipeline_definition,
 )
@@ -24,7 +25,14 @@ from pipelines.training.steps import evaluate, preprocess
 
 # What CDK hands a builder at synth time: unresolved tokens, to be embedded untouched.
 ROLE = "${Token[TOKEN.101]}"
-INPUT_URI = "s3://${Token[TOKEN.102]}/churn/"
+INPUT_URI = "s3://${Token[TOKEN.102]}/feature-store/mlops-dev/"
+TRAINING_DATA = OfflineStoreInput(
+    uri=INPUT_URI,
+    features_group="mlops-dev-churn-features",
+    labels_group="mlops-dev-churn-labels",
+    account="${Token[AWS.AccountId.8]}",
+    region="${Token[AWS.Region.9]}",
+)
 BUCKET = "${Token[TOKEN.103]}"
 KEY = "${Token[TOKEN.104]}"
 PREPROCESS_URI = "s3://${Token[TOKEN.105]}/4613d81d.py"
@@ -40,7 +48,7 @@ Json = dict[str, Any]
 def build(**overrides: Any) -> Json:
     arguments: dict[str, Any] = {
         "role_arn": ROLE,
-        "input_data_uri": INPUT_URI,
+        "training_data": TRAINING_DATA,
         "artifacts_bucket_name": BUCKET,
         "kms_key_arn": KEY,
         "preprocess_script": StepScript(s3_uri=PREPROCESS_URI, file_name="4613d81d.py"),
@@ -182,7 +190,20 @@ def test_preprocess_reads_the_input_parameter_and_runs_the_uploaded_script(pipel
     assert step["AppSpecification"] == {
         "ImageUri": SKLEARN_IMAGE,
         "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/4613d81d.py"],
+        # The whole offline-store prefix comes in; the script reads exactly these groups of this account/region.
+        "ContainerArguments": [
+            "--features-group",
+            "mlops-dev-churn-features",
+            "--labels-group",
+            "mlops-dev-churn-labels",
+            "--account",
+            "${Token[AWS.AccountId.8]}",
+            "--region",
+            "${Token[AWS.Region.9]}",
+        ],
     }
+    arguments = preprocess.parse_args(step["AppSpecification"]["ContainerArguments"])
+    assert (arguments.features_group, arguments.labels_group) == ("mlops-dev-churn-features", "mlops-dev-churn-labels")
     inputs = processing_inputs(steps_by_name(pipeline)["Preprocess"])
     assert inputs["data"]["S3Uri"] == {"Get": "Parameters.InputDataUri"}
     assert inputs["code"]["S3Uri"] == PREPROCESS_URI
@@ -191,7 +212,7 @@ def test_preprocess_reads_the_input_parameter_and_runs_the_uploaded_script(pipel
 
 
 def test_container_paths_are_the_scripts_defaults(pipeline: Json) -> None:
-    # The definition passes no arguments, so each mounted path must be the script's default.
+    # The definition passes no path arguments, so each mounted path must be the script's default.
     steps = steps_by_name(pipeline)
     preprocess_defaults = vars(preprocess.parse_args([]))
     assert processing_inputs(steps["Preprocess"])["data"]["LocalPath"] == str(preprocess_defaults["input_dir"])
@@ -202,8 +223,10 @@ def test_container_paths_are_the_scripts_defaults(pipeline: Json) -> None:
     assert processing_inputs(steps["Evaluate"])["test"]["LocalPath"] == str(evaluate_defaults["test_dir"])
     evaluation = processing_outputs(steps["Evaluate"])["evaluation"]
     assert evaluation["LocalPath"] == str(evaluate_defaults["evaluation_dir"])
-    for step in (steps["Preprocess"], steps["Evaluate"]):
-        assert "ContainerArguments" not in step["Arguments"]["AppSpecification"]
+    assert "ContainerArguments" not in steps["Evaluate"]["Arguments"]["AppSpecification"]
+    # Preprocess gets only which groups to read, never a path.
+    passed = steps["Preprocess"]["Arguments"]["AppSpecification"]["ContainerArguments"][::2]
+    assert passed == ["--features-group", "--labels-group", "--account", "--region"]
 
 
 def test_baseline_step_is_the_sdk_s_suggest_baseline_job(pipeline: Json) -> None:
@@ -525,3 +548,17 @@ def test_unknown_region_names_itself_and_the_supported_ones(region: str) -> None
 def test_definition_module_has_no_cdk_or_aws_dependency() -> None:
     text = "".join(Path(str(module.__file__)).read_text(encoding="utf-8") for module in (definition, images))
     assert not re.search(r"^\s*(from|import)\s+(aws_cdk|boto3|botocore|sagemaker)\b", text, re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"uri": "s3://bucket/feature-store/mlops-dev"}, "must end with '/'"),
+        ({"labels_group": "mlops-dev-churn-features"}, "both in group"),
+        ({"account": " "}, "OfflineStoreInput.account must be a non-empty string"),
+    ],
+)
+def test_the_offline_store_input_refuses_reading_the_wrong_data(overrides: dict[str, str], message: str) -> None:
+    fields = {**vars(TRAINING_DATA), **overrides}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        OfflineStoreInput(**fields)

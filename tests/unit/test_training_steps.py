@@ -1,19 +1,18 @@
 """The training pipeline's step scripts, run end to end on the shipped sample without AWS.
 
-The chain is what the pipeline runs: the Level 0 sample cleaned by churn_transform (the curated data),
-then preprocess.py, then SageMaker's built-in XGBoost training reproduced by local_train, then
-evaluate.py. It runs once per module; the tests inspect what each stage wrote.
+The chain is what the pipeline runs: the Level 0 sample cleaned by churn_transform and engineered by
+churn_features, in Feature Store's offline-store layout (what the ETL job leaves), then preprocess.py, then
+SageMaker's built-in XGBoost training reproduced by local_train, then evaluate.py. It runs once per module;
+the tests inspect what each stage wrote.
 """
 
 from __future__ import annotations
 
 import ast
-import csv
 import io
 import json
 import sys
 import tarfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,14 +21,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.glue import churn_transform
-from pipelines.glue.churn_transform import CleanRecord, record_to_dict
+from pipelines.glue.churn_features import CHURN_LABELS, CUSTOMER_FEATURES, MODEL_FEATURES
+from pipelines.glue.churn_transform import CleanRecord
 from pipelines.training import local_train
 from pipelines.training.definition import AUC_JSON_PATH, DEFAULT_AUC_THRESHOLD, DEFAULT_HYPERPARAMETERS
 from pipelines.training.steps import evaluate, preprocess
+from tests.unit.offline_store_sample import ACCOUNT, GROUPS, REGION, sample_records, write_sample_store
 
-SAMPLE_CSV = Path(churn_transform.__file__).with_name("sample") / "customers.csv"
-CURATED_COLUMNS = [name for name, _ in churn_transform.SPARK_SCHEMA_FIELDS]
 SPLITS = ("train", "validation", "test")
 
 
@@ -52,22 +50,21 @@ class Run:
 
 
 def curated_records() -> tuple[CleanRecord, ...]:
-    with SAMPLE_CSV.open(newline="", encoding="utf-8") as sample:
-        return churn_transform.transform_rows(csv.DictReader(sample)).records
-
-
-def write_curated_csv(path: Path, records: tuple[CleanRecord, ...]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as output:
-        writer = csv.DictWriter(output, fieldnames=CURATED_COLUMNS)
-        writer.writeheader()
-        writer.writerows(record_to_dict(record) for record in records)
+    return sample_records()
 
 
 def preprocess_args(input_dir: Path, root: Path, *extra: str) -> list[str]:
     return [
         "--input-dir",
         str(input_dir),
+        "--features-group",
+        GROUPS[CUSTOMER_FEATURES.suffix],
+        "--labels-group",
+        GROUPS[CHURN_LABELS.suffix],
+        "--account",
+        ACCOUNT,
+        "--region",
+        REGION,
         *(arg for name in (*SPLITS, "features", "baseline") for arg in (f"--{name}-dir", str(root / name))),
         "--exit-message-file",
         str(root / "message"),
@@ -91,7 +88,7 @@ def json_path(document: dict[str, Any], path: str) -> Any:
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     root = tmp_path_factory.mktemp("training-run")
     records = curated_records()
-    write_curated_csv(root / "curated" / "part-0000.csv", records)
+    write_sample_store(root / "curated")
     preprocessed = preprocess.main(preprocess_args(root / "curated", root))
     local_train.train_like_sagemaker(
         train_dir=root / "train",
@@ -167,14 +164,18 @@ def test_preprocess_output_is_byte_for_byte_repeatable(run: Run, tmp_path: Path)
         assert (tmp_path / name / f"{name}.csv").read_bytes() == run.split(name).read_bytes()
 
 
-def test_partitioned_parquet_input_gives_the_same_splits_as_csv(run: Run, tmp_path: Path) -> None:
-    # The Level 0 Glue job writes the curated table as Parquet partitioned by signup year and month, with
-    # Spark's _SUCCESS marker, in no particular row order.
-    frame = pd.DataFrame([record_to_dict(record) for record in reversed(run.records)])
-    curated = tmp_path / "curated"
-    frame.to_parquet(curated, partition_cols=list(churn_transform.PARTITION_KEYS), index=False)
-    (curated / "_SUCCESS").write_bytes(b"")
-    assert preprocess.main(preprocess_args(curated, tmp_path / "out")) == 0
+def test_file_layout_and_order_of_the_offline_store_do_not_change_the_splits(run: Run, tmp_path: Path) -> None:
+    # Feature Store batches records into files as it likes, in no particular order: the same records spread
+    # over several files, in reverse, must give the same bytes.
+    features = pd.concat([pd.read_parquet(p) for p in sorted((run.root / "curated").rglob("*features*/**/*.parquet"))])
+    labels = pd.concat([pd.read_parquet(p) for p in sorted((run.root / "curated").rglob("*labels*/**/*.parquet"))])
+    for frame, group in ((features, GROUPS[CUSTOMER_FEATURES.suffix]), (labels, GROUPS[CHURN_LABELS.suffix])):
+        store = tmp_path / "in" / ACCOUNT / "sagemaker" / REGION / "offline-store" / f"{group}-1" / "data"
+        store.mkdir(parents=True)
+        reversed_rows = frame.iloc[::-1].reset_index(drop=True)
+        for number, start in enumerate(range(0, len(reversed_rows), 100)):
+            reversed_rows.iloc[start : start + 100].to_parquet(store / f"part-{number}.parquet", index=False)
+    assert preprocess.main(preprocess_args(tmp_path / "in", tmp_path / "out")) == 0
     for name in SPLITS:
         assert (tmp_path / "out" / name / f"{name}.csv").read_bytes() == run.split(name).read_bytes()
 
@@ -182,7 +183,8 @@ def test_partitioned_parquet_input_gives_the_same_splits_as_csv(run: Run, tmp_pa
 def test_features_json_names_every_feature_column_in_order(run: Run) -> None:
     features = run.features()
     assert features["label"] == "churned"
-    assert features["features"][:4] == list(preprocess.NUMERIC_COLUMNS)
+    assert features["features"] == list(MODEL_FEATURES)
+    assert features["features"][:4] == ["tenure_months", "monthly_charges", "total_charges", "support_calls"]
     assert "charges_per_tenure_month" in features["features"]
     assert features["features"][-7:] == [
         "contract_month_to_month",
@@ -208,88 +210,6 @@ def test_baseline_is_the_train_features_with_a_header_and_no_label(run: Run) -> 
 
 def test_baseline_dir_defaults_to_the_processing_output_path() -> None:
     assert preprocess.parse_args([]).baseline_dir == Path("/opt/ml/processing/baseline")
-
-
-def test_features_are_derived_from_the_record() -> None:
-    records = pd.DataFrame(
-        [_raw(customer_id="A", tenure_months="0", total_charges="30.5", support_calls="2", contract="Two-Year ")]
-    )
-    features, label = preprocess.build_features(records)
-    row = features.iloc[0]
-    # Tenure 0 divides by one month instead of failing.
-    assert row["charges_per_tenure_month"] == 30.5
-    assert row["support_calls_per_tenure_month"] == 2.0
-    # Categories are matched case- and space-insensitively, and absent values still get their column.
-    assert (row["contract_month_to_month"], row["contract_one_year"], row["contract_two_year"]) == (0.0, 0.0, 1.0)
-    assert label.tolist() == [1]
-
-
-def test_category_lists_are_the_etl_job_s() -> None:
-    assert preprocess.CATEGORIES == {
-        "contract": churn_transform.CONTRACTS,
-        "payment_method": churn_transform.PAYMENT_METHODS,
-    }
-
-
-@pytest.mark.parametrize(
-    ("prepare", "expected"),
-    [
-        pytest.param(lambda directory: None, "no .csv or .parquet files found", id="no-files"),
-        pytest.param(
-            lambda directory: (directory / "empty.csv").write_text(",".join(CURATED_COLUMNS) + "\n"),
-            "contain no rows",
-            id="header-only",
-        ),
-        pytest.param(
-            lambda directory: (directory / "blank.csv").write_text(""), "blank.csv could not be read", id="zero-bytes"
-        ),
-        pytest.param(
-            lambda directory: _write_rows(directory, [_raw()], drop="support_calls"),
-            "missing required column(s) support_calls",
-            id="missing-column",
-        ),
-        pytest.param(
-            lambda directory: _write_rows(directory, [_raw(), _raw(customer_id="B", monthly_charges="n/a")]),
-            "column monthly_charges has 1 empty or non-numeric value(s), e.g. 'n/a'",
-            id="non-numeric",
-        ),
-        pytest.param(
-            lambda directory: _write_rows(directory, [_raw(contract="weekly")]),
-            "column contract has value(s) 'weekly' outside the known set",
-            id="unknown-category",
-        ),
-        pytest.param(
-            lambda directory: _write_rows(directory, [_raw(churned="maybe")]),
-            "column churned has 1 value(s) that are not a yes/no flag",
-            id="bad-label",
-        ),
-        pytest.param(
-            lambda directory: _write_rows(directory, [_raw(customer_id=str(n)) for n in range(20)]),
-            "a classifier needs both",
-            id="one-class",
-        ),
-        pytest.param(
-            lambda directory: _write_rows(
-                directory, [_raw(customer_id=str(n), churned="yes" if n < 2 else "no") for n in range(20)]
-            ),
-            "only 2 row(s) have churned=1",
-            id="too-few-of-a-class",
-        ),
-    ],
-)
-def test_preprocess_rejects_unusable_input_with_one_sentence(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], prepare: Callable[[Path], object], expected: str
-) -> None:
-    (tmp_path / "input").mkdir()
-    prepare(tmp_path / "input")
-    assert preprocess.main(preprocess_args(tmp_path / "input", tmp_path)) == 1
-    error = capsys.readouterr().err.strip()
-    assert error.startswith("preprocess failed: ")
-    assert expected in error
-    assert "\n" not in error
-    # The same sentence goes to the file SageMaker turns into the job's ExitMessage.
-    assert (tmp_path / "message").read_text(encoding="utf-8").strip() == error
-    assert not (tmp_path / "train").exists()
 
 
 def test_preprocess_reports_a_missing_input_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -445,30 +365,6 @@ def _is_number(cell: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _raw(**overrides: str) -> dict[str, str]:
-    row = {
-        "customer_id": "A",
-        "signup_date": "2024-01-15",
-        "tenure_months": "12",
-        "monthly_charges": "50.00",
-        "total_charges": "600.00",
-        "contract": "month-to-month",
-        "payment_method": "credit-card",
-        "support_calls": "1",
-        "churned": "yes",
-    }
-    row.update(overrides)
-    return row
-
-
-def _write_rows(directory: Path, rows: list[dict[str, str]], drop: str | None = None) -> None:
-    columns = [column for column in rows[0] if column != drop]
-    with (directory / "curated.csv").open("w", newline="", encoding="utf-8") as output:
-        writer = csv.DictWriter(output, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def _write_archive(path: Path, members: dict[str, bytes]) -> None:
