@@ -227,6 +227,9 @@ def check_etl(deployment: Deployment, runtime: Runtime, *, run_id: str, sample: 
                 "--RAW_PATH": f"s3://{raw}/{prefix}",
                 "--CURATED_PATH": f"s3://{curated}/{prefix}curated/",
                 "--REJECTS_PATH": f"s3://{curated}/{prefix}rejects/",
+                # The sample's customers must not reach the environment's feature groups: the offline store
+                # keeps every row and the training pipeline reads it.
+                "--FEATURE_STORE": "skip",
             },
         )["JobRunId"]
         state, message = "STARTING", ""

@@ -13,11 +13,13 @@ churn_transform.transform_rows so the unit-tested semantics are what runs in pro
 5. write every curated customer's engineered features (churn_features.engineer, the one transformation
    training and serving share) into the FEATURES_GROUP feature group and its churn label into LABELS_GROUP,
    all with this run's start as event time (PutRecord: the online store at once, the offline store within
-   minutes);
+   minutes), unless FEATURE_STORE is "skip";
 6. log the counts, which satisfy curated + rejected + duplicates == input rows.
 
 Job arguments (all required): --JOB_NAME, --RAW_PATH, --CURATED_PATH, --REJECTS_PATH (S3 URIs),
---FEATURES_GROUP, --LABELS_GROUP (feature group names).
+--FEATURES_GROUP, --LABELS_GROUP (feature group names), --FEATURE_STORE ("write", the deployed default, or
+"skip": a run on data that is not the business's, such as `make smoke`'s sample, must not put its records
+into the environment's feature groups, whose offline store keeps every row and feeds training).
 """
 
 import sys
@@ -64,6 +66,7 @@ _SPARK_TYPES = {
 }
 # Enough to diagnose a bad export from the job log without opening the rejects feed.
 _REJECTIONS_TO_LOG = 20
+FEATURE_STORE_MODES = ("write", "skip")
 
 
 def _struct(schema_fields, *, nullable):
@@ -99,8 +102,12 @@ def _put_features(records, features_group, labels_group, event_time):
 
 def main():
     args = getResolvedOptions(
-        sys.argv, ["JOB_NAME", "RAW_PATH", "CURATED_PATH", "REJECTS_PATH", "FEATURES_GROUP", "LABELS_GROUP"]
+        sys.argv,
+        ["JOB_NAME", "RAW_PATH", "CURATED_PATH", "REJECTS_PATH", "FEATURES_GROUP", "LABELS_GROUP", "FEATURE_STORE"],
     )
+    if args["FEATURE_STORE"] not in FEATURE_STORE_MODES:
+        # Checked before any work: a typo must not silently skip (or silently perform) ingestion.
+        raise ValueError(f"--FEATURE_STORE must be 'write' or 'skip', got {args['FEATURE_STORE'][:40]!r}")
     # One event time per run: every feature and label of this run describes the same moment, which is what
     # the training set's point-in-time join compares.
     event_time = event_time_of(datetime.now(UTC))
@@ -150,8 +157,15 @@ def main():
     )
 
     features_group, labels_group = args["FEATURES_GROUP"], args["LABELS_GROUP"]
-    ingested = sum(
-        latest.mapPartitions(lambda records: _put_features(records, features_group, labels_group, event_time)).collect()
+    ingest = args["FEATURE_STORE"] == "write"
+    ingested = (
+        sum(
+            latest.mapPartitions(
+                lambda records: _put_features(records, features_group, labels_group, event_time)
+            ).collect()
+        )
+        if ingest
+        else 0
     )
 
     input_rows = outcomes.count()
@@ -162,10 +176,13 @@ def main():
         f"churn ETL finished: input_rows={input_rows} curated_records={curated_records} "
         f"rejected={rejected} duplicates={duplicates}"
     )
-    logger.info(
-        f"feature store: ingested={ingested} records into {features_group} and {labels_group} "
-        f"at event_time={event_time}"
-    )
+    if ingest:
+        logger.info(
+            f"feature store: ingested={ingested} records into {features_group} and {labels_group} "
+            f"at event_time={event_time}"
+        )
+    else:
+        logger.info("feature store: skipped (--FEATURE_STORE skip): nothing written to the feature groups")
     for rejection in rejections.take(_REJECTIONS_TO_LOG):
         logger.warn(f"rejected {rejection}")
 

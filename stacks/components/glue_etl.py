@@ -233,6 +233,8 @@ class GlueEtl(Construct):
                 "--REJECTS_PATH": curated_bucket.s3_url_for_object(REJECTS_PREFIX),
                 "--FEATURES_GROUP": feature_groups["churn-features"],
                 "--LABELS_GROUP": feature_groups["churn-labels"],
+                # make smoke's sample run overrides it with "skip" (pipelines/glue/etl_job.py says why).
+                "--FEATURE_STORE": "write",
                 # The job re-reads the whole raw prefix and replaces only the partitions it writes, so
                 # bookmarks (which need DynamicFrames) would add state without saving work.
                 "--job-bookmark-option": "job-bookmark-disable",

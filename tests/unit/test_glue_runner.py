@@ -103,6 +103,7 @@ def _deploy(s3: Any, glue: Any, *, layout: str, **overrides: str) -> str:
         "--REJECTS_PATH": f"s3://{CURATED}/rejects/churn/",
         "--FEATURES_GROUP": FEATURES_GROUP,
         "--LABELS_GROUP": LABELS_GROUP,
+        "--FEATURE_STORE": "write",
         "--job-bookmark-option": "job-bookmark-disable",
         "--enable-metrics": "true",
         **overrides,
@@ -211,6 +212,27 @@ def test_the_job_writes_every_curated_customer_into_both_feature_groups(aws):
     assert len(training.rows) == 393 and training.labels_without_features == 0
     online_row = next(row for row in features if row["customer_id"] == "CUST-00001")
     assert churn_features.compare_records(record, online_row, churn_features.MODEL_FEATURES) == []
+
+
+def test_a_run_told_to_skip_the_feature_store_writes_no_record(aws):
+    s3, glue = aws
+    _deploy(s3, glue, layout="zip")
+    result = run_deployed_job(glue, s3, "etl", run_id="jr_1", arguments={"--FEATURE_STORE": "skip"})
+    assert any("feature store: skipped" in line for line in result.log), result.log
+    assert _keys(s3, CURATED, "churn/"), "the curated table is still written"
+    runtime = boto3.client("sagemaker-featurestore-runtime", region_name=REGION)
+    # GetRecord answers a record it does not hold without a Record (not an error).
+    answer = runtime.get_record(FeatureGroupName=FEATURES_GROUP, RecordIdentifierValueAsString="CUST-00001")
+    assert "Record" not in answer, answer
+
+
+@pytest.mark.parametrize("value", ["Skip", "skip\n", "no", "write "])
+def test_an_unknown_feature_store_mode_stops_the_job_before_any_write(aws, value):
+    s3, glue = aws
+    _deploy(s3, glue, layout="zip")
+    with pytest.raises(GlueJobRunError, match="--FEATURE_STORE must be 'write' or 'skip'"):
+        run_deployed_job(glue, s3, "etl", run_id="jr_1", arguments={"--FEATURE_STORE": value})
+    assert not _keys(s3, CURATED, "churn/")
 
 
 def test_dynamic_partition_overwrite_keeps_partitions_the_run_does_not_write(aws):

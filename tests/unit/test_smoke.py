@@ -240,6 +240,7 @@ def etl_start(session: StubSession) -> None:
                 "--RAW_PATH": "s3://raw/smoke/r1/",
                 "--CURATED_PATH": "s3://curated/smoke/r1/curated/",
                 "--REJECTS_PATH": "s3://curated/smoke/r1/rejects/",
+                "--FEATURE_STORE": "skip",
             },
         },
     )
