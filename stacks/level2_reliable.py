@@ -131,15 +131,13 @@ class Level2ReliableStack(Stack):
                 test_functions = [self.tests.batch.function.function_arn]
                 if self.tests.msk is not None:
                     test_functions.append(self.tests.msk.feed_function.function.function_arn)
-                role.add_to_principal_policy(
-                    iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=test_functions)
-                )
-                role.add_to_principal_policy(
+                role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=test_functions))
+                role.add_to_policy(
                     iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[self.stack_id])
                 )
                 # Whether a model has been approved (and deployed) yet: before the first one there is no endpoint.
                 endpoint_arn = self.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint_name)
-                role.add_to_principal_policy(
+                role.add_to_policy(
                     iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=[endpoint_arn])
                 )
 

@@ -222,7 +222,7 @@ class Level3ScalableStack(Stack):
                 dashboard=False,
             )
         # ML engineers run the pipeline and decide on the versions it registers.
-        team.ml_engineer_role.add_to_principal_policy(
+        team.ml_engineer_role.add_to_policy(
             iam.PolicyStatement(
                 sid="RunTeamPipeline",
                 actions=[
@@ -236,7 +236,7 @@ class Level3ScalableStack(Stack):
             )
         )
         packages_arn = self.format_arn(service="sagemaker", resource="model-package", resource_name=f"{name}/*")
-        team.ml_engineer_role.add_to_principal_policy(
+        team.ml_engineer_role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReviewTeamModels",
                 actions=[

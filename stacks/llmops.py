@@ -197,7 +197,7 @@ class LlmopsStack(Stack):
             actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
             sid="InvokeAllowedModels",
         )
-        self.gateway.role.add_to_principal_policy(
+        self.gateway.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ApplyTheGuardrail", actions=["bedrock:ApplyGuardrail"], resources=[self.guardrail.guardrail_arn]
             )
@@ -401,7 +401,7 @@ class LlmopsStack(Stack):
             role, [evaluation.embedding_model_id], actions=["bedrock:InvokeModel"], sid="InvokeTheEmbeddingModel"
         )
         # Contextual grounding of every answer (the hallucination rate) and red-teaming go through it.
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="ApplyTheGuardrail", actions=["bedrock:ApplyGuardrail"], resources=[self.guardrail.guardrail_arn]
             )
@@ -486,7 +486,7 @@ class LlmopsStack(Stack):
             description="Assumed by the delivery pipeline's prompt stage to publish, evaluate and promote prompts",
         )
         methods = [self.api.arn_for_execute_api(method, path, STAGE) for method, path in PROMPT_RELEASE_METHODS]
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="CallTheCatalogMethodsOfARelease", actions=["execute-api:Invoke"], resources=methods
             )
@@ -497,15 +497,15 @@ class LlmopsStack(Stack):
             resource_name=f"{self.evaluation.state_machine_name}:*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="StartEvaluations", actions=["states:StartExecution"], resources=[self.evaluation.state_machine_arn]
             )
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(sid="ReadEvaluations", actions=["states:DescribeExecution"], resources=[executions])
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadStackOutputs", actions=["cloudformation:DescribeStacks"], resources=[self.stack_id]
             )

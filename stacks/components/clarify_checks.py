@@ -54,7 +54,7 @@ def clarify_checks(
         assets[kind] = s3_assets.Asset(scope, f"ClarifyConfig{kind.title().replace('_', '')}", path=str(path))
     gate_script = s3_assets.Asset(scope, "BiasGateScript", path=str(STEPS_DIR / "bias_gate.py"))
     readable = [*assets.values(), gate_script]
-    role.add_to_principal_policy(
+    role.add_to_policy(
         iam.PolicyStatement(
             sid="ReadClarifyConfigs",
             actions=["s3:GetObject"],
@@ -66,7 +66,7 @@ def clarify_checks(
         stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{clarify.SHADOW_ENDPOINT_PREFIX}*")
         for kind in ("endpoint", "endpoint-config")
     ]
-    role.add_to_principal_policy(
+    role.add_to_policy(
         iam.PolicyStatement(
             sid="ClarifyModelAndShadowEndpoint",
             actions=[
@@ -84,7 +84,7 @@ def clarify_checks(
             resources=[models, *shadow],
         )
     )
-    role.add_to_principal_policy(
+    role.add_to_policy(
         iam.PolicyStatement(
             sid="ClarifyBaselineLookup",
             actions=["sagemaker:ListModelPackages"],

@@ -74,7 +74,7 @@ class FeatureSkewCheck(Construct):
         )
         role = self.function.role
         features.grant_get(role, CUSTOMER_FEATURES)
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="QueryOfflineStore",
                 actions=["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults"],
@@ -84,7 +84,7 @@ class FeatureSkewCheck(Construct):
         glue_table_arn = stack.format_arn(
             service="glue", resource="table", resource_name=f"{FEATURE_STORE_GLUE_DATABASE}/*"
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadOfflineStoreTable",
                 actions=["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"],
@@ -113,9 +113,7 @@ class FeatureSkewCheck(Construct):
             write=True,
             purpose="Skew check's Athena query writes its results",
         )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["s3:GetBucketLocation"], resources=[results_bucket.bucket_arn])
-        )
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetBucketLocation"], resources=[results_bucket.bucket_arn]))
 
         self.schedule = events.Rule(
             self,

@@ -61,14 +61,14 @@ class FeatureStore(Construct):
             description="SageMaker Feature Store writes the churn feature groups' offline store (S3 + Glue table)",
         )
         objects_arn = offline_bucket.arn_for_objects(f"{self.offline_prefix}*")
-        self.offline_role.add_to_principal_policy(
+        self.offline_role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteOfflineStore",
                 actions=["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"],
                 resources=[objects_arn],
             )
         )
-        self.offline_role.add_to_principal_policy(
+        self.offline_role.add_to_policy(
             iam.PolicyStatement(
                 sid="CheckBucketAcl", actions=["s3:GetBucketAcl"], resources=[offline_bucket.bucket_arn]
             )
@@ -82,7 +82,7 @@ class FeatureStore(Construct):
         glue_table_arn = stack.format_arn(
             service="glue", resource="table", resource_name=f"{FEATURE_STORE_GLUE_DATABASE}/*"
         )
-        self.offline_role.add_to_principal_policy(
+        self.offline_role.add_to_policy(
             iam.PolicyStatement(
                 sid="MaintainOfflineStoreTable",
                 actions=["glue:GetTable", "glue:UpdateTable"],

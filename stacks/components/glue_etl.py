@@ -114,7 +114,7 @@ class GlueEtl(Construct):
             prefix=RAW_DATASET_PREFIX,
             purpose="Crawler reads the raw dataset",
         )
-        self.crawler_role.add_to_principal_policy(
+        self.crawler_role.add_to_policy(
             iam.PolicyStatement(
                 actions=[
                     "glue:GetDatabase",
@@ -175,7 +175,7 @@ class GlueEtl(Construct):
             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
             description="Glue ETL job: reads raw churn data and writes curated Parquet and rejected rows",
         )
-        self.job_role.add_to_principal_policy(
+        self.job_role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
                 resources=[asset.bucket.arn_for_objects(asset.s3_object_key) for asset in (script, job_modules)],
@@ -196,7 +196,7 @@ class GlueEtl(Construct):
             )
         self._grant_glue_logging(self.job_role, key, glue_logs_arn)
         # --enable-metrics makes the job publish its Spark metrics to CloudWatch under its role.
-        self.job_role.add_to_principal_policy(
+        self.job_role.add_to_policy(
             iam.PolicyStatement(
                 sid="PublishGlueJobMetrics",
                 actions=["cloudwatch:PutMetricData"],
@@ -245,7 +245,7 @@ class GlueEtl(Construct):
     def _grant_glue_logging(role: iam.Role, key: kms.IKey, glue_logs_arn: str) -> None:
         # The security configuration encrypts Glue's CloudWatch logs with the data-lake key, which
         # needs logs:AssociateKmsKey in addition to writing the logs.
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 actions=[
                     "logs:CreateLogGroup",

@@ -120,13 +120,13 @@ class KnowledgeBase(Construct):
         self.embedding_model_arn = (
             f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{config.embedding_model_id}"
         )
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="EmbedWithTheModel", actions=["bedrock:InvokeModel"], resources=[self.embedding_model_arn]
             )
         )
         documents = documents_bucket.arn_for_objects(f"{config.documents_prefix}*")
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ListTheDocuments",
                 actions=["s3:ListBucket"],
@@ -134,10 +134,10 @@ class KnowledgeBase(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{config.documents_prefix}*"]}},
             )
         )
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(sid="ReadTheDocuments", actions=["s3:GetObject"], resources=[documents])
         )
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="DecryptTheDocumentsThroughS3",
                 actions=["kms:Decrypt"],
@@ -145,7 +145,7 @@ class KnowledgeBase(Construct):
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
             )
         )
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(sid="UseTheIndex", actions=list(VECTOR_ACTIONS), resources=[self.index.attr_index_arn])
         )
         acknowledge_wildcard_resource(
@@ -299,7 +299,7 @@ class KnowledgeBase(Construct):
                 report_batch_item_failures=True,
             )
         )
-        self.sync.role.add_to_principal_policy(
+        self.sync.role.add_to_policy(
             iam.PolicyStatement(
                 sid="StartAndReadIngestionJobs",
                 actions=["bedrock:StartIngestionJob", "bedrock:ListIngestionJobs"],
@@ -323,7 +323,7 @@ class KnowledgeBase(Construct):
             timeout=Duration.minutes(2),
             memory_size=256,
         )
-        self.monitor.role.add_to_principal_policy(
+        self.monitor.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ListDocumentVersions",
                 actions=["s3:ListBucketVersions"],
@@ -331,7 +331,7 @@ class KnowledgeBase(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{config.documents_prefix}*"]}},
             )
         )
-        self.monitor.role.add_to_principal_policy(
+        self.monitor.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadIngestionJobs",
                 actions=["bedrock:ListIngestionJobs", "bedrock:GetIngestionJob"],

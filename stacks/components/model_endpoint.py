@@ -367,12 +367,12 @@ class ModelEndpoint(Construct):
             arn("endpoint-config", f"{name}-*"),
             arn("endpoint", name),
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadApprovedPackages", actions=["sagemaker:DescribeModelPackage"], resources=[packages]
             )
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="DeployTheEndpoint",
                 actions=[
@@ -389,7 +389,7 @@ class ModelEndpoint(Construct):
                 resources=[models, configs, endpoint],
             )
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="ScheduleDataQualityMonitoring",
                 actions=[
@@ -403,7 +403,7 @@ class ModelEndpoint(Construct):
                 resources=[job_definitions, schedule],
             )
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="ScheduleClarifyMonitoring",
                 actions=[
@@ -425,7 +425,7 @@ class ModelEndpoint(Construct):
                 definition,
                 "Clarify job definitions are immutable: one per content digest, scoped to this endpoint.",
             )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="PassTheModelRole",
                 actions=["iam:PassRole"],
@@ -433,14 +433,14 @@ class ModelEndpoint(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadRollbackAlarms",
                 actions=["cloudwatch:DescribeAlarms"],
                 resources=[self.errors_5xx.alarm_arn, self.latency.alarm_arn],
             )
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="Autoscaling",
                 actions=[
@@ -453,7 +453,7 @@ class ModelEndpoint(Construct):
                 resources=["*"],
             )
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="AutoscalingServiceLinkedRole",
                 actions=["iam:CreateServiceLinkedRole"],

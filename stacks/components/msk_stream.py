@@ -315,8 +315,8 @@ class MskStream(Construct):
             POWERTOOLS_SERVICE_NAME="msk-topic",
         )
         topic_role = self.topic_function.role
-        topic_role.add_to_principal_policy(connect)
-        topic_role.add_to_principal_policy(
+        topic_role.add_to_policy(connect)
+        topic_role.add_to_policy(
             iam.PolicyStatement(
                 sid="ManageTheTestTopic",
                 actions=["kafka-cluster:CreateTopic", "kafka-cluster:DeleteTopic", "kafka-cluster:DescribeTopic"],
@@ -378,14 +378,14 @@ class MskStream(Construct):
             POWERTOOLS_METRICS_NAMESPACE="Mlops/Tests",
         )
         feed_role = self.feed_function.role
-        feed_role.add_to_principal_policy(
+        feed_role.add_to_policy(
             iam.PolicyStatement(
                 sid="ConnectAsAnIdempotentProducer",
                 actions=["kafka-cluster:Connect", "kafka-cluster:WriteDataIdempotently"],
                 resources=[self.cluster_arn],
             )
         )
-        feed_role.add_to_principal_policy(
+        feed_role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteTheTestTopic",
                 actions=["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"],

@@ -212,14 +212,14 @@ class StudioDomain(Construct):
         apps_arn = stack.format_arn(service="sagemaker", resource="app", resource_name=f"{domain_id}/*")
         profiles_arn = stack.format_arn(service="sagemaker", resource="user-profile", resource_name=f"{domain_id}/*")
         spaces_arn = stack.format_arn(service="sagemaker", resource="space", resource_name=f"{domain_id}/*")
-        self.execution_role.add_to_principal_policy(
+        self.execution_role.add_to_policy(
             iam.PolicyStatement(
                 sid="ManageOwnStudioApps",
                 actions=["sagemaker:CreateApp", "sagemaker:DeleteApp", "sagemaker:DescribeApp"],
                 resources=[apps_arn],
             )
         )
-        self.execution_role.add_to_principal_policy(
+        self.execution_role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadOwnDomain",
                 actions=[
@@ -240,7 +240,7 @@ class StudioDomain(Construct):
                 arn,
                 f"Studio {what} are created by users at run time; the wildcard is confined to this one domain.",
             )
-        self.data_scientist_role.add_to_principal_policy(
+        self.data_scientist_role.add_to_policy(
             iam.PolicyStatement(
                 sid="OpenStudio",
                 actions=["sagemaker:CreatePresignedDomainUrl"],
@@ -253,7 +253,7 @@ class StudioDomain(Construct):
                 ],
             )
         )
-        self.data_scientist_role.add_to_principal_policy(
+        self.data_scientist_role.add_to_policy(
             iam.PolicyStatement(
                 sid="RunDataLakeEtl",
                 actions=[
@@ -272,7 +272,7 @@ class StudioDomain(Construct):
 
 
 def _grant_athena_query(role: iam.Role, stack: Stack, workgroup_arn: str, database_name: str) -> None:
-    role.add_to_principal_policy(
+    role.add_to_policy(
         iam.PolicyStatement(
             sid="QueryThroughWorkgroup",
             actions=[
@@ -286,7 +286,7 @@ def _grant_athena_query(role: iam.Role, stack: Stack, workgroup_arn: str, databa
         )
     )
     tables_arn = stack.format_arn(service="glue", resource="table", resource_name=f"{database_name}/*")
-    role.add_to_principal_policy(
+    role.add_to_policy(
         iam.PolicyStatement(
             sid="ReadLakeCatalog",
             actions=[

@@ -85,7 +85,7 @@ class TestStrategies(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": "Mlops/Tests",
             },
         )
-        self.batch.role.add_to_principal_policy(invoke)
+        self.batch.role.add_to_policy(invoke)
         grant_objects(
             self.batch.role, artifacts_bucket, key, prefix="test-data/", purpose="The batch test reads its test set"
         )
@@ -113,8 +113,8 @@ class TestStrategies(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": "Mlops/Tests",
             },
         )
-        self.realtime.role.add_to_principal_policy(invoke)
-        self.realtime.role.add_to_principal_policy(
+        self.realtime.role.add_to_policy(invoke)
+        self.realtime.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadOnlineFeatures",
                 actions=["sagemaker:GetRecord", "sagemaker:BatchGetRecord"],
@@ -169,7 +169,7 @@ class TestStrategies(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": "Mlops/Tests",
             },
         )
-        self.stream_consumer.role.add_to_principal_policy(invoke)
+        self.stream_consumer.role.add_to_policy(invoke)
         grant_objects(
             self.stream_consumer.role,
             artifacts_bucket,

@@ -71,7 +71,7 @@ class TrainingPipeline(Construct):
             name: s3_assets.Asset(self, f"{name.capitalize()}Script", path=str(STEPS_DIR / f"{name}.py"))
             for name in ("preprocess", "evaluate")
         }
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
                 resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in scripts.values()],
@@ -94,7 +94,7 @@ class TrainingPipeline(Construct):
             return stack.format_arn(service="sagemaker", resource=kind, resource_name="pipelines-*")
 
         job_arns = [jobs("processing-job"), jobs("training-job")]
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="RunPipelineJobs",
                 actions=[
@@ -112,14 +112,14 @@ class TrainingPipeline(Construct):
         packages_arn = stack.format_arn(
             service="sagemaker", resource="model-package", resource_name=f"{model_package_group_name}/*"
         )
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="RegisterModelVersions",
                 actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:AddTags"],
                 resources=[model_package_group_arn, packages_arn],
             )
         )
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="PassItselfToPipelineJobs",
                 actions=["iam:PassRole"],
@@ -146,7 +146,7 @@ class TrainingPipeline(Construct):
             )
         if tracking is not None:
             # SageMaker Pipelines invokes a Lambda step's function with the pipeline's role.
-            self.role.add_to_principal_policy(
+            self.role.add_to_policy(
                 iam.PolicyStatement(
                     sid="InvokeExperimentTracking", actions=["lambda:InvokeFunction"], resources=[tracking.function_arn]
                 )
