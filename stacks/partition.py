@@ -11,9 +11,22 @@ from __future__ import annotations
 from aws_cdk import Stack, Token
 from aws_cdk.region_info import RegionInfo
 
+from stacks.jsii_ids import jsii_id
+
 
 def url_suffix(stack: Stack) -> str:
     """``amazonaws.com`` for a commercial Region, the partition's own suffix elsewhere; a token if unknown."""
+    key = jsii_id(stack)
+    suffix = _SUFFIXES.get(key)
+    if suffix is None:  # read once per stack: each read below is a round trip to the CDK's Node.js runtime
+        suffix = _SUFFIXES[key] = _url_suffix(stack)
+    return suffix
+
+
+_SUFFIXES: dict[str, str] = {}
+
+
+def _url_suffix(stack: Stack) -> str:
     if not Token.is_unresolved(stack.region):
         suffix = RegionInfo.get(stack.region).domain_suffix
         if suffix:

@@ -18,6 +18,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import IConstruct, IValidation
 
+from stacks.jsii_ids import jsii_id
 from stacks.nag import Finding, acknowledge_all
 
 IAM_WILDCARD_RULE = "AwsSolutions-IAM5"
@@ -40,14 +41,18 @@ def grant_objects(
     Listing is allowed on the bucket, narrowed to `prefix` by condition. `purpose` says why the
     role needs the access; it becomes part of the acknowledgement's reason.
     """
-    objects_arn = bucket.arn_for_objects(f"{prefix}*")
+    bucket_arn = _bucket_arn(bucket)
+    objects_arn = f"{bucket_arn}/{prefix}*"  # what bucket.arn_for_objects returns, without a round trip
     role.add_to_policy(
         iam.PolicyStatement(actions=_READ_ACTIONS + (_WRITE_ACTIONS if write else []), resources=[objects_arn])
     )
-    list_statement = iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
-    if prefix:
-        list_statement.add_condition("StringLike", {"s3:prefix": [f"{prefix}*"]})
-    role.add_to_policy(list_statement)
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}} if prefix else None,
+        )
+    )
     if key is not None:
         key.grant(role, "kms:Decrypt", *(["kms:GenerateDataKey"] if write else []))
     where = f"under '{prefix}'" if prefix else "anywhere in this one bucket"
@@ -57,6 +62,18 @@ def grant_objects(
         f"{purpose}: object keys {where} are data written at run time, so object-level access needs "
         "a key wildcard; the bucket (and prefix) are fixed.",
     )
+
+
+_BUCKET_ARNS: dict[str, str] = {}
+
+
+def _bucket_arn(bucket: s3.IBucket) -> str:
+    """`bucket`'s ARN (a token for a bucket of the app), read once per bucket."""
+    key = jsii_id(bucket)
+    arn = _BUCKET_ARNS.get(key)
+    if arn is None:
+        arn = _BUCKET_ARNS[key] = bucket.bucket_arn
+    return arn
 
 
 def trusted_roles_principal(role_arns: Sequence[str]) -> iam.IPrincipal:
@@ -86,23 +103,14 @@ def acknowledge_wildcard_resource(role: iam.Role, resource_arn: str, reason: str
     the acknowledgement is made then, from a construct validation (which CDK runs after preparing
     and before cdk-nag): one validation per stack, for all of its policies (see `_SynthAcknowledgements`).
     """
-    known = _ROLE_POLICIES.get(_jsii_id(role))
+    known = _ROLE_POLICIES.get(jsii_id(role))
     if known is None:
         policy = role.node.try_find_child("DefaultPolicy")
         if policy is None:  # pragma: no cover - every caller has just added a statement
             raise ValueError(f"{role.node.path} has no default policy to acknowledge on")
-        known = _ROLE_POLICIES[_jsii_id(role)] = (policy, _synth_acknowledgements(Stack.of(role)))
+        known = _ROLE_POLICIES[jsii_id(role)] = (policy, _synth_acknowledgements(Stack.of(role)))
     policy, pending = known
     pending.wildcards.append((policy, resource_arn, reason))
-
-
-def _jsii_id(construct: IConstruct) -> str:
-    """The jsii runtime's id of `construct`: one per object on the Node.js side, never reused in a process.
-
-    Python proxies of one construct are not always the same Python object (one returned by the CDK is a
-    new proxy each time), so the caches below are keyed by this id.
-    """
-    return str(construct.__jsii_ref__.ref)  # type: ignore[attr-defined]
 
 
 # A role's default policy and its stack's pending acknowledgements, found once per role (each lookup is a
@@ -112,7 +120,7 @@ _STACK_ACKNOWLEDGEMENTS: dict[str, _SynthAcknowledgements] = {}
 
 
 def _synth_acknowledgements(stack: Stack) -> _SynthAcknowledgements:
-    key = _jsii_id(stack)
+    key = jsii_id(stack)
     pending = _STACK_ACKNOWLEDGEMENTS.get(key)
     if pending is None:
         pending = _STACK_ACKNOWLEDGEMENTS[key] = _SynthAcknowledgements(stack)
@@ -141,7 +149,7 @@ class _SynthAcknowledgements:
             by_policy: dict[str, tuple[IConstruct, list[Finding]]] = {}
             for (policy, _, reason), arn in zip(self.wildcards, arns, strict=True):
                 finding = Finding(IAM_WILDCARD_RULE, reason, "Resource::" + nag_rendering(arn))
-                by_policy.setdefault(_jsii_id(policy), (policy, []))[1].append(finding)
+                by_policy.setdefault(jsii_id(policy), (policy, []))[1].append(finding)
             for policy, findings in by_policy.values():
                 acknowledge_all(policy, findings)
         if self.cdk_grants:

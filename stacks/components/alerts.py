@@ -64,10 +64,11 @@ class Alerts(Construct):
             )
         )
         self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        # One action for every alarm (it only names the topic): a new one per alarm is one more jsii object each.
+        self._action = cloudwatch_actions.SnsAction(self.topic)
 
     def alarm(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
         """Send `alarm` (and its return to OK) to the topic."""
-        action = cloudwatch_actions.SnsAction(self.topic)
-        alarm.add_alarm_action(action)
-        alarm.add_ok_action(action)
+        alarm.add_alarm_action(self._action)
+        alarm.add_ok_action(self._action)
         return alarm
