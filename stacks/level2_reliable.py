@@ -21,6 +21,7 @@ from stacks.components.msk_stream import AVAILABILITY_ZONE_COUNT
 from stacks.components.observability import Monitoring
 from stacks.components.test_strategies import TEST_DATA_KEY, TestStrategies
 from stacks.config import EnvironmentConfig
+from stacks.partition import format_arn
 from stacks.role_names import pipeline_test_role_name
 
 USE_CASE = "churn"
@@ -136,7 +137,7 @@ class Level2ReliableStack(Stack):
                     iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[self.stack_id])
                 )
                 # Whether a model has been approved (and deployed) yet: before the first one there is no endpoint.
-                endpoint_arn = self.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint_name)
+                endpoint_arn = format_arn(self, service="sagemaker", resource="endpoint", resource_name=endpoint_name)
                 role.add_to_policy(
                     iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=[endpoint_arn])
                 )

@@ -24,6 +24,7 @@ from stacks.components.team import Team, team_role_name
 from stacks.components.team_document_db import TeamDocumentDb
 from stacks.components.training_pipeline import TrainingPipeline, execution_failed_alarm
 from stacks.config import EnvironmentConfig, pascal
+from stacks.partition import format_arn
 from stacks.role_names import github_deploy_role_name
 
 USE_CASE = "churn"
@@ -235,7 +236,7 @@ class Level3ScalableStack(Stack):
                 resources=[pipeline.pipeline_arn, f"{pipeline.pipeline_arn}/execution/*"],
             )
         )
-        packages_arn = self.format_arn(service="sagemaker", resource="model-package", resource_name=f"{name}/*")
+        packages_arn = format_arn(self, service="sagemaker", resource="model-package", resource_name=f"{name}/*")
         team.ml_engineer_role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReviewTeamModels",

@@ -30,6 +30,7 @@ from stacks.components.python_function import PythonFunction
 from stacks.config import EnvironmentConfig, LlmModelConfig, LlmopsConfig
 from stacks.model_catalog import shipped_catalog
 from stacks.nag import acknowledge
+from stacks.partition import format_arn
 from stacks.role_names import prompt_release_role_name
 
 METRICS_NAMESPACE = "Mlops/LLMOps"
@@ -491,7 +492,8 @@ class LlmopsStack(Stack):
                 sid="CallTheCatalogMethodsOfARelease", actions=["execute-api:Invoke"], resources=methods
             )
         )
-        executions = self.format_arn(
+        executions = format_arn(
+            self,
             service="states",
             resource="execution",
             resource_name=f"{self.evaluation.state_machine_name}:*",
@@ -642,7 +644,7 @@ def _grant_invoke(role: iam.IRole, model_ids: Sequence[str], *, actions: list[st
         if prefix is None:
             direct.append(f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{model_id}")
             continue
-        profile = stack.format_arn(service="bedrock", resource="inference-profile", resource_name=model_id)
+        profile = format_arn(stack, service="bedrock", resource="inference-profile", resource_name=model_id)
         direct.append(profile)
         routed.append((model_id, profile, f"arn:{stack.partition}:bedrock:*::foundation-model/{base}"))
     role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=direct))

@@ -20,6 +20,7 @@ from constructs import IConstruct, IValidation
 
 from stacks.jsii_ids import jsii_id
 from stacks.nag import Finding, acknowledge_all
+from stacks.partition import format_arn
 
 IAM_WILDCARD_RULE = "AwsSolutions-IAM5"
 
@@ -243,8 +244,12 @@ def grant_sagemaker_job_basics(role: iam.Role, *, image_uris: Sequence[str], met
     role.add_to_policy(
         iam.PolicyStatement(sid="AuthenticateToEcr", actions=["ecr:GetAuthorizationToken"], resources=["*"])
     )
-    job_logs = stack.format_arn(
-        service="logs", resource="log-group", resource_name="/aws/sagemaker/*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+    job_logs = format_arn(
+        stack,
+        service="logs",
+        resource="log-group",
+        resource_name="/aws/sagemaker/*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
     )
     role.add_to_policy(
         iam.PolicyStatement(
@@ -275,8 +280,12 @@ def grant_sagemaker_job_basics(role: iam.Role, *, image_uris: Sequence[str], met
 def ecr_repository_arn(stack: Stack, image_uri: str) -> str:
     """The ECR repository ARN of an image URI ``<account>.dkr.ecr.<region>.amazonaws.com/<name>[:tag]``."""
     account, _, rest = image_uri.partition(".")
-    return stack.format_arn(
-        service="ecr", account=account, resource="repository", resource_name=rest.split("/", 1)[1].split(":", 1)[0]
+    return format_arn(
+        stack,
+        service="ecr",
+        account=account,
+        resource="repository",
+        resource_name=rest.split("/", 1)[1].split(":", 1)[0],
     )
 
 
@@ -289,7 +298,8 @@ def member_principal(stack: Stack, member: str) -> iam.IPrincipal:
     """
     if not member.startswith("sso:"):
         return iam.ArnPrincipal(member)
-    pattern = stack.format_arn(
+    pattern = format_arn(
+        stack,
         service="iam",
         region="",
         resource="role",

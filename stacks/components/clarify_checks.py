@@ -24,7 +24,7 @@ from pipelines.training.clarify_steps import ClarifyChecks
 from pipelines.training.definition import StepScript
 from stacks.clarify_config import ClarifyConfig
 from stacks.components.access import acknowledge_wildcard_resource
-from stacks.partition import url_suffix
+from stacks.partition import format_arn, url_suffix
 
 STEPS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "training" / "steps"
 ANALYSIS_KINDS = ("data_bias", "model_bias", "explainability")
@@ -61,9 +61,9 @@ def clarify_checks(
             resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in readable],
         )
     )
-    models = stack.format_arn(service="sagemaker", resource="model", resource_name="pipelines-*")
+    models = format_arn(stack, service="sagemaker", resource="model", resource_name="pipelines-*")
     shadow = [
-        stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{clarify.SHADOW_ENDPOINT_PREFIX}*")
+        format_arn(stack, service="sagemaker", resource=kind, resource_name=f"{clarify.SHADOW_ENDPOINT_PREFIX}*")
         for kind in ("endpoint", "endpoint-config")
     ]
     role.add_to_policy(

@@ -19,6 +19,7 @@ from stacks.components.athena_workgroup import ATHENA_RESULTS_PREFIX
 from stacks.components.feature_store import FEATURE_STORE_GLUE_DATABASE, FeatureStore
 from stacks.components.python_function import PythonFunction
 from stacks.config import FeatureStoreConfig
+from stacks.partition import format_arn
 
 SKEW_NAMESPACE = "Mlops/FeatureStore"
 SKEW_METRIC = "FeatureSkewPercent"
@@ -81,16 +82,16 @@ class FeatureSkewCheck(Construct):
                 resources=[workgroup_arn],
             )
         )
-        glue_table_arn = stack.format_arn(
-            service="glue", resource="table", resource_name=f"{FEATURE_STORE_GLUE_DATABASE}/*"
+        glue_table_arn = format_arn(
+            stack, service="glue", resource="table", resource_name=f"{FEATURE_STORE_GLUE_DATABASE}/*"
         )
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadOfflineStoreTable",
                 actions=["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"],
                 resources=[
-                    stack.format_arn(service="glue", resource="catalog"),
-                    stack.format_arn(service="glue", resource="database", resource_name=FEATURE_STORE_GLUE_DATABASE),
+                    format_arn(stack, service="glue", resource="catalog"),
+                    format_arn(stack, service="glue", resource="database", resource_name=FEATURE_STORE_GLUE_DATABASE),
                     glue_table_arn,
                 ],
             )

@@ -16,6 +16,7 @@ from constructs import Construct
 from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX, REJECTS_PREFIX
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects
 from stacks.config import GlueConfig
+from stacks.partition import format_arn
 
 GLUE_SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "glue"
 GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11
@@ -89,11 +90,12 @@ class GlueEtl(Construct):
         )
 
         catalog_arns = [
-            stack.format_arn(service="glue", resource="catalog"),
-            stack.format_arn(service="glue", resource="database", resource_name=self.database_name),
-            stack.format_arn(service="glue", resource="table", resource_name=f"{self.database_name}/*"),
+            format_arn(stack, service="glue", resource="catalog"),
+            format_arn(stack, service="glue", resource="database", resource_name=self.database_name),
+            format_arn(stack, service="glue", resource="table", resource_name=f"{self.database_name}/*"),
         ]
-        glue_logs_arn = stack.format_arn(
+        glue_logs_arn = format_arn(
+            stack,
             service="logs",
             resource="log-group",
             resource_name="/aws-glue/*",

@@ -24,6 +24,7 @@ from stacks.components.alerts import Alerts
 from stacks.components.python_function import PythonFunction
 from stacks.components.queues import dead_letter_queue
 from stacks.knowledge_base_config import KnowledgeBaseConfig
+from stacks.partition import format_arn
 
 SYNC_SERVICE = "knowledge-base-sync"
 # Bedrock writes the chunk text and its metadata into every vector; S3 Vectors allows 2 KB of filterable
@@ -104,7 +105,7 @@ class KnowledgeBase(Construct):
         self.index.apply_removal_policy(removal_policy)
 
         # --- the knowledge base's role ------------------------------------------------------------------
-        knowledge_bases = stack.format_arn(service="bedrock", resource="knowledge-base", resource_name="*")
+        knowledge_bases = format_arn(stack, service="bedrock", resource="knowledge-base", resource_name="*")
         self.role = iam.Role(
             self,
             "ServiceRole",

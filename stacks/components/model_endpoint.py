@@ -22,7 +22,7 @@ from stacks.components.alerts import Alerts
 from stacks.components.python_function import PythonFunction
 from stacks.components.queues import dead_letter_queue
 from stacks.config import EndpointConfig
-from stacks.partition import url_suffix
+from stacks.partition import format_arn, url_suffix
 
 VARIANT = "AllTraffic"
 CAPTURE_PREFIX = "data-capture"
@@ -349,7 +349,7 @@ class ModelEndpoint(Construct):
         name = self.endpoint_name
 
         def arn(resource: str, resource_name: str) -> str:
-            return stack.format_arn(service="sagemaker", resource=resource, resource_name=resource_name)
+            return format_arn(stack, service="sagemaker", resource=resource, resource_name=resource_name)
 
         packages = arn("model-package", f"{group_name}/*")
         job_definitions = arn("data-quality-job-definition", f"{name}-dq-*")

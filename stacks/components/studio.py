@@ -13,6 +13,7 @@ from constructs import Construct
 
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects, member_principal
 from stacks.config import StudioNetwork
+from stacks.partition import format_arn
 
 VPC_CIDR = "10.40.0.0/16"
 NFS_PORT = 2049  # Studio home directories live on EFS
@@ -209,9 +210,9 @@ class StudioDomain(Construct):
         self.explorer_profile.apply_removal_policy(removal_policy)
 
         domain_id = self.domain.attr_domain_id
-        apps_arn = stack.format_arn(service="sagemaker", resource="app", resource_name=f"{domain_id}/*")
-        profiles_arn = stack.format_arn(service="sagemaker", resource="user-profile", resource_name=f"{domain_id}/*")
-        spaces_arn = stack.format_arn(service="sagemaker", resource="space", resource_name=f"{domain_id}/*")
+        apps_arn = format_arn(stack, service="sagemaker", resource="app", resource_name=f"{domain_id}/*")
+        profiles_arn = format_arn(stack, service="sagemaker", resource="user-profile", resource_name=f"{domain_id}/*")
+        spaces_arn = format_arn(stack, service="sagemaker", resource="space", resource_name=f"{domain_id}/*")
         self.execution_role.add_to_policy(
             iam.PolicyStatement(
                 sid="ManageOwnStudioApps",
@@ -228,7 +229,7 @@ class StudioDomain(Construct):
                     "sagemaker:DescribeSpace",
                 ],
                 resources=[
-                    stack.format_arn(service="sagemaker", resource="domain", resource_name=domain_id),
+                    format_arn(stack, service="sagemaker", resource="domain", resource_name=domain_id),
                     profiles_arn,
                     spaces_arn,
                 ],
@@ -245,7 +246,8 @@ class StudioDomain(Construct):
                 sid="OpenStudio",
                 actions=["sagemaker:CreatePresignedDomainUrl"],
                 resources=[
-                    stack.format_arn(
+                    format_arn(
+                        stack,
                         service="sagemaker",
                         resource="user-profile",
                         resource_name=f"{domain_id}/{self.explorer_profile.user_profile_name}",
@@ -264,8 +266,8 @@ class StudioDomain(Construct):
                     "glue:GetJobRuns",
                 ],
                 resources=[
-                    stack.format_arn(service="glue", resource="crawler", resource_name=glue_crawler_name),
-                    stack.format_arn(service="glue", resource="job", resource_name=glue_job_name),
+                    format_arn(stack, service="glue", resource="crawler", resource_name=glue_crawler_name),
+                    format_arn(stack, service="glue", resource="job", resource_name=glue_job_name),
                 ],
             )
         )
@@ -285,7 +287,7 @@ def _grant_athena_query(role: iam.Role, stack: Stack, workgroup_arn: str, databa
             resources=[workgroup_arn],
         )
     )
-    tables_arn = stack.format_arn(service="glue", resource="table", resource_name=f"{database_name}/*")
+    tables_arn = format_arn(stack, service="glue", resource="table", resource_name=f"{database_name}/*")
     role.add_to_policy(
         iam.PolicyStatement(
             sid="ReadLakeCatalog",
@@ -297,8 +299,8 @@ def _grant_athena_query(role: iam.Role, stack: Stack, workgroup_arn: str, databa
                 "glue:GetPartitions",
             ],
             resources=[
-                stack.format_arn(service="glue", resource="catalog"),
-                stack.format_arn(service="glue", resource="database", resource_name=database_name),
+                format_arn(stack, service="glue", resource="catalog"),
+                format_arn(stack, service="glue", resource="database", resource_name=database_name),
                 tables_arn,
             ],
         )

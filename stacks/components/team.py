@@ -23,6 +23,7 @@ from stacks.components.feature_store import FEATURE_STORE_GLUE_DATABASE, Feature
 from stacks.config import TeamConfig, pascal
 from stacks.feature_store_config import feature_group_prefix
 from stacks.nag import Finding, acknowledge_all
+from stacks.partition import format_arn
 
 TEAM_TAG = "mlops:team"
 COST_CENTER_TAG = "mlops:cost-center"
@@ -148,8 +149,12 @@ class Team(Construct):
             )
         )
 
-        role_arn_prefix = stack.format_arn(
-            service="iam", region="", resource="role", resource_name=team_role_name(resource_prefix, team.name, "")
+        role_arn_prefix = format_arn(
+            stack,
+            service="iam",
+            region="",
+            resource="role",
+            resource_name=team_role_name(resource_prefix, team.name, ""),
         )
         self.boundary = iam.ManagedPolicy(
             self,
@@ -282,14 +287,14 @@ class Team(Construct):
                 sid="OpenTeamStudioProfile",
                 actions=["sagemaker:CreatePresignedDomainUrl", "sagemaker:DescribeUserProfile"],
                 resources=[
-                    stack.format_arn(
-                        service="sagemaker", resource="user-profile", resource_name=f"{domain_id}/{team.name}"
+                    format_arn(
+                        stack, service="sagemaker", resource="user-profile", resource_name=f"{domain_id}/{team.name}"
                     )
                 ],
             )
         )
         jobs = [
-            stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{team.name}-*")
+            format_arn(stack, service="sagemaker", resource=kind, resource_name=f"{team.name}-*")
             for kind in ("training-job", "processing-job")
         ]
         role.add_to_policy(
@@ -327,7 +332,7 @@ class Team(Construct):
         self, team: TeamConfig, stack: Stack, bucket: s3.IBucket, objects_arn: str, *, role_arn_prefix: str
     ) -> list[iam.PolicyStatement]:
         instance_types = sorted({*team.allowed_instance_types, STUDIO_SYSTEM_INSTANCE_TYPE})
-        account_sagemaker = stack.format_arn(service="sagemaker", resource="*")
+        account_sagemaker = format_arn(stack, service="sagemaker", resource="*")
         offline_prefix = self.features.offline_prefix
         return [
             iam.PolicyStatement(sid="TeamObjects", actions=_OBJECT_READ + _OBJECT_WRITE, resources=[objects_arn]),
@@ -351,11 +356,12 @@ class Team(Construct):
                 sid="OfflineStoreTable",
                 actions=["glue:GetTable", "glue:UpdateTable"],
                 resources=[
-                    stack.format_arn(service="glue", resource="catalog"),
-                    stack.format_arn(service="glue", resource="database", resource_name=FEATURE_STORE_GLUE_DATABASE),
+                    format_arn(stack, service="glue", resource="catalog"),
+                    format_arn(stack, service="glue", resource="database", resource_name=FEATURE_STORE_GLUE_DATABASE),
                     # Feature Store names the table <group name with _>_<creation time> (lower case).
                     *(
-                        stack.format_arn(
+                        format_arn(
+                            stack,
                             service="glue",
                             resource="table",
                             resource_name=f"{FEATURE_STORE_GLUE_DATABASE}/{name.replace('-', '_').lower()}_*",

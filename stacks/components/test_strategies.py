@@ -20,6 +20,7 @@ from stacks.components.msk_stream import MskStream
 from stacks.components.python_function import PythonFunction
 from stacks.components.queues import dead_letter_queue
 from stacks.feature_store_config import feature_group_prefix
+from stacks.partition import format_arn
 
 TEST_DATA_KEY = "test-data/churn/test.csv"  # the held-out split the batch test scores
 REPORTS_PREFIX = "test-reports/"
@@ -53,7 +54,7 @@ class TestStrategies(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        endpoint_arn = stack.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint_name)
+        endpoint_arn = format_arn(stack, service="sagemaker", resource="endpoint", resource_name=endpoint_name)
         invoke = iam.PolicyStatement(
             sid="InvokeTheEndpoint", actions=["sagemaker:InvokeEndpoint"], resources=[endpoint_arn]
         )
@@ -120,8 +121,8 @@ class TestStrategies(Construct):
                 actions=["sagemaker:GetRecord", "sagemaker:BatchGetRecord"],
                 # SageMaker lower-cases the name in a feature group's ARN.
                 resources=[
-                    stack.format_arn(
-                        service="sagemaker", resource="feature-group", resource_name=features_group.lower()
+                    format_arn(
+                        stack, service="sagemaker", resource="feature-group", resource_name=features_group.lower()
                     )
                 ],
             )

@@ -19,7 +19,7 @@ from pipelines.training.tracking_step import ExperimentTracking
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects, grant_sagemaker_job_basics
 from stacks.components.clarify_checks import clarify_checks
 from stacks.config import TrainingConfig
-from stacks.partition import url_suffix
+from stacks.partition import format_arn, url_suffix
 
 STEPS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "training" / "steps"
 
@@ -91,7 +91,7 @@ class TrainingPipeline(Construct):
 
         def jobs(kind: str) -> str:
             # Pipelines name their jobs "pipelines-<execution id>-<step>-<suffix>".
-            return stack.format_arn(service="sagemaker", resource=kind, resource_name="pipelines-*")
+            return format_arn(stack, service="sagemaker", resource=kind, resource_name="pipelines-*")
 
         job_arns = [jobs("processing-job"), jobs("training-job")]
         self.role.add_to_policy(
@@ -109,8 +109,8 @@ class TrainingPipeline(Construct):
                 resources=job_arns,
             )
         )
-        packages_arn = stack.format_arn(
-            service="sagemaker", resource="model-package", resource_name=f"{model_package_group_name}/*"
+        packages_arn = format_arn(
+            stack, service="sagemaker", resource="model-package", resource_name=f"{model_package_group_name}/*"
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -200,7 +200,7 @@ class TrainingPipeline(Construct):
         assert isinstance(policy, iam.CfnPolicy)
         self.pipeline.node.add_dependency(policy)
         self.pipeline.apply_removal_policy(removal_policy)
-        self.pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
+        self.pipeline_arn = format_arn(stack, service="sagemaker", resource="pipeline", resource_name=pipeline_name)
 
 
 def execution_failed_alarm(

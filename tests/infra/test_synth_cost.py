@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import App, ArnFormat, Environment, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from jsii._kernel.providers import process
@@ -15,6 +15,7 @@ from jsii._kernel.providers import process
 from stacks.components.access import acknowledge_cdk_grants, acknowledge_wildcard_resource, grant_objects
 from stacks.jsii_ids import node_path
 from stacks.nag import Finding, acknowledge_all, enable_nag
+from stacks.partition import format_arn
 
 ACK_METADATA = "aws:cdk:acknowledged-rules"
 OBJECTS = ["arn:aws:s3:::a/*", "arn:aws:s3:::b/*", "arn:aws:s3:::c/*"]
@@ -147,3 +148,36 @@ def test_node_path_reads_a_construct_path_once(jsii_calls):
     proxy = stack.node.find_child("Bucket")  # another Python proxy of the same construct
     assert jsii_calls(lambda: node_path(proxy)) == 0
     assert node_path(proxy) == bucket.node.path == "Paths/Bucket"
+
+
+ARN_CASES = [
+    {"service": "sagemaker", "resource": "model-package-group", "resource_name": "churn"},
+    {"service": "glue", "resource": "catalog"},
+    {
+        "service": "logs",
+        "resource": "log-group",
+        "resource_name": "/aws/x/*",
+        "arn_format": ArnFormat.COLON_RESOURCE_NAME,
+    },
+    {"service": "iam", "region": "", "resource": "role", "resource_name": "team-*"},
+    {"service": "ecr", "account": "123456789012", "resource": "repository", "resource_name": "image"},
+    {"service": "s3", "region": "", "account": "", "resource": "bucket", "arn_format": ArnFormat.SLASH_RESOURCE_NAME},
+]
+
+
+@pytest.mark.parametrize(
+    "env", [None, Environment(account="111111111111", region="cn-north-1")], ids=["tokens", "china"]
+)
+@pytest.mark.parametrize("case", ARN_CASES, ids=[case["service"] for case in ARN_CASES])
+def test_format_arn_builds_what_stack_format_arn_builds(case, env, jsii_calls):
+    stack = Stack(App(), "Arns", env=env)
+    format_arn(stack, service="warm", resource="up")  # the stack's parts are read once
+    ours = []
+    assert jsii_calls(lambda: ours.append(format_arn(stack, **case))) == 0
+    assert stack.resolve(ours[0]) == stack.resolve(stack.format_arn(**case))
+
+
+def test_format_arn_refuses_the_formats_it_does_not_build():
+    stack = Stack(App(), "Arns")
+    with pytest.raises(ValueError, match=re.escape("use stack.format_arn")):
+        format_arn(stack, service="s3", resource="b", arn_format=ArnFormat.NO_RESOURCE_NAME)
