@@ -1,8 +1,9 @@
 """`make bench`: synth time per 100 resources, the whole app against one environment, and the suite times.
 
 Each synth runs in a fresh Python process (as `cdk synth` does), so start-up of the jsii runtime is
-included on both sides of the ratio; the median of several runs is reported. Reproduce with
-``make bench`` (or ``.venv/bin/python -m scripts.bench --runs 5``).
+included on both sides of the ratio; the median of several runs is reported. The dev synth's round trips
+to the jsii runtime per construct (``scripts/synth_profile.py``) are the figure that does not depend on
+the machine's load. Reproduce with ``make bench`` (or ``.venv/bin/python -m scripts.bench --runs 5``).
 """
 
 from __future__ import annotations
@@ -110,11 +111,28 @@ def main() -> int:
         timed_parallel([[python, "-c", ONE_ENV, name] for name in names], env) for _ in range(args.runs)
     )
     per_100 = one_env_s / resources * 100
+    # Round trips to the jsii runtime (Node.js) per construct: the same count under any load.
+    profile = json.loads(
+        subprocess.run(  # noqa: S603
+            [python, "-m", "scripts.synth_profile", "--json"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()[-1]
+    )
+    calls = profile["jsii_calls"]
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end of the synth runs")
     print(f"empty one-stack app synth          : {empty_s:6.2f} s (median of {args.runs})")
     print(f"app.py, one environment (dev)      : {one_env_s:6.2f} s  {resources} resources")
     print(f"  seconds per 100 resources        : {per_100:6.2f} s   (goal <= 1.00)")
     print(f"  ratio to the empty app           : {one_env_s / empty_s:6.2f}")
+    print(
+        f"  jsii round trips (any load)      : {calls['total']:6d}  {profile['jsii_calls_per_construct']:.2f} per"
+        f" construct ({profile['constructs']});"
+        f" import {calls['import']}, build {calls['build']}, synth {calls['synth']}"
+    )
     print(
         f"whole app, {len(names)} environments in turn   : {full_s:6.2f} s  ratio to one env {full_s / one_env_s:4.2f}"
     )
