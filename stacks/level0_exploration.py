@@ -22,7 +22,7 @@ from stacks.components.observability import Monitoring
 from stacks.components.studio import StudioDomain
 from stacks.config import EnvironmentConfig
 from stacks.feature_store_config import feature_group_prefix
-from stacks.partition import url_suffix
+from stacks.partition import format_arn, url_suffix
 
 
 class Level0ExplorationStack(Stack):
@@ -67,7 +67,8 @@ class Level0ExplorationStack(Stack):
                 resources=["*"],
                 conditions={
                     "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
+                        "kms:EncryptionContext:aws:logs:arn": format_arn(
+                            self,
                             service="logs",
                             resource="log-group",
                             resource_name="*",

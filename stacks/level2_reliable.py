@@ -21,6 +21,7 @@ from stacks.components.msk_stream import AVAILABILITY_ZONE_COUNT
 from stacks.components.observability import Monitoring
 from stacks.components.test_strategies import TEST_DATA_KEY, TestStrategies
 from stacks.config import EnvironmentConfig
+from stacks.partition import format_arn
 from stacks.role_names import pipeline_test_role_name
 
 
@@ -130,15 +131,13 @@ class Level2ReliableStack(Stack):
                 test_functions = [self.tests.batch.function.function_arn]
                 if self.tests.msk is not None:
                     test_functions.append(self.tests.msk.feed_function.function.function_arn)
-                role.add_to_principal_policy(
-                    iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=test_functions)
-                )
-                role.add_to_principal_policy(
+                role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=test_functions))
+                role.add_to_policy(
                     iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[self.stack_id])
                 )
                 # Whether a model has been approved (and deployed) yet: before the first one there is no endpoint.
-                endpoint_arn = self.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint_name)
-                role.add_to_principal_policy(
+                endpoint_arn = format_arn(self, service="sagemaker", resource="endpoint", resource_name=endpoint_name)
+                role.add_to_policy(
                     iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=[endpoint_arn])
                 )
 

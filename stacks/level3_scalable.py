@@ -24,6 +24,7 @@ from stacks.components.team import Team, team_role_name
 from stacks.components.team_document_db import TeamDocumentDb
 from stacks.components.training_pipeline import TrainingPipeline, execution_failed_alarm
 from stacks.config import USE_CASE, EnvironmentConfig, pascal
+from stacks.partition import format_arn
 from stacks.role_names import github_deploy_role_name
 
 TEAM_PIPELINE_PREFIX = "training-pipeline"  # under the team's prefix: the team pipeline's artifacts
@@ -220,7 +221,7 @@ class Level3ScalableStack(Stack):
                 clarify=config.training.clarify,
             )
         # ML engineers run the pipeline and decide on the versions it registers.
-        team.ml_engineer_role.add_to_principal_policy(
+        team.ml_engineer_role.add_to_policy(
             iam.PolicyStatement(
                 sid="RunTeamPipeline",
                 actions=[
@@ -233,8 +234,8 @@ class Level3ScalableStack(Stack):
                 resources=[pipeline.pipeline_arn, f"{pipeline.pipeline_arn}/execution/*"],
             )
         )
-        packages_arn = self.format_arn(service="sagemaker", resource="model-package", resource_name=f"{name}/*")
-        team.ml_engineer_role.add_to_principal_policy(
+        packages_arn = format_arn(self, service="sagemaker", resource="model-package", resource_name=f"{name}/*")
+        team.ml_engineer_role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReviewTeamModels",
                 actions=[

@@ -278,14 +278,14 @@ class LlmAppStack(Stack):
         # --- what the app may do -------------------------------------------------------------------------
         role = task.task_role
         assert isinstance(role, iam.Role)
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadPromptCatalog",
                 actions=["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"],
                 resources=[prompt_table.table_arn],
             )
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="CallTheGateway", actions=["lambda:InvokeFunction"], resources=[gateway.function_arn]
             )

@@ -30,6 +30,7 @@ from stacks.components.python_function import PythonFunction
 from stacks.config import EnvironmentConfig, LlmModelConfig, LlmopsConfig
 from stacks.model_catalog import shipped_catalog
 from stacks.nag import acknowledge
+from stacks.partition import format_arn
 from stacks.role_names import prompt_release_role_name
 
 METRICS_NAMESPACE = "Mlops/LLMOps"
@@ -197,7 +198,7 @@ class LlmopsStack(Stack):
             actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
             sid="InvokeAllowedModels",
         )
-        self.gateway.role.add_to_principal_policy(
+        self.gateway.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ApplyTheGuardrail", actions=["bedrock:ApplyGuardrail"], resources=[self.guardrail.guardrail_arn]
             )
@@ -401,7 +402,7 @@ class LlmopsStack(Stack):
             role, [evaluation.embedding_model_id], actions=["bedrock:InvokeModel"], sid="InvokeTheEmbeddingModel"
         )
         # Contextual grounding of every answer (the hallucination rate) and red-teaming go through it.
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="ApplyTheGuardrail", actions=["bedrock:ApplyGuardrail"], resources=[self.guardrail.guardrail_arn]
             )
@@ -486,26 +487,27 @@ class LlmopsStack(Stack):
             description="Assumed by the delivery pipeline's prompt stage to publish, evaluate and promote prompts",
         )
         methods = [self.api.arn_for_execute_api(method, path, STAGE) for method, path in PROMPT_RELEASE_METHODS]
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="CallTheCatalogMethodsOfARelease", actions=["execute-api:Invoke"], resources=methods
             )
         )
-        executions = self.format_arn(
+        executions = format_arn(
+            self,
             service="states",
             resource="execution",
             resource_name=f"{self.evaluation.state_machine_name}:*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="StartEvaluations", actions=["states:StartExecution"], resources=[self.evaluation.state_machine_arn]
             )
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(sid="ReadEvaluations", actions=["states:DescribeExecution"], resources=[executions])
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadStackOutputs", actions=["cloudformation:DescribeStacks"], resources=[self.stack_id]
             )
@@ -642,7 +644,7 @@ def _grant_invoke(role: iam.IRole, model_ids: Sequence[str], *, actions: list[st
         if prefix is None:
             direct.append(f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{model_id}")
             continue
-        profile = stack.format_arn(service="bedrock", resource="inference-profile", resource_name=model_id)
+        profile = format_arn(stack, service="bedrock", resource="inference-profile", resource_name=model_id)
         direct.append(profile)
         routed.append((model_id, profile, f"arn:{stack.partition}:bedrock:*::foundation-model/{base}"))
     role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=direct))

@@ -8,6 +8,9 @@ findings per resource (IAM4/IAM5), one finding, and carries a reason a security 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from aws_cdk import Acknowledgment, App, CfnResource, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
@@ -26,10 +29,32 @@ def acknowledge(resource: IConstruct, rule: str, reason: str, *, finding: str | 
     ``resource`` is an L1 resource or an L2 construct whose default child is one; `finding` narrows
     a multi-finding rule to one finding, e.g. ``Resource::*`` or ``Action::s3:*``.
     """
+    acknowledge_all(resource, [Finding(rule, reason, finding)])
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One acknowledgement: a rule, the reason, and for multi-finding rules the one finding it covers."""
+
+    rule: str
+    reason: str
+    finding: str | None = None
+
+
+def acknowledge_all(resource: IConstruct, findings: Sequence[Finding]) -> None:
+    """`acknowledge` each of `findings` on the one CloudFormation resource `resource`, in their order.
+
+    The same acknowledgements as one `acknowledge` call each, recorded in one call into the CDK (each
+    round trip to its Node.js runtime costs about a millisecond, and a policy can carry dozens).
+    """
     cfn = resource if isinstance(resource, CfnResource) else resource.node.default_child
     if not isinstance(cfn, CfnResource):
         raise TypeError(f"{resource.node.path} is not one CloudFormation resource; acknowledge on the resource")
-    if len(reason.strip()) < _MIN_REASON_LENGTH:
-        raise ValueError(f"acknowledgement of {rule} on {cfn.node.path} needs a specific reason")
-    rule_id = f"{rule}[{finding}]" if finding else rule
-    Validations.of(cfn).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+    acknowledgments = []
+    for entry in findings:
+        if len(entry.reason.strip()) < _MIN_REASON_LENGTH:
+            raise ValueError(f"acknowledgement of {entry.rule} on {cfn.node.path} needs a specific reason")
+        rule_id = f"{entry.rule}[{entry.finding}]" if entry.finding else entry.rule
+        acknowledgments.append(Acknowledgment(id=rule_id, reason=entry.reason))
+    if acknowledgments:
+        Validations.of(cfn).acknowledge(*acknowledgments)

@@ -23,14 +23,27 @@ settings.register_profile("no-deadline", deadline=None)
 settings.load_profile("no-deadline")
 
 
+# Infrastructure tests that share no session synth with the others: each file may run in any worker. The
+# fork test synthesizes its own copy of the project in a subprocess (every environment, the longest single
+# fixture of the suite), so it runs beside the in-process synths rather than after them.
+_INDEPENDENT_INFRA_FILES = (
+    "tests/infra/test_fork.py",
+    "tests/infra/test_python_function_bundle.py",
+    "tests/infra/test_synth_cost.py",
+)
+
+
 def pytest_xdist_make_scheduler(config, log):  # type: ignore[no-untyped-def]
-    """With pytest-xdist (`-n 2`): every infrastructure test runs in one worker, so each environment is
-    still synthesized once per run; the e2e deploys run one after the other in one worker; unit tests
-    spread over both. (Marking tests with xdist_group did not group them with pytest 9 here.)"""
+    """With pytest-xdist (`-n 2`): every infrastructure test that uses the session synths runs in one worker,
+    so each environment is still synthesized once per run; the files of `_INDEPENDENT_INFRA_FILES` are
+    scheduled one file per unit; the e2e deploys run one after the other in one worker; unit tests spread
+    over both. (Marking tests with xdist_group did not group them with pytest 9 here.)"""
     from xdist.scheduler import LoadScopeScheduling
 
     class ByFolder(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith(_INDEPENDENT_INFRA_FILES):
+                return nodeid.split("::", 1)[0]
             for folder in ("tests/infra/", "tests/e2e/"):
                 if nodeid.startswith(folder):
                     return folder

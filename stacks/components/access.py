@@ -18,7 +18,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import IConstruct, IValidation
 
-from stacks.nag import acknowledge
+from stacks.jsii_ids import jsii_id
+from stacks.nag import Finding, acknowledge_all
+from stacks.partition import format_arn
 
 IAM_WILDCARD_RULE = "AwsSolutions-IAM5"
 
@@ -40,14 +42,18 @@ def grant_objects(
     Listing is allowed on the bucket, narrowed to `prefix` by condition. `purpose` says why the
     role needs the access; it becomes part of the acknowledgement's reason.
     """
-    objects_arn = bucket.arn_for_objects(f"{prefix}*")
-    role.add_to_principal_policy(
+    bucket_arn = _bucket_arn(bucket)
+    objects_arn = f"{bucket_arn}/{prefix}*"  # what bucket.arn_for_objects returns, without a round trip
+    role.add_to_policy(
         iam.PolicyStatement(actions=_READ_ACTIONS + (_WRITE_ACTIONS if write else []), resources=[objects_arn])
     )
-    list_statement = iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
-    if prefix:
-        list_statement.add_condition("StringLike", {"s3:prefix": [f"{prefix}*"]})
-    role.add_to_principal_policy(list_statement)
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}} if prefix else None,
+        )
+    )
     if key is not None:
         key.grant(role, "kms:Decrypt", *(["kms:GenerateDataKey"] if write else []))
     where = f"under '{prefix}'" if prefix else "anywhere in this one bucket"
@@ -57,6 +63,18 @@ def grant_objects(
         f"{purpose}: object keys {where} are data written at run time, so object-level access needs "
         "a key wildcard; the bucket (and prefix) are fixed.",
     )
+
+
+_BUCKET_ARNS: dict[str, str] = {}
+
+
+def _bucket_arn(bucket: s3.IBucket) -> str:
+    """`bucket`'s ARN (a token for a bucket of the app), read once per bucket."""
+    key = jsii_id(bucket)
+    arn = _BUCKET_ARNS.get(key)
+    if arn is None:
+        arn = _BUCKET_ARNS[key] = bucket.bucket_arn
+    return arn
 
 
 def trusted_roles_principal(role_arns: Sequence[str]) -> iam.IPrincipal:
@@ -84,23 +102,62 @@ def acknowledge_wildcard_resource(role: iam.Role, resource_arn: str, reason: str
     The finding names the ARN as it is finally written into the template. A reference to another
     stack's resource only becomes an ``Fn::ImportValue`` when the app is prepared for synthesis, so
     the acknowledgement is made then, from a construct validation (which CDK runs after preparing
-    and before cdk-nag).
+    and before cdk-nag): one validation per stack, for all of its policies (see `_SynthAcknowledgements`).
     """
-    policy = role.node.try_find_child("DefaultPolicy")
-    if policy is None:  # pragma: no cover - every caller has just added a statement
-        raise ValueError(f"{role.node.path} has no default policy to acknowledge on")
-    policy.node.add_validation(_AcknowledgeAtSynth(policy, resource_arn, reason))
+    known = _ROLE_POLICIES.get(jsii_id(role))
+    if known is None:
+        policy = role.node.try_find_child("DefaultPolicy")
+        if policy is None:  # pragma: no cover - every caller has just added a statement
+            raise ValueError(f"{role.node.path} has no default policy to acknowledge on")
+        known = _ROLE_POLICIES[jsii_id(role)] = (policy, _synth_acknowledgements(Stack.of(role)))
+    policy, pending = known
+    pending.wildcards.append((policy, resource_arn, reason))
+
+
+# A role's default policy and its stack's pending acknowledgements, found once per role (each lookup is a
+# round trip to the CDK's Node.js runtime); the pending acknowledgements of each stack.
+_ROLE_POLICIES: dict[str, tuple[IConstruct, _SynthAcknowledgements]] = {}
+_STACK_ACKNOWLEDGEMENTS: dict[str, _SynthAcknowledgements] = {}
+
+
+def _synth_acknowledgements(stack: Stack) -> _SynthAcknowledgements:
+    key = jsii_id(stack)
+    pending = _STACK_ACKNOWLEDGEMENTS.get(key)
+    if pending is None:
+        pending = _STACK_ACKNOWLEDGEMENTS[key] = _SynthAcknowledgements(stack)
+        stack.node.add_validation(pending)
+    return pending
 
 
 @jsii.implements(IValidation)
-class _AcknowledgeAtSynth:
-    def __init__(self, policy: IConstruct, resource_arn: str, reason: str) -> None:
-        self._policy, self._arn, self._reason = policy, resource_arn, reason
+class _SynthAcknowledgements:
+    """The acknowledgements of one stack that can only be made once its policies are final (at synth).
+
+    One validation for the whole stack rather than one per finding: it resolves every pending ARN and
+    policy document in one call and acknowledges each policy's findings in one call. On each policy the
+    acknowledgements keep their order: the wildcard resources first, as when a validation on each policy
+    (which CDK visits before the policy's own resource) recorded them, then CDK's grants.
+    """
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+        self.wildcards: list[tuple[IConstruct, str, str]] = []  # (default policy, resource ARN, reason)
+        self.cdk_grants: list[tuple[iam.CfnPolicy, str]] = []  # (policy, reason)
 
     def validate(self) -> list[str]:
-        finding = "Resource::" + nag_rendering(Stack.of(self._policy).resolve(self._arn))
-        acknowledge(self._policy, IAM_WILDCARD_RULE, self._reason, finding=finding)
-        return []  # nothing to report: this validation only records the acknowledgement
+        if self.wildcards:
+            arns = self._stack.resolve([arn for _, arn, _ in self.wildcards])
+            by_policy: dict[str, tuple[IConstruct, list[Finding]]] = {}
+            for (policy, _, reason), arn in zip(self.wildcards, arns, strict=True):
+                finding = Finding(IAM_WILDCARD_RULE, reason, "Resource::" + nag_rendering(arn))
+                by_policy.setdefault(jsii_id(policy), (policy, []))[1].append(finding)
+            for policy, findings in by_policy.values():
+                acknowledge_all(policy, findings)
+        if self.cdk_grants:
+            documents = self._stack.resolve([policy.policy_document for policy, _ in self.cdk_grants])
+            for (policy, reason), document in zip(self.cdk_grants, documents, strict=True):
+                acknowledge_all(policy, _cdk_grant_findings(document, reason))
+        return []  # nothing to report: this validation only records the acknowledgements
 
 
 def nag_rendering(value: Any) -> str:
@@ -144,34 +201,31 @@ _CDK_GRANT_RESOURCES = ("/*", ":log-group:/aws/codebuild/", ":report-group/")
 
 
 def acknowledge_cdk_grants(scope: IConstruct, reason: str) -> None:
-    """Acknowledge, on every IAM policy under `scope`, the wildcard findings of CDK's built-in grants.
+    """Acknowledge, on every IAM policy under `scope` (a construct of one stack), the wildcard findings of
+    CDK's built-in grants.
 
     Only the known grant patterns are acknowledged, one finding at a time, at synth (when the
     policies are final); any other wildcard in those policies still fails cdk-nag.
     """
+    pending = _synth_acknowledgements(Stack.of(scope))
     for construct in scope.node.find_all():
         if isinstance(construct, iam.CfnPolicy):
-            construct.node.add_validation(_AcknowledgeCdkGrants(construct, reason))
+            pending.cdk_grants.append((construct, reason))
 
 
-@jsii.implements(IValidation)
-class _AcknowledgeCdkGrants:
-    def __init__(self, policy: iam.CfnPolicy, reason: str) -> None:
-        self._policy, self._reason = policy, reason
-
-    def validate(self) -> list[str]:
-        document = Stack.of(self._policy).resolve(self._policy.policy_document)
-        for statement in document.get("Statement", []):
-            actions = statement.get("Action", [])
-            for action in [actions] if isinstance(actions, str) else actions:
-                if action in CDK_GRANT_ACTIONS:
-                    acknowledge(self._policy, IAM_WILDCARD_RULE, self._reason, finding=f"Action::{action}")
-            resources = statement.get("Resource", [])
-            for resource in resources if isinstance(resources, list) else [resources]:
-                rendered = nag_rendering(resource)
-                if "*" in rendered and any(marker in rendered for marker in _CDK_GRANT_RESOURCES):
-                    acknowledge(self._policy, IAM_WILDCARD_RULE, self._reason, finding=f"Resource::{rendered}")
-        return []
+def _cdk_grant_findings(document: dict[str, Any], reason: str) -> list[Finding]:
+    findings = []
+    for statement in document.get("Statement", []):
+        actions = statement.get("Action", [])
+        for action in [actions] if isinstance(actions, str) else actions:
+            if action in CDK_GRANT_ACTIONS:
+                findings.append(Finding(IAM_WILDCARD_RULE, reason, f"Action::{action}"))
+        resources = statement.get("Resource", [])
+        for resource in resources if isinstance(resources, list) else [resources]:
+            rendered = nag_rendering(resource)
+            if "*" in rendered and any(marker in rendered for marker in _CDK_GRANT_RESOURCES):
+                findings.append(Finding(IAM_WILDCARD_RULE, reason, f"Resource::{rendered}"))
+    return findings
 
 
 def grant_sagemaker_job_basics(role: iam.Role, *, image_uris: Sequence[str], metric_namespaces: Sequence[str]) -> None:
@@ -180,27 +234,31 @@ def grant_sagemaker_job_basics(role: iam.Role, *, image_uris: Sequence[str], met
     """
     stack = Stack.of(role)
     repositories = sorted({ecr_repository_arn(stack, uri) for uri in image_uris})
-    role.add_to_principal_policy(
+    role.add_to_policy(
         iam.PolicyStatement(
             sid="PullSageMakerImages",
             actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
             resources=repositories,
         )
     )
-    role.add_to_principal_policy(
+    role.add_to_policy(
         iam.PolicyStatement(sid="AuthenticateToEcr", actions=["ecr:GetAuthorizationToken"], resources=["*"])
     )
-    job_logs = stack.format_arn(
-        service="logs", resource="log-group", resource_name="/aws/sagemaker/*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+    job_logs = format_arn(
+        stack,
+        service="logs",
+        resource="log-group",
+        resource_name="/aws/sagemaker/*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
     )
-    role.add_to_principal_policy(
+    role.add_to_policy(
         iam.PolicyStatement(
             sid="WriteJobLogs",
             actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
             resources=[job_logs],
         )
     )
-    role.add_to_principal_policy(
+    role.add_to_policy(
         iam.PolicyStatement(
             sid="PublishJobMetrics",
             actions=["cloudwatch:PutMetricData"],
@@ -222,8 +280,12 @@ def grant_sagemaker_job_basics(role: iam.Role, *, image_uris: Sequence[str], met
 def ecr_repository_arn(stack: Stack, image_uri: str) -> str:
     """The ECR repository ARN of an image URI ``<account>.dkr.ecr.<region>.amazonaws.com/<name>[:tag]``."""
     account, _, rest = image_uri.partition(".")
-    return stack.format_arn(
-        service="ecr", account=account, resource="repository", resource_name=rest.split("/", 1)[1].split(":", 1)[0]
+    return format_arn(
+        stack,
+        service="ecr",
+        account=account,
+        resource="repository",
+        resource_name=rest.split("/", 1)[1].split(":", 1)[0],
     )
 
 
@@ -236,7 +298,8 @@ def member_principal(stack: Stack, member: str) -> iam.IPrincipal:
     """
     if not member.startswith("sso:"):
         return iam.ArnPrincipal(member)
-    pattern = stack.format_arn(
+    pattern = format_arn(
+        stack,
         service="iam",
         region="",
         resource="role",

@@ -11,6 +11,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from stacks.partition import format_arn
+
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 
 
@@ -33,8 +35,8 @@ class Alerts(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         # Alarm names are chosen by CloudFormation, so the scope is every alarm of this account and region.
-        alarms = stack.format_arn(
-            service="cloudwatch", resource="alarm", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+        alarms = format_arn(
+            stack, service="cloudwatch", resource="alarm", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
         )
         from_our_alarms = {"StringEquals": {"aws:SourceAccount": stack.account}, "ArnLike": {"aws:SourceArn": alarms}}
         self.key = kms.Key(
@@ -64,10 +66,11 @@ class Alerts(Construct):
             )
         )
         self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        # One action for every alarm (it only names the topic): a new one per alarm is one more jsii object each.
+        self._action = cloudwatch_actions.SnsAction(self.topic)
 
     def alarm(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
         """Send `alarm` (and its return to OK) to the topic."""
-        action = cloudwatch_actions.SnsAction(self.topic)
-        alarm.add_alarm_action(action)
-        alarm.add_ok_action(action)
+        alarm.add_alarm_action(self._action)
+        alarm.add_ok_action(self._action)
         return alarm

@@ -8,6 +8,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.partition import format_arn
+
 ATHENA_RESULTS_PREFIX = "athena-results/"
 ATHENA_ENGINE_VERSION = "Athena engine version 3"
 
@@ -59,4 +61,4 @@ class AthenaWorkgroup(Construct):
                 ),
             ),
         )
-        self.workgroup_arn = Stack.of(self).format_arn(service="athena", resource="workgroup", resource_name=name)
+        self.workgroup_arn = format_arn(Stack.of(self), service="athena", resource="workgroup", resource_name=name)

@@ -24,7 +24,7 @@ from pipelines.training.clarify_steps import ClarifyChecks
 from pipelines.training.definition import StepScript
 from stacks.clarify_config import ClarifyConfig
 from stacks.components.access import acknowledge_wildcard_resource
-from stacks.partition import url_suffix
+from stacks.partition import format_arn, url_suffix
 
 STEPS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "training" / "steps"
 ANALYSIS_KINDS = ("data_bias", "model_bias", "explainability")
@@ -54,19 +54,19 @@ def clarify_checks(
         assets[kind] = s3_assets.Asset(scope, f"ClarifyConfig{kind.title().replace('_', '')}", path=str(path))
     gate_script = s3_assets.Asset(scope, "BiasGateScript", path=str(STEPS_DIR / "bias_gate.py"))
     readable = [*assets.values(), gate_script]
-    role.add_to_principal_policy(
+    role.add_to_policy(
         iam.PolicyStatement(
             sid="ReadClarifyConfigs",
             actions=["s3:GetObject"],
             resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in readable],
         )
     )
-    models = stack.format_arn(service="sagemaker", resource="model", resource_name="pipelines-*")
+    models = format_arn(stack, service="sagemaker", resource="model", resource_name="pipelines-*")
     shadow = [
-        stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{clarify.SHADOW_ENDPOINT_PREFIX}*")
+        format_arn(stack, service="sagemaker", resource=kind, resource_name=f"{clarify.SHADOW_ENDPOINT_PREFIX}*")
         for kind in ("endpoint", "endpoint-config")
     ]
-    role.add_to_principal_policy(
+    role.add_to_policy(
         iam.PolicyStatement(
             sid="ClarifyModelAndShadowEndpoint",
             actions=[
@@ -84,7 +84,7 @@ def clarify_checks(
             resources=[models, *shadow],
         )
     )
-    role.add_to_principal_policy(
+    role.add_to_policy(
         iam.PolicyStatement(
             sid="ClarifyBaselineLookup",
             actions=["sagemaker:ListModelPackages"],

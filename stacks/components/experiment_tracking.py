@@ -54,18 +54,16 @@ class ExperimentRunLogger(Construct):
         )
         role = self.handler.role
         reports = artifacts_bucket.arn_for_objects(f"{artifacts_prefix}/*")
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[reports]))
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[reports]))
         key.grant(role, "kms:Decrypt")
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
                 resources=[input_bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{input_prefix}*"]}},
             )
         )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=[CALL_API_ACTION, *LOG_RUN_ACTIONS], resources=[app_arn])
-        )
+        role.add_to_policy(iam.PolicyStatement(actions=[CALL_API_ACTION, *LOG_RUN_ACTIONS], resources=[app_arn]))
         acknowledge_wildcard_resource(
             role,
             reports,

@@ -19,6 +19,7 @@ from stacks.components.athena_workgroup import ATHENA_RESULTS_PREFIX
 from stacks.components.feature_store import FEATURE_STORE_GLUE_DATABASE, FeatureStore
 from stacks.components.python_function import PythonFunction
 from stacks.config import FeatureStoreConfig
+from stacks.partition import format_arn
 
 SKEW_NAMESPACE = "Mlops/FeatureStore"
 SKEW_METRIC = "FeatureSkewPercent"
@@ -74,23 +75,23 @@ class FeatureSkewCheck(Construct):
         )
         role = self.function.role
         features.grant_get(role, CUSTOMER_FEATURES)
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="QueryOfflineStore",
                 actions=["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults"],
                 resources=[workgroup_arn],
             )
         )
-        glue_table_arn = stack.format_arn(
-            service="glue", resource="table", resource_name=f"{FEATURE_STORE_GLUE_DATABASE}/*"
+        glue_table_arn = format_arn(
+            stack, service="glue", resource="table", resource_name=f"{FEATURE_STORE_GLUE_DATABASE}/*"
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadOfflineStoreTable",
                 actions=["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"],
                 resources=[
-                    stack.format_arn(service="glue", resource="catalog"),
-                    stack.format_arn(service="glue", resource="database", resource_name=FEATURE_STORE_GLUE_DATABASE),
+                    format_arn(stack, service="glue", resource="catalog"),
+                    format_arn(stack, service="glue", resource="database", resource_name=FEATURE_STORE_GLUE_DATABASE),
                     glue_table_arn,
                 ],
             )
@@ -113,9 +114,7 @@ class FeatureSkewCheck(Construct):
             write=True,
             purpose="Skew check's Athena query writes its results",
         )
-        role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["s3:GetBucketLocation"], resources=[results_bucket.bucket_arn])
-        )
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetBucketLocation"], resources=[results_bucket.bucket_arn]))
 
         self.schedule = events.Rule(
             self,

@@ -12,6 +12,7 @@ from constructs import Construct
 from pipelines.glue.churn_features import EVENT_TIME, FEATURE_GROUPS, RECORD_IDENTIFIER, FeatureGroupSpec
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects
 from stacks.feature_store_config import feature_group_names
+from stacks.partition import format_arn
 
 # Offline-store data lands under s3://<bucket>/<OFFLINE_STORE_PREFIX><group suffix>/<account>/sagemaker/<region>/...
 OFFLINE_STORE_PREFIX = "feature-store/"
@@ -64,14 +65,14 @@ class FeatureStore(Construct):
             description="SageMaker Feature Store writes the churn feature groups' offline store (S3 + Glue table)",
         )
         objects_arn = offline_bucket.arn_for_objects(f"{self.offline_prefix}*")
-        self.offline_role.add_to_principal_policy(
+        self.offline_role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteOfflineStore",
                 actions=["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"],
                 resources=[objects_arn],
             )
         )
-        self.offline_role.add_to_principal_policy(
+        self.offline_role.add_to_policy(
             iam.PolicyStatement(
                 sid="CheckBucketAcl", actions=["s3:GetBucketAcl"], resources=[offline_bucket.bucket_arn]
             )
@@ -82,16 +83,16 @@ class FeatureStore(Construct):
             "Feature Store names its offline-store objects itself (account, region, group, date partitions); "
             "the grant is limited to this environment's feature-store prefix of one bucket.",
         )
-        glue_table_arn = stack.format_arn(
-            service="glue", resource="table", resource_name=f"{FEATURE_STORE_GLUE_DATABASE}/*"
+        glue_table_arn = format_arn(
+            stack, service="glue", resource="table", resource_name=f"{FEATURE_STORE_GLUE_DATABASE}/*"
         )
-        self.offline_role.add_to_principal_policy(
+        self.offline_role.add_to_policy(
             iam.PolicyStatement(
                 sid="MaintainOfflineStoreTable",
                 actions=["glue:GetTable", "glue:UpdateTable"],
                 resources=[
-                    stack.format_arn(service="glue", resource="catalog"),
-                    stack.format_arn(service="glue", resource="database", resource_name=FEATURE_STORE_GLUE_DATABASE),
+                    format_arn(stack, service="glue", resource="catalog"),
+                    format_arn(stack, service="glue", resource="database", resource_name=FEATURE_STORE_GLUE_DATABASE),
                     glue_table_arn,
                 ],
             )
@@ -140,8 +141,8 @@ class FeatureStore(Construct):
 
     def arn(self, spec: FeatureGroupSpec) -> str:
         # SageMaker lower-cases the name in a feature group's ARN.
-        return Stack.of(self).format_arn(
-            service="sagemaker", resource="feature-group", resource_name=self.names[spec.suffix].lower()
+        return format_arn(
+            Stack.of(self), service="sagemaker", resource="feature-group", resource_name=self.names[spec.suffix].lower()
         )
 
     def grant_put(self, grantee: iam.IGrantable, *specs: FeatureGroupSpec) -> None:

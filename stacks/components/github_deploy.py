@@ -73,7 +73,7 @@ class GitHubDeployRole(Construct):
             description=f"GitHub Actions of {repository} ({branch} and its environments) deploy with CDK",
             max_session_duration=Duration.hours(1),
         )
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="AssumeCdkBootstrapRolesOfTargets",
                 actions=["sts:AssumeRole", "sts:TagSession"],
@@ -85,7 +85,7 @@ class GitHubDeployRole(Construct):
             )
         )
         if step_roles:
-            self.role.add_to_principal_policy(
+            self.role.add_to_policy(
                 iam.PolicyStatement(
                     sid="AssumeTestAndPromptRolesOfTargets", actions=["sts:AssumeRole"], resources=step_roles
                 )

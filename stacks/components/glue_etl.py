@@ -16,6 +16,7 @@ from constructs import Construct
 from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX, REJECTS_PREFIX
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects
 from stacks.config import GlueConfig
+from stacks.partition import format_arn
 
 GLUE_SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "glue"
 GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11
@@ -89,11 +90,12 @@ class GlueEtl(Construct):
         )
 
         catalog_arns = [
-            stack.format_arn(service="glue", resource="catalog"),
-            stack.format_arn(service="glue", resource="database", resource_name=self.database_name),
-            stack.format_arn(service="glue", resource="table", resource_name=f"{self.database_name}/*"),
+            format_arn(stack, service="glue", resource="catalog"),
+            format_arn(stack, service="glue", resource="database", resource_name=self.database_name),
+            format_arn(stack, service="glue", resource="table", resource_name=f"{self.database_name}/*"),
         ]
-        glue_logs_arn = stack.format_arn(
+        glue_logs_arn = format_arn(
+            stack,
             service="logs",
             resource="log-group",
             resource_name="/aws-glue/*",
@@ -114,7 +116,7 @@ class GlueEtl(Construct):
             prefix=RAW_DATASET_PREFIX,
             purpose="Crawler reads the raw dataset",
         )
-        self.crawler_role.add_to_principal_policy(
+        self.crawler_role.add_to_policy(
             iam.PolicyStatement(
                 actions=[
                     "glue:GetDatabase",
@@ -175,7 +177,7 @@ class GlueEtl(Construct):
             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
             description="Glue ETL job: reads raw churn data and writes curated Parquet and rejected rows",
         )
-        self.job_role.add_to_principal_policy(
+        self.job_role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
                 resources=[asset.bucket.arn_for_objects(asset.s3_object_key) for asset in (script, job_modules)],
@@ -196,7 +198,7 @@ class GlueEtl(Construct):
             )
         self._grant_glue_logging(self.job_role, key, glue_logs_arn)
         # --enable-metrics makes the job publish its Spark metrics to CloudWatch under its role.
-        self.job_role.add_to_principal_policy(
+        self.job_role.add_to_policy(
             iam.PolicyStatement(
                 sid="PublishGlueJobMetrics",
                 actions=["cloudwatch:PutMetricData"],
@@ -247,7 +249,7 @@ class GlueEtl(Construct):
     def _grant_glue_logging(role: iam.Role, key: kms.IKey, glue_logs_arn: str) -> None:
         # The security configuration encrypts Glue's CloudWatch logs with the data-lake key, which
         # needs logs:AssociateKmsKey in addition to writing the logs.
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 actions=[
                     "logs:CreateLogGroup",

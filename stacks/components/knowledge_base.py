@@ -24,6 +24,7 @@ from stacks.components.alerts import Alerts
 from stacks.components.python_function import PythonFunction
 from stacks.components.queues import dead_letter_queue
 from stacks.knowledge_base_config import KnowledgeBaseConfig
+from stacks.partition import format_arn
 
 SYNC_SERVICE = "knowledge-base-sync"
 # Bedrock writes the chunk text and its metadata into every vector; S3 Vectors allows 2 KB of filterable
@@ -104,7 +105,7 @@ class KnowledgeBase(Construct):
         self.index.apply_removal_policy(removal_policy)
 
         # --- the knowledge base's role ------------------------------------------------------------------
-        knowledge_bases = stack.format_arn(service="bedrock", resource="knowledge-base", resource_name="*")
+        knowledge_bases = format_arn(stack, service="bedrock", resource="knowledge-base", resource_name="*")
         self.role = iam.Role(
             self,
             "ServiceRole",
@@ -120,13 +121,13 @@ class KnowledgeBase(Construct):
         self.embedding_model_arn = (
             f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{config.embedding_model_id}"
         )
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="EmbedWithTheModel", actions=["bedrock:InvokeModel"], resources=[self.embedding_model_arn]
             )
         )
         documents = documents_bucket.arn_for_objects(f"{config.documents_prefix}*")
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ListTheDocuments",
                 actions=["s3:ListBucket"],
@@ -134,10 +135,10 @@ class KnowledgeBase(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{config.documents_prefix}*"]}},
             )
         )
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(sid="ReadTheDocuments", actions=["s3:GetObject"], resources=[documents])
         )
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="DecryptTheDocumentsThroughS3",
                 actions=["kms:Decrypt"],
@@ -145,7 +146,7 @@ class KnowledgeBase(Construct):
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
             )
         )
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(sid="UseTheIndex", actions=list(VECTOR_ACTIONS), resources=[self.index.attr_index_arn])
         )
         acknowledge_wildcard_resource(
@@ -299,7 +300,7 @@ class KnowledgeBase(Construct):
                 report_batch_item_failures=True,
             )
         )
-        self.sync.role.add_to_principal_policy(
+        self.sync.role.add_to_policy(
             iam.PolicyStatement(
                 sid="StartAndReadIngestionJobs",
                 actions=["bedrock:StartIngestionJob", "bedrock:ListIngestionJobs"],
@@ -323,7 +324,7 @@ class KnowledgeBase(Construct):
             timeout=Duration.minutes(2),
             memory_size=256,
         )
-        self.monitor.role.add_to_principal_policy(
+        self.monitor.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ListDocumentVersions",
                 actions=["s3:ListBucketVersions"],
@@ -331,7 +332,7 @@ class KnowledgeBase(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{config.documents_prefix}*"]}},
             )
         )
-        self.monitor.role.add_to_principal_policy(
+        self.monitor.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadIngestionJobs",
                 actions=["bedrock:ListIngestionJobs", "bedrock:GetIngestionJob"],

@@ -24,7 +24,7 @@ from stacks.components.clarify_alarms import ClarifyMonitorAlarms, has_schedules
 from stacks.components.python_function import PythonFunction
 from stacks.components.queues import dead_letter_queue
 from stacks.config import EndpointConfig
-from stacks.partition import url_suffix
+from stacks.partition import format_arn, url_suffix
 
 VARIANT = "AllTraffic"
 CAPTURE_PREFIX = "data-capture"
@@ -383,7 +383,7 @@ class ModelEndpoint(Construct):
         name = self.endpoint_name
 
         def arn(resource: str, resource_name: str) -> str:
-            return stack.format_arn(service="sagemaker", resource=resource, resource_name=resource_name)
+            return format_arn(stack, service="sagemaker", resource=resource, resource_name=resource_name)
 
         packages = arn("model-package", f"{group_name}/*")
         job_definitions = arn("data-quality-job-definition", f"{name}-dq-*")
@@ -398,12 +398,12 @@ class ModelEndpoint(Construct):
             arn("endpoint-config", f"{name}-*"),
             arn("endpoint", name),
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadApprovedPackages", actions=["sagemaker:DescribeModelPackage"], resources=[packages]
             )
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="DeployTheEndpoint",
                 actions=[
@@ -420,7 +420,7 @@ class ModelEndpoint(Construct):
                 resources=[models, configs, endpoint],
             )
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="ScheduleDataQualityMonitoring",
                 actions=[
@@ -434,7 +434,7 @@ class ModelEndpoint(Construct):
                 resources=[job_definitions, schedule],
             )
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="ScheduleClarifyMonitoring",
                 actions=[
@@ -456,7 +456,7 @@ class ModelEndpoint(Construct):
                 definition,
                 "Clarify job definitions are immutable: one per content digest, scoped to this endpoint.",
             )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="PassTheModelRole",
                 actions=["iam:PassRole"],
@@ -464,14 +464,14 @@ class ModelEndpoint(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadRollbackAlarms",
                 actions=["cloudwatch:DescribeAlarms"],
                 resources=[self.errors_5xx.alarm_arn, self.latency.alarm_arn],
             )
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="Autoscaling",
                 actions=[
@@ -484,7 +484,7 @@ class ModelEndpoint(Construct):
                 resources=["*"],
             )
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="AutoscalingServiceLinkedRole",
                 actions=["iam:CreateServiceLinkedRole"],

@@ -9,7 +9,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from stacks.partition import url_suffix
+from stacks.partition import format_arn, url_suffix
 
 # What a deploying account needs to find and use an approved model version; nothing that changes one.
 REGISTRY_READ_ACTIONS = [
@@ -49,8 +49,10 @@ class ModelRegistry(Construct):
         stack = Stack.of(self)
         self.reader_accounts = reader_accounts
         self.group_name = group_name
-        self.group_arn = stack.format_arn(service="sagemaker", resource="model-package-group", resource_name=group_name)
-        packages_arn = stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group_name}/*")
+        self.group_arn = format_arn(
+            stack, service="sagemaker", resource="model-package-group", resource_name=group_name
+        )
+        packages_arn = format_arn(stack, service="sagemaker", resource="model-package", resource_name=f"{group_name}/*")
         policy = None
         if reader_accounts:
             policy = {

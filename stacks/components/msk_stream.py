@@ -18,6 +18,7 @@ from constructs import Construct
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects
 from stacks.components.python_function import PythonFunction
 from stacks.nag import acknowledge
+from stacks.partition import format_arn
 
 VPC_CIDR = "10.41.0.0/16"  # beside the Studio VPC's 10.40.0.0/16, so the two could be peered
 AVAILABILITY_ZONE_COUNT = 2  # MSK Serverless needs subnets in at least two AZs
@@ -148,8 +149,8 @@ class MskStream(Construct):
         cluster_uuid = Fn.select(2, Fn.split("/", self.cluster_arn))
 
         def kafka_arn(resource: str, name: str) -> str:
-            return stack.format_arn(
-                service="kafka", resource=resource, resource_name=f"{self.cluster_name}/{cluster_uuid}/{name}"
+            return format_arn(
+                stack, service="kafka", resource=resource, resource_name=f"{self.cluster_name}/{cluster_uuid}/{name}"
             )
 
         self.topic_arn = kafka_arn("topic", TOPIC)
@@ -315,8 +316,8 @@ class MskStream(Construct):
             POWERTOOLS_SERVICE_NAME="msk-topic",
         )
         topic_role = self.topic_function.role
-        topic_role.add_to_principal_policy(connect)
-        topic_role.add_to_principal_policy(
+        topic_role.add_to_policy(connect)
+        topic_role.add_to_policy(
             iam.PolicyStatement(
                 sid="ManageTheTestTopic",
                 actions=["kafka-cluster:CreateTopic", "kafka-cluster:DeleteTopic", "kafka-cluster:DescribeTopic"],
@@ -378,14 +379,14 @@ class MskStream(Construct):
             POWERTOOLS_METRICS_NAMESPACE="Mlops/Tests",
         )
         feed_role = self.feed_function.role
-        feed_role.add_to_principal_policy(
+        feed_role.add_to_policy(
             iam.PolicyStatement(
                 sid="ConnectAsAnIdempotentProducer",
                 actions=["kafka-cluster:Connect", "kafka-cluster:WriteDataIdempotently"],
                 resources=[self.cluster_arn],
             )
         )
-        feed_role.add_to_principal_policy(
+        feed_role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteTheTestTopic",
                 actions=["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"],

@@ -40,6 +40,7 @@ from constructs import Construct
 from stacks.components.alerts import Alerts
 from stacks.components.python_function import PythonFunction
 from stacks.components.queues import DeadLetterQueue
+from stacks.jsii_ids import node_path
 
 PERIOD = Duration.minutes(5)
 # The item operations whose system errors are alarmed (CloudWatch publishes SystemErrors per operation; each
@@ -69,7 +70,7 @@ class Monitoring(Construct):
         self._alerts = alerts
         self._known: dict[tuple[str, str], cloudwatch.IAlarm] = {}
         self._watched: set[str] = set()
-        self._stack_path = Stack.of(self).node.path
+        self._stack_path = node_path(Stack.of(self))
         # A dashboard is billed monthly: a stack that has one already (the endpoint's) adds its rows there. A new
         # one has no name: CloudFormation names it, so two environments in one account never clash.
         self.dashboard = dashboard or cloudwatch.Dashboard(self, "Dashboard")
@@ -77,7 +78,7 @@ class Monitoring(Construct):
     # --- registration -------------------------------------------------------------------------------
     def known_alarm(self, resource: Construct, failure: str, alarm: cloudwatch.IAlarm) -> None:
         """`alarm` already watches `failure` (e.g. ``failed``) of `resource`: show it, do not add another."""
-        self._known[(resource.node.path, failure)] = alarm
+        self._known[(node_path(resource), failure)] = alarm
 
     def watch_stack(self) -> None:
         """Watch every resource of the stack this construct is in that is of a kind listed in the module doc."""
@@ -101,8 +102,8 @@ class Monitoring(Construct):
         errors = fn.metric_errors(period=PERIOD, statistic="Sum")
         throttles = fn.metric_throttles(period=PERIOD, statistic="Sum")
         alarms = [
-            self._alarm(function, "errors", errors, f"The Lambda function {function.node.path} failed invocations"),
-            self._alarm(function, "throttles", throttles, f"The Lambda function {function.node.path} was throttled"),
+            self._alarm(function, "errors", errors, f"The Lambda function {node_path(function)} failed invocations"),
+            self._alarm(function, "throttles", throttles, f"The Lambda function {node_path(function)} was throttled"),
         ]
         invocations = fn.metric_invocations(period=PERIOD, statistic="Sum")
         self._row(f"Lambda {function.node.id}", [invocations, errors, throttles], alarms)
@@ -113,8 +114,8 @@ class Monitoring(Construct):
         failed = machine.metric_failed(period=PERIOD, statistic="Sum")
         timed_out = machine.metric_timed_out(period=PERIOD, statistic="Sum")
         alarms = [
-            self._alarm(machine, "failed", failed, f"An execution of {machine.node.path} failed"),
-            self._alarm(machine, "timedOut", timed_out, f"An execution of {machine.node.path} timed out"),
+            self._alarm(machine, "failed", failed, f"An execution of {node_path(machine)} failed"),
+            self._alarm(machine, "timedOut", timed_out, f"An execution of {node_path(machine)} timed out"),
         ]
         started = machine.metric_started(period=PERIOD, statistic="Sum")
         self._row(f"State machine {machine.node.id}", [started, failed, timed_out], alarms)
@@ -124,7 +125,7 @@ class Monitoring(Construct):
             return
         stage = api.deployment_stage
         server_errors = stage.metric_server_error(period=PERIOD, statistic="Sum")
-        alarms = [self._alarm(api, "5xx", server_errors, f"The API {api.node.path} answered with server errors (5xx)")]
+        alarms = [self._alarm(api, "5xx", server_errors, f"The API {node_path(api)} answered with server errors (5xx)")]
         requests = stage.metric_count(period=PERIOD, statistic="Sum")
         client_errors = stage.metric_client_error(period=PERIOD, statistic="Sum")
         self._row(f"API {api.node.id}", [requests, client_errors, server_errors], alarms)
@@ -144,8 +145,8 @@ class Monitoring(Construct):
             operations=list(TABLE_OPERATIONS), period=PERIOD, statistic="Sum"
         )
         alarms = [
-            self._alarm(table, "throttled", throttled, f"Requests to the table {table.node.path} were throttled"),
-            self._alarm(table, "systemErrors", system_errors, f"The table {table.node.path} returned system errors"),
+            self._alarm(table, "throttled", throttled, f"Requests to the table {node_path(table)} were throttled"),
+            self._alarm(table, "systemErrors", system_errors, f"The table {node_path(table)} returned system errors"),
         ]
         self._row(f"Table {table.node.id}", [throttled, system_errors], alarms)
 
@@ -154,7 +155,7 @@ class Monitoring(Construct):
             return
         visible = queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
         alarm = queue.alarm or self._alarm(
-            queue, "messages", visible, f"Messages {queue.what_for} could not deliver wait in {queue.node.path}"
+            queue, "messages", visible, f"Messages {queue.what_for} could not deliver wait in {node_path(queue)}"
         )
         self._row(f"Dead letters {queue.node.id}", [visible], [alarm])
 
@@ -164,7 +165,7 @@ class Monitoring(Construct):
 
     # --- internals ----------------------------------------------------------------------------------
     def _first(self, resource: Construct) -> bool:
-        path = resource.node.path
+        path = node_path(resource)
         if path in self._watched:
             return False
         self._watched.add(path)
@@ -173,11 +174,11 @@ class Monitoring(Construct):
     def _alarm(
         self, resource: Construct, failure: str, metric: cloudwatch.IMetric, description: str
     ) -> cloudwatch.IAlarm:
-        known = self._known.get((resource.node.path, failure))
+        known = self._known.get((node_path(resource), failure))
         if known is not None:
             return known
         # The resource's path inside the stack: the same logical ID in every environment.
-        relative = resource.node.path[len(self._stack_path) + 1 :]
+        relative = node_path(resource)[len(self._stack_path) + 1 :]
         alarm_id = f"{relative.replace('/', '')}-{failure}"
         return self._alerts.alarm(
             cloudwatch.Alarm(

@@ -25,7 +25,7 @@ class StartPipelineExecution:
             assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
             description="EventBridge starts the pipeline",
         )
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(actions=["sagemaker:StartPipelineExecution"], resources=[pipeline_arn])
         )
 

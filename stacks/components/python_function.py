@@ -358,7 +358,7 @@ class PythonFunction(Construct):
         if vpc is not None:
             # What AWSLambdaVPCAccessExecutionRole grants besides logs: Lambda manages the function's
             # network interfaces in the subnets with the execution role.
-            self.role.add_to_principal_policy(
+            self.role.add_to_policy(
                 iam.PolicyStatement(
                     sid="ManageVpcNetworkInterfaces",
                     actions=list(VPC_NETWORK_ACTIONS),

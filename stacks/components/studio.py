@@ -13,6 +13,7 @@ from constructs import Construct
 
 from stacks.components.access import acknowledge_wildcard_resource, grant_objects, member_principal
 from stacks.config import StudioNetwork
+from stacks.partition import format_arn
 
 VPC_CIDR = "10.40.0.0/16"
 NFS_PORT = 2049  # Studio home directories live on EFS
@@ -209,17 +210,17 @@ class StudioDomain(Construct):
         self.explorer_profile.apply_removal_policy(removal_policy)
 
         domain_id = self.domain.attr_domain_id
-        apps_arn = stack.format_arn(service="sagemaker", resource="app", resource_name=f"{domain_id}/*")
-        profiles_arn = stack.format_arn(service="sagemaker", resource="user-profile", resource_name=f"{domain_id}/*")
-        spaces_arn = stack.format_arn(service="sagemaker", resource="space", resource_name=f"{domain_id}/*")
-        self.execution_role.add_to_principal_policy(
+        apps_arn = format_arn(stack, service="sagemaker", resource="app", resource_name=f"{domain_id}/*")
+        profiles_arn = format_arn(stack, service="sagemaker", resource="user-profile", resource_name=f"{domain_id}/*")
+        spaces_arn = format_arn(stack, service="sagemaker", resource="space", resource_name=f"{domain_id}/*")
+        self.execution_role.add_to_policy(
             iam.PolicyStatement(
                 sid="ManageOwnStudioApps",
                 actions=["sagemaker:CreateApp", "sagemaker:DeleteApp", "sagemaker:DescribeApp"],
                 resources=[apps_arn],
             )
         )
-        self.execution_role.add_to_principal_policy(
+        self.execution_role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadOwnDomain",
                 actions=[
@@ -228,7 +229,7 @@ class StudioDomain(Construct):
                     "sagemaker:DescribeSpace",
                 ],
                 resources=[
-                    stack.format_arn(service="sagemaker", resource="domain", resource_name=domain_id),
+                    format_arn(stack, service="sagemaker", resource="domain", resource_name=domain_id),
                     profiles_arn,
                     spaces_arn,
                 ],
@@ -240,12 +241,13 @@ class StudioDomain(Construct):
                 arn,
                 f"Studio {what} are created by users at run time; the wildcard is confined to this one domain.",
             )
-        self.data_scientist_role.add_to_principal_policy(
+        self.data_scientist_role.add_to_policy(
             iam.PolicyStatement(
                 sid="OpenStudio",
                 actions=["sagemaker:CreatePresignedDomainUrl"],
                 resources=[
-                    stack.format_arn(
+                    format_arn(
+                        stack,
                         service="sagemaker",
                         resource="user-profile",
                         resource_name=f"{domain_id}/{self.explorer_profile.user_profile_name}",
@@ -253,7 +255,7 @@ class StudioDomain(Construct):
                 ],
             )
         )
-        self.data_scientist_role.add_to_principal_policy(
+        self.data_scientist_role.add_to_policy(
             iam.PolicyStatement(
                 sid="RunDataLakeEtl",
                 actions=[
@@ -264,15 +266,15 @@ class StudioDomain(Construct):
                     "glue:GetJobRuns",
                 ],
                 resources=[
-                    stack.format_arn(service="glue", resource="crawler", resource_name=glue_crawler_name),
-                    stack.format_arn(service="glue", resource="job", resource_name=glue_job_name),
+                    format_arn(stack, service="glue", resource="crawler", resource_name=glue_crawler_name),
+                    format_arn(stack, service="glue", resource="job", resource_name=glue_job_name),
                 ],
             )
         )
 
 
 def _grant_athena_query(role: iam.Role, stack: Stack, workgroup_arn: str, database_name: str) -> None:
-    role.add_to_principal_policy(
+    role.add_to_policy(
         iam.PolicyStatement(
             sid="QueryThroughWorkgroup",
             actions=[
@@ -285,8 +287,8 @@ def _grant_athena_query(role: iam.Role, stack: Stack, workgroup_arn: str, databa
             resources=[workgroup_arn],
         )
     )
-    tables_arn = stack.format_arn(service="glue", resource="table", resource_name=f"{database_name}/*")
-    role.add_to_principal_policy(
+    tables_arn = format_arn(stack, service="glue", resource="table", resource_name=f"{database_name}/*")
+    role.add_to_policy(
         iam.PolicyStatement(
             sid="ReadLakeCatalog",
             actions=[
@@ -297,8 +299,8 @@ def _grant_athena_query(role: iam.Role, stack: Stack, workgroup_arn: str, databa
                 "glue:GetPartitions",
             ],
             resources=[
-                stack.format_arn(service="glue", resource="catalog"),
-                stack.format_arn(service="glue", resource="database", resource_name=database_name),
+                format_arn(stack, service="glue", resource="catalog"),
+                format_arn(stack, service="glue", resource="database", resource_name=database_name),
                 tables_arn,
             ],
         )

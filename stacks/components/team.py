@@ -22,7 +22,8 @@ from stacks.components.access import (
 from stacks.components.feature_store import FEATURE_STORE_GLUE_DATABASE, FeatureStore
 from stacks.config import TeamConfig, pascal
 from stacks.feature_store_config import feature_group_prefix
-from stacks.nag import acknowledge
+from stacks.nag import Finding, acknowledge_all
+from stacks.partition import format_arn
 
 TEAM_TAG = "mlops:team"
 COST_CENTER_TAG = "mlops:cost-center"
@@ -148,8 +149,12 @@ class Team(Construct):
             )
         )
 
-        role_arn_prefix = stack.format_arn(
-            service="iam", region="", resource="role", resource_name=team_role_name(resource_prefix, team.name, "")
+        role_arn_prefix = format_arn(
+            stack,
+            service="iam",
+            region="",
+            resource="role",
+            resource_name=team_role_name(resource_prefix, team.name, ""),
         )
         self.boundary = iam.ManagedPolicy(
             self,
@@ -236,10 +241,10 @@ class Team(Construct):
         """Let `role` read (and write) the team's prefix, use the team key, its feature table and feature groups
         (write: PutRecord as well as GetRecord), and read its groups' offline store."""
         objects_arn = bucket.arn_for_objects(f"{self.prefix}*")
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(actions=_OBJECT_READ + (_OBJECT_WRITE if write else []), resources=[objects_arn])
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
@@ -247,7 +252,7 @@ class Team(Construct):
             )
         )
         self.key.grant(role, "kms:Decrypt", "kms:DescribeKey", *(["kms:GenerateDataKey"] if write else []))
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(actions=_TABLE_READ + (_TABLE_WRITE if write else []), resources=[self.table.table_arn])
         )
         acknowledge_wildcard_resource(
@@ -260,8 +265,8 @@ class Team(Construct):
         if write:
             self.features.grant_put(role, *FEATURE_GROUPS)
         offline_arn = bucket.arn_for_objects(f"{self.features.offline_prefix}*")
-        role.add_to_principal_policy(iam.PolicyStatement(actions=_OBJECT_READ, resources=[offline_arn]))
-        role.add_to_principal_policy(
+        role.add_to_policy(iam.PolicyStatement(actions=_OBJECT_READ, resources=[offline_arn]))
+        role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
@@ -277,22 +282,22 @@ class Team(Construct):
 
     def _grant_data_scientist(self, stack: Stack, team: TeamConfig, domain_id: str) -> None:
         role = self.data_scientist_role
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="OpenTeamStudioProfile",
                 actions=["sagemaker:CreatePresignedDomainUrl", "sagemaker:DescribeUserProfile"],
                 resources=[
-                    stack.format_arn(
-                        service="sagemaker", resource="user-profile", resource_name=f"{domain_id}/{team.name}"
+                    format_arn(
+                        stack, service="sagemaker", resource="user-profile", resource_name=f"{domain_id}/{team.name}"
                     )
                 ],
             )
         )
         jobs = [
-            stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{team.name}-*")
+            format_arn(stack, service="sagemaker", resource=kind, resource_name=f"{team.name}-*")
             for kind in ("training-job", "processing-job")
         ]
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="RunTeamJobsOnAllowedInstances",
                 actions=[
@@ -307,7 +312,7 @@ class Team(Construct):
                 resources=jobs,
             )
         )
-        role.add_to_principal_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="PassItselfToTeamJobs",
                 actions=["iam:PassRole"],
@@ -327,7 +332,7 @@ class Team(Construct):
         self, team: TeamConfig, stack: Stack, bucket: s3.IBucket, objects_arn: str, *, role_arn_prefix: str
     ) -> list[iam.PolicyStatement]:
         instance_types = sorted({*team.allowed_instance_types, STUDIO_SYSTEM_INSTANCE_TYPE})
-        account_sagemaker = stack.format_arn(service="sagemaker", resource="*")
+        account_sagemaker = format_arn(stack, service="sagemaker", resource="*")
         offline_prefix = self.features.offline_prefix
         return [
             iam.PolicyStatement(sid="TeamObjects", actions=_OBJECT_READ + _OBJECT_WRITE, resources=[objects_arn]),
@@ -351,11 +356,12 @@ class Team(Construct):
                 sid="OfflineStoreTable",
                 actions=["glue:GetTable", "glue:UpdateTable"],
                 resources=[
-                    stack.format_arn(service="glue", resource="catalog"),
-                    stack.format_arn(service="glue", resource="database", resource_name=FEATURE_STORE_GLUE_DATABASE),
+                    format_arn(stack, service="glue", resource="catalog"),
+                    format_arn(stack, service="glue", resource="database", resource_name=FEATURE_STORE_GLUE_DATABASE),
                     # Feature Store names the table <group name with _>_<creation time> (lower case).
                     *(
-                        stack.format_arn(
+                        format_arn(
+                            stack,
                             service="glue",
                             resource="table",
                             resource_name=f"{FEATURE_STORE_GLUE_DATABASE}/{name.replace('-', '_').lower()}_*",
@@ -461,21 +467,22 @@ class _AcknowledgeBoundary:
         cfn = self._boundary.node.default_child
         assert isinstance(cfn, iam.CfnManagedPolicy)
         document = Stack.of(cfn).resolve(cfn.policy_document)
+        findings = []
         for statement in document["Statement"]:
             actions = statement.get("Action", [])
             resources = statement.get("Resource", [])
-            findings = [f"Action::{a}" for a in ([actions] if isinstance(actions, str) else actions) if "*" in a]
-            findings += [
+            wildcards = [f"Action::{a}" for a in ([actions] if isinstance(actions, str) else actions) if "*" in a]
+            wildcards += [
                 f"Resource::{rendered}"
                 for rendered in map(nag_rendering, resources if isinstance(resources, list) else [resources])
                 if "*" in rendered
             ]
-            if not findings:
+            if not wildcards:
                 continue
             sid = statement.get("Sid", "")
             if sid not in _BOUNDARY_REASONS:
                 raise ValueError(f"team {self._team}'s boundary statement {sid!r} has a wildcard but no reason")
-            for finding in findings:
-                reason = f"Team {self._team}'s permission boundary: {_BOUNDARY_REASONS[sid]}"
-                acknowledge(cfn, IAM_WILDCARD_RULE, reason, finding=finding)
+            reason = f"Team {self._team}'s permission boundary: {_BOUNDARY_REASONS[sid]}"
+            findings += [Finding(IAM_WILDCARD_RULE, reason, finding) for finding in wildcards]
+        acknowledge_all(cfn, findings)  # one call into the CDK for all of them
         return []

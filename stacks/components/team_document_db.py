@@ -11,7 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.nag import acknowledge
-from stacks.partition import url_suffix
+from stacks.partition import format_arn, url_suffix
 
 # Not MongoDB's default 27017: scanners probe the default port first (cdk-nag AwsSolutions-DOC2).
 PORT = 27117
@@ -85,7 +85,8 @@ class TeamDocumentDb(Construct):
                 resources=["*"],
                 conditions={
                     "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": Stack.of(self).format_arn(
+                        "kms:EncryptionContext:aws:logs:arn": format_arn(
+                            Stack.of(self),
                             service="logs",
                             resource="log-group",
                             resource_name=f"/aws/docdb/{cluster_name}/*",

@@ -20,6 +20,7 @@ from stacks.components.msk_stream import MskStream
 from stacks.components.python_function import PythonFunction
 from stacks.components.queues import dead_letter_queue
 from stacks.feature_store_config import feature_group_prefix
+from stacks.partition import format_arn
 
 TEST_DATA_KEY = "test-data/churn/test.csv"  # the held-out split the batch test scores
 REPORTS_PREFIX = "test-reports/"
@@ -53,7 +54,7 @@ class TestStrategies(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        endpoint_arn = stack.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint_name)
+        endpoint_arn = format_arn(stack, service="sagemaker", resource="endpoint", resource_name=endpoint_name)
         invoke = iam.PolicyStatement(
             sid="InvokeTheEndpoint", actions=["sagemaker:InvokeEndpoint"], resources=[endpoint_arn]
         )
@@ -85,7 +86,7 @@ class TestStrategies(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": "Mlops/Tests",
             },
         )
-        self.batch.role.add_to_principal_policy(invoke)
+        self.batch.role.add_to_policy(invoke)
         grant_objects(
             self.batch.role, artifacts_bucket, key, prefix="test-data/", purpose="The batch test reads its test set"
         )
@@ -113,15 +114,15 @@ class TestStrategies(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": "Mlops/Tests",
             },
         )
-        self.realtime.role.add_to_principal_policy(invoke)
-        self.realtime.role.add_to_principal_policy(
+        self.realtime.role.add_to_policy(invoke)
+        self.realtime.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadOnlineFeatures",
                 actions=["sagemaker:GetRecord", "sagemaker:BatchGetRecord"],
                 # SageMaker lower-cases the name in a feature group's ARN.
                 resources=[
-                    stack.format_arn(
-                        service="sagemaker", resource="feature-group", resource_name=features_group.lower()
+                    format_arn(
+                        stack, service="sagemaker", resource="feature-group", resource_name=features_group.lower()
                     )
                 ],
             )
@@ -169,7 +170,7 @@ class TestStrategies(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": "Mlops/Tests",
             },
         )
-        self.stream_consumer.role.add_to_principal_policy(invoke)
+        self.stream_consumer.role.add_to_policy(invoke)
         grant_objects(
             self.stream_consumer.role,
             artifacts_bucket,

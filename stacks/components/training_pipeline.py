@@ -26,7 +26,7 @@ from stacks.components.access import acknowledge_wildcard_resource, grant_object
 from stacks.components.clarify_checks import clarify_checks
 from stacks.components.feature_store import FeatureStore
 from stacks.config import TrainingConfig
-from stacks.partition import url_suffix
+from stacks.partition import format_arn, url_suffix
 
 STEPS_DIR = Path(__file__).resolve().parents[2] / "pipelines" / "training" / "steps"
 
@@ -78,7 +78,7 @@ class TrainingPipeline(Construct):
             name: s3_assets.Asset(self, f"{name.capitalize()}Script", path=str(STEPS_DIR / f"{name}.py"))
             for name in ("preprocess", "evaluate")
         }
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
                 resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in scripts.values()],
@@ -100,10 +100,10 @@ class TrainingPipeline(Construct):
 
         def jobs(kind: str) -> str:
             # Pipelines name their jobs "pipelines-<execution id>-<step>-<suffix>".
-            return stack.format_arn(service="sagemaker", resource=kind, resource_name="pipelines-*")
+            return format_arn(stack, service="sagemaker", resource=kind, resource_name="pipelines-*")
 
         job_arns = [jobs("processing-job"), jobs("training-job")]
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="RunPipelineJobs",
                 actions=[
@@ -118,17 +118,17 @@ class TrainingPipeline(Construct):
                 resources=job_arns,
             )
         )
-        packages_arn = stack.format_arn(
-            service="sagemaker", resource="model-package", resource_name=f"{model_package_group_name}/*"
+        packages_arn = format_arn(
+            stack, service="sagemaker", resource="model-package", resource_name=f"{model_package_group_name}/*"
         )
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="RegisterModelVersions",
                 actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:AddTags"],
                 resources=[model_package_group_arn, packages_arn],
             )
         )
-        self.role.add_to_principal_policy(
+        self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="PassItselfToPipelineJobs",
                 actions=["iam:PassRole"],
@@ -155,7 +155,7 @@ class TrainingPipeline(Construct):
             )
         if tracking is not None:
             # SageMaker Pipelines invokes a Lambda step's function with the pipeline's role.
-            self.role.add_to_principal_policy(
+            self.role.add_to_policy(
                 iam.PolicyStatement(
                     sid="InvokeExperimentTracking", actions=["lambda:InvokeFunction"], resources=[tracking.function_arn]
                 )
@@ -215,7 +215,7 @@ class TrainingPipeline(Construct):
         assert isinstance(policy, iam.CfnPolicy)
         self.pipeline.node.add_dependency(policy)
         self.pipeline.apply_removal_policy(removal_policy)
-        self.pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
+        self.pipeline_arn = format_arn(stack, service="sagemaker", resource="pipeline", resource_name=pipeline_name)
 
 
 def execution_failed_alarm(
