@@ -108,7 +108,7 @@ class MlflowApp(Construct):
         # SageMaker checks the role's access when it creates the app: the policy must exist first.
         policy = self.role.node.find_child("DefaultPolicy").node.default_child
         assert isinstance(policy, iam.CfnPolicy)
-        self.app.add_dependency(policy)
+        self.app.add_resource_dependency(policy)
         # Runs are experiment history: prod keeps them with the rest of its data.
         self.app.apply_removal_policy(removal_policy)
         self.app_arn = self.app.attr_arn
