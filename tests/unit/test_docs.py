@@ -65,7 +65,7 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     # The measured figures come from the README (one source): the snippet was included, not left as text.
     testing = (tmp_path / "site" / "testing.html").read_text(encoding="utf-8")
     assert "--8&lt;--" not in testing and "--8<--" not in testing
-    assert "empty one-stack app synth" in testing
+    assert "round trips to the jsii runtime per construct" in testing
 
 
 @pytest.mark.parametrize(
