@@ -11,6 +11,7 @@ import pytest
 from emulator.server import LocalAws
 from emulator.shims.mlflow import recorded_app
 from emulator.shims.sdk_call import SdkCallError, normalize, run_call
+from emulator.tour_mlflow import default_domain_line
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # the emulator's account
@@ -71,6 +72,12 @@ def _status(aws: LocalAws, stack: str) -> str:
     return str(aws.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"])
 
 
+def _tour_outcome(arn: str, domain: str) -> str:
+    line = default_domain_line({"MlflowAppArn": arn, "StudioDomainId": domain})
+    assert line is not None and line[0] == "Studio domain's default MLflow app" and line[2] == "in-process"
+    return line[1]
+
+
 def test_create_update_and_delete_set_and_clear_the_apps_default_domains(aws: LocalAws) -> None:
     cfn = aws.client("cloudformation")
     cfn.create_stack(StackName="sdk-app", TemplateBody=json.dumps(_app_stack("sdk-app")))
@@ -81,6 +88,10 @@ def test_create_update_and_delete_set_and_clear_the_apps_default_domains(aws: Lo
     cfn.create_stack(StackName="sdk-setting", TemplateBody=json.dumps(_setting_stack(arn, "d-first1")))
     assert _status(aws, "sdk-setting") == "CREATE_COMPLETE"
     assert app.default_domain_ids == ["d-first1"]
+    assert _tour_outcome(arn, "d-first1") == "sdk-app is the default for Studio domain(s) d-first1"
+    assert _tour_outcome(arn, "d-other") == (
+        "sdk-app is the default for Studio domain(s) d-first1 (not this stack's d-other)"
+    )
     (resource,) = cfn.describe_stack_resources(StackName="sdk-setting")["StackResources"]
     assert resource["PhysicalResourceId"] == arn  # physicalResourceId.id, as CDK's provider answers
 
@@ -91,6 +102,9 @@ def test_create_update_and_delete_set_and_clear_the_apps_default_domains(aws: Lo
 
     cfn.delete_stack(StackName="sdk-setting")
     assert app.default_domain_ids == []  # no domain left pointing at the app
+    assert _tour_outcome(arn, "d-second2") == (
+        "sdk-app is the default for Studio domain(s) none (not this stack's d-second2)"
+    )
 
 
 def test_the_delete_call_skips_an_app_already_gone_only_when_told_to() -> None:
