@@ -695,3 +695,7 @@ _HANDLERS = {
 from emulator.integrations_knowledge_base import knowledge_base as _knowledge_base  # noqa: E402 - needs _Checker
 
 _HANDLERS["AWS::Bedrock::KnowledgeBase"] = _knowledge_base
+
+from emulator.integrations_sdk_call import sdk_call as _sdk_call  # noqa: E402 - needs _Checker
+
+_HANDLERS["Custom::AWS"] = _sdk_call

@@ -31,7 +31,7 @@ from emulator.shims import emulation_status
 from emulator.tour_bias import tour_bias
 from emulator.tour_feature_store import tour_feature_store
 from emulator.tour_knowledge_base import LEVEL as KNOWLEDGE_BASE_LEVEL
-from emulator.tour_mlflow import experiment_tracking, run_lines
+from emulator.tour_mlflow import default_domain_line, experiment_tracking, run_lines
 from pipelines.glue.layout import CURATED_DATASET_PREFIX, RAW_DATASET_PREFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -124,6 +124,8 @@ def tour_level0(aws: LocalAws, stack_name: str) -> Iterator[TourLine]:
         f"{domain['DomainName']} ({domain['AuthMode']} auth, {domain['AppNetworkAccessType']}) is {domain['Status']}",
         "real",
     )
+    if (default := default_domain_line(out)) is not None:
+        yield TourLine(level, *default)
 
 
 def _etl_job_outcome(aws: LocalAws, job: str, run_id: str, out: dict[str, str], timeout_s: float = 120.0) -> str:

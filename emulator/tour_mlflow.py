@@ -12,13 +12,33 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from emulator.lambda_runner import deployed_function
 from emulator.mlflow_local import MlflowStandIn, mlflow_stand_in
+from emulator.shims.mlflow import recorded_app
 from pipelines.training.tracking_step import RUN_ID_OUTPUT, TRACKING_STEP
 
 STEP_RUN = "MLflow run of the registered version"
+STEP_DEFAULT = "Studio domain's default MLflow app"
+
+
+def default_domain_line(out: dict[str, str]) -> tuple[str, str, Literal["in-process"]] | None:
+    """(step, outcome, fidelity): which Studio domains open Level 0's app by default; None without the app.
+
+    The setting is made at deploy time by the stack's Custom::AWS resource (UpdateMlflowApp); here the
+    emulator's shim made that call on the recorded app, in place of CDK's provider function.
+    """
+    arn = out.get("MlflowAppArn")
+    if arn is None:
+        return None
+    _, _, _, region, account, _ = arn.split(":", 5)
+    app = recorded_app(account, region, arn)
+    if app is None:
+        return STEP_DEFAULT, f"{arn} is not recorded by the emulator", "in-process"
+    domains = ", ".join(app.default_domain_ids) or "none"
+    mark = "" if out["StudioDomainId"] in app.default_domain_ids else f" (not this stack's {out['StudioDomainId']})"
+    return STEP_DEFAULT, f"{app.name} is the default for Studio domain(s) {domains}{mark}", "in-process"
 
 
 @dataclass(frozen=True)

@@ -184,8 +184,9 @@ class Level0ExplorationStack(Stack):
                 settings=config.mlflow,
                 removal_policy=removal_policy,
             )
-            # CloudFormation's Domain has no MLflow setting: Studio lists the account's MLflow apps on its
-            # MLflow page, and these roles may open this one and log to it.
+            # The domain's users open this app by default (an app setting CloudFormation lacks: set by one SDK
+            # call at deploy time, undone on delete), and these roles may open it and log to it.
+            self.mlflow.make_default_for(self.studio.domain.attr_domain_id)
             for role in (self.studio.execution_role, self.studio.data_scientist_role):
                 self.mlflow.grant_use(role)
             CfnOutput(self, "MlflowAppArn", value=self.mlflow.app_arn, description="MLflow tracking URI (app ARN)")

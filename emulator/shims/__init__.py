@@ -63,6 +63,7 @@ from emulator.shims.sagemaker import (
     SageMakerPipeline,
     SageMakerUserProfile,
 )
+from emulator.shims.sdk_call import SHIMS as SDK_CALL_SHIMS
 
 __all__ = [
     "SHIMMED_TYPES",
@@ -111,6 +112,7 @@ _SHIMS: tuple[type[_Shim], ...] = (
     SqsQueuePolicy,
     *KNOWLEDGE_BASE_SHIMS,
     *MLFLOW_SHIMS,
+    *SDK_CALL_SHIMS,
 )
 
 #: Every type this module emulates or fixes, with one line on what it does and what it does not.
@@ -122,12 +124,24 @@ _RECORDED_ONLY = frozenset(shim.cfn_type for shim in _SHIMS if not shim.backed)
 _FIXED_TYPES = frozenset(fix.cloudformation_type() for fix in _FIXES)
 
 
+_CUSTOM_SHIMS: dict[str, type[Any]] = {shim.cfn_type: shim for shim in _SHIMS if shim.cfn_type.startswith("Custom::")}
+_moto_resource_class = cfn_parsing.resource_class_from_type
+
+
+def _resource_class_from_type(resource_type: str) -> Any:
+    """moto's type lookup, except that a shimmed ``Custom::`` type (``Custom::AWS``) gets its shim: moto sends
+    every ``Custom::`` type to its CustomModel, which invokes the provider Lambda (Docker)."""
+    return _CUSTOM_SHIMS.get(resource_type) or _moto_resource_class(resource_type)
+
+
 def register() -> None:
     """Make moto's CloudFormation see the shims, even if it already built its type map.
 
     Defining the classes (importing this module) is what registers them; moto caches the list of
     types on first use, so the caches are cleared here in case a stack was parsed before the import.
     """
+    # parse_resource looks the function up in its module at call time.
+    cfn_parsing.resource_class_from_type = _resource_class_from_type
     cfn_parsing.get_model_list.cache_clear()
     cfn_parsing.get_model_map.cache_clear()
     cfn_parsing.get_name_type_map.cache_clear()
@@ -150,13 +164,13 @@ def register() -> None:
 def emulation_status(resource_type: str) -> EmulationStatus:
     """How the emulator handles ``resource_type``: moto itself, a shim, recorded only, or not at all.
 
-    ``Custom::`` and ``AWS::CloudFormation::CustomResource`` count as not emulated: moto would
-    have to run their Lambda handlers, which needs Docker.
+    ``Custom::`` and ``AWS::CloudFormation::CustomResource`` count as not emulated (moto would have to run
+    their Lambda handlers, which needs Docker), except the shimmed ``Custom::AWS``.
     """
     if resource_type in _RECORDED_ONLY:
         return "recorded only"
     if resource_type in SHIMMED_TYPES:
-        return "shim"
+        return "shim"  # Custom::AWS among them: its SDK call runs against the emulator
     if resource_type.startswith("Custom::") or resource_type == "AWS::CloudFormation::CustomResource":
         return "not emulated"
     if resource_type in cfn_parsing.get_model_map():

@@ -7,16 +7,23 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from stacks.components.access import grant_objects
 from stacks.mlflow_config import MlflowConfig
+from stacks.nag import acknowledge
 
 # Where the app keeps run artifacts: a prefix of the data lake's artifacts bucket (KMS, versioned, logged).
 ARTIFACTS_PREFIX = "mlflow"
 # The app's data-plane API (the MLflow REST API on https://mlflow.sagemaker.<region>.app.aws) is authorized by
 # this one action on the app's ARN; reading the app and opening its UI are separate actions.
 CALL_API_ACTION = "sagemaker:CallMlflowAppApi"
+# Which Studio domains open this app by default is an app setting (UpdateMlflowApp's DefaultDomainIdList) that
+# CloudFormation's MlflowApp does not expose: one SDK call at deploy time sets it (see ``make_default_for``).
+SET_DEFAULT_DOMAINS_ACTION = "sagemaker:UpdateMlflowApp"
+# CDK's one AwsCustomResource function per stack (a fixed id of CDK's).
+_AWS_CUSTOM_RESOURCE_PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
 USER_ACTIONS = (CALL_API_ACTION, "sagemaker:DescribeMlflowApp", "sagemaker:CreatePresignedMlflowAppUrl")
 # Public policies for MLflow apps also grant the granular sagemaker-mlflow actions of each REST call on the app
 # (as for tracking servers); reports differ on whether apps evaluate them, so both are granted, call by call.
@@ -118,3 +125,45 @@ class MlflowApp(Construct):
         """Let `grantee` call the app's MLflow API (log and read runs); with `open_ui`, also open its UI."""
         actions = [*USER_ACTIONS, *EXPLORE_ACTIONS] if open_ui else [CALL_API_ACTION, *LOG_RUN_ACTIONS]
         grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[self.app_arn]))
+
+    def make_default_for(self, domain_id: str) -> cr.AwsCustomResource:
+        """Make this app the default MLflow app of the Studio domain `domain_id`; a stack delete undoes it.
+
+        On create and update, ``UpdateMlflowApp(Arn, DefaultDomainIdList=[domain_id])``; on delete the list is
+        emptied, so no domain is left pointing at an app this stack no longer manages. The delete tolerates the
+        app being gone already (``ResourceNotFound``): there is then nothing left to undo.
+        """
+
+        def call(domain_ids: list[str]) -> cr.AwsSdkCall:
+            return cr.AwsSdkCall(
+                service="SageMaker",
+                action="UpdateMlflowApp",
+                parameters={"Arn": self.app_arn, "DefaultDomainIdList": domain_ids},
+                physical_resource_id=cr.PhysicalResourceId.of(self.app_arn),
+            )
+
+        on_delete = cr.AwsSdkCall(
+            service="SageMaker",
+            action="UpdateMlflowApp",
+            parameters={"Arn": self.app_arn, "DefaultDomainIdList": []},
+            ignore_error_codes_matching="ResourceNotFound",
+        )
+        setting = cr.AwsCustomResource(
+            self,
+            "DefaultForDomain",
+            on_create=call([domain_id]),
+            on_update=call([domain_id]),
+            on_delete=on_delete,
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [iam.PolicyStatement(actions=[SET_DEFAULT_DOMAINS_ACTION], resources=[self.app_arn])]
+            ),
+            install_latest_aws_sdk=False,
+        )
+        provider = Stack.of(self).node.find_child(_AWS_CUSTOM_RESOURCE_PROVIDER_ID)
+        acknowledge(
+            provider.node.find_child("ServiceRole"),
+            "AwsSolutions-IAM4",
+            "CDK's AwsCustomResource provider role: AWSLambdaBasicExecutionRole only lets it write its own logs.",
+            finding="Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        )
+        return setting

@@ -159,6 +159,10 @@ def test_deploy_tour_diff_destroy_and_redeploy(
     assert tour["query through the Athena workgroup"].fidelity == "stub"
     assert "InService" in tour["SageMaker Studio domain"].outcome
     outputs = stack_outputs(local.aws, LEVEL0)
+    # The stack's Custom::AWS made the app the domain's default (UpdateMlflowApp, run by the emulator's shim).
+    default_app = tour["Studio domain's default MLflow app"]
+    assert default_app.outcome.endswith(f"is the default for Studio domain(s) {outputs['StudioDomainId']}")
+    assert default_app.fidelity == "in-process"
     curated = local.aws.client("s3").list_objects_v2(Bucket=outputs["CuratedBucketName"], Prefix="churn/")
     assert curated["KeyCount"] > 0, "the ETL stand-in wrote nothing to the curated bucket"
 

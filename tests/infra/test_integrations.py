@@ -251,3 +251,30 @@ def test_a_trust_for_another_account_keeps_bedrock_out(dev):
     trust["Condition"]["StringEquals"]["aws:SourceAccount"] = "999999999999"
     report = run(templates, synth)
     assert any("sts:AssumeRole" in line and "knowledge base" in line for line in report.refused), report.refused
+
+
+def test_the_mlflow_default_domain_call_needs_its_grant_on_that_app(dev):
+    ours, synth = dev
+    _, _, setting = one_of(ours, "Custom::AWS", "MlflowDefaultForDomain")
+    asked = "\n".join(run(ours, synth).checked)
+    for request in ("Create", "Update", "Delete"):
+        assert "sagemaker:UpdateMlflowApp by " in asked and f"{path_of(setting)} ({request})" in asked
+    # The grant on another app (or none) leaves the call refused, on create, update and delete alike.
+    _, _, policy = one_of(ours, "AWS::IAM::Policy", "MlflowDefaultForDomainCustomResourcePolicy")
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    statement["Resource"] = "arn:aws:sagemaker:eu-west-1:111111111111:mlflow-app/app-other"
+
+    refused = [s for s in run(ours, synth).refused if path_of(setting) in s]
+
+    assert len(refused) == 3 and all("may not call sagemaker:UpdateMlflowApp" in s for s in refused)
+
+
+def test_an_sdk_call_the_check_does_not_know_fails_naming_it(dev):
+    ours, synth = dev
+    _, _, setting = one_of(ours, "Custom::AWS", "MlflowDefaultForDomain")
+    parts = setting["Properties"]["Create"]["Fn::Join"][1]
+    setting["Properties"]["Create"]["Fn::Join"][1] = [
+        part.replace("UpdateMlflowApp", "DeleteMlflowApp") if isinstance(part, str) else part for part in parts
+    ]
+    with pytest.raises(ValueError, match="sagemaker:DeleteMlflowApp is not known to this check"):
+        run(ours, synth)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -99,6 +100,39 @@ def test_each_execution_logs_its_run_through_a_function_the_pipeline_may_invoke(
     assert not {a for a in actions if a.startswith("s3:") and a not in ("s3:GetObject", "s3:ListBucket")}
 
 
+def sdk_call(resource: dict[str, Any], request: str) -> dict[str, Any]:
+    """The SDK call CDK's AwsCustomResource makes on `request` (Create/Update/Delete), intrinsics as placeholders."""
+    parsed: dict[str, Any] = json.loads(flatten(resource["Properties"][request]))
+    return parsed
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_the_studio_domain_opens_the_app_by_default_and_a_delete_clears_it(templates, synthesized, env):
+    if not synthesized[env].config.mlflow.enabled:
+        pytest.skip("mlflow.enabled is false here")
+    template = level0(templates, env)
+    ((app_id, _),) = resources_of(template, "AWS::SageMaker::MlflowApp").items()
+    ((domain_id, _),) = resources_of(template, "AWS::SageMaker::Domain").items()
+    (setting,) = resources_of(template, "Custom::AWS").values()
+    app_arn, domain = f"<{app_id}.Arn>", f"<{domain_id}.DomainId>"
+    for request in ("Create", "Update"):
+        call = sdk_call(setting, request)
+        assert (call["service"], call["action"]) == ("SageMaker", "UpdateMlflowApp")
+        assert call["parameters"] == {"Arn": app_arn, "DefaultDomainIdList": [domain]}
+        assert "ignoreErrorCodesMatching" not in call  # a failed setting fails the deploy
+    delete = sdk_call(setting, "Delete")
+    assert (delete["service"], delete["action"]) == ("SageMaker", "UpdateMlflowApp")
+    assert delete["parameters"] == {"Arn": app_arn, "DefaultDomainIdList": []}
+    # Only an app that is already gone may be skipped: the setting went with it.
+    assert delete["ignoreErrorCodesMatching"] == "ResourceNotFound"
+    # The function that makes the call may do exactly this, on this app.
+    (policy,) = (p for p in resources_of(template, "AWS::IAM::Policy").values() if "UpdateMlflowApp" in json.dumps(p))
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {"Action": "sagemaker:UpdateMlflowApp", "Effect": "Allow", "Resource": {"Fn::GetAtt": [app_id, "Arn"]}}
+    ]
+    assert setting["DeletionPolicy"] == "Delete"
+
+
 def test_without_mlflow_there_is_no_app_no_step_and_no_function(tmp_path_factory):
     context = copy.deepcopy(CONTEXT)
     entry = context["mlops:environments"]["preprod"]
@@ -111,6 +145,7 @@ def test_without_mlflow_there_is_no_app_no_step_and_no_function(tmp_path_factory
     level0_template = by_name["Mlops-preprod-Level0Exploration"]
     level1_template = by_name["Mlops-preprod-Level1Repeatable"]
     assert not resources_of(level0_template, "AWS::SageMaker::MlflowApp")
+    assert not resources_of(level0_template, "Custom::AWS")  # nothing to make the domain's default
     assert "MlflowAppArn" not in level0_template.get("Outputs", {})
     assert not resources_of(level1_template, "AWS::Lambda::Function") or all(
         "MLFLOW_APP_ARN" not in str(f) for f in resources_of(level1_template, "AWS::Lambda::Function").values()

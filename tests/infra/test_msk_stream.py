@@ -399,6 +399,9 @@ def test_nag_passes_and_msk_acknowledgements_are_scoped_and_explained(msk_synth,
     acknowledged = {}
     for construct in msk_synth.app.node.find_all():
         path = construct.node.path
+        # This stack's only: Level 0 has its own AwsCustomResource function (the MLflow app's default domain).
+        if not path.startswith(f"{STACK}/"):
+            continue
         if "/Tests/Msk/" not in path and "/AWS679f53fac002430cb0da5b7982bd2287/" not in path:
             continue
         for entry in construct.node.metadata:

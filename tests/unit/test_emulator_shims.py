@@ -540,6 +540,23 @@ def make_template(prefix: str, *, revision: str = "v1", threshold: float = 5.0) 
                 "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/mlflow",
             },
         },
+        # CDK's AwsCustomResource: the SDK call in its Create property runs against the recorded app.
+        "MlflowDefaultDomain": {
+            "Type": "Custom::AWS",
+            "Properties": {
+                "ServiceToken": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:sdk-calls",
+                "Create": {
+                    "Fn::Join": [
+                        "",
+                        [
+                            '{"service":"SageMaker","action":"UpdateMlflowApp","parameters":{"Arn":"',
+                            {"Ref": "MlflowApp"},
+                            '","DefaultDomainIdList":["d-shimdomain1"]}}',
+                        ],
+                    ]
+                },
+            },
+        },
         "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": f"{prefix}-queue"}},
         "QueuePolicy": {
             "Type": "AWS::SQS::QueuePolicy",
@@ -946,6 +963,7 @@ def test_emulation_status_is_honest() -> None:
     assert emulation_status("AWS::S3Vectors::Index") == "shim"
     assert "recorded only, not emulated" in SHIMMED_TYPES["AWS::Bedrock::Guardrail"]
     assert emulation_status("Custom::S3AutoDeleteObjects") == "not emulated"
+    assert emulation_status("Custom::AWS") == "shim"  # CDK's AwsCustomResource: its SDK call, listed calls only
     assert emulation_status("AWS::Backup::BackupPlan") == "not emulated"
     assert "Deny" in SHIMMED_TYPES["AWS::S3::BucketPolicy"]
 
