@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from maturity.aws import Api, SessionLike
 from maturity.checks.base import _SHOWN, Check, Evidence, _Probes
-from maturity.checks.training import _RUN_PIPELINE_HINT, _model_groups
+from maturity.checks.training import _RUN_PIPELINE_HINT, _model_groups, _newest_described
 
 __all__ = ["BIAS_CHECK", "bias_checks"]
 
@@ -21,16 +21,10 @@ def bias_checks(session: SessionLike) -> Evidence:
     groups = _model_groups(probe, sagemaker)
     found: list[str] = []
     without: list[str] = []
-    for name, versions in groups.items():
-        if not versions:
-            continue
-        described = probe.call(sagemaker, "describe_model_package", ModelPackageName=versions[0]["ModelPackageArn"])
-        if described is None:
-            continue
+    for label, described in _newest_described(probe, sagemaker, groups):
         metrics = described.get("ModelMetrics") or {}
         reports = [f"Bias.{key}" for key in sorted(metrics.get("Bias") or {})]
         reports += [f"Explainability.{key}" for key in sorted(metrics.get("Explainability") or {})]
-        label = f"{name} v{described.get('ModelPackageVersion', '?')}"
         if reports:
             found.append(f"{label} carries {', '.join(reports)}")
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from maturity.aws import Api, SessionLike
 from maturity.checks.base import _SHOWN, Check, Evidence, _Probes
-from maturity.checks.training import _RUN_PIPELINE_HINT, _model_groups
+from maturity.checks.training import _RUN_PIPELINE_HINT, _model_groups, _newest_described
 
 __all__ = ["RUN_ID_PROPERTY", "TRACKING_CHECK", "experiment_tracking"]
 
@@ -33,13 +33,7 @@ def experiment_tracking(session: SessionLike) -> Evidence:
     ]
     linked: list[str] = []
     unlinked: list[str] = []
-    for name, versions in _model_groups(probe, sagemaker).items():
-        if not versions:
-            continue
-        described = probe.call(sagemaker, "describe_model_package", ModelPackageName=versions[0]["ModelPackageArn"])
-        if described is None:
-            continue
-        label = f"{name} v{described.get('ModelPackageVersion', '?')}"
+    for label, described in _newest_described(probe, sagemaker, _model_groups(probe, sagemaker)):
         run_id = (described.get("CustomerMetadataProperties") or {}).get(RUN_ID_PROPERTY)
         (linked if run_id else unlinked).append(f"{label} came from MLflow run {run_id}" if run_id else label)
     if linked:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from maturity.aws import Api, SessionLike
@@ -91,6 +92,19 @@ def _model_groups(probe: _Probes, sagemaker: Api) -> dict[str, list[dict[str, An
     return versions
 
 
+def _newest_described(
+    probe: _Probes, sagemaker: Api, groups: Mapping[str, list[dict[str, Any]]]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``("<group> v<version>", DescribeModelPackage answer)`` of each group's newest version. A group without
+    versions is skipped; a describe that fails is recorded by ``probe`` and skipped."""
+    for name, versions in groups.items():
+        if not versions:
+            continue
+        described = probe.call(sagemaker, "describe_model_package", ModelPackageName=versions[0]["ModelPackageArn"])
+        if described is not None:
+            yield f"{name} v{described.get('ModelPackageVersion', '?')}", described
+
+
 _RUN_PIPELINE_HINT = (
     "Run the training pipeline once (`aws sagemaker start-pipeline-execution --pipeline-name <name>`): "
     "it registers the first model version, with its lineage"
@@ -121,17 +135,10 @@ def model_lineage(session: SessionLike) -> Evidence:
     groups = _model_groups(probe, sagemaker)
     found: list[str] = []
     without: list[str] = []
-    for name, versions in groups.items():
-        if not versions:
-            continue
-        arn = versions[0]["ModelPackageArn"]
-        described = probe.call(sagemaker, "describe_model_package", ModelPackageName=arn)
-        if described is None:
-            continue
+    for label, described in _newest_described(probe, sagemaker, groups):
         keys = sorted(described.get("CustomerMetadataProperties") or {}) + sorted(
             f"MetadataProperties.{k}" for k in described.get("MetadataProperties") or {}
         )
-        label = f"{name} v{described.get('ModelPackageVersion', '?')}"
         if keys:
             found.append(f"{label} records {', '.join(keys)}")
         else:
