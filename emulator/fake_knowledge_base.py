@@ -88,6 +88,17 @@ SOURCE_URI_KEY = "x-amz-bedrock-kb-source-uri"
 DATA_SOURCE_KEY = "x-amz-bedrock-kb-data-source-id"
 CHUNK_ID_KEY = "x-amz-bedrock-kb-chunk-id"
 METADATA_SUFFIX = ".metadata.json"
+# IngestionJob.statistics: the counters Bedrock reports for every job (all start at 0).
+INGESTION_STATISTICS = (
+    "numberOfDocumentsScanned",
+    "numberOfMetadataDocumentsScanned",
+    "numberOfNewDocumentsIndexed",
+    "numberOfModifiedDocumentsIndexed",
+    "numberOfMetadataDocumentsModified",
+    "numberOfDocumentsDeleted",
+    "numberOfDocumentsFailed",
+    "numberOfDocumentsSkipped",
+)
 TEXT_FORMATS = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".csv"})
 # Formats Bedrock's default parser reads that this stand-in cannot: they fail, saying so.
 BINARY_FORMATS = frozenset({".pdf", ".doc", ".docx", ".xls", ".xlsx"})
@@ -454,19 +465,7 @@ class FakeKnowledgeBase(LoopbackService):
                 "dataSourceId": ds,
                 "ingestionJobId": uuid.uuid4().hex[:10].upper(),
                 "status": "STARTING",
-                "statistics": dict.fromkeys(
-                    (
-                        "numberOfDocumentsScanned",
-                        "numberOfMetadataDocumentsScanned",
-                        "numberOfNewDocumentsIndexed",
-                        "numberOfModifiedDocumentsIndexed",
-                        "numberOfMetadataDocumentsModified",
-                        "numberOfDocumentsDeleted",
-                        "numberOfDocumentsFailed",
-                        "numberOfDocumentsSkipped",
-                    ),
-                    0,
-                ),
+                "statistics": dict.fromkeys(INGESTION_STATISTICS, 0),
                 "startedAt": now,
                 "updatedAt": now,
                 **({"description": description} if description else {}),
@@ -560,19 +559,7 @@ class FakeKnowledgeBase(LoopbackService):
                     objects[item["Key"]] = item
         documents = sorted(k for k in objects if not k.endswith(METADATA_SUFFIX))
         metadata_files = {k.removesuffix(METADATA_SUFFIX): k for k in objects if k.endswith(METADATA_SUFFIX)}
-        stats = dict.fromkeys(
-            (
-                "numberOfDocumentsScanned",
-                "numberOfMetadataDocumentsScanned",
-                "numberOfNewDocumentsIndexed",
-                "numberOfModifiedDocumentsIndexed",
-                "numberOfMetadataDocumentsModified",
-                "numberOfDocumentsDeleted",
-                "numberOfDocumentsFailed",
-                "numberOfDocumentsSkipped",
-            ),
-            0,
-        )
+        stats = dict.fromkeys(INGESTION_STATISTICS, 0)
         indexed = self._indexed(index, source.data_source_id)
         non_filterable = set(getattr(index, "non_filterable_metadata_keys", []))
         vectors_backend = self._vectors()
